@@ -83,6 +83,7 @@ import torch
 
 from .certificate import ABSTAIN, ResultBatch
 from .errors import InvalidParameterError
+from .stats import clopper_pearson_lower
 from .seeding import derive_seed
 from .validation import check_positive_int, check_probability
 
@@ -310,6 +311,10 @@ class IntervalCertificate:
         one_sided: whether the noise certifies increases only (centres at the lower ends).
         centering: ``parameter`` (exact: g_c) or ``image`` (surrogate: g on τ(c_k, x)).
         centers, slice_predictions, slice_radii, slice_p_lower: per-slice details.
+        skipped: no sample was drawn because no outcome could certify the range (surrogate route:
+            even ``n`` successes out of ``n`` give a slice radius ``R_max = radius(p_max) / M*`` not
+            above the requirement, ``p_max = (α/K)^(1/n)``); then ``count = 0``, ``p_lower = 0``,
+            every slice prediction is -1 and ``margin = R_max − requirement`` (≤ 0) says by how much.
     """
 
     prediction: int
@@ -339,6 +344,7 @@ class IntervalCertificate:
     slice_predictions: tuple
     slice_radii: tuple
     slice_p_lower: tuple
+    skipped: bool = False
 
     @property
     def abstained(self) -> bool:
@@ -457,6 +463,27 @@ def _check_surrogate_range(st, plan: SlicePlan) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def best_slice_radius(noise, n: int, slice_alpha: float) -> float:
+    """The largest radius one slice test can return with ``n`` samples at level ``slice_alpha``:
+    the noise's radius at ``p_max = clopper_pearson_lower(n, n, slice_alpha) = slice_alpha^(1/n)``
+    (before dividing by M*)."""
+    return float(noise.radius(float(clopper_pearson_lower(n, n, slice_alpha))))
+
+
+def _skipped_certificate(plan, k_total, *, best, alpha, slice_alpha, n0, n, noise, transform, units, mstar,
+                         one_sided, centering) -> "IntervalCertificate":
+    return IntervalCertificate(
+        prediction=ABSTAIN, radius=0.0, p_lower=0.0, count=0, low=plan.low, high=plan.high, slices=plan.slices,
+        num_slices=k_total, family_alpha=alpha, slice_alpha=slice_alpha, requirement=plan.requirement,
+        margin=float(best - plan.requirement), min_radius=0.0, n0=n0, n=n, noise=noise.describe(),
+        transform=transform.describe(), kind=transform.kind, norm=("one-sided " if one_sided else "") + noise.norm,
+        units=units, mstar=float(mstar), one_sided=one_sided, centering=centering,
+        centers=tuple(tuple(float(v) for v in c) for c in plan.centers),
+        slice_predictions=(ABSTAIN,) * k_total, slice_radii=(0.0,) * k_total, slice_p_lower=(0.0,) * k_total,
+        skipped=True,
+    )
+
+
 def certify_interval(
     smoother,
     x,
@@ -518,8 +545,9 @@ def certify_interval(
     b = x.shape[0]
     common = dict(n0=n0, n=n, alpha=slice_alpha, batch_size=batch_size, seed=seed, progress=progress)
 
-    certs: list[list] = []
+    certs: list[list | None] = []
     mstars: list[float] = []
+    skipped: dict[int, float] = {}  # image -> best possible slice radius, for images not sampled
     if transform.kind == "surrogate":
         centering = "image"
         true = _true_transform(transform)
@@ -538,8 +566,14 @@ def certify_interval(
                     xs = xs.to(smoother.device)
                 skeys = [slice_key(keys[i], k) for k in range(k_total)]
                 with transform.path_from(x0):
+                    m_star = float(transform.lipschitz_factor(x0))
+                    mstars.append(m_star)
+                    best = best_slice_radius(noise, n, slice_alpha) / m_star
+                    if not best > plan.requirement:  # hopeless whatever the samples say: draw none
+                        skipped[i] = best
+                        certs.append(None)
+                        continue
                     res = smoother.certify(xs, keys=skeys, **common)
-                    mstars.append(float(transform.lipschitz_factor(x0)))
                 certs.append(list(res))
         finally:
             transform.certified_range = old_range
@@ -558,6 +592,12 @@ def certify_interval(
     out = []
     for i in range(b):
         cs = certs[i]
+        if cs is None:
+            out.append(_skipped_certificate(
+                plan, k_total, best=skipped[i], alpha=alpha, slice_alpha=slice_alpha, n0=n0, n=n, noise=noise,
+                transform=transform, units=units, mstar=mstars[i], one_sided=one_sided, centering=centering,
+            ))
+            continue
         preds = tuple(int(c.prediction) for c in cs)
         radii = tuple(float(c.radius) if c.prediction != ABSTAIN else 0.0 for c in cs)
         margin = float(min(r - plan.requirement for r in radii))

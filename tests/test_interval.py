@@ -253,3 +253,41 @@ def test_surrogate_interval_certifies_the_true_transform_on_shifted_images():
     assert c.min_radius == pytest.approx(0.5 * stats.norm.ppf(p) / c.mstar, rel=1e-6)
     assert c.prediction == 0 and c.margin > 0 and "estimate" in c.statement()
     assert st.certified_range is None  # restored after the call
+
+
+class CountingConstant(Constant):
+    def __init__(self, cls=0):
+        super().__init__(cls=cls)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return super().forward(x)
+
+
+def test_surrogate_interval_draws_nothing_when_no_outcome_can_cover_a_slice():
+    """Early exit: R_max = σΦ⁻¹((α/K)^(1/n)) / M* ≤ requirement → not certified, no model call."""
+    from scipy import stats
+
+    from gsmooth.surrogate import SurrogateModel, SurrogateTransform
+
+    torch.manual_seed(0)
+    net = SurrogateModel(input_shape=(1, 8, 8), param_dim=1, width=8, encoder_width=4)
+    net.transform_name, net.param_range = "brightness", ((-0.4, 0.4),)
+    st = SurrogateTransform(surrogate=net, sigma_ratio=1.0, grid=5)  # M* = sqrt(65) ≈ 8.06 (see above)
+    model = CountingConstant(cls=0)
+    s = gsmooth.Smoother(model, noise="gaussian", sigma=0.1, transform=st, num_classes=3)
+    x = img(0.5, (1, 8, 8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = s.certify_interval(x, low=-0.4, high=0.4, slices=2, n0=10, n=100, alpha=0.01)
+    best = 0.1 * stats.norm.ppf((0.01 / 2) ** (1 / 100)) / c.mstar  # ≈ 0.025 < requirement 0.2
+    assert model.calls == 0
+    assert c.skipped and not c.certified and c.count == 0 and c.slice_predictions == (-1, -1)
+    assert c.margin == pytest.approx(best - 0.2, rel=1e-6)
+    # the same image with a wide enough σ is sampled and certified: the exit is not taken by mistake
+    s2 = gsmooth.Smoother(model, noise="gaussian", sigma=0.5, transform=st, num_classes=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c2 = s2.certify_interval(x, low=-0.1, high=0.1, slices=2, n0=10, n=1000, alpha=0.01)
+    assert model.calls > 0 and not c2.skipped and c2.certified
