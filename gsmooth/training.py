@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Callable
@@ -45,6 +45,8 @@ _CONSTRAINTS = {
     "optimizer": [Options(("sgd", "adam"))],
     "schedule": [Options(("cosine", "step", "constant"))],
     "seed": [Interval(Integral, 0, None)],
+    "augment": [Options(("none", "augmix"))],
+    "vanilla": [Options((True, False))],
 }
 
 
@@ -71,12 +73,16 @@ class TrainConfig:
     surrogate: str | None = None  # GSmooth surrogate checkpoint (surrogate-backed transforms)
     surrogate_sha256: str | None = None  # its SHA-256 (filled in by train(); checked on resume)
     latent_sigma: float | None = None  # σ_ξ of the surrogate's latent noise
+    augment: str = "none"  # "augmix": torchvision's AugMix on every training image (gsmooth.augmentation)
+    vanilla: bool = False  # no smoothing noise at all (a baseline; the checkpoint records no smoothing)
 
     def validate(self) -> None:
         validate_params("train", {k: getattr(self, k) for k in _CONSTRAINTS}, _CONSTRAINTS)
 
     @property
     def smoothing(self) -> dict:
+        if self.vanilla:
+            return {}
         out = {
             "noise": self.noise,
             "noise_params": dict(self.noise_params),
@@ -238,8 +244,11 @@ def train(
     if resume and out.exists():
         ckpt = load_checkpoint(out, map_location=device)
         saved = ckpt.extra.get("train_config", {}) if ckpt.extra else {}
+        defaults = {f.name: (f.default if f.default is not MISSING else f.default_factory()) for f in fields(TrainConfig)
+                    if f.default is not MISSING or f.default_factory is not MISSING}
         mine = {k: v for k, v in cfg.__dict__.items() if k != "epochs"}
-        theirs = {k: v for k, v in saved.items() if k != "epochs"}
+        # options added after a checkpoint was written count as their defaults
+        theirs = {k: saved.get(k, defaults.get(k)) for k in mine}
         diff = {k: (theirs.get(k), mine.get(k)) for k in mine if theirs.get(k) != mine.get(k)}
         if diff:
             details = "; ".join(f"{k}: expected {a!r} (in checkpoint), got {b!r}" for k, (a, b) in diff.items())
@@ -259,6 +268,14 @@ def train(
     augment = info.name.startswith("cifar")  # crop+flip for CIFAR; none for the 28x28 digit/fashion sets
     train_set = load_dataset(cfg.dataset, split="train", root=data_root, download=download, augment=augment)
     test_set = load_dataset(cfg.dataset, split="test", root=data_root, download=download)
+    augmix = None
+    if cfg.augment == "augmix":
+        from torchvision.transforms import v2
+
+        from .augmentation import SeededAugMix
+
+        augmix = SeededAugMix(seed=cfg.seed)
+        train_set.transform = augmix if train_set.transform is None else v2.Compose([train_set.transform, augmix])
     if cfg.max_train is not None:
         train_set = Subset(train_set, range(min(cfg.max_train, len(train_set))))
     if cfg.max_eval is not None:
@@ -270,6 +287,8 @@ def train(
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         model.train()
+        if augmix is not None:
+            augmix.set_epoch(epoch)
         order = torch.Generator().manual_seed(derive_seed(cfg.seed, epoch, 0))
         noise_gen = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, epoch, 1))
         loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=order, drop_last=False)
@@ -282,7 +301,7 @@ def train(
         for x, y in bar if bar is not None else loader:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with torch.no_grad():  # no graph through the transform (a surrogate network, say)
-                noisy = smoother.perturb(x, generator=noise_gen)
+                noisy = x if cfg.vanilla else smoother.perturb(x, generator=noise_gen)
             logits = model(noisy)
             loss = loss_fn(logits, y)
             opt.zero_grad(set_to_none=True)

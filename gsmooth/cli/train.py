@@ -40,6 +40,12 @@ def add_parser(sub) -> None:
                    "(default with --resume: the one the checkpoint was trained with)")
     p.add_argument("--latent-sigma", type=positive_float, default=None, metavar="SIGMA_XI",
                    help="std of the surrogate's latent noise (default: the transform's default, 0.25)")
+    p.add_argument("--no-noise", action="store_true",
+                   help="train a vanilla model without smoothing noise: a baseline for attack and corruption tables "
+                   "(certifying it later warns that it was not trained for smoothing)")
+    p.add_argument("--augment", choices=("none", "augmix"), default="none",
+                   help="extra data augmentation: augmix = torchvision's AugMix on every training image (plain "
+                   "cross-entropy, no Jensen-Shannon loss); CIFAR also gets random crop + flip")
     p.add_argument("--epochs", type=positive_int, default=10, help="passes over the training set")
     p.add_argument("--batch", type=positive_int, default=128, help="training batch size")
     p.add_argument("--lr", type=positive_float, default=None, help="learning rate (default: 0.1 for sgd, 1e-3 for adam)")
@@ -104,6 +110,11 @@ def _resolve(args) -> dict:
 
 def run(args) -> int:
     device = check_device(args.device)
+    if args.no_noise and (args.noise or args.sigma is not None or args.surrogate or args.transform != "additive"):
+        raise InvalidParameterError(
+            "--no-noise trains without smoothing noise; expected no --noise/--sigma/--surrogate/--transform with it, "
+            f"got noise={args.noise!r} sigma={args.sigma!r} surrogate={args.surrogate!r} transform={args.transform!r}"
+        )
     lr = args.lr if args.lr is not None else (0.1 if args.optimizer == "sgd" else 1e-3)
     choice = _resolve(args)
     cfg = TrainConfig(
@@ -123,6 +134,8 @@ def run(args) -> int:
         seed=args.seed,
         max_train=args.max_train,
         max_eval=args.max_eval,
+        augment=args.augment,
+        vanilla=args.no_noise,
     )
     history = train(
         cfg,
