@@ -122,6 +122,11 @@ _INFOS: dict[str, DatasetInfo] = {
     "fashion-mnist": DatasetInfo(
         "fashion-mnist", 10, (1, 28, 28), (0.2860,), (0.3530,), _FASHION_CLASSES
     ),
+    # the first 500 Fashion-MNIST test images, shipped in the package (gsmooth.embedded): offline
+    # out of the box; the test split only
+    "fashion-mnist-sample": DatasetInfo(
+        "fashion-mnist-sample", 10, (1, 28, 28), (0.2860,), (0.3530,), _FASHION_CLASSES
+    ),
     "cifar10": DatasetInfo(
         "cifar10", 10, (3, 32, 32), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616),
         _CIFAR10_CLASSES,
@@ -457,6 +462,24 @@ def _cifar_augmentation(info: DatasetInfo):
     )
 
 
+def _load_embedded_sample(split: str, info: DatasetInfo) -> ImageTensorDataset:
+    """The Fashion-MNIST test slice shipped in :mod:`gsmooth.embedded` (test split only)."""
+    from .embedded import EMBEDDED_DIR, SAMPLE_FILE
+
+    if split != "test":
+        raise InvalidParameterError(
+            f"dataset 'fashion-mnist-sample' is a slice of the test set: expected split 'test', got {split!r}"
+        )
+    path = EMBEDDED_DIR / SAMPLE_FILE
+    if not path.is_file():
+        raise DatasetNotFoundError(
+            f"dataset 'fashion-mnist-sample': expected the embedded file {path}, got nothing there "
+            f"(rebuild it with `bash experiments/embedded/build.sh`)"
+        )
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    return ImageTensorDataset(blob["images"], blob["labels"], classes=info.classes, info=info, split="test")
+
+
 def load_dataset(
     name: str,
     *,
@@ -469,7 +492,8 @@ def load_dataset(
 
     Args:
         name: ``"mnist"``, ``"fashion-mnist"`` (or ``"fashion_mnist"``), ``"cifar10"``,
-            ``"cifar100"``.
+            ``"cifar100"``, or ``"fashion-mnist-sample"`` (the first 500 Fashion-MNIST test images,
+            shipped in the package: always offline, test split only).
         split: ``"test"`` or ``"train"``.
         root: directory in torchvision's layout. Default: ``$GSMOOTH_DATA_DIR`` or
             ``~/.cache/gsmooth/data``; for Fashion-MNIST, ``None`` first tries the Debian IDX files
@@ -510,6 +534,8 @@ def load_dataset(
             f"load_dataset: augment=True expected a CIFAR dataset (cifar10, cifar100), got {key!r}"
         )
 
+    if key == "fashion-mnist-sample":
+        return _load_embedded_sample(split, info)
     images = targets = classes = None
     looked: list[str] = []
     if key == "fashion-mnist" and root is None:

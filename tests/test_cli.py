@@ -72,7 +72,7 @@ def test_certify_writes_cohen_rows_and_resumes(ckpt, tmp_path, capsys):
     assert len(lines) == 5
     t = read_results(out)
     assert list(t.idx) == [0, 1, 2, 3]
-    assert "certified 4 images" in stdout
+    assert "gsmooth certify: 4 images" in stdout and "certified accuracy" in stdout and str(out) in stdout
     # Resume with a larger --max: only the new rows are computed, nothing duplicated.
     code, _, err = run_cli(capsys, "certify", "--model", ckpt, *SMALL[:-3], "--max", "6", "--no-progress", "--out", out)
     assert code == 0

@@ -103,7 +103,7 @@ def test_radius_mode_rows_say_so(ckpts, tmp_path, capsys):
     t = read_results(out)
     assert set(t.extra["certificate"]) == {"radius"}
     assert set(t.extra["units"]) == {"intensity (radius around theta=0)"}
-    assert "around theta=0" in stdout
+    assert "around theta = 0" in stdout
 
 
 def test_resume_and_configuration_mismatch(ckpts, tmp_path, capsys):

@@ -356,7 +356,7 @@ def test_bad_split():
 
 
 def test_dataset_info():
-    assert available_datasets() == ["cifar10", "cifar100", "fashion-mnist", "mnist"]
+    assert available_datasets() == ["cifar10", "cifar100", "fashion-mnist", "fashion-mnist-sample", "mnist"]
     m = dataset_info("mnist")
     assert isinstance(m, DatasetInfo)
     assert (m.num_classes, m.input_shape, m.mean, m.std) == (10, (1, 28, 28), (0.1307,), (0.3081,))

@@ -19,6 +19,7 @@ from .common import (
     add_model_args,
     add_sampling_args,
     add_smoothing_args,
+    apply_embedded_default,
     base_config,
     parse_range_arg,
     positive_int,
@@ -64,7 +65,7 @@ def add_parser(sub) -> None:
         ),
         formatter_class=HelpFormatter,
     )
-    add_model_args(p)
+    add_model_args(p, embedded=True)
     add_smoothing_args(p)
     g = p.add_argument_group("interval certificates (transforms with a parameter)")
     g.add_argument(
@@ -74,8 +75,9 @@ def add_parser(sub) -> None:
     )
     g.add_argument("--slices", type=positive_int, default=None,
                    help=f"slices per parameter (default: per transform, usually {DEFAULT_SLICES})")
-    add_sampling_args(p, n_default=100_000, certify=True)
-    p.add_argument("--out", required=True, metavar="TSV", help="results file (TSV; configuration in TSV.json)")
+    add_sampling_args(p, n_default=100_000, certify=True, embedded=True)
+    p.add_argument("--out", metavar="TSV", help="results file (TSV; configuration in TSV.json); needed with --model; "
+                   "without --model: gsmooth-certify-<transform>.tsv in the current folder")
     p.set_defaults(func=run)
 
 
@@ -172,7 +174,26 @@ def _transform_row(c, *, units: str, range_text: str) -> dict:
     return row
 
 
+def print_summary(args, setup, elapsed: float, s, *, lines: list[str]) -> None:
+    """A short readable summary of a certify run on standard output."""
+    from ..embedded import SAMPLE_DATASET
+
+    smoother = setup.smoother
+    data = setup.dataset_name + (" (the test images shipped in the package)" if setup.dataset_name == SAMPLE_DATASET else "")
+    print(f"gsmooth certify: {s.n_points} images of {data}, {elapsed:.1f} s")
+    print(f"  model      {args.model}")
+    print(f"  smoothing  {smoother.noise.describe()} on {smoother.transform.describe()}; n0={args.n0}, n={args.n}, "
+          f"alpha={args.alpha:g}, seed={args.seed}")
+    for line in lines:
+        print(f"  {line}")
+    if getattr(args, "embedded", None) is not None:
+        print(f"  note       embedded default: small model, {s.n_points} images, n={args.n} samples per test (papers: "
+              f"n=100,000) -> smaller radii than a full run; pass --model CKPT for your own")
+    print(f"  rows       {args.out}  (one row per image; configuration in {args.out}.json)")
+
+
 def run(args) -> int:
+    args.embedded = apply_embedded_default(args, "certify")
     setup = setup_smoother(args)
     smoother = setup.smoother
     progress_inside = not args.no_progress and args.n >= 20 * args.batch
@@ -196,11 +217,17 @@ def run(args) -> int:
             args, setup, columns=COLUMNS, config=base_config(args, setup, "certify") | {"n0": args.n0},
             compute=compute, to_row=_row, radius=True, desc="certify", group=max(1, args.batch // max(args.n, args.n0)),
         )
-        s = summarize(args.out)
-        print(
-            f"certified {s.n_points} images ({smoother.noise.describe()}, {smoother.transform.describe()}, "
-            f"norm {smoother.norm}, n={args.n}, alpha={args.alpha}) in {elapsed:.1f} s: "
-            f"smoothed accuracy {s.clean_accuracy:.3f}, ACR {s.acr:.3f}, abstained {s.abstain_rate:.3f}; rows in {args.out}"
+        sigma = float(setup.noise_params.get("sigma", 0.25))
+        radii = [0.0] + [round(f * sigma, 6) for f in (0.5, 1.0, 1.5, 2.0)]
+        s = summarize(args.out, radii)
+        acc = "  ".join(f"r={r:g}: {a:.3f}" for r, a in zip(s.radii, s.certified_accuracy))
+        print_summary(
+            args, setup, elapsed, s,
+            lines=[
+                f"certified accuracy ({smoother.norm} radius)  {acc}",
+                f"ACR {s.acr:.3f}   abstained {s.abstain_rate:.1%}   (certified accuracy at r = fraction of all images "
+                f"correct with radius >= r)",
+            ],
         )
         return 0
     return _run_transform(args, setup, progress_inside)
@@ -246,26 +273,24 @@ def _run_transform(args, setup, progress_inside: bool) -> int:
         to_row=lambda c: _transform_row(c, units=units, range_text=range_text), radius=True, desc="certify",
         group=group,
     )
-    s = summarize(args.out)
-    head = (
-        f"certified {s.n_points} images ({smoother.noise.describe()}, {transform.describe()}, kind {transform.kind}, "
-        f"n={args.n} per test) in {elapsed:.1f} s"
-    )
+    s = summarize(args.out, [0.0])
     if pairs is None:
-        print(
-            f"{head}: radius in {units or 'parameter units'} around theta=0, alpha={args.alpha} per image: smoothed "
-            f"accuracy {s.clean_accuracy:.3f}, ACR {s.acr:.4g}, abstained {s.abstain_rate:.3f}; rows in {args.out}"
-        )
+        lines = [
+            f"certified accuracy at theta = 0 {s.clean_accuracy:.3f}; ACR {s.acr:.4g} {units or 'parameter units'} "
+            f"(radius around theta = 0, alpha {args.alpha:g} per image); abstained {s.abstain_rate:.1%}",
+        ]
     else:
         k_total = slices ** len(pairs)
-        print(
-            f"{head}: certified accuracy over the whole range [{range_text}] ({units or 'parameter units'}) "
-            f"{s.clean_accuracy:.3f}; family-wise alpha {args.alpha:g} ({k_total} slices at alpha/{k_total} = "
-            f"{args.alpha / k_total:.3g} each, Bonferroni); rows in {args.out}"
-        )
+        lines = [
+            f"certified accuracy over the whole range [{range_text}] {units}: {s.clean_accuracy:.3f}  "
+            f"(not certified: {s.abstain_rate:.1%})",
+            f"family-wise alpha {args.alpha:g}: {k_total} slices at alpha/{k_total} = {args.alpha / k_total:.3g} each "
+            f"(Bonferroni)",
+        ]
     if transform.kind == "surrogate":
-        print(
-            "note: kind surrogate — the certificate is for the surrogate-smoothed classifier on truly transformed "
-            "images and relies on M* (column mstar), a grid estimate of the Lipschitz factor: an estimate, not a bound"
+        lines.append(
+            "kind surrogate: the certificate is for the surrogate-smoothed classifier on truly transformed images and "
+            "relies on M* (column mstar), a grid estimate of the Lipschitz factor: an estimate, not a bound"
         )
+    print_summary(args, setup, elapsed, s, lines=lines)
     return 0

@@ -59,9 +59,19 @@ def positive_float(text: str) -> float:
     return value
 
 
-def add_model_args(p: argparse.ArgumentParser) -> None:
+def add_model_args(p: argparse.ArgumentParser, *, embedded: bool = False) -> None:
+    """``--model`` and the data options; with ``embedded`` ``--model`` may be left out (then
+    :func:`apply_embedded_default` picks the model shipped in the package)."""
     g = p.add_argument_group("model and data")
-    g.add_argument("--model", required=True, metavar="CKPT", help="checkpoint written by `gsmooth train`")
+    if embedded:
+        g.add_argument(
+            "--model", metavar="CKPT",
+            help="checkpoint written by `gsmooth train`; default: the small model shipped in the package for "
+            "--transform (additive or rotational_blur), certified on 'fashion-mnist-sample' (500 real test images) "
+            "with small sample sizes, offline in under 2 minutes on a CPU (see gsmooth.embedded)",
+        )
+    else:
+        g.add_argument("--model", required=True, metavar="CKPT", help="checkpoint written by `gsmooth train`")
     g.add_argument("--dataset", help="dataset to evaluate on (default: the checkpoint's)")
     g.add_argument("--split", default="test", choices=("test", "train"), help="dataset split (default: test)")
     g.add_argument("--data-dir", metavar="DIR", help="dataset root in torchvision's layout (default: $GSMOOTH_DATA_DIR or ~/.cache/gsmooth/data; Fashion-MNIST: the Debian files)")
@@ -101,18 +111,70 @@ def parse_range_arg(text: str) -> str:
     return text
 
 
-def add_sampling_args(p: argparse.ArgumentParser, *, n_default: int, certify: bool) -> None:
+#: --n0 default (Cohen et al.).
+N0_DEFAULT = 100
+
+
+def add_sampling_args(p: argparse.ArgumentParser, *, n_default: int, certify: bool, embedded: bool = False) -> None:
+    """Sampling options. With ``embedded`` the defaults of --n0/--n/--max are left as ``None`` and
+    filled by :func:`apply_embedded_default` (the embedded model's smaller sizes) or
+    :func:`fill_sampling_defaults`."""
     g = p.add_argument_group("sampling")
+    later = " without --model: the embedded default's, see gsmooth.embedded" if embedded else ""
     if certify:
-        g.add_argument("--n0", type=positive_int, default=100, help="samples to select the top class (default: 100)")
-    g.add_argument("--n", type=positive_int, default=n_default, help=f"samples to estimate/test it (default: {n_default})")
+        g.add_argument("--n0", type=positive_int, default=None if embedded else N0_DEFAULT,
+                       help=f"samples to select the top class (default: {N0_DEFAULT};{later})" if embedded
+                       else f"samples to select the top class (default: {N0_DEFAULT})")
+    g.add_argument("--n", type=positive_int, default=None if embedded else n_default,
+                   help=f"samples to estimate/test it (default: {n_default};{later})" if embedded
+                   else f"samples to estimate/test it (default: {n_default})")
+    p.set_defaults(n_default=n_default)
     g.add_argument("--alpha", type=probability, default=0.001, help="failure probability of each certificate (default: 0.001)")
     g.add_argument("--batch", type=positive_int, default=1000, help="noisy samples per forward pass (default: 1000); results do not depend on it")
     g.add_argument("--seed", type=nonneg_int, default=0, help="base seed: the same seed gives the same results (default: 0)")
     g.add_argument("--skip", type=positive_int, default=1, help="evaluate every SKIP-th image of the split (default: 1)")
     g.add_argument("--start", type=nonneg_int, default=0, help="index of the first image (default: 0)")
-    g.add_argument("--max", type=positive_int, default=None, help="evaluate at most MAX images (default: all)")
+    g.add_argument("--max", type=positive_int, default=None,
+                   help="evaluate at most MAX images (default: all" + (";" + later + ")" if embedded else ")"))
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def apply_embedded_default(args, command: str):
+    """Without ``--model``: take the embedded model of ``--transform`` (:mod:`gsmooth.embedded`), the
+    embedded test slice, its sample sizes (unless given), its default range (interval
+    certificates) and a default ``--out`` (``gsmooth-<command>-<transform>.tsv`` in the current
+    folder). Returns the :class:`gsmooth.embedded.EmbeddedDefault`, or ``None`` when ``--model``
+    was given (then only the usual defaults are filled in)."""
+    from ..embedded import SAMPLE_DATASET, embedded_default
+
+    if args.model is not None:
+        fill_sampling_defaults(args)
+        if getattr(args, "out", "") is None:
+            raise InvalidParameterError(f"expected --out TSV (the results file) with --model, got none")
+        return None
+    emb = embedded_default(args.transform)
+    args.model = str(emb.model_path)
+    if args.dataset is None:
+        args.dataset = SAMPLE_DATASET
+    if getattr(args, "n0", 0) is None:
+        args.n0 = emb.n0
+    if args.n is None:
+        args.n = emb.n
+    if args.max is None:
+        args.max = emb.max_images
+    if emb.interval and getattr(args, "range", "") is None:
+        args.range = "default"
+    if getattr(args, "out", "") is None:
+        args.out = f"gsmooth-{command}-{emb.transform}.tsv"
+    return emb
+
+
+def fill_sampling_defaults(args) -> None:
+    """The usual --n0 / --n defaults where :func:`add_sampling_args` left ``None`` (embedded mode)."""
+    if getattr(args, "n0", 0) is None:
+        args.n0 = N0_DEFAULT
+    if getattr(args, "n", 0) is None:
+        args.n = args.n_default
 
 
 def file_sha256(path: Path) -> str:
@@ -172,6 +234,20 @@ def build_surrogate_transform(path: str, *, transform_name: str, sigma: float, l
             f"surrogate {path}: expected a surrogate of transform {transform_name!r}, got one of {recorded!r}"
         )
     return st
+
+
+def recorded_path_near(recorded: str, checkpoint_path) -> str:
+    """Where a file named inside a checkpoint (its surrogate) is: a relative path is relative to the
+    checkpoint's folder (so a folder of checkpoints can be moved, and the embedded model finds its
+    surrogate); an absolute path that no longer exists falls back to the same file name beside
+    the checkpoint. The sha256 recorded at training time is still checked by the caller."""
+    p = Path(recorded).expanduser()
+    here = Path(checkpoint_path).resolve().parent
+    if not p.is_absolute():
+        return str(here / p)
+    if not p.exists() and (here / p.name).is_file():
+        return str(here / p.name)
+    return str(p)
 
 
 def smoothing_choice(args, trained: dict, *, command: str = "certify") -> dict:
@@ -245,7 +321,10 @@ def setup_smoother(args) -> Setup:
     surrogate_path = surrogate_sha = None
     latent_sigma = None
     if ch["surrogate"]:
-        surrogate_path, surrogate_sha = resolve_surrogate_path(ch["surrogate"], what="--surrogate")
+        recorded_path = ch["surrogate"] if not getattr(args, "surrogate", None) else None
+        where = "--surrogate" if recorded_path is None else f"the surrogate recorded in {args.model}"
+        path = recorded_path_near(recorded_path, ckpt.path) if recorded_path is not None else ch["surrogate"]
+        surrogate_path, surrogate_sha = resolve_surrogate_path(path, what=where)
         latent_sigma = ch["latent_sigma"]
         if latent_sigma is None:
             raise InvalidParameterError(

@@ -1,32 +1,69 @@
-"""``gsmooth predict``: Cohen's PREDICT on test images (class or abstain), one TSV row per image."""
+"""``gsmooth predict``: Cohen's PREDICT, on test images (one TSV row per image) or on your own files
+(``--input``: one JSON line per image, optionally with a certificate, ``--certify``)."""
 
 from __future__ import annotations
 
-import argparse
+import json
+import sys
+import time
 
+from ..data import dataset_info
+from ..errors import InvalidParameterError, ResultsFileError, UnknownComponentError
 from ..results import read_results
-from .common import HelpFormatter, add_model_args, add_sampling_args, add_smoothing_args, base_config, setup_smoother, write_rows
+from .common import (
+    HelpFormatter, add_model_args, add_sampling_args, add_smoothing_args, apply_embedded_default, base_config,
+    positive_int, setup_smoother,
+    write_rows,
+)
 
 COLUMNS = ["count", "runner_up", "runner_up_count", "p_value", "n", "alpha", "noise", "transform"]
+
+#: --n0 when certifying files and none is given (as `gsmooth certify`).
+DEFAULT_N0 = 100
+#: --split's value in dataset mode when none is given (its default is unset so that file mode can
+#: tell an explicit --split from the default).
+DEFAULT_SPLIT = "test"
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "predict",
-        help="smoothed predictions (class or abstain) for test images",
+        help="smoothed predictions (class or abstain) for test images or your own image files",
         description=(
             "Predict each selected test image with Cohen et al.'s PREDICT: n noisy samples vote; the top "
             "class is returned only if a binomial test against the runner-up has p-value <= alpha "
             "(otherwise predict = -1), so a returned class differs from the smoothed classifier's with "
-            "probability at most alpha. One row per image in --out; re-running resumes."
+            "probability at most alpha. One row per image in --out; re-running resumes. "
+            "With --input, predict your own images instead (a folder of PNG/JPEG files, one image, a .npy "
+            "file or a .pt/.pth tensor): one JSON line per image on standard output or in --out; "
+            "--certify adds a certified radius (Cohen's CERTIFY)."
         ),
-        epilog="example: gsmooth predict --model fm_sigma025.pt --n 1000 --max 500 --out predictions.tsv",
+        epilog=(
+            "examples: gsmooth predict --model fm_sigma025.pt --n 1000 --max 500 --out predictions.tsv\n"
+            "          gsmooth predict --model fm_sigma025.pt --input photos/ --resize --certify --out photos.jsonl"
+        ),
         formatter_class=HelpFormatter,
     )
-    add_model_args(p)
+    add_model_args(p, embedded=True)
     add_smoothing_args(p)
     add_sampling_args(p, n_default=10_000, certify=False)
-    p.add_argument("--out", required=True, metavar="TSV", help="results file (TSV; configuration in TSV.json)")
+    p.set_defaults(split=None)  # default DEFAULT_SPLIT, applied in dataset mode (see module constant)
+    g = p.add_argument_group(
+        "your files (instead of a dataset; --start/--skip/--max select among the inputs, sorted by name)"
+    )
+    g.add_argument(
+        "--input", metavar="PATH",
+        help="a folder of .png/.jpg/.jpeg images (sorted by name, not recursive), one image file, a .npy file "
+        "or a .pt/.pth file holding a tensor (uint8, or float in [0, 1]; (N,C,H,W), (N,H,W,C), (N,H,W) or one image)",
+    )
+    g.add_argument("--certify", action="store_true", help="with --input: certify each image (class, radius, p_lower) instead of PREDICT")
+    g.add_argument("--n0", type=positive_int, default=None, help=f"with --certify: samples to select the top class (default: {DEFAULT_N0})")
+    g.add_argument("--resize", action="store_true", help="with --input: resize images of another size to the model's (bilinear)")
+    p.add_argument(
+        "--out", metavar="FILE",
+        help="dataset: results file (TSV; configuration in TSV.json), required; with --input: JSON-lines file, "
+        "'-' for standard output (default)",
+    )
     p.set_defaults(func=run)
 
 
@@ -44,6 +81,27 @@ def _row(pr) -> dict:
 
 
 def run(args) -> int:
+    if args.input is not None:
+        return run_files(args)
+    file_only = [flag for flag, given in (("--certify", args.certify), ("--resize", args.resize), ("--n0", args.n0 is not None)) if given]
+    if file_only:
+        raise InvalidParameterError(
+            f"{', '.join(file_only)} expected --input (your image files), got none; on a dataset use `gsmooth certify`"
+            if "--certify" in file_only else f"{', '.join(file_only)} expected --input (your image files), got none"
+        )
+    if args.model is None:  # the embedded model on the embedded test images; default --out
+        apply_embedded_default(args, "predict")
+    if not args.out:
+        raise InvalidParameterError(
+            "--out expected a results file (TSV) to predict dataset images, got none (or pass --input PATH to predict your own images)"
+        )
+    if args.split is None:
+        args.split = DEFAULT_SPLIT
+    return run_dataset(args)
+
+
+def run_dataset(args) -> int:
+    """Dataset mode: one resumable TSV row per selected test image."""
     setup = setup_smoother(args)
     smoother = setup.smoother
 
@@ -59,4 +117,144 @@ def run(args) -> int:
     accuracy = float(t.correct.mean()) if total else 0.0
     abstained = float((t.predict == -1).mean()) if total else 0.0
     print(f"predicted {total} images in {elapsed:.1f} s: accuracy {accuracy:.3f}, abstained {abstained:.3f}; rows in {args.out}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# file mode (--input): JSON lines
+# ------------------------------------------------------------------------------------------------
+
+
+def _check_file_mode_args(args) -> None:
+    dataset_only = [
+        flag for flag, given in (
+            ("--dataset", args.dataset is not None),
+            ("--split", args.split is not None),
+            ("--data-dir", args.data_dir is not None),
+            ("--download", bool(args.download)),
+        ) if given
+    ]
+    if dataset_only:
+        raise InvalidParameterError(
+            f"--input expected no dataset options, got {', '.join(dataset_only)} (they choose dataset images; "
+            "--start/--skip/--max select among the input files)"
+        )
+    if args.n0 is not None and not args.certify:
+        raise InvalidParameterError(f"--n0 expected --certify (PREDICT uses --n only), got --n0 {args.n0} without it")
+
+
+def class_names(ckpt) -> tuple[str, ...] | None:
+    """The class names of the checkpoint's dataset, or None (unknown dataset, other class count)."""
+    try:
+        names = dataset_info(ckpt.dataset).classes
+    except UnknownComponentError:
+        return None
+    return tuple(names) if len(names) == ckpt.num_classes else None
+
+
+def prediction_line(name: str, pr, names) -> dict:
+    """One JSON object for a :class:`gsmooth.Prediction`."""
+    cls = int(pr.prediction)
+    return {
+        "file": name,
+        "class": cls,
+        "class_name": names[cls] if names is not None and cls >= 0 else None,
+        "abstained": cls == -1,
+        "count": int(pr.count),
+        "n": int(pr.n),
+        "p_value": float(pr.p_value),
+        "alpha": float(pr.alpha),
+    }
+
+
+def certificate_line(name: str, cert, names) -> dict:
+    """One JSON object for a :class:`gsmooth.Certificate`."""
+    cls = int(cert.prediction)
+    return {
+        "file": name,
+        "class": cls,
+        "class_name": names[cls] if names is not None and cls >= 0 else None,
+        "abstained": cls == -1,
+        "radius": float(cert.radius),
+        "norm": cert.norm,
+        "p_lower": float(cert.p_lower),
+        "count": int(cert.count),
+        "n0": int(cert.n0),
+        "n": int(cert.n),
+        "alpha": float(cert.alpha),
+        "noise": cert.noise,
+        "transform": cert.transform,
+        "kind": cert.kind,
+    }
+
+
+def _open_out(path: str):
+    if path == "-":
+        return sys.stdout, "standard output"
+    try:
+        return open(path, "w", encoding="utf-8"), path
+    except OSError as exc:
+        raise ResultsFileError(f"--out expected a writable file, got {path!r} ({exc.strerror or exc})") from None
+
+
+def run_files(args) -> int:
+    """File mode: one JSON line per input image, written and flushed as it is computed."""
+    from ..image_files import open_images
+
+    _check_file_mode_args(args)
+    if args.model is None:  # the embedded model of --transform (additive: Fashion-MNIST, sigma 0.25)
+        from ..embedded import embedded_default
+
+        args.model = str(embedded_default(args.transform).model_path)
+    setup = setup_smoother(args)
+    smoother = setup.smoother
+    source = open_images(args.input, setup.ckpt.input_shape, resize=args.resize)
+    indices = list(range(args.start, len(source), args.skip))[: args.max]
+    if not indices:
+        raise InvalidParameterError(f"--start expected an index below the {len(source)} input images, got {args.start}")
+    names = class_names(setup.ckpt)
+    n0 = args.n0 if args.n0 is not None else DEFAULT_N0
+    if args.certify:
+        def compute(images, keys):
+            return smoother.certify(images, n0=n0, n=args.n, alpha=args.alpha, batch_size=args.batch, seed=args.seed, keys=keys)
+
+        to_line, verb = certificate_line, "certified"
+    else:
+        def compute(images, keys):
+            return smoother.predict(images, n=args.n, alpha=args.alpha, batch_size=args.batch, seed=args.seed, keys=keys)
+
+        to_line, verb = prediction_line, "predicted"
+    group = max(1, args.batch // (max(args.n, n0) if args.certify else args.n))  # as write_rows: O(batch)
+    out, where = _open_out(args.out or "-")
+    written = abstained = 0
+    bar = None
+    t_start = time.perf_counter()
+    try:
+        if not args.no_progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(indices), unit="img", desc="certify" if args.certify else "predict")
+        for chunk, images in source.groups(group, indices):
+            # keys = positions in the full input list: a sub-selection reproduces the full run's lines
+            for i, res in zip(chunk, compute(images, chunk)):
+                out.write(json.dumps(to_line(source.names[i], res, names)) + "\n")
+                out.flush()
+                written += 1
+                abstained += int(res.prediction == -1)
+            if bar is not None:
+                bar.update(len(chunk))
+    except KeyboardInterrupt:
+        print(f"\ngsmooth predict: interrupted; {written} of {len(indices)} lines written to {where}", file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+        if out is not sys.stdout:
+            out.close()
+    elapsed = time.perf_counter() - t_start
+    print(
+        f"{verb} {written} image{'' if written == 1 else 's'} in {elapsed:.1f} s: {abstained} abstained; "
+        f"JSON lines in {where}",
+        file=sys.stderr,
+    )
     return 0

@@ -1,0 +1,109 @@
+"""Embedded defaults: small trained models, a surrogate and real test images shipped in the package.
+
+They make the first minute work offline: ``gsmooth certify`` (additive Gaussian noise) and
+``gsmooth certify --transform rotational_blur`` need no checkpoint, no dataset and no download.
+Without ``--model`` the command takes the embedded model for the transform, the embedded slice of
+the Fashion-MNIST test set (dataset ``fashion-mnist-sample``: the first :data:`SAMPLE_SIZE` test
+images, in test-set order) and the sample sizes of the table below, chosen so that a run takes well
+under two minutes on two CPU cores. Every other option still applies (``--n``, ``--max``, ``--range``,
+``--device`` …), and ``--model`` switches the embedded default off entirely.
+
+============== =============================== ========== ===== ===== ===== ===================
+transform      model (in this folder)          surrogate  n0    n     max   certificate
+============== =============================== ========== ===== ===== ===== ===================
+additive       additive.pt (σ = 0.25)          —          100   1000  100   ℓ2 radius
+rotational_bl. rotational_blur.pt (σ_θ = 2.5°) yes        20    200   20    interval 0:10°, K=10
+============== =============================== ========== ===== ===== ===== ===================
+
+The files are produced by ``bash experiments/embedded/build.sh`` (training commands, then
+``experiments/embedded/package.py``, which strips the optimizer state and writes ``manifest.json``
+with every file's sha256, size and the commands). The sample sizes are scaled down from the papers'
+(n = 100,000): the radii are smaller than a full run's and the printed summary says so.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InvalidParameterError
+
+__all__ = ["EmbeddedDefault", "EMBEDDED", "EMBEDDED_DIR", "SAMPLE_DATASET", "SAMPLE_FILE", "embedded_default", "manifest"]
+
+#: Folder holding the embedded files (package data).
+EMBEDDED_DIR = Path(__file__).resolve().parent
+#: Dataset name of the embedded test slice (see :func:`gsmooth.data.load_dataset`).
+SAMPLE_DATASET = "fashion-mnist-sample"
+#: File of the embedded test slice: ``{"images": uint8 (N,1,28,28), "labels": int64 (N,), ...}``.
+SAMPLE_FILE = "fashion_mnist_test_sample.pt"
+#: Number of test images in the embedded slice.
+SAMPLE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class EmbeddedDefault:
+    """What ``gsmooth certify`` uses for a transform when no ``--model`` is given.
+
+    Attributes:
+        transform: registered transform name (``"additive"`` for pixel noise).
+        model: checkpoint file name in :data:`EMBEDDED_DIR` (its surrogate, if any, sits beside it
+            and is named in the checkpoint by a path relative to the checkpoint's folder).
+        n0, n: selection / estimation samples per test (per slice for interval certificates).
+        max_images: how many images of the embedded slice are certified.
+        interval: certify the transform's default range (K slices) instead of a radius at θ = 0.
+    """
+
+    transform: str
+    model: str
+    n0: int
+    n: int
+    max_images: int
+    interval: bool = False
+
+    @property
+    def model_path(self) -> Path:
+        return EMBEDDED_DIR / self.model
+
+
+EMBEDDED: dict[str, EmbeddedDefault] = {
+    "additive": EmbeddedDefault("additive", "additive.pt", n0=100, n=1000, max_images=100),
+    "rotational_blur": EmbeddedDefault(
+        "rotational_blur", "rotational_blur.pt", n0=20, n=200, max_images=20, interval=True
+    ),
+}
+
+
+def embedded_default(transform: str | None) -> EmbeddedDefault:
+    """The embedded default for ``transform`` (``None``: additive), or a clear error.
+
+    Raises:
+        InvalidParameterError: no embedded model for that transform, or its file is missing (a
+            source checkout where ``experiments/embedded/build.sh`` has not been run).
+
+    Example:
+        >>> embedded_default("rotational_blur").interval
+        True
+    """
+    name = transform or "additive"
+    if name not in EMBEDDED:
+        close = difflib.get_close_matches(name, list(EMBEDDED), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise InvalidParameterError(
+            f"no embedded default model for transform {name!r}: expected --model CKPT (train one with `gsmooth train "
+            f"--transform {name} …`), or one of the embedded transforms {', '.join(sorted(EMBEDDED))}.{hint}"
+        )
+    emb = EMBEDDED[name]
+    if not emb.model_path.is_file():
+        raise InvalidParameterError(
+            f"embedded model for {name!r}: expected the file {emb.model_path}, got nothing there (a source checkout "
+            f"without the package data? rebuild it with `bash experiments/embedded/build.sh`)"
+        )
+    return emb
+
+
+def manifest() -> dict:
+    """The build record ``manifest.json`` (files, sha256, sizes, commands), or ``{}`` when absent."""
+    path = EMBEDDED_DIR / "manifest.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
