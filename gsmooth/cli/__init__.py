@@ -1,4 +1,4 @@
-"""The ``gsmooth`` command line: ``certify``, ``predict``, ``train``, ``surrogate``, ``attack``, ``analyze``, ``plugins``.
+"""The ``gsmooth`` command line: ``certify``, ``predict``, ``train``, ``surrogate``, ``attack``, ``analyze``, ``corrupt``, ``plugins``.
 
 Every command turns a :class:`gsmooth.GsmoothError` into one line on stderr and exit code 2
 (argparse's own usage errors exit 2 as well); Ctrl-C exits 130 after saying where the rows are.
@@ -12,9 +12,9 @@ import sys
 
 from .. import __version__
 from ..errors import GsmoothError
-from . import analyze, attack, certify, plugins, predict, surrogate, train
+from . import analyze, attack, certify, corrupt, plugins, predict, surrogate, train
 
-COMMANDS = (certify, predict, train, surrogate, attack, analyze, plugins)
+COMMANDS = (certify, predict, train, surrogate, attack, analyze, corrupt, plugins)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +55,18 @@ def _join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings on the command line: one line each, no source excerpt."""
+    return f"gsmooth: {category.__name__}: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    warnings.formatwarning = _one_line_warning
+    # torch's own deprecation notice, raised inside torch.func when forward-mode AD first loads its
+    # decompositions (the M* Jacobians): nothing a gsmooth user can act on
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(_join_negative_values([str(a) for a in argv]))
