@@ -9,6 +9,8 @@ see :mod:`gsmooth.interval`); rows then carry the transform's extra columns.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import warnings
 
 from ..analysis import summarize
 from ..errors import InvalidParameterError
@@ -174,6 +176,27 @@ def _transform_row(c, *, units: str, range_text: str) -> dict:
     return row
 
 
+@contextlib.contextmanager
+def collected_lipschitz_warnings():
+    """Collect :class:`gsmooth.lipschitz.LipschitzWarning` messages (distinct ones, in order) instead of
+    printing them while rows are computed; every other warning is shown as usual."""
+    from ..lipschitz import LipschitzWarning
+
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield notes
+        finally:
+            for w in caught:
+                if issubclass(w.category, LipschitzWarning):
+                    if str(w.message) not in notes:
+                        notes.append(str(w.message))
+    for w in caught:
+        if not issubclass(w.category, LipschitzWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
 def print_summary(args, setup, elapsed: float, s, *, lines: list[str]) -> None:
     """A short readable summary of a certify run on standard output."""
     from ..embedded import SAMPLE_DATASET
@@ -268,11 +291,12 @@ def _run_transform(args, setup, progress_inside: bool) -> int:
 
         group = max(1, args.batch // (max(args.n, args.n0) * k_total))
 
-    elapsed = write_rows(
-        args, setup, columns=TRANSFORM_COLUMNS, config=config, compute=compute,
-        to_row=lambda c: _transform_row(c, units=units, range_text=range_text), radius=True, desc="certify",
-        group=group,
-    )
+    with collected_lipschitz_warnings() as lipschitz_notes:  # said once in the summary, not mid-progress-bar
+        elapsed = write_rows(
+            args, setup, columns=TRANSFORM_COLUMNS, config=config, compute=compute,
+            to_row=lambda c: _transform_row(c, units=units, range_text=range_text), radius=True, desc="certify",
+            group=group,
+        )
     s = summarize(args.out, [0.0])
     if pairs is None:
         lines = [
@@ -292,5 +316,6 @@ def _run_transform(args, setup, progress_inside: bool) -> int:
             "kind surrogate: the certificate is for the surrogate-smoothed classifier on truly transformed images and "
             "relies on M* (column mstar), a grid estimate of the Lipschitz factor: an estimate, not a bound"
         )
+    lines += [f"M* note: {m}" for m in lipschitz_notes]
     print_summary(args, setup, elapsed, s, lines=lines)
     return 0
