@@ -12,7 +12,7 @@ under two minutes on two CPU cores. Every other option still applies (``--n``, `
 transform      model (in this folder)          surrogate  n0    n     max   certificate
 ============== =============================== ========== ===== ===== ===== ===================
 additive       additive.pt (σ = 0.25)          —          100   1000  100   ℓ2 radius
-rotational_bl. rotational_blur.pt (σ_θ = 2.5°) yes        20    200   20    interval 0:10°, K=10
+rotational_bl. rotational_blur.pt (σ_θ = 2.5°) yes        20    200   16    interval 0:10°, K=10
 ============== =============================== ========== ===== ===== ===== ===================
 
 The files are produced by ``bash experiments/embedded/build.sh`` (training commands, then
@@ -70,7 +70,7 @@ class EmbeddedDefault:
 EMBEDDED: dict[str, EmbeddedDefault] = {
     "additive": EmbeddedDefault("additive", "additive.pt", n0=100, n=1000, max_images=100),
     "rotational_blur": EmbeddedDefault(
-        "rotational_blur", "rotational_blur.pt", n0=20, n=200, max_images=20, interval=True
+        "rotational_blur", "rotational_blur.pt", n0=20, n=200, max_images=16, interval=True
     ),
 }
 
