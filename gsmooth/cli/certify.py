@@ -60,7 +60,8 @@ def add_parser(sub) -> None:
             "image is appended to --out as soon as it is computed; re-running the same command resumes."
         ),
         epilog=(
-            "examples: gsmooth certify --model fm_sigma025.pt --n 10000 --max 200 --out results.tsv; "
+            "examples: gsmooth certify --transform rotational_blur (the embedded model, offline, ~1 min); "
+            "gsmooth certify --model fm_sigma025.pt --n 10000 --max 200 --out results.tsv; "
             "gsmooth certify --model fm_bright.pt --transform brightness --range -0.2:0.2 --out bright.tsv "
             "(--range alone: the transform's default range; noise, sigma and slices default per transform, "
             "see gsmooth.transform_defaults)"
