@@ -78,9 +78,11 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f, delimiter="\t"))
 
 
-def table(rows: list[dict], corruptions: list[str], methods: list[str]) -> str:
+def table(rows: list[dict], corruptions: list[str], methods: list[str], severities=(1, 2, 3, 4, 5)) -> str:
     acc: dict = {}
     for r in rows:
+        if int(r["severity"]) not in severities:
+            continue
         acc.setdefault((r["method"], r["corruption"]), []).append(float(r["accuracy"]))
     head = ["corruption"] + [f"{m} (ours)" for m in methods] + ["paper AugMix / TSS / GSmooth (CIFAR-10-C)"]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
@@ -120,7 +122,10 @@ def plot(rows, corruptions, methods, path: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--c-dir", type=Path, required=True, help="corrupted test set in the CIFAR-10-C layout")
+    ap.add_argument("--data-dir", "--c-dir", dest="c_dir", type=Path, required=True,
+                    help="corrupted test set in the CIFAR-10-C layout (<corruption>.npy + labels.npy), e.g. the "
+                    "untarred CIFAR-10-C / CIFAR-100-C release or `gsmooth corrupt --out DIR`")
+    ap.add_argument("--severities", default="1,2,3,4,5", help="comma-separated severities 1-5 (default: all five)")
     ap.add_argument("--models-dir", type=Path, required=True, help="experiments/transforms/run.sh checkpoints")
     ap.add_argument("--augmix", type=Path, required=True, help="AugMix-trained checkpoint")
     ap.add_argument("--vanilla", type=Path, default=None, help="vanilla checkpoint (optional extra column)")
@@ -134,6 +139,13 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
 
+    try:
+        severities = sorted({int(v) for v in args.severities.split(",")})
+    except ValueError:
+        severities = []
+    if not severities or any(v not in range(1, 6) for v in severities):
+        print(f"evaluate.py: --severities expected numbers in 1..5, got {args.severities!r}", file=sys.stderr)
+        return 2
     present = available_corruptions(args.c_dir)
     wanted = present if args.corruptions == "all" else args.corruptions.split(",")
     missing = [c for c in wanted if c not in present]
@@ -171,7 +183,7 @@ def main() -> int:
         return path, cache[key]
 
     for c in wanted:
-        for s in range(1, 6):
+        for s in severities:
             ds = load_corrupted(args.c_dir, c, s, max_images=args.images)
             images = torch.stack([ds[i][0] for i in range(len(ds))]).to(args.device)
             labels = ds.targets[: len(ds)].to(args.device)
@@ -194,7 +206,8 @@ def main() -> int:
                 rows.append({k: str(v) for k, v in row.items()})
                 print(f"{m:8s} {c:16s} s{s}: {100 * correct / len(images):5.1f} % ({row['seconds']} s)", flush=True)
     fh.close()
-    text = table(rows, wanted, methods)
+    text = table(rows, wanted, methods, severities)
+    text = f"Mean accuracy (%) over severities {','.join(map(str, severities))}, {args.images} images each\n\n" + text
     (args.out / "table.md").write_text(text + "\n")
     print(text)
     plot(rows, wanted, methods, args.out / "accuracy.png")

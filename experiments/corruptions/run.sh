@@ -8,6 +8,7 @@
 # CIFAR-10-C (Hendrycks & Dietterich; download from Zenodo record 2535967, untar, point C_DIR at it), after
 # `SCALE=full DATASET=cifar10 bash experiments/transforms/run.sh` (on a GPU):
 #   DATASET=cifar10 C_DIR=/data/CIFAR-10-C DATA_DIR=/data SCALE=full DEVICE=cuda bash experiments/corruptions/run.sh
+# SEVERITIES=1,3,5 restricts the severities (default all five).
 # Output: $OUT/results.tsv (one row per method x corruption x severity; resumable), table.md, accuracy.png,
 # times.tsv, and the training log of the AugMix / vanilla models.
 set -euo pipefail
@@ -43,6 +44,7 @@ fi
   --augment augmix --epochs "$EPOCHS" $TRAIN_ARGS --seed 0 --device "$DEVICE" "${data[@]}" --no-progress --resume \
   --out "$CKPTS/augmix.pt" 2>&1 | tee -a "$OUT/train_augmix.log"
 vanilla=(); [ -f "$MODELS/vanilla.pt" ] && vanilla=(--vanilla "$MODELS/vanilla.pt")
-/usr/bin/time -a -o "$times" -f "evaluate	%e" python "$(dirname "$0")/evaluate.py" --c-dir "$C_DIR" \
+/usr/bin/time -a -o "$times" -f "evaluate	%e" python "$(dirname "$0")/evaluate.py" --data-dir "$C_DIR" \
   --models-dir "$MODELS" --augmix "$CKPTS/augmix.pt" "${vanilla[@]}" --corruptions "$CORRUPTIONS" \
-  --images "$IMAGES" --n "$N" --device "$DEVICE" --out "$OUT" 2>&1 | tee "$OUT/evaluate.log"
+  --severities "${SEVERITIES:-1,2,3,4,5}" --images "$IMAGES" --n "$N" --device "$DEVICE" --out "$OUT" 2>&1 \
+  | tee "$OUT/evaluate.log"
