@@ -150,7 +150,7 @@ def apply_embedded_default(args, command: str):
     if args.model is not None:
         fill_sampling_defaults(args)
         if getattr(args, "out", "") is None:
-            raise InvalidParameterError(f"expected --out TSV (the results file) with --model, got none")
+            raise InvalidParameterError("expected --out TSV (the results file) with --model, got none")
         return None
     emb = embedded_default(args.transform)
     args.model = str(emb.model_path)

@@ -30,7 +30,9 @@ from pathlib import Path
 
 from ..errors import InvalidParameterError
 
-__all__ = ["EmbeddedDefault", "EMBEDDED", "EMBEDDED_DIR", "SAMPLE_DATASET", "SAMPLE_FILE", "embedded_default", "manifest"]
+__all__ = [
+    "EmbeddedDefault", "EMBEDDED", "EMBEDDED_DIR", "SAMPLE_DATASET", "SAMPLE_FILE", "SAMPLE_SIZE", "embedded_default", "manifest",
+]
 
 #: Folder holding the embedded files (package data).
 EMBEDDED_DIR = Path(__file__).resolve().parent
