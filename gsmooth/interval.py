@@ -470,20 +470,6 @@ def best_slice_radius(noise, n: int, slice_alpha: float) -> float:
     return float(noise.radius(float(clopper_pearson_lower(n, n, slice_alpha))))
 
 
-def _skipped_certificate(plan, k_total, *, best, alpha, slice_alpha, n0, n, noise, transform, units, mstar,
-                         one_sided, centering) -> "IntervalCertificate":
-    return IntervalCertificate(
-        prediction=ABSTAIN, radius=0.0, p_lower=0.0, count=0, low=plan.low, high=plan.high, slices=plan.slices,
-        num_slices=k_total, family_alpha=alpha, slice_alpha=slice_alpha, requirement=plan.requirement,
-        margin=float(best - plan.requirement), min_radius=0.0, n0=n0, n=n, noise=noise.describe(),
-        transform=transform.describe(), kind=transform.kind, norm=("one-sided " if one_sided else "") + noise.norm,
-        units=units, mstar=float(mstar), one_sided=one_sided, centering=centering,
-        centers=tuple(tuple(float(v) for v in c) for c in plan.centers),
-        slice_predictions=(ABSTAIN,) * k_total, slice_radii=(0.0,) * k_total, slice_p_lower=(0.0,) * k_total,
-        skipped=True,
-    )
-
-
 def certify_interval(
     smoother,
     x,
@@ -589,13 +575,21 @@ def certify_interval(
 
     units = getattr(transform, "param_units", "") or ""
     extent = float(max(max(abs(v) for v in plan.low), max(abs(v) for v in plan.high)))
+    shared = dict(  # the same for every image of the call
+        low=plan.low, high=plan.high, slices=plan.slices, num_slices=k_total, family_alpha=alpha,
+        slice_alpha=slice_alpha, requirement=plan.requirement, n0=n0, n=n, noise=noise.describe(),
+        transform=transform.describe(), kind=transform.kind, norm=("one-sided " if one_sided else "") + noise.norm,
+        units=units, one_sided=one_sided, centering=centering,
+        centers=tuple(tuple(float(v) for v in c) for c in plan.centers),
+    )
     out = []
     for i in range(b):
         cs = certs[i]
-        if cs is None:
-            out.append(_skipped_certificate(
-                plan, k_total, best=skipped[i], alpha=alpha, slice_alpha=slice_alpha, n0=n0, n=n, noise=noise,
-                transform=transform, units=units, mstar=mstars[i], one_sided=one_sided, centering=centering,
+        if cs is None:  # not sampled: no outcome could have covered a slice
+            out.append(IntervalCertificate(
+                prediction=ABSTAIN, radius=0.0, p_lower=0.0, count=0, margin=float(skipped[i] - plan.requirement),
+                min_radius=0.0, mstar=float(mstars[i]), slice_predictions=(ABSTAIN,) * k_total,
+                slice_radii=(0.0,) * k_total, slice_p_lower=(0.0,) * k_total, skipped=True, **shared,
             ))
             continue
         preds = tuple(int(c.prediction) for c in cs)
@@ -603,37 +597,18 @@ def certify_interval(
         margin = float(min(r - plan.requirement for r in radii))
         agree = preds[0] != ABSTAIN and all(p == preds[0] for p in preds)
         certified = agree and margin > 0.0
-        pred = preds[0] if certified else ABSTAIN
         worst = int(np.argmin([c.p_lower for c in cs]))
-        out.append(
-            IntervalCertificate(
-                prediction=pred,
-                radius=extent if certified else 0.0,
-                p_lower=float(cs[worst].p_lower),
-                count=int(cs[worst].count),
-                low=plan.low,
-                high=plan.high,
-                slices=plan.slices,
-                num_slices=k_total,
-                family_alpha=alpha,
-                slice_alpha=slice_alpha,
-                requirement=plan.requirement,
-                margin=margin,
-                min_radius=float(min(radii)),
-                n0=n0,
-                n=n,
-                noise=noise.describe(),
-                transform=transform.describe(),
-                kind=transform.kind,
-                norm=("one-sided " if one_sided else "") + noise.norm,
-                units=units,
-                mstar=float(mstars[i]),
-                one_sided=one_sided,
-                centering=centering,
-                centers=tuple(tuple(float(v) for v in c) for c in plan.centers),
-                slice_predictions=preds,
-                slice_radii=radii,
-                slice_p_lower=tuple(float(c.p_lower) for c in cs),
-            )
-        )
+        out.append(IntervalCertificate(
+            prediction=preds[0] if certified else ABSTAIN,
+            radius=extent if certified else 0.0,
+            p_lower=float(cs[worst].p_lower),
+            count=int(cs[worst].count),
+            margin=margin,
+            min_radius=float(min(radii)),
+            mstar=float(mstars[i]),
+            slice_predictions=preds,
+            slice_radii=radii,
+            slice_p_lower=tuple(float(c.p_lower) for c in cs),
+            **shared,
+        ))
     return out[0] if single else ResultBatch(out)

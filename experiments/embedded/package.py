@@ -30,8 +30,8 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def strip(src: Path, dst: Path, surrogate_name: str | None) -> None:
-    ck = load_checkpoint(src)
+def strip(ck, dst: Path, surrogate_name: str | None) -> None:
+    """Write checkpoint ``ck`` (loaded) to ``dst`` without optimizer/scheduler state."""
     smoothing = dict(ck.smoothing or {})
     if surrogate_name is not None:
         smoothing["surrogate"] = surrogate_name
@@ -58,7 +58,7 @@ def main() -> None:
             sur_name = Path(sur).name
             shutil.copyfile(sur, args.out / sur_name)
             files.append(sur_name)
-        strip(args.runs / emb.model, args.out / emb.model, sur_name)
+        strip(ck, args.out / emb.model, sur_name)
         files.append(emb.model)
     test = load_dataset("fashion-mnist", split="test")
     torch.save(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gsmooth.results import read_results
+from table import PAPER_CIFAR10, PAPER_MNIST, _pct, _read  # this folder's per-dataset table (same readers)
 
 ORDER = [
     "brightness", "gaussian_blur", "translation", "rotation", "scaling", "rotational_blur", "defocus_blur",
@@ -28,23 +28,10 @@ RANGE = {
 }
 #: Published certified accuracy (%): GSmooth (ICML 2022) where it has the cell, else TSS (CCS 2021, marked †).
 PAPER = {
-    "cifar10": {"rotational_blur": "39.7", "defocus_blur": "25.0", "zoom_blur": "44.6", "pixelate": "45.3",
-                "gaussian_blur": "67.4", "translation": "82.2", "brightness": "82.5", "rotation": "65.6",
-                "scaling": "58.8†"},
-    "mnist": {"rotational_blur": "95.9", "defocus_blur": "89.2", "zoom_blur": "93.9", "pixelate": "87.1"},
+    "cifar10": {**{k: f"{v:.1f}" for k, v in PAPER_CIFAR10.items()}, "scaling": "58.8†"},
+    "mnist": {k: f"{v:.1f}" for k, v in PAPER_MNIST.items()},
     "cifar100": {"rotational_blur": "27.2", "defocus_blur": "13.1", "zoom_blur": "14.2", "pixelate": "30.2"},
 }
-
-
-def _read(path: Path):
-    if not path.exists():
-        return None
-    t = read_results(path)
-    return t if len(t) else None
-
-
-def _pct(x) -> str:
-    return "—" if x is None else f"{100 * x:.1f}"
 
 
 def collect(root: Path) -> dict:

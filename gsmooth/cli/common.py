@@ -120,14 +120,12 @@ def add_sampling_args(p: argparse.ArgumentParser, *, n_default: int, certify: bo
     filled by :func:`apply_embedded_default` (the embedded model's smaller sizes) or
     :func:`fill_sampling_defaults`."""
     g = p.add_argument_group("sampling")
-    later = " without --model: the embedded default's, see gsmooth.embedded" if embedded else ""
+    later = "; without --model: the embedded default's, see gsmooth.embedded" if embedded else ""
     if certify:
         g.add_argument("--n0", type=positive_int, default=None if embedded else N0_DEFAULT,
-                       help=f"samples to select the top class (default: {N0_DEFAULT};{later})" if embedded
-                       else f"samples to select the top class (default: {N0_DEFAULT})")
+                       help=f"samples to select the top class (default: {N0_DEFAULT}{later})")
     g.add_argument("--n", type=positive_int, default=None if embedded else n_default,
-                   help=f"samples to estimate/test it (default: {n_default};{later})" if embedded
-                   else f"samples to estimate/test it (default: {n_default})")
+                   help=f"samples to estimate/test it (default: {n_default}{later})")
     p.set_defaults(n_default=n_default)
     g.add_argument("--alpha", type=probability, default=0.001, help="failure probability of each certificate (default: 0.001)")
     g.add_argument("--batch", type=positive_int, default=1000, help="noisy samples per forward pass (default: 1000); results do not depend on it")
@@ -135,7 +133,7 @@ def add_sampling_args(p: argparse.ArgumentParser, *, n_default: int, certify: bo
     g.add_argument("--skip", type=positive_int, default=1, help="evaluate every SKIP-th image of the split (default: 1)")
     g.add_argument("--start", type=nonneg_int, default=0, help="index of the first image (default: 0)")
     g.add_argument("--max", type=positive_int, default=None,
-                   help="evaluate at most MAX images (default: all" + (";" + later + ")" if embedded else ")"))
+                   help=f"evaluate at most MAX images (default: all{later})")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
