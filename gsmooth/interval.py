@@ -43,9 +43,26 @@ centred at 0). So the statement is TSS's:
 
 (translation rounds shifts, so it holds for the integer shifts in the range; the Gaussian blur
 clamps α < 0 to 0, so use ranges with a ≥ 0.) A transform of kind ``exact`` that does *not*
-compose additively declares ``composes_additively = False`` (``contrast``: TSS's contrast needs its
-own radius) and is refused with a clear error rather than given a certificate about G that is not
-a statement about g(τ(α, x)).
+compose additively declares ``composes_additively = False``; it is refused with a clear error
+(rather than given a certificate about G that is not a statement about g(τ(α, x))) unless it
+names a composition law certified below.
+
+What is certified (TSS contrast + brightness: "image" centring, Neyman–Pearson requirement)
+---------------------------------------------------------------------------------------------
+``contrast`` (x ↦ e^k (x + b), ``composition = "contrast"``) rescales the brightness noise under
+composition, so a slice's radius cannot be compared with a half-diagonal. Slice k is certified
+on the truly transformed image ``x_k = τ(c_k, x)`` with the smoother's own classifier g (noise
+centred at 0), and instead of "radius > half-diagonal" the slice needs its top-class lower bound
+to reach the slice's Neyman–Pearson requirement (:func:`gsmooth.contrast_regions.slice_requirement`:
+the worst case over the slice of the p that keeps the class above 1/2 under the rescaled noise,
+computed once per call from the slice geometry and σ). The statement is TSS's:
+
+    the smoothed classifier g predicts y on every truly transformed image e^k (x + b), (k, b) in
+    the range (no clipping; Gaussian σ on both k and b).
+
+Radii and requirements are reported in parameter units: the slice radius is the usual ``σΦ⁻¹(p)``
+and its requirement ``σΦ⁻¹(p_required)`` (for σ-whitened shifts without rescaling it would be the
+half-diagonal ``‖(h_k, e^{c_k} h_b)‖``; the rescaling makes it slightly larger).
 
 What is certified (surrogate transforms: "image" centring, GSmooth Theorem 2)
 -----------------------------------------------------------------------------
@@ -80,8 +97,10 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from scipy import stats
 
 from .certificate import ABSTAIN, ResultBatch
+from .contrast_regions import slice_requirements
 from .errors import InvalidParameterError
 from .stats import clopper_pearson_lower
 from .seeding import derive_seed
@@ -98,6 +117,10 @@ __all__ = [
     "parse_range",
     "UnsupportedTransformError",
 ]
+
+#: Composition laws other than addition for which the certificate is implemented: the slice's
+#: requirement comes from the Neyman–Pearson bound of :mod:`gsmooth.contrast_regions`.
+_LAWS = {"contrast"}
 
 #: Mixed into the per-slice noise-stream keys so that slice streams never coincide with the
 #: image's own (uncentred) stream.
@@ -313,8 +336,11 @@ class IntervalCertificate:
         centers, slice_predictions, slice_radii, slice_p_lower: per-slice details.
         skipped: no sample was drawn because no outcome could certify the range (surrogate route:
             even ``n`` successes out of ``n`` give a slice radius ``R_max = radius(p_max) / M*`` not
-            above the requirement, ``p_max = (α/K)^(1/n)``); then ``count = 0``, ``p_lower = 0``,
-            every slice prediction is -1 and ``margin = R_max − requirement`` (≤ 0) says by how much.
+            above the requirement, ``p_max = (α/K)^(1/n)``; contrast: ``p_max`` below a slice's
+            required p); then ``count = 0``, ``p_lower = 0``, every slice prediction is -1 and
+            ``margin = R_max − requirement`` (≤ 0) says by how much.
+        slice_requirements: per-slice requirements when they differ between slices (contrast:
+            ``σΦ⁻¹(p_required)`` per slice; ``requirement`` is then their largest); empty otherwise.
     """
 
     prediction: int
@@ -345,6 +371,7 @@ class IntervalCertificate:
     slice_radii: tuple
     slice_p_lower: tuple
     skipped: bool = False
+    slice_requirements: tuple = ()
 
     @property
     def abstained(self) -> bool:
@@ -395,9 +422,9 @@ def check_interval_support(transform, noise) -> None:
     """Raise :class:`UnsupportedTransformError` unless an interval certificate means something.
 
     Refused: additive pixel smoothing (no parameter), transforms of kind ``empirical`` (no
-    guarantee — train a surrogate), transforms declaring ``composes_additively = False``
-    (``contrast``: TSS's special radius is not implemented), one-sided noises with several
-    parameters (see :func:`slice_plan`).
+    guarantee — train a surrogate), transforms declaring ``composes_additively = False`` unless
+    they name a law gsmooth certifies (``composition = "contrast"``, with Gaussian noise), one-sided
+    noises with several parameters (see :func:`slice_plan`).
     """
     name = getattr(transform, "name", type(transform).__name__)
     if transform.param_dim is None:
@@ -413,11 +440,19 @@ def check_interval_support(transform, noise) -> None:
             f"--transform {name}`) and certify through it (--surrogate PATH, or gsmooth.surrogate.SurrogateTransform)"
         )
     if kind == "exact" and getattr(transform, "composes_additively", True) is False:
-        raise UnsupportedTransformError(
-            f"interval certificates for transform {name!r} are not supported yet: its parameters do not add under "
-            "composition, so the parameter-space radius is not a certificate for τ(α, x) (TSS's contrast radius, "
-            "margin Φ⁻¹(p_B)² − (k/σ_k)², is not implemented); use brightness alone, or a surrogate"
-        )
+        law = getattr(transform, "composition", None)
+        if law not in _LAWS:
+            raise UnsupportedTransformError(
+                f"interval certificates for transform {name!r} are not supported: its parameters do not add under "
+                f"composition and it names no composition law gsmooth can certify (expected composition in "
+                f"{sorted(_LAWS)}, got {law!r}), so a parameter-space radius would not be a certificate for τ(α, x)"
+            )
+        if getattr(noise, "name", None) != "gaussian" or transform.param_dim != 2:
+            raise UnsupportedTransformError(
+                f"transform {name!r} (composition law {law!r}) is certified with Gaussian noise on its 2 parameters "
+                f"(the Neyman–Pearson bound of gsmooth.contrast_regions); expected --noise gaussian, got "
+                f"{getattr(noise, 'name', noise)!r}"
+            )
     if kind not in ("exact", "surrogate"):
         raise UnsupportedTransformError(f"transform {name!r}: expected kind 'exact' or 'surrogate', got {kind!r}")
     if kind == "surrogate" and getattr(noise, "one_sided", False):
@@ -503,8 +538,9 @@ def certify_interval(
         an :class:`IntervalCertificate`, or a :class:`gsmooth.ResultBatch` of them.
 
     Raises:
-        UnsupportedTransformError: additive, ``empirical``, non-additively composing (``contrast``)
-            transforms, and one-sided noises with several parameters.
+        UnsupportedTransformError: additive and ``empirical`` transforms, non-additively composing
+            ones without a certified law (``contrast`` has one, with Gaussian noise), and one-sided
+            noises with several parameters.
     """
     transform, noise = smoother.transform, smoother.noise
     check_interval_support(transform, noise)
@@ -534,6 +570,8 @@ def certify_interval(
     certs: list[list | None] = []
     mstars: list[float] = []
     skipped: dict[int, float] = {}  # image -> best possible slice radius, for images not sampled
+    law = getattr(transform, "composition", None) if not getattr(transform, "composes_additively", True) else None
+    slice_req = (plan.requirement,) * k_total  # what each slice's radius must exceed
     if transform.kind == "surrogate":
         centering = "image"
         true = _true_transform(transform)
@@ -563,6 +601,27 @@ def certify_interval(
                 certs.append(list(res))
         finally:
             transform.certified_range = old_range
+    elif law is not None:  # contrast: image centring, a Neyman–Pearson requirement per slice
+        centering = "image"
+        sigma = float(noise.sigma)
+        p_required = slice_requirements(plan, sigma)
+        slice_req = tuple(float(sigma * stats.norm.ppf(p)) if p < 1.0 else math.inf for p in p_required)
+        best = best_slice_radius(noise, n, slice_alpha)
+        centers_t = torch.as_tensor(plan.centers, dtype=x.dtype, device=x.device)
+        for i in range(b):
+            x0 = x[i]
+            mstars.append(1.0)
+            if not best > max(slice_req):  # even n/n could not reach some slice's requirement: draw none
+                skipped[i] = best
+                certs.append(None)
+                continue
+            with torch.no_grad():  # τ(c_k, x), unclipped (clipping would break the composition law)
+                xs = transform(x0.unsqueeze(0).expand(k_total, *x0.shape), centers_t)
+            skeys = [slice_key(keys[i], k) for k in range(k_total)]
+            certs.append(smoother._certify_checked(
+                xs, n0=n0, n=n, alpha=slice_alpha, batch_size=check_positive_int("batch_size", batch_size),
+                seed=smoother._check_seed(seed), keys=skeys, progress=progress,
+            ))
     else:
         centering = "parameter"
         xs = x.repeat_interleave(k_total, dim=0)
@@ -573,28 +632,30 @@ def certify_interval(
             certs.append(res[i * k_total : (i + 1) * k_total])
             mstars.append(max(c.lipschitz for c in certs[-1]))
 
+    requirement = max(slice_req)
     units = getattr(transform, "param_units", "") or ""
     extent = float(max(max(abs(v) for v in plan.low), max(abs(v) for v in plan.high)))
     shared = dict(  # the same for every image of the call
         low=plan.low, high=plan.high, slices=plan.slices, num_slices=k_total, family_alpha=alpha,
-        slice_alpha=slice_alpha, requirement=plan.requirement, n0=n0, n=n, noise=noise.describe(),
+        slice_alpha=slice_alpha, requirement=requirement, n0=n0, n=n, noise=noise.describe(),
         transform=transform.describe(), kind=transform.kind, norm=("one-sided " if one_sided else "") + noise.norm,
         units=units, one_sided=one_sided, centering=centering,
         centers=tuple(tuple(float(v) for v in c) for c in plan.centers),
+        slice_requirements=slice_req if law is not None else (),
     )
     out = []
     for i in range(b):
         cs = certs[i]
         if cs is None:  # not sampled: no outcome could have covered a slice
             out.append(IntervalCertificate(
-                prediction=ABSTAIN, radius=0.0, p_lower=0.0, count=0, margin=float(skipped[i] - plan.requirement),
+                prediction=ABSTAIN, radius=0.0, p_lower=0.0, count=0, margin=float(skipped[i] - requirement),
                 min_radius=0.0, mstar=float(mstars[i]), slice_predictions=(ABSTAIN,) * k_total,
                 slice_radii=(0.0,) * k_total, slice_p_lower=(0.0,) * k_total, skipped=True, **shared,
             ))
             continue
         preds = tuple(int(c.prediction) for c in cs)
         radii = tuple(float(c.radius) if c.prediction != ABSTAIN else 0.0 for c in cs)
-        margin = float(min(r - plan.requirement for r in radii))
+        margin = float(min(r - q for r, q in zip(radii, slice_req)))
         agree = preds[0] != ABSTAIN and all(p == preds[0] for p in preds)
         certified = agree and margin > 0.0
         worst = int(np.argmin([c.p_lower for c in cs]))

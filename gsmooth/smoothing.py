@@ -377,6 +377,15 @@ class Smoother:
         seed = self._check_seed(seed)
         keys = self._check_keys(keys, x.shape[0])
         centers = self._check_center(center, x.shape[0], self.transform.param_shape(tuple(x.shape[1:])), x.dtype)
+        out = self._certify_checked(x, n0=n0, n=n, alpha=alpha, batch_size=batch_size, seed=seed, keys=keys,
+                                    progress=progress, centers=centers)
+        return out[0] if single else ResultBatch(out)
+
+    def _certify_checked(self, x, *, n0, n, alpha, batch_size, seed, keys, progress, centers=None) -> list:
+        """CERTIFY on a ``(B,C,H,W)`` batch whose arguments were already checked; a list of
+        :class:`Certificate`. :mod:`gsmooth.interval` calls it directly for images that are exact
+        transforms of checked inputs and may leave [0, 1] on purpose (contrast: ``e^k (x + b)``
+        is not clipped, or its composition law would break)."""
         kw = dict(batch_size=batch_size, seed=seed, keys=keys, progress=progress, centers=centers)
         counts0 = self._count(x, n0, phase=PHASE_SELECTION, **kw)
         c_hat = counts0.argmax(dim=1)
@@ -407,7 +416,7 @@ class Smoother:
                     lipschitz=m_star,
                 )
             )
-        return out[0] if single else ResultBatch(out)
+        return out
 
     def certify_interval(
         self,

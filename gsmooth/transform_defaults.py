@@ -11,7 +11,8 @@ transform      noise         σ        range           slices       source
 ============== ============= ======== =============== ============ =========================================
 additive       gaussian      0.25     —               —            Cohen et al. (P)
 brightness     gaussian      0.2      −0.4 : 0.4      10           range TSS ±0.4 (P); σ 0.2 TSS code (C)
-contrast       gaussian      0.2      — (refused)     —            σ TSS code (C); interval not implemented
+contrast       gaussian      0.2      −0.2 : 0.2 (k) 5 per axis   σ TSS code (C); range and 5×5 boxes (O):
+                                        −0.2 : 0.2 (b)              contrast ×0.82…1.22, brightness ±0.2
 gaussian_blur  exponential   λ = 10   0 : 16          10           α ≤ 16 TSS (P); λ 10 TSS code (C)
 translation    gaussian      10 px    −20 : 20 (each) 5 per axis   ≤ 20 px TSS (P, a box ⊇ their disc);
                                                                    σ 10 TSS code (C); 5×5 boxes (O)
@@ -81,7 +82,8 @@ DEFAULTS: dict[str, TransformDefaults] = {
     "additive": TransformDefaults("gaussian", 0.25, None, source="Cohen et al. 2019"),
     "brightness": TransformDefaults("gaussian", 0.2, ((-0.4, 0.4),), source="TSS ±0.4; σ from the TSS code"),
     "contrast": TransformDefaults(
-        "gaussian", 0.2, None, source="σ from the TSS code; interval certificates for contrast are not implemented"
+        "gaussian", 0.2, ((-0.2, 0.2), (-0.2, 0.2)), slices=5,
+        source="σ from the TSS code; range (log-contrast k and brightness b, each ±0.2) and 5×5 boxes ours",
     ),
     "gaussian_blur": TransformDefaults("exponential", 10.0, ((0.0, 16.0),), source="TSS α ≤ 16; λ = 10 from the TSS code"),
     "translation": TransformDefaults(

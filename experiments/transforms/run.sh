@@ -8,7 +8,7 @@
 #     gsmooth surrogate train --transform T            -> $CKPTS/T_surrogate.pt   (skipped if present)
 #     gsmooth surrogate lipschitz (M* on LIP_IMAGES test images; a diagnostic)  -> lipschitz.log
 #     gsmooth train --transform T --surrogate …        -> $CKPTS/T.pt             (--resume)
-#   exact T (brightness, gaussian_blur, translation):
+#   exact T (brightness, contrast, gaussian_blur, translation):
 #     gsmooth train --transform T                      -> $CKPTS/T.pt             (--resume)
 #   then, on the first $IMAGES test images:
 #     gsmooth predict  (smoothed prediction at theta = 0: the "clean" smoothed accuracy)     -> predict.tsv
@@ -17,7 +17,7 @@
 #     gsmooth attack   on the VANILLA model (trained without noise, once per dataset)         -> attack_vanilla.tsv
 # Noise, sigma, range and slices are the per-transform defaults of gsmooth/transform_defaults.py.
 #
-# Usage: bash experiments/transforms/run.sh [T ...]                    (default: all ten, Fashion-MNIST, CPU)
+# Usage: bash experiments/transforms/run.sh [T ...]                    (default: all eleven, Fashion-MNIST, CPU)
 #        DATASET=mnist bash experiments/transforms/run.sh rotational_blur defocus_blur zoom_blur pixelate
 #        SCALE=full DATASET=cifar10 DEVICE=cuda bash experiments/transforms/run.sh      (the paper's sizes)
 #        python experiments/transforms/summary.py                       (tables (c) and (d) + plots)
@@ -65,7 +65,7 @@ LIP_IMAGES=${LIP_IMAGES:-10}
 BATCH=${BATCH:-1000}
 VANILLA=${VANILLA:-1}              # 0: skip the vanilla model and its attacks
 
-ALL="brightness gaussian_blur translation rotational_blur defocus_blur zoom_blur pixelate rotation scaling motion_blur"
+ALL="brightness contrast gaussian_blur translation rotational_blur defocus_blur zoom_blur pixelate rotation scaling motion_blur"
 if [ "$#" -gt 0 ]; then list="$*"; else list=${TRANSFORMS:-$ALL}; fi
 mkdir -p "$OUT" "$CKPTS"
 times="$OUT/times.tsv"
@@ -91,7 +91,7 @@ fi
 for t in $list; do
   case $t in
     rotation|scaling|rotational_blur|defocus_blur|zoom_blur|pixelate|motion_blur) kind=surrogate ;;
-    brightness|gaussian_blur|translation) kind=exact ;;
+    brightness|contrast|gaussian_blur|translation) kind=exact ;;
     *) echo "run.sh: unknown transform $t (expected one of: $ALL)" >&2; exit 2 ;;
   esac
   d="$OUT/$t"; mkdir -p "$d"

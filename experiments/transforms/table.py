@@ -29,7 +29,7 @@ from pathlib import Path
 from gsmooth.results import read_results
 
 ORDER = [
-    "brightness", "gaussian_blur", "translation", "rotational_blur", "defocus_blur", "zoom_blur", "pixelate",
+    "brightness", "contrast", "gaussian_blur", "translation", "rotational_blur", "defocus_blur", "zoom_blur", "pixelate",
     "rotation", "scaling", "motion_blur",
 ]
 #: GSmooth (Hao et al., ICML 2022) certified accuracy on **MNIST** (the paper has no Fashion-MNIST

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 import warnings
 
 from ..analysis import summarize
@@ -262,6 +263,16 @@ def _run_transform(args, setup, progress_inside: bool) -> int:
     transform = smoother.transform
     check_certifiable(setup)
     pairs = resolve_range(args, setup)
+    if pairs is None and getattr(transform, "composes_additively", True) is False:
+        # contrast: θ's do not add, so no radius around θ = 0 is a certificate; its range is
+        args.range = "default"
+        pairs = resolve_range(args, setup)
+        print(
+            f"gsmooth certify: transform {setup.transform_name!r} is certified over a range (its parameters do not add "
+            f"under composition, so a radius around theta = 0 would mean nothing); certifying its default range "
+            f"{format_range(*zip(*pairs))} (--range LO:HI,LO:HI to choose)",
+            file=sys.stderr,
+        )
     units = getattr(transform, "param_units", "") or ""
     config = base_config(args, setup, "certify") | {"n0": args.n0}
     if pairs is None:

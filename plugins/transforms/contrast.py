@@ -59,10 +59,12 @@ class Contrast(gsmooth.Transform):
     """Thin module over :func:`contrast`: θ = (k, b), param_dim 2, x ↦ e^k (x + b) (TSS).
 
     ``kind = "exact"`` in TSS's sense: the transform is resolvable, but its θ's do not simply add
-    (``composes_additively = False``; the law is :func:`contrast_compose`). The certificate therefore
-    needs TSS's special radius — margin ``Φ⁻¹(p̄_B)² − (k/σ_k)²``, b-radius scaled by ``min(e^{−k}, 1)``
-    — and that interval/radius logic lives in the certification code, not in this transform.
-    :func:`gsmooth.testing.check_transform` skips the additive composition check for it.
+    (``composes_additively = False``; the law is :func:`contrast_compose`, named by
+    ``composition = "contrast"``). Composition rescales the brightness noise by ``e^{−k}``, so an
+    interval certificate compares each slice's estimate with a Neyman–Pearson requirement
+    (:mod:`gsmooth.contrast_regions`) instead of a radius with a half-diagonal; that logic lives in
+    the certification code, not in this transform. :func:`gsmooth.testing.check_transform` skips the
+    additive composition check for it (its own law is tested with the plugin).
 
     Example:
         >>> t = gsmooth.transform("contrast")
@@ -75,8 +77,10 @@ class Contrast(gsmooth.Transform):
     kind = "exact"
     param_units = "(log-contrast k, brightness b in intensity)"
     identity_at_zero = True
-    #: θ's do not add under composition (see :func:`contrast_compose`); the radius logic lives elsewhere.
+    #: θ's do not add under composition (see :func:`contrast_compose`) ...
     composes_additively = False
+    #: ... but compose by a law gsmooth certifies (:mod:`gsmooth.contrast_regions`).
+    composition = "contrast"
 
     def __init__(self):
         super().__init__()
