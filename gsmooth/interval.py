@@ -501,8 +501,9 @@ def _check_surrogate_range(st, plan: SlicePlan) -> None:
 def best_slice_radius(noise, n: int, slice_alpha: float) -> float:
     """The largest radius one slice test can return with ``n`` samples at level ``slice_alpha``:
     the noise's radius at ``p_max = clopper_pearson_lower(n, n, slice_alpha) = slice_alpha^(1/n)``
-    (before dividing by M*)."""
-    return float(noise.radius(float(clopper_pearson_lower(n, n, slice_alpha))))
+    (before dividing by M*); 0 when even that is not above 1/2."""
+    p_max = float(clopper_pearson_lower(n, n, slice_alpha))
+    return float(noise.radius(p_max)) if p_max > 0.5 else 0.0
 
 
 def certify_interval(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -96,6 +97,29 @@ def test_defaults_make_the_short_commands_work(ckpts, tmp_path, capsys):
     assert t.extra["norm"][0] == "one-sided param" and t.extra["requirement"][0] == 8.0  # full width, one-sided
 
 
+def test_contrast_is_certified_over_its_range(ckpts, tmp_path, capsys):
+    out = tmp_path / "c.tsv"
+    # no --range: contrast has no radius around theta = 0, so its default range is certified (and said)
+    code, stdout, err = run_cli(capsys, "certify", "--model", ckpts["additive"], "--transform", "contrast",
+                                "--slices", "2", *SMALL, "--max", "2", "--out", out)
+    assert code == 0, err
+    assert "certifying its default range -0.2:0.2,-0.2:0.2" in err
+    cfg = json.loads(Path(str(out) + ".json").read_text())["config"]
+    assert (cfg["certificate"], cfg["range"], cfg["slices"]) == ("interval", "-0.2:0.2,-0.2:0.2", 2)
+    assert cfg["noise_params"] == {"sigma": 0.2}
+    t = read_results(out)
+    assert len(t) == 2 and set(t.extra["slices"]) == {"2x2"} and set(t.extra["kind"]) == {"exact"}
+    # the requirement is the hardest slice's (c_k = +0.1): a little more than its half-diagonal
+    # ‖(0.1, e^{0.1}·0.1)‖ because the brightness shift is rescaled by e^{c_k} and its noise by e^{−δ_k}
+    naive = float(np.hypot(0.1, np.exp(0.1) * 0.1))
+    assert all(naive < r < naive + 0.01 for r in t.extra["requirement"])
+    assert "4 slices at alpha/4" in stdout
+    code, _, err = run_cli(capsys, "certify", "--model", ckpts["additive"], "--transform", "contrast", "--range",
+                           "-0.1:0.1,0:0.2", "--slices", "2", *SMALL, "--max", "1", "--out", tmp_path / "c2.tsv")
+    assert code == 0, err and "default range" not in err
+    assert read_results(tmp_path / "c2.tsv").extra["range"][0] == "-0.1:0.1,0:0.2"
+
+
 def test_radius_mode_rows_say_so(ckpts, tmp_path, capsys):
     out = tmp_path / "r.tsv"
     code, stdout, err = run_cli(capsys, "certify", "--model", ckpts["bright"], *SMALL, "--max", "2", "--out", out)
@@ -129,8 +153,7 @@ def test_resume_and_configuration_mismatch(ckpts, tmp_path, capsys):
     [
         (["--transform", "rotation"], "gsmooth surrogate train --transform rotation"),
         (["--transform", "rotational_blur", "--range"], "kind 'empirical'"),
-        (["--transform", "contrast"], "not supported yet"),
-        (["--transform", "contrast", "--range", "-0.2:0.2"], "not supported yet"),
+        (["--transform", "contrast", "--noise", "laplace", "--sigma", "0.2", "--range"], "expected --noise gaussian, got 'laplace'"),
         (["--range", "0:1"], "--range/--slices certify a transformation parameter"),
         (["--transform", "brightness", "--slices", "3"], "expected --range"),
     ],

@@ -211,12 +211,6 @@ def test_one_sided_noise_certifies_increases_from_lower_ends():
         )
 
 
-def test_contrast_is_refused_clearly():
-    s = gsmooth.Smoother(Bands(), noise="gaussian", sigma=0.2, transform="contrast", num_classes=3)
-    with pytest.raises(UnsupportedTransformError, match="not supported yet"):
-        s.certify_interval(img(0.5), low=-0.2, high=0.2, **SMALL)
-
-
 @pytest.mark.parametrize("name", ["rotation", "rotational_blur"])
 def test_empirical_without_surrogate_is_refused(name):
     s = gsmooth.Smoother(Bands(), noise="gaussian", sigma=2.0, transform=name, num_classes=3)
