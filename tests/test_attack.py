@@ -72,6 +72,36 @@ def test_no_certified_image_is_broken_inside_its_range():
     assert not res.base_correct
 
 
+def test_no_certified_image_is_broken_inside_its_contrast_range():
+    # contrast + brightness e^k (x + b), one slice for the whole range, so the certificate rests on
+    # the slice's Neyman–Pearson requirement alone (with several slices a flip would also show as
+    # disagreeing slices); checked on the true transform at a dense (k, b) grid and by the attack
+    smoother = gsmooth.Smoother(Bands(), noise="gaussian", sigma=0.1, transform="contrast", num_classes=3)
+    means = [0.2, 0.5, 0.55]
+    x = torch.stack([img(m) for m in means])
+    low, high = (-0.1, -0.05), (0.1, 0.05)
+    certs = smoother.certify_interval(x, low=low, high=high, slices=1, n0=100, n=3000, alpha=0.01, seed=0)
+    certified = [i for i, c in enumerate(certs) if c.certified]
+    assert 0 < len(certified) < len(means), list(certs.slice_p_lower)
+    tau = smoother.transform
+    gen = torch.Generator().manual_seed(5)
+    for i in certified:
+        y = certs[i].prediction
+        res = attack(smoother, x[i], y, low=low, high=high, grid=9, steps=5, eot=16, n=N_CHECK, seed=1)[0]
+        assert res.smoothed_vote > 0.5 - TOL, (means[i], res)
+        for k in torch.linspace(low[0], high[0], 9):
+            for b in torch.linspace(low[1], high[1], 9):
+                x_t = tau(x[i][None], torch.tensor([[float(k), float(b)]]))[0]
+                votes = smoothed_votes(smoother, x_t, N_CHECK, generator=gen)
+                assert float(votes[y]) / N_CHECK > 0.5 - TOL, (means[i], float(k), float(b), votes.tolist())
+    # 0.55 is class 1 at the centre (p ≈ 0.81) but crosses the boundary 0.65 at the corner
+    # (e^0.1 · 0.60 ≈ 0.66): not certified, and the attack breaks it there
+    flip = means.index(0.55)
+    assert flip not in certified
+    res = attack(smoother, x[flip], 1, low=low, high=high, grid=9, steps=5, eot=16, n=2000, seed=1)[0]
+    assert not res.smoothed_correct and res.prediction == 2
+
+
 def test_attack_breaks_a_fragile_base_model_with_gradient_steps():
     # failure window [0.53, 0.57] in mean brightness; grid points 0.5 + {-0.2, -0.1, 0, 0.1, 0.2} all miss it
     smoother = gsmooth.Smoother(Window(), noise="gaussian", sigma=0.1, transform="brightness", num_classes=2)

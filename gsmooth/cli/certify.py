@@ -111,7 +111,7 @@ def check_certifiable(setup) -> None:
             f"--dataset {setup.dataset_name} --out {name}_surrogate.pt`), then pass --surrogate {name}_surrogate.pt "
             f"(and train the base model on it: `gsmooth train --transform {name} --surrogate …`)"
         )
-    check_interval_support(transform, setup.smoother.noise)  # contrast & co: a clear "not supported yet"
+    check_interval_support(transform, setup.smoother.noise)  # e.g. contrast with a non-Gaussian noise: a clear refusal
 
 
 def resolve_range(args, setup) -> tuple[tuple[float, float], ...] | None:
