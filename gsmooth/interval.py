@@ -608,21 +608,20 @@ def certify_interval(
         p_required = slice_requirements(plan, sigma)
         slice_req = tuple(float(sigma * stats.norm.ppf(p)) if p < 1.0 else math.inf for p in p_required)
         best = best_slice_radius(noise, n, slice_alpha)
-        centers_t = torch.as_tensor(plan.centers, dtype=x.dtype, device=x.device)
-        for i in range(b):
-            x0 = x[i]
-            mstars.append(1.0)
-            if not best > max(slice_req):  # even n/n could not reach some slice's requirement: draw none
-                skipped[i] = best
-                certs.append(None)
-                continue
+        mstars = [1.0] * b
+        if not best > max(slice_req):  # even n/n could not reach some slice's requirement: draw none
+            skipped = {i: best for i in range(b)}
+            certs = [None] * b
+        else:
+            centers = torch.as_tensor(np.tile(plan.centers, (b, 1)), dtype=x.dtype, device=x.device)
             with torch.no_grad():  # τ(c_k, x), unclipped (clipping would break the composition law)
-                xs = transform(x0.unsqueeze(0).expand(k_total, *x0.shape), centers_t)
-            skeys = [slice_key(keys[i], k) for k in range(k_total)]
-            certs.append(smoother._certify_checked(
+                xs = transform(x.repeat_interleave(k_total, dim=0), centers)
+            skeys = [slice_key(key, k) for key in keys for k in range(k_total)]
+            res = smoother._certify_checked(
                 xs, n0=n0, n=n, alpha=slice_alpha, batch_size=check_positive_int("batch_size", batch_size),
                 seed=smoother._check_seed(seed), keys=skeys, progress=progress,
-            ))
+            )
+            certs = [res[i * k_total : (i + 1) * k_total] for i in range(b)]
     else:
         centering = "parameter"
         xs = x.repeat_interleave(k_total, dim=0)
