@@ -437,9 +437,10 @@ class Smoother:
 
         The range is cut into ``slices`` slices (per parameter), each certified with the smoother
         centred on it at level ``alpha / K`` (Bonferroni; ``alpha`` is the family-wise level); the
-        image is certified iff every slice gives the same class with a radius covering the slice.
-        See :mod:`gsmooth.interval` for exactly what is certified (exact vs surrogate transforms)
-        and :func:`gsmooth.interval.certify_interval` for the arguments.
+        image is certified iff every slice gives the same class with a radius covering the slice
+        (for ``contrast``: reaching the slice's Neyman–Pearson requirement). See
+        :mod:`gsmooth.interval` for exactly what is certified (exact, contrast and surrogate
+        transforms) and :func:`gsmooth.interval.certify_interval` for the arguments.
 
         Returns:
             an :class:`gsmooth.interval.IntervalCertificate` (or a :class:`ResultBatch` of them).
@@ -449,6 +450,9 @@ class Smoother:
             ...                             num_classes=10)  # doctest: +SKIP
             >>> cert = smoother.certify_interval(x, low=-0.2, high=0.2, slices=10, n=10_000)  # doctest: +SKIP
             >>> cert.prediction, cert.family_alpha, cert.margin  # doctest: +SKIP
+            >>> # contrast + brightness (k, b): a 2-D range, 5 x 5 slices
+            >>> gsmooth.Smoother(model, noise="gaussian", sigma=0.2, transform="contrast", num_classes=10
+            ...                  ).certify_interval(x, low=(-0.2, -0.2), high=(0.2, 0.2), slices=5)  # doctest: +SKIP
         """
         from .interval import certify_interval
 

@@ -21,6 +21,10 @@
 #        DATASET=mnist bash experiments/transforms/run.sh rotational_blur defocus_blur zoom_blur pixelate
 #        SCALE=full DATASET=cifar10 DEVICE=cuda bash experiments/transforms/run.sh      (the paper's sizes)
 #        python experiments/transforms/summary.py                       (tables (c) and (d) + plots)
+#        LATENT_SIGMA=1 SUR_MODEL_EPOCHS=6 SUR_MODEL_MAX_TRAIN=60000 VANILLA=0 \
+#          OUT=experiments/results/transforms/fashion-mnist-latent1 CKPT_DIR=runs/transforms/fashion-mnist-latent1 \
+#          SUR_DIR=runs/transforms/fashion-mnist bash experiments/transforms/run.sh defocus_blur
+#                                                     (a larger latent sigma_xi and longer training, same surrogate)
 # Everything resumes: train --resume, certify/predict/attack resume their TSVs (the same command
 # appends the missing rows), surrogates are skipped when their file exists. Raising IMAGES later
 # extends the TSVs. Wall times of every step are appended to $OUT/times.tsv by /usr/bin/time.
@@ -31,6 +35,8 @@ SCALE=${SCALE:-small}
 DEVICE=${DEVICE:-cpu}
 OUT=${OUT:-experiments/results/transforms/$DATASET}
 CKPTS=${CKPT_DIR:-runs/transforms/$DATASET}
+SUR_DIR=${SUR_DIR:-$CKPTS}         # where surrogates are looked for / trained (share them between CKPT_DIRs)
+LATENT_SIGMA=${LATENT_SIGMA:-}     # empty: each transform's default latent sigma (0.25); else this sigma_xi
 ALPHA=${ALPHA:-0.001}              # family-wise alpha of each interval certificate (alpha/K per slice)
 SEED=${SEED:-0}
 SLICES=${SLICES:-}                 # empty: the transform's default (10; translation 5 per axis = 25 boxes)
@@ -98,8 +104,9 @@ for t in $list; do
   model="$CKPTS/$t.pt"
   slices=(); [ -n "$SLICES" ] && slices=(--slices "$SLICES")
   surflag=()
+  latent=(); [ -n "$LATENT_SIGMA" ] && latent=(--latent-sigma "$LATENT_SIGMA")
   if [ "$kind" = surrogate ]; then
-    sur="$CKPTS/${t}_surrogate.pt"
+    sur="$SUR_DIR/${t}_surrogate.pt"
     if [ ! -f "$sur" ]; then
       limit=(); [ -n "$SUR_TIME_LIMIT" ] && limit=(--time-limit "$SUR_TIME_LIMIT")
       timed "$t" surrogate "$d/surrogate.log" gsmooth surrogate train --transform "$t" --dataset "$DATASET" \
@@ -107,13 +114,14 @@ for t in $list; do
         "${common[@]}" --out "$sur"
     fi
     if [ ! -s "$d/lipschitz.log" ]; then  # M* on a few test images before certifying (diagnostic, cheap)
-      ratio=$(python -c "from gsmooth.transform_defaults import defaults_for; print(defaults_for('$t').sigma_ratio)")
+      ratio=$(python -c "from gsmooth.transform_defaults import defaults_for as d; x = d('$t'); \
+print(x.sigma_ratio if '$LATENT_SIGMA' == '' else float('${LATENT_SIGMA:-0}') / x.sigma)")
       timed "$t" lipschitz "$d/lipschitz.log" gsmooth surrogate lipschitz --surrogate "$sur" --max "$LIP_IMAGES" \
         --sigma-ratio "$ratio" --device "$DEVICE" "${data[@]}"
     fi
     # shellcheck disable=SC2086
     timed "$t" train "$d/train.log" gsmooth train --dataset "$DATASET" --arch "$ARCH" --transform "$t" \
-      --surrogate "$sur" --epochs "$SUR_MODEL_EPOCHS" --max-train "$SUR_MODEL_MAX_TRAIN" $TRAIN_ARGS \
+      --surrogate "$sur" "${latent[@]}" --epochs "$SUR_MODEL_EPOCHS" --max-train "$SUR_MODEL_MAX_TRAIN" $TRAIN_ARGS \
       "${common[@]}" --resume --out "$model"
     n0=$N0_SUR; n=$N_SUR; pn=$PRED_N_SUR; atk=$ATK_SUR; surflag=(--surrogate "$sur")
   else
