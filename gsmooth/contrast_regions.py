@@ -53,7 +53,7 @@ def cell_slack(eps: float, sigma: float) -> float:
 
     Example:
         >>> round(cell_slack(0.001, 0.2), 6)
-        0.002701
+        0.002702
     """
     if eps <= 0.0:
         return 0.0
@@ -104,7 +104,7 @@ def slice_requirement(
     Example:
         >>> from scipy.stats import norm
         >>> p = slice_requirement(0.0, 0.0, 0.1, 0.2)   # brightness only: Cohen's Φ(h_b/σ), + 1e-5
-        >>> abs(p - norm.cdf(0.5)) < 3e-5
+        >>> bool(abs(p - norm.cdf(0.5)) < 3e-5)
         True
     """
     if not (sigma > 0 and half_k >= 0 and half_b >= 0 and math.isfinite(center_k)):
