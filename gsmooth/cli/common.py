@@ -115,12 +115,16 @@ def parse_range_arg(text: str) -> str:
 N0_DEFAULT = 100
 
 
-def add_sampling_args(p: argparse.ArgumentParser, *, n_default: int, certify: bool, embedded: bool = False) -> None:
+def add_sampling_args(
+    p: argparse.ArgumentParser, *, n_default: int, certify: bool, embedded: bool = False, embedded_max: bool = False,
+) -> None:
     """Sampling options. With ``embedded`` the defaults of --n0/--n/--max are left as ``None`` and
     filled by :func:`apply_embedded_default` (the embedded model's smaller sizes) or
-    :func:`fill_sampling_defaults`."""
+    :func:`fill_sampling_defaults`; with ``embedded_max`` only --max says so (``predict`` keeps its
+    --n without --model)."""
     g = p.add_argument_group("sampling")
     later = "; without --model: the embedded default's, see gsmooth.embedded" if embedded else ""
+    later_max = "; without --model: the embedded default's, see gsmooth.embedded" if embedded or embedded_max else ""
     if certify:
         g.add_argument("--n0", type=positive_int, default=None if embedded else N0_DEFAULT,
                        help=f"samples to select the top class (default: {N0_DEFAULT}{later})")
@@ -133,7 +137,7 @@ def add_sampling_args(p: argparse.ArgumentParser, *, n_default: int, certify: bo
     g.add_argument("--skip", type=positive_int, default=1, help="evaluate every SKIP-th image of the split (default: 1)")
     g.add_argument("--start", type=nonneg_int, default=0, help="index of the first image (default: 0)")
     g.add_argument("--max", type=positive_int, default=None,
-                   help=f"evaluate at most MAX images (default: all{later})")
+                   help=f"evaluate at most MAX images (default: all{later_max})")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -46,7 +46,7 @@ def add_parser(sub) -> None:
     )
     add_model_args(p, embedded=True)
     add_smoothing_args(p)
-    add_sampling_args(p, n_default=10_000, certify=False)
+    add_sampling_args(p, n_default=10_000, certify=False, embedded_max=True)
     p.set_defaults(split=None)  # default DEFAULT_SPLIT, applied in dataset mode (see module constant)
     g = p.add_argument_group(
         "your files (instead of a dataset; --start/--skip/--max select among the inputs, sorted by name)"
