@@ -38,6 +38,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import special
 
+from .errors import InvalidParameterError
 from .neyman_pearson import DEFAULT_NODES, required_probability
 
 __all__ = ["cell_slack", "slice_requirement", "slice_requirements", "NUMERICAL_MARGIN", "DEFAULT_TOLERANCE"]
@@ -108,7 +109,7 @@ def slice_requirement(
         True
     """
     if not (sigma > 0 and half_k >= 0 and half_b >= 0 and math.isfinite(center_k)):
-        raise ValueError(
+        raise InvalidParameterError(
             f"slice_requirement: expected sigma > 0, half-widths >= 0 and a finite centre, got "
             f"sigma={sigma}, half_k={half_k}, half_b={half_b}, center_k={center_k}"
         )

@@ -39,6 +39,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from .errors import InvalidParameterError
+
 __all__ = ["tradeoff_point", "lower_bound", "required_probability", "DEFAULT_NODES"]
 
 #: Quadrature nodes over u (accuracy ≈ 1e-7 on the probabilities; see the tests).
@@ -173,9 +175,9 @@ def required_probability(a, m, s, target=0.5, *, nodes: int = DEFAULT_NODES, ite
     """
     a, m, s, target = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, m, s, target)))
     if not ((s > 0).all() and np.isfinite(s).all() and np.isfinite(a).all() and np.isfinite(m).all()):
-        raise ValueError(f"required_probability: expected finite a, m and s > 0, got a={a}, m={m}, s={s}")
+        raise InvalidParameterError(f"required_probability: expected finite a, m and s > 0, got a={a}, m={m}, s={s}")
     if not ((target > 0) & (target < 1)).all():
-        raise ValueError(f"required_probability: expected 0 < target < 1, got {target}")
+        raise InvalidParameterError(f"required_probability: expected 0 < target < 1, got {target}")
     lo = np.full(a.shape, -_T)
     hi = np.full(a.shape, _T)
     for _ in range(int(iterations)):

@@ -265,3 +265,12 @@ def test_a_law_gsmooth_does_not_know_is_refused():
     sm = gsmooth.Smoother(Mean(), noise="gaussian", sigma=0.2, transform=Odd(), num_classes=2)
     with pytest.raises(UnsupportedTransformError, match="got 'mystery'"):
         certify_interval(sm, torch.full((1, 4, 4), 0.8), low=-0.1, high=0.1, slices=2, n0=10, n=100)
+
+
+def test_bad_slice_geometry_is_a_typed_error():
+    from gsmooth.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="expected sigma > 0"):
+        slice_requirement(0.0, 0.1, 0.1, 0.0)
+    with pytest.raises(ValueError, match="half-widths >= 0"):
+        slice_requirement(0.0, -0.1, 0.1, 0.2)
