@@ -440,7 +440,7 @@ def check_interval_support(transform, noise) -> None:
             f"--transform {name}`) and certify through it (--surrogate PATH, or gsmooth.surrogate.SurrogateTransform)"
         )
     if kind == "exact" and getattr(transform, "composes_additively", True) is False:
-        law = getattr(transform, "composition", None)
+        law = _composition_law(transform)
         if law not in _LAWS:
             raise UnsupportedTransformError(
                 f"interval certificates for transform {name!r} are not supported: its parameters do not add under "
@@ -457,6 +457,13 @@ def check_interval_support(transform, noise) -> None:
         raise UnsupportedTransformError(f"transform {name!r}: expected kind 'exact' or 'surrogate', got {kind!r}")
     if kind == "surrogate" and getattr(noise, "one_sided", False):
         raise UnsupportedTransformError(f"transform {name!r} (surrogate) needs a two-sided Gaussian noise, got {noise.name!r}")
+
+
+def _composition_law(transform) -> str | None:
+    """The composition law a non-additively composing transform names (``None`` for additive ones)."""
+    if getattr(transform, "composes_additively", True) is not False:
+        return None
+    return getattr(transform, "composition", None)
 
 
 def _true_transform(st):
@@ -571,7 +578,7 @@ def certify_interval(
     certs: list[list | None] = []
     mstars: list[float] = []
     skipped: dict[int, float] = {}  # image -> best possible slice radius, for images not sampled
-    law = getattr(transform, "composition", None) if not getattr(transform, "composes_additively", True) else None
+    law = _composition_law(transform)
     slice_req = (plan.requirement,) * k_total  # what each slice's radius must exceed
     if transform.kind == "surrogate":
         centering = "image"

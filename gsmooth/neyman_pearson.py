@@ -156,6 +156,20 @@ def _identity(a, m, s):
     return (a == 0.0) & (m == 0.0) & (s == 1.0)
 
 
+def _threshold(reached, shape, iterations: int):
+    """Bisection on the log-likelihood-ratio threshold t ∈ [−40, 40] for the monotone test
+    ``reached(t)``: ``(lo, hi)`` with ``reached(hi)`` true and ``reached(lo)`` false (unless the
+    bracket's end already decides)."""
+    lo = np.full(shape, -_T)
+    hi = np.full(shape, _T)
+    for _ in range(int(iterations)):
+        mid = 0.5 * (lo + hi)
+        ok = reached(mid)
+        hi = np.where(ok, mid, hi)
+        lo = np.where(ok, lo, mid)
+    return lo, hi
+
+
 def required_probability(a, m, s, target=0.5, *, nodes: int = DEFAULT_NODES, iterations: int = 48):
     """The smallest ``p`` with ``β(p) ≥ target`` (numerically: the p of a t with Q(A_t) ≥ target).
 
@@ -178,16 +192,8 @@ def required_probability(a, m, s, target=0.5, *, nodes: int = DEFAULT_NODES, ite
         raise InvalidParameterError(f"required_probability: expected finite a, m and s > 0, got a={a}, m={m}, s={s}")
     if not ((target > 0) & (target < 1)).all():
         raise InvalidParameterError(f"required_probability: expected 0 < target < 1, got {target}")
-    lo = np.full(a.shape, -_T)
-    hi = np.full(a.shape, _T)
-    for _ in range(int(iterations)):
-        mid = 0.5 * (lo + hi)
-        _, q = tradeoff_point(mid, a, m, s, nodes=nodes, want_p=False)
-        ok = q >= target
-        hi = np.where(ok, mid, hi)
-        lo = np.where(ok, lo, mid)
-    p, _ = tradeoff_point(hi, a, m, s, nodes=nodes, want_q=False)
-    _, q = tradeoff_point(hi, a, m, s, nodes=nodes, want_p=False)
+    _, hi = _threshold(lambda t: tradeoff_point(t, a, m, s, nodes=nodes, want_p=False)[1] >= target, a.shape, iterations)
+    p, q = tradeoff_point(hi, a, m, s, nodes=nodes)
     p = np.where(q >= target, p, 1.0)  # beyond the bracket: no p < 1 is known to be enough
     p = np.where(_identity(a, m, s), target, p)  # Q = P: β(p) = p (L is constant, needs randomisation)
     return float(p) if p.ndim == 0 else p
@@ -202,14 +208,7 @@ def lower_bound(p, a, m, s, *, nodes: int = DEFAULT_NODES, iterations: int = 48)
         True
     """
     p, a, m, s = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (p, a, m, s)))
-    lo = np.full(p.shape, -_T)
-    hi = np.full(p.shape, _T)
-    for _ in range(int(iterations)):
-        mid = 0.5 * (lo + hi)
-        pm, _ = tradeoff_point(mid, a, m, s, nodes=nodes, want_q=False)
-        ok = pm >= p
-        hi = np.where(ok, mid, hi)
-        lo = np.where(ok, lo, mid)
+    lo, _ = _threshold(lambda t: tradeoff_point(t, a, m, s, nodes=nodes, want_q=False)[0] >= p, p.shape, iterations)
     pm, q = tradeoff_point(lo, a, m, s, nodes=nodes)  # P(A_lo) < p, so β(p) ≥ β(P(A_lo)) = Q(A_lo)
     q = np.where(pm < p, q, 0.0)  # the bracket's lower end already reached p: nothing better than 0 is known
     q = np.where(_identity(a, m, s), p, q)
