@@ -33,6 +33,12 @@ class Transform(ParamsMixin, nn.Module):
     the identity (e.g. a contrast factor θ with identity at θ = 1). :func:`gsmooth.testing.check_transform`
     checks the declaration.
 
+    ``composes_additively`` (default True) declares ``τ(a, τ(b, x)) = τ(a + b, x)`` for a transform
+    of kind ``exact`` (what interval certificates rely on); a resolvable transform whose θ's compose
+    by another law sets it to False and names the law in ``composition`` (``"contrast"`` for TSS's
+    ``(k1, b1)∘(k2, b2) = (k1 + k2, b2 + e^{−k2} b1)``, certified by :mod:`gsmooth.contrast_regions`);
+    without a law gsmooth knows, interval certificates refuse it.
+
     ``lipschitz_factor(x)`` returns the factor M* that divides the noise radius
     (``R = radius(p_lower) / M*``): 1 for additive and resolvable transforms.
 
@@ -52,6 +58,10 @@ class Transform(ParamsMixin, nn.Module):
     param_units: ClassVar[str] = ""
     #: True when θ = 0 leaves the image unchanged (additive noise, rotation by 0°, blur of width 0).
     identity_at_zero: ClassVar[bool] = True
+    #: True when θ's add under composition (kind ``exact``); see the class docs.
+    composes_additively: ClassVar[bool] = True
+    #: The composition law's name when ``composes_additively`` is False (``"contrast"``), else None.
+    composition: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         nn.Module.__init__(self)
