@@ -97,7 +97,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from scipy import stats
 
 from .certificate import ABSTAIN, ResultBatch
 from .contrast_regions import slice_requirements
@@ -611,9 +610,8 @@ def certify_interval(
             transform.certified_range = old_range
     elif law is not None:  # contrast: image centring, a Neyman–Pearson requirement per slice
         centering = "image"
-        sigma = float(noise.sigma)
-        p_required = slice_requirements(plan, sigma)
-        slice_req = tuple(float(sigma * stats.norm.ppf(p)) if p < 1.0 else math.inf for p in p_required)
+        p_required = slice_requirements(plan, float(noise.sigma))
+        slice_req = tuple(float(noise.radius(p)) if p < 1.0 else math.inf for p in p_required)
         best = best_slice_radius(noise, n, slice_alpha)
         mstars = [1.0] * b
         if not best > max(slice_req):  # even n/n could not reach some slice's requirement: draw none

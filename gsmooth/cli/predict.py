@@ -152,14 +152,21 @@ def class_names(ckpt) -> tuple[str, ...] | None:
     return tuple(names) if len(names) == ckpt.num_classes else None
 
 
-def prediction_line(name: str, pr, names) -> dict:
-    """One JSON object for a :class:`gsmooth.Prediction`."""
-    cls = int(pr.prediction)
+def _class_fields(name: str, result, names) -> dict:
+    """The fields every JSON line starts with: file, class, class name, abstained."""
+    cls = int(result.prediction)
     return {
         "file": name,
         "class": cls,
         "class_name": names[cls] if names is not None and cls >= 0 else None,
         "abstained": cls == -1,
+    }
+
+
+def prediction_line(name: str, pr, names) -> dict:
+    """One JSON object for a :class:`gsmooth.Prediction`."""
+    return {
+        **_class_fields(name, pr, names),
         "count": int(pr.count),
         "n": int(pr.n),
         "p_value": float(pr.p_value),
@@ -169,12 +176,8 @@ def prediction_line(name: str, pr, names) -> dict:
 
 def certificate_line(name: str, cert, names) -> dict:
     """One JSON object for a :class:`gsmooth.Certificate`."""
-    cls = int(cert.prediction)
     return {
-        "file": name,
-        "class": cls,
-        "class_name": names[cls] if names is not None and cls >= 0 else None,
-        "abstained": cls == -1,
+        **_class_fields(name, cert, names),
         "radius": float(cert.radius),
         "norm": cert.norm,
         "p_lower": float(cert.p_lower),
