@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from numbers import Real
 from typing import ClassVar
 
@@ -23,8 +24,13 @@ class Noise(ParamsMixin):
     Subclasses set:
 
     - ``name`` — registry key (``gsmooth.noise(name, sigma=…)``, ``--noise name``);
-    - ``norm`` — what the radius measures: ``"l2"``/``"l1"``/``"linf"`` for additive noise on pixels,
-      ``"param"`` for a transformation parameter;
+    - ``norm`` — the norm the radius is proven in: ``"l2"``/``"l1"``/``"linf"`` (valid for additive
+      noise on pixels and for several transformation parameters), or ``"param"`` (the default: a
+      1-D parameter radius only). The numerical route's radius (Ψ⁻¹(p_A) − Ψ⁻¹(p_B))/2 is the exact
+      Neyman–Pearson radius of a shift of **one** coordinate; it is an ℓ2 radius in d dimensions
+      only for isotropic Gaussian noise and an ℓ1 radius only for Laplace/uniform product noise.
+      A noise that declares ``l2``/``l1``/``linf`` must pass :func:`gsmooth.testing.check_noise`,
+      which attacks the declared norm in d dimensions with the Neyman–Pearson worst case;
     - ``one_sided`` — True when θ ≥ 0 only (transform parameters such as a blur width);
     - ``sample(shape, *, generator, device, dtype)`` — i.i.d. draws, using *only* ``generator``;
     - either ``radius(p_lower)`` in closed form, or ``pdf``/``ppf`` of one coordinate so the
@@ -43,7 +49,7 @@ class Noise(ParamsMixin):
         1.1632
     """
 
-    norm: ClassVar[str] = "l2"
+    norm: ClassVar[str] = "param"
     one_sided: ClassVar[bool] = False
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "sigma": [Interval(Real, 0, None, closed="neither")]
@@ -71,6 +77,12 @@ class Noise(ParamsMixin):
 
     def ppf_torch(self, u: torch.Tensor) -> torch.Tensor:  # pragma: no cover - optional
         raise NotImplementedError(f"{type(self).__name__} must implement sample() or ppf_torch()")
+
+    def support(self) -> tuple[float, float]:
+        """The closed interval one coordinate's draws lie in: ``(0, inf)`` for a one-sided noise,
+        ``(-inf, inf)`` otherwise (override for bounded noises, e.g. uniform ``(-σ, σ)``). The
+        engine checks ``centre + support`` against the transform's :meth:`~gsmooth.Transform.domain`."""
+        return (0.0, math.inf) if self.one_sided else (-math.inf, math.inf)
 
     # -- one coordinate, for the numerical radius ------------------------------------------------
     def pdf(self, x: float) -> float:

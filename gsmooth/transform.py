@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import torch
@@ -45,6 +46,20 @@ class Transform(ParamsMixin, nn.Module):
     ``check_noise(noise)`` (default: accept) lets a transform refuse a noise its certificate does
     not hold for; the :class:`gsmooth.Smoother` asks it on construction.
 
+    ``param_domain`` (default ``None``: every real θ) declares where θ may go, one closed
+    ``(lo, hi)`` per parameter (``((0.0, math.inf),)`` for a blur variance). The engine refuses,
+    before sampling, any noise, centre or range whose support leaves it (a two-sided noise on a
+    variance, say): clamping θ to the domain inside ``forward`` breaks the composition law the
+    certificate relies on. :meth:`domain` returns it with the default filled in.
+
+    ``path_speed_bound(x, low, high)`` (optional; default ``None`` = not provided) returns a
+    **proven** bound L on the speed of the path α ↦ τ(α, x) of one image over ``[low, high]``
+    (one parameter): ``‖τ(α, x) − τ(β, x)‖₂ ≤ L·|α − β|`` for all α, β in the interval, ℓ2 over all
+    C·H·W pixels. The GSmooth surrogate route uses it to turn a grid of path evaluations into a
+    bound on the whole path (certificates labelled ``sound``); without it they are labelled
+    ``estimate``. ``kink_points(low, high)`` (default none) lists the α where τ is not
+    differentiable, which the surrogate route adds to its grid.
+
     Example:
         >>> import gsmooth, torch
         >>> t = gsmooth.transform("additive")
@@ -62,6 +77,8 @@ class Transform(ParamsMixin, nn.Module):
     composes_additively: ClassVar[bool] = True
     #: The composition law's name when ``composes_additively`` is False (``"contrast"``), else None.
     composition: ClassVar[str | None] = None
+    #: Where θ may go: one closed ``(lo, hi)`` per parameter, or None for every real θ.
+    param_domain: ClassVar[tuple[tuple[float, float], ...] | None] = None
 
     def __init__(self) -> None:
         nn.Module.__init__(self)
@@ -74,6 +91,28 @@ class Transform(ParamsMixin, nn.Module):
 
     def forward(self, x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
+
+    def domain(self) -> tuple[tuple[float, float], ...] | None:
+        """:attr:`param_domain` with the default (``(-inf, inf)`` per parameter) filled in; ``None``
+        for additive pixel noise (``param_dim is None``: θ has the image's shape, no domain)."""
+        if self.param_dim is None:
+            return None
+        if self.param_domain is None:
+            return ((-math.inf, math.inf),) * int(self.param_dim)
+        return tuple((float(lo), float(hi)) for lo, hi in self.param_domain)
+
+    def path_speed_bound(self, x: torch.Tensor, low: float, high: float) -> float | None:
+        """A proven L with ``‖τ(α, x) − τ(β, x)‖₂ ≤ L·|α − β|`` for α, β in ``[low, high]``
+        (one parameter; x ``(C, H, W)``), or ``None`` when the transform provides none (default).
+
+        Must be a bound, not an estimate (no power iteration, no sampled maximum): certificates of
+        kind ``surrogate`` built on it are labelled ``sound``. Compute it in float64 and round up.
+        """
+        return None
+
+    def kink_points(self, low: float, high: float) -> tuple[float, ...]:
+        """The α in ``[low, high]`` where τ(α, x) is not differentiable in α (default: none)."""
+        return ()
 
     def lipschitz_factor(self, x: torch.Tensor) -> float:
         """M* for image ``x`` ``(C, H, W)``: 1.0 unless the certificate goes through a surrogate."""

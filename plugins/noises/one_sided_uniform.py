@@ -20,6 +20,9 @@ class OneSidedUniformNoise(gsmooth.Noise):
     def sample(self, shape, *, generator, device=None, dtype=torch.float32):
         return torch.rand(shape, generator=generator, device=device, dtype=dtype).mul_(self.sigma)
 
+    def support(self):
+        return (0.0, float(self.sigma))
+
     def pdf(self, x):
         return stats.uniform.pdf(x, loc=0.0, scale=self.sigma)
 

@@ -19,6 +19,9 @@ class UniformNoise(gsmooth.Noise):
     def sample(self, shape, *, generator, device=None, dtype=torch.float32):
         return torch.empty(shape, device=device, dtype=dtype).uniform_(-self.sigma, self.sigma, generator=generator)
 
+    def support(self):
+        return (-float(self.sigma), float(self.sigma))
+
     def pdf(self, x):
         return stats.uniform.pdf(x, loc=-self.sigma, scale=2.0 * self.sigma)
 

@@ -6,6 +6,7 @@ Non-resolvable: certified through ``gsmooth surrogate`` (kind surrogate); the ra
 
 from __future__ import annotations
 
+import math
 import torch
 from kornia.filters import fft_conv, gaussian_blur2d
 
@@ -103,6 +104,8 @@ class DefocusBlur(gsmooth.Transform):
     kind = "empirical"
     param_units = "pixels (disk radius)"
     identity_at_zero = True
+    #: a disk radius: negative radii would be clamped to 0
+    param_domain = ((0.0, math.inf),)
 
     def __init__(self, *, alias_sigma: float = 0.0):
         super().__init__()

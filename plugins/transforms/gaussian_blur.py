@@ -93,6 +93,8 @@ class GaussianBlur(gsmooth.Transform):
     kind = "exact"
     param_units = "pixels² (kernel variance σ²)"
     identity_at_zero = True
+    #: a kernel variance: negative α would be clamped to 0
+    param_domain = ((0.0, math.inf),)
 
     def __init__(self):
         super().__init__()

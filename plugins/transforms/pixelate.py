@@ -6,6 +6,7 @@ Non-resolvable: certified through ``gsmooth surrogate`` (kind surrogate); the ra
 
 from __future__ import annotations
 
+import math
 import torch
 
 import gsmooth
@@ -109,6 +110,8 @@ class Pixelate(gsmooth.Transform):
     kind = "empirical"
     param_units = "1 − resize factor c (block width 1/c pixels)"
     identity_at_zero = True
+    #: θ = 1 − c < 1 (c > 0 a resize factor)
+    param_domain = ((-math.inf, 1.0),)
 
     def __init__(self):
         super().__init__()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import torch
 from kornia.geometry.transform import scale
 
@@ -61,6 +62,8 @@ class Scaling(gsmooth.Transform):
     kind = "empirical"
     param_units = "relative scale change (s = 1 + θ)"
     identity_at_zero = True
+    #: s = 1 + θ ≥ MIN_SCALE (smaller factors are clamped)
+    param_domain = ((MIN_SCALE - 1.0, math.inf),)
 
     def __init__(self, *, padding_mode: str = "zeros"):
         super().__init__()

@@ -6,6 +6,7 @@ Non-resolvable: certified through ``gsmooth surrogate`` (kind surrogate); the ra
 
 from __future__ import annotations
 
+import math
 import torch
 from kornia.geometry.transform import scale
 
@@ -73,6 +74,8 @@ class ZoomBlur(gsmooth.Transform):
     kind = "empirical"
     param_units = "zoom extent z (factors 1 … 1 + z)"
     identity_at_zero = True
+    #: factors 1 + z·k/(K−1) ≥ 1e-3 (smaller ones are clamped)
+    param_domain = ((1e-3 - 1.0, math.inf),)
 
     def __init__(self, *, num_samples: int = 16, padding_mode: str = "zeros"):
         super().__init__()
