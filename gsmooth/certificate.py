@@ -27,6 +27,9 @@ class Certificate:
         kind: ``exact``/``surrogate``/``empirical`` — what the radius holds for.
         norm: what the radius measures.
         lipschitz: the factor M* the noise radius was divided by (1 for additive noise).
+        guarantee: what M* rests on: ``exact`` (resolvable or additive: M* = 1), ``sound`` (a proven
+            bound on the surrogate path, :mod:`gsmooth.path_bounds`), ``estimate`` (a grid maximum:
+            not a proof), ``none`` (kind ``empirical``).
     """
 
     prediction: int
@@ -41,6 +44,7 @@ class Certificate:
     kind: str
     norm: str
     lipschitz: float = 1.0
+    guarantee: str = "exact"
 
     @property
     def abstained(self) -> bool:

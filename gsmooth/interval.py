@@ -103,6 +103,7 @@ from .contrast_regions import slice_requirements
 from .errors import InvalidParameterError
 from .stats import clopper_pearson_lower
 from .seeding import derive_seed
+from .smoothing import check_domain
 from .validation import check_positive_int, check_probability
 
 __all__ = [
@@ -330,6 +331,12 @@ class IntervalCertificate:
         n0, n: samples per slice.
         noise, transform, kind, norm, units: descriptions; ``kind`` is ``exact`` or ``surrogate``.
         mstar: the Lipschitz factor M* (largest over slices; 1 for exact transforms).
+        guarantee: what M* rests on — ``exact`` (resolvable transforms), ``sound`` (a proven bound
+            on the surrogate path over each slice, :mod:`gsmooth.path_bounds`) or ``estimate`` (a
+            grid maximum, not a proof).
+        slice_mstar: per-slice M*_k = T_k / requirement (surrogate route), empty otherwise.
+        lattice: the parameter lattice the statement holds on (translation: integer shifts,
+            ``1.0``; the range is rounded inwards to it), ``None`` for every real α.
         one_sided: whether the noise certifies increases only (centres at the lower ends).
         centering: ``parameter`` (exact: g_c) or ``image`` (surrogate: g on τ(c_k, x)).
         centers, slice_predictions, slice_radii, slice_p_lower: per-slice details.
@@ -371,6 +378,9 @@ class IntervalCertificate:
     slice_p_lower: tuple
     skipped: bool = False
     slice_requirements: tuple = ()
+    guarantee: str = "exact"
+    slice_mstar: tuple = ()
+    lattice: float | None = None
 
     @property
     def abstained(self) -> bool:
@@ -395,13 +405,20 @@ class IntervalCertificate:
 
     def statement(self) -> str:
         """One sentence saying what was certified (or not)."""
-        what = f"for every α in [{self.range}] ({self.units or 'parameter units'})"
+        every = "every" if not self.lattice else f"every multiple of {self.lattice:g} (integer shifts)"
+        what = f"for {every} α in [{self.range}] ({self.units or 'parameter units'})"
         if not self.certified:
             return f"not certified {what} (margin {self.margin:.4g})"
         if self.kind == "surrogate":
+            if self.guarantee == "sound":
+                return (
+                    f"the surrogate-smoothed classifier predicts {self.prediction} on τ(α, x) {what}, with probability "
+                    f">= {1 - self.family_alpha:g} (M* up to {self.mstar:.4g}: a proven bound on the path)"
+                )
             return (
                 f"the surrogate-smoothed classifier predicts {self.prediction} on τ(α, x) {what}, with probability "
-                f">= {1 - self.family_alpha:g}, assuming M* = {self.mstar:.4g} (a grid estimate) is not underestimated"
+                f">= {1 - self.family_alpha:g}, assuming M* = {self.mstar:.4g} (a grid estimate, not a bound) is not "
+                "underestimated"
             )
         return (
             f"the smoothed classifier predicts {self.prediction} on τ(α, x) {what}, with probability "
@@ -456,6 +473,33 @@ def check_interval_support(transform, noise) -> None:
         raise UnsupportedTransformError(f"transform {name!r}: expected kind 'exact' or 'surrogate', got {kind!r}")
     if kind == "surrogate" and getattr(noise, "one_sided", False):
         raise UnsupportedTransformError(f"transform {name!r} (surrogate) needs a two-sided Gaussian noise, got {noise.name!r}")
+
+
+def _slice_certificate(smoother, c_hat, n_a, p_lower, m_star, n0, n, alpha, guarantee):
+    """One slice's :class:`gsmooth.Certificate` with its own M* (surrogate route)."""
+    from .certificate import Certificate
+
+    if p_lower > 0.5:
+        pred, radius = c_hat, float(smoother.noise.radius(p_lower)) / m_star
+    else:
+        pred, radius = ABSTAIN, 0.0
+    return Certificate(
+        prediction=pred, radius=radius, p_lower=p_lower, count=n_a, n0=n0, n=n, alpha=alpha,
+        noise=smoother.noise.describe(), transform=smoother.transform.describe(), kind=smoother.transform.kind,
+        norm=smoother.norm, lipschitz=m_star, guarantee=guarantee,
+    )
+
+
+def _check_range_in_domain(transform, plan: SlicePlan) -> None:
+    domain = transform.domain()
+    if domain is None or transform.param_domain is None:
+        return
+    for (lo, hi), a, b in zip(domain, plan.low, plan.high):
+        if a < lo or b > hi:
+            raise InvalidParameterError(
+                f"interval: transform {transform.name!r} is defined for θ in [{lo:g}, {hi:g}]; expected a range inside "
+                f"it, got [{a:g}, {b:g}]"
+            )
 
 
 def _composition_law(transform) -> str | None:
@@ -567,8 +611,23 @@ def certify_interval(
         raise InvalidParameterError(
             f"interval: expected low/high with {d} number(s) for transform {transform.name!r}, got {low!r} and {high!r}"
         )
+    lattice = getattr(transform, "param_lattice", None)
+    if lattice:  # the statement holds on the lattice only: round the range inwards to it
+        low_a = np.ceil(low_a / lattice - 1e-9) * lattice
+        high_a = np.floor(high_a / lattice + 1e-9) * lattice
+        if np.any(low_a > high_a):
+            raise InvalidParameterError(
+                f"interval: transform {transform.name!r} is certified on multiples of {lattice:g}; expected a range "
+                f"containing one, got {low!r}:{high!r}"
+            )
     one_sided = bool(getattr(noise, "one_sided", False))
     plan = slice_plan(low_a, high_a, slices, one_sided=one_sided, norm=noise.norm)
+    if transform.kind == "surrogate":
+        transform.check_range(plan.low, plan.high)
+    else:
+        _check_range_in_domain(transform, plan)
+        if not (transform.composes_additively is False):  # parameter centring: c_k + noise stays inside
+            check_domain(transform, noise, plan.centers, what="slice centres")
     k_total = plan.num_slices
     slice_alpha = alpha / k_total
     b = x.shape[0]
@@ -579,9 +638,46 @@ def certify_interval(
     skipped: dict[int, float] = {}  # image -> best possible slice radius, for images not sampled
     law = _composition_law(transform)
     slice_req = (plan.requirement,) * k_total  # what each slice's radius must exceed
-    if transform.kind == "surrogate":
+    guarantee = "exact"
+    slice_mstars: list[tuple] = []
+    if transform.kind == "surrogate" and d == 1:
         centering = "image"
-        true = _true_transform(transform)
+        guarantee = transform.guarantee
+        true = transform.true_transform_module()
+        _check_surrogate_range(transform, plan)
+        half = np.asarray(plan.widths) / 2.0
+        lows, highs = plan.centers[:, 0] - half[0], plan.centers[:, 0] + half[0]
+        best = best_slice_radius(noise, n, slice_alpha)
+        param = next(transform.surrogate.parameters())
+        for i in range(b):
+            x0 = x[i]
+            bounds = transform.path_shift_bounds(x0, lows, highs, plan.centers[:, 0])
+            guarantee = bounds.guarantee if guarantee == "sound" else guarantee
+            # slice k is certified iff σ_θ Φ⁻¹(p_k) > T_k; as a radius: R_k = σ_θ Φ⁻¹(p_k) / M*_k > h
+            m_k = np.maximum(bounds.upper / plan.requirement, 1.0) if plan.requirement > 0 else np.ones(k_total)
+            slice_mstars.append(tuple(float(v) for v in m_k))
+            mstars.append(float(m_k.max()))
+            if not best > float(bounds.upper.max()):  # hopeless whatever the samples say: draw none
+                skipped[i] = best / float(m_k.max())
+                certs.append(None)
+                continue
+            with torch.no_grad():
+                th = torch.as_tensor(plan.centers).to(device=param.device, dtype=x.dtype)
+                xs = true(x0.unsqueeze(0).expand(k_total, *x0.shape).to(param.device), th).to(smoother.device)
+            skeys = [slice_key(keys[i], k) for k in range(k_total)]
+            c_hat, n_a, p_low = smoother._select_and_bound(
+                xs, n0=n0, n=n, alpha=slice_alpha, batch_size=check_positive_int("batch_size", batch_size),
+                seed=smoother._check_seed(seed), keys=skeys, progress=progress,
+            )
+            certs.append([
+                _slice_certificate(smoother, int(c_hat[k]), int(n_a[k]), float(p_low[k]), float(m_k[k]), n0, n,
+                                   slice_alpha, guarantee)
+                for k in range(k_total)
+            ])
+    elif transform.kind == "surrogate":  # several parameters: the whole-range grid estimate of G
+        centering = "image"
+        guarantee = "estimate"
+        true = transform.true_transform_module()
         _check_surrogate_range(transform, plan)
         pairs = tuple(zip(plan.low, plan.high))
         old_range = transform.certified_range
@@ -604,7 +700,10 @@ def certify_interval(
                         skipped[i] = best
                         certs.append(None)
                         continue
-                    res = smoother.certify(xs, keys=skeys, **common)
+                    res = smoother._certify_checked(
+                        xs, n0=n0, n=n, alpha=slice_alpha, batch_size=check_positive_int("batch_size", batch_size),
+                        seed=smoother._check_seed(seed), keys=skeys, progress=progress,
+                    )
                 certs.append(list(res))
         finally:
             transform.certified_range = old_range
@@ -647,6 +746,7 @@ def certify_interval(
         units=units, one_sided=one_sided, centering=centering,
         centers=tuple(tuple(float(v) for v in c) for c in plan.centers),
         slice_requirements=slice_req if law is not None else (),
+        guarantee=guarantee, lattice=float(lattice) if lattice else None,
     )
     out = []
     for i in range(b):
@@ -655,6 +755,7 @@ def certify_interval(
             out.append(IntervalCertificate(
                 prediction=ABSTAIN, radius=0.0, p_lower=0.0, count=0, margin=float(skipped[i] - requirement),
                 min_radius=0.0, mstar=float(mstars[i]), slice_predictions=(ABSTAIN,) * k_total,
+                slice_mstar=slice_mstars[i] if slice_mstars else (),
                 slice_radii=(0.0,) * k_total, slice_p_lower=(0.0,) * k_total, skipped=True, **shared,
             ))
             continue
@@ -672,6 +773,7 @@ def certify_interval(
             margin=margin,
             min_radius=float(min(radii)),
             mstar=float(mstars[i]),
+            slice_mstar=slice_mstars[i] if slice_mstars else (),
             slice_predictions=preds,
             slice_radii=radii,
             slice_p_lower=tuple(float(c.p_lower) for c in cs),

@@ -24,7 +24,7 @@ from .stats import binomial_p_value, clopper_pearson_lower
 from .transform import Transform
 from .validation import Interval, check_positive_int, check_probability, validate_params
 
-__all__ = ["Smoother", "PHASE_SELECTION", "PHASE_ESTIMATION", "PHASE_PREDICTION"]
+__all__ = ["Smoother", "check_domain", "PHASE_SELECTION", "PHASE_ESTIMATION", "PHASE_PREDICTION"]
 
 PHASE_SELECTION, PHASE_ESTIMATION, PHASE_PREDICTION = 0, 1, 2
 
@@ -35,6 +35,75 @@ def _model_device(model: nn.Module) -> torch.device:
     for b in model.buffers():
         return b.device
     return torch.device("cpu")
+
+
+def _domain_text(domain) -> str:
+    return " x ".join(f"[{lo:g}, {hi:g}]" for lo, hi in domain)
+
+
+def check_domain(transform, noise, centers=None, *, what: str = "center") -> None:
+    """Raise :class:`InvalidParameterError` unless ``centre + noise support`` stays in the
+    transform's parameter domain for every centre (rows of ``centers``, ``(K, d)``; default the
+    single centre 0). Transforms without a declared :attr:`~gsmooth.Transform.param_domain`
+    accept everything. A GSmooth surrogate's own θ is unbounded (its true transform's domain
+    constrains the certified range instead, see :mod:`gsmooth.interval`)."""
+    domain = transform.domain() if hasattr(transform, "domain") else None
+    if domain is None or transform.param_domain is None:
+        return
+    s_lo, s_hi = (float(v) for v in noise.support())
+    c = np.zeros((1, len(domain))) if centers is None else np.atleast_2d(np.asarray(centers, dtype=np.float64))
+    for j, (lo, hi) in enumerate(domain):
+        reach_lo, reach_hi = float(c[:, j].min()) + s_lo, float(c[:, j].max()) + s_hi
+        if reach_lo < lo or reach_hi > hi:
+            where = "" if centers is None else f" around {what} {float(c[:, j].min()):g}…{float(c[:, j].max()):g}"
+            raise InvalidParameterError(
+                f"transform {transform.name!r}: expected every smoothed parameter inside its domain "
+                f"{_domain_text(domain)} (θ{'' if len(domain) == 1 else f'_{j}'} ∈ [{lo:g}, {hi:g}]), got noise "
+                f"{noise.describe()} whose draws reach [{reach_lo:g}, {reach_hi:g}]{where}: the transform would clamp "
+                f"θ there, which breaks the composition law a certificate relies on"
+                + (" (use a one-sided noise such as exponential for a parameter that cannot go below "
+                   f"{lo:g}, centred at or above {lo:g})" if math.isfinite(lo) and not noise.one_sided else "")
+            )
+
+
+def _guarantee_label(transform) -> str:
+    """The guarantee of a certificate when no radius was computed (abstentions)."""
+    label = getattr(transform, "guarantee", None)
+    if isinstance(label, str):
+        return label
+    return {"exact": "exact", "empirical": "none"}.get(transform.kind, "estimate")
+
+
+def _check_noise_fits(noise, transform) -> None:
+    """Refuse noise/transform pairs whose radius would not be a certificate (see DESIGN §6)."""
+    if transform.param_dim is None:
+        if noise.norm not in ("l2", "l1", "linf"):
+            raise InvalidParameterError(
+                f"Smoother: additive smoothing of pixels needs a noise whose radius is proven in a norm of the "
+                f"image (declared norm 'l2', 'l1' or 'linf' and verified by gsmooth.testing.check_noise); noise "
+                f"{noise.name!r} declares norm {noise.norm!r} (a 1-D parameter radius: the Neyman–Pearson radius of "
+                f"one coordinate is not an l2/l1 radius in d dimensions), expected e.g. gaussian (l2) or laplace (l1)"
+            )
+        return
+    if transform.kind == "surrogate":
+        return  # the surrogate refuses what it cannot certify itself (check_noise)
+    d = transform.param_dim
+    explicit = getattr(transform, "center_dim", None)
+    if isinstance(explicit, Integral):
+        d = int(explicit)
+    if d > 1 and noise.one_sided:
+        raise InvalidParameterError(
+            f"Smoother: a one-sided noise certifies increases of a single parameter; transform {transform.name!r} "
+            f"has {d} parameters, expected a two-sided noise (e.g. gaussian, l2 over the parameters), got "
+            f"{noise.name!r}"
+        )
+    if d > 1 and noise.norm not in ("l2", "l1", "linf"):
+        raise InvalidParameterError(
+            f"Smoother: transform {transform.name!r} has {d} parameters, so a radius is a ball in a norm over them; "
+            f"noise {noise.name!r} declares norm {noise.norm!r} (a 1-D radius), expected a noise proven in l2/l1/linf "
+            f"(e.g. gaussian)"
+        )
+    check_domain(transform, noise)
 
 
 class Smoother:
@@ -97,6 +166,7 @@ class Smoother:
         check_noise = getattr(transform, "check_noise", None)
         if check_noise is not None:
             check_noise(noise)  # e.g. a GSmooth surrogate accepts Gaussian noise only
+        _check_noise_fits(noise, transform)
         self.model = model
         self.noise = noise
         self.transform = transform
@@ -115,6 +185,11 @@ class Smoother:
         if self.transform.param_dim is None:
             return self.noise.norm
         units = f" [{self.transform.param_units}]" if self.transform.param_units else ""
+        if self.noise.one_sided:  # certifies increases of the parameter only: [c, c + R)
+            return f"param+{units}"
+        d = self.center_dim
+        if d is not None and d > 1:  # a radius over several parameters is a ball in the noise's norm
+            return f"{self.noise.norm} param{units}"
         return f"param{units}"
 
     def __repr__(self) -> str:
@@ -214,6 +289,7 @@ class Smoother:
             raise InvalidParameterError(
                 f"center: expected a transform whose θ is a vector of at least {d} numbers, got θ of shape {param_shape}"
             )
+        check_domain(self.transform, self.noise, c.expand(batch, d).numpy(), what="center")
         full = torch.zeros(batch, param_shape[0], dtype=torch.float64)
         full[:, :d] = c.expand(batch, d)
         return full.to(device=self.device, dtype=dtype)
@@ -377,29 +453,41 @@ class Smoother:
         seed = self._check_seed(seed)
         keys = self._check_keys(keys, x.shape[0])
         centers = self._check_center(center, x.shape[0], self.transform.param_shape(tuple(x.shape[1:])), x.dtype)
+        self.transform.check_point_certificate()
         out = self._certify_checked(x, n0=n0, n=n, alpha=alpha, batch_size=batch_size, seed=seed, keys=keys,
                                     progress=progress, centers=centers)
         return out[0] if single else ResultBatch(out)
 
-    def _certify_checked(self, x, *, n0, n, alpha, batch_size, seed, keys, progress, centers=None) -> list:
-        """CERTIFY on a ``(B,C,H,W)`` batch whose arguments were already checked; a list of
-        :class:`Certificate`. :mod:`gsmooth.interval` calls it directly for images that are exact
-        transforms of checked inputs and may leave [0, 1] on purpose (contrast: ``e^k (x + b)``
-        is not clipped, or its composition law would break)."""
+    def _select_and_bound(self, x, *, n0, n, alpha, batch_size, seed, keys, progress, centers=None):
+        """The sampling half of CERTIFY on a checked ``(B,C,H,W)`` batch: ĉ from ``n0`` selection
+        draws, its count nA among ``n`` fresh estimation draws and the one-sided Clopper–Pearson
+        ``p_lower`` — numpy arrays ``(c_hat, n_a, p_lower)``, one entry per image."""
         kw = dict(batch_size=batch_size, seed=seed, keys=keys, progress=progress, centers=centers)
         counts0 = self._count(x, n0, phase=PHASE_SELECTION, **kw)
         c_hat = counts0.argmax(dim=1)
         counts = self._count(x, n, phase=PHASE_ESTIMATION, **kw)
         n_a = counts.gather(1, c_hat[:, None]).squeeze(1).numpy()
         p_lower = np.atleast_1d(clopper_pearson_lower(n_a, n, alpha))
+        return c_hat.numpy(), n_a, p_lower
+
+    def _certify_checked(self, x, *, n0, n, alpha, batch_size, seed, keys, progress, centers=None) -> list:
+        """CERTIFY on a ``(B,C,H,W)`` batch whose arguments were already checked; a list of
+        :class:`Certificate`. :mod:`gsmooth.interval` calls it directly for images that are exact
+        transforms of checked inputs and may leave [0, 1] on purpose (contrast: ``e^k (x + b)``
+        is not clipped, or its composition law would break)."""
+        c_hat, n_a, p_lower = self._select_and_bound(
+            x, n0=n0, n=n, alpha=alpha, batch_size=batch_size, seed=seed, keys=keys, progress=progress,
+            centers=centers,
+        )
         out = []
         for i in range(x.shape[0]):
             pl = float(p_lower[i])
             if pl > 0.5:
-                m_star = float(self.transform.lipschitz_factor(x[i]))
-                pred, radius = int(c_hat[i]), float(self.noise.radius(pl)) / m_star
+                radius, m_star, guarantee = self.transform.certified_radius(x[i], pl, self.noise)
+                pred = int(c_hat[i])
             else:
                 m_star, pred, radius = 1.0, ABSTAIN, 0.0
+                guarantee = _guarantee_label(self.transform)
             out.append(
                 Certificate(
                     prediction=pred,
@@ -413,7 +501,8 @@ class Smoother:
                     transform=self.transform.describe(),
                     kind=self.transform.kind,
                     norm=self.norm,
-                    lipschitz=m_star,
+                    lipschitz=float(m_star),
+                    guarantee=guarantee,
                 )
             )
         return out

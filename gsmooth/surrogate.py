@@ -74,6 +74,7 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -1179,8 +1180,176 @@ class SurrogateTransform(Transform):
         return est
 
     def clear_cache(self) -> None:
-        """Forget the cached G (it is keyed by image, range, grid, iters and method)."""
+        """Forget the cached G and path bounds (keyed by image, range, grid, iters and method)."""
         self._cache = None
+        self._radius_cache = None
+
+    # -- sound bounds on the path (gsmooth.path_bounds) --------------------------------------------
+    def true_transform_module(self) -> Transform:
+        """The true transform τ behind the surrogate (rebuilt from its metadata on first use)."""
+        return self._true()
+
+    @property
+    def guarantee(self) -> str:
+        """``sound`` when certificates rest on a proven bound of the path — one parameter, a true
+        transform with :meth:`~gsmooth.Transform.path_speed_bound`, and a proven Lip(F2) — else
+        ``estimate`` (a grid maximum; see :mod:`gsmooth.path_bounds`)."""
+        if self.d != 1 or self._lip_f2() is None:
+            return "estimate"
+        true = self._true()
+        provides = type(true).path_speed_bound is not Transform.path_speed_bound
+        return "sound" if provides else "estimate"
+
+    def _lip_f2(self) -> Optional[float]:
+        """A proven Lipschitz constant of the encoder F2 (ℓ2 → ℓ2), or None if none is available."""
+        cached = getattr(self, "_lip_f2_value", "unset")
+        if cached != "unset":
+            return cached
+        try:
+            from .lipschitz_bounds import encoder_lipschitz_bound
+        except ImportError:  # pragma: no cover - the bound module is part of the package
+            value = None
+        else:
+            try:
+                value = float(encoder_lipschitz_bound(self.surrogate.f2, tuple(self.surrogate.input_shape[1:])))
+            except InvalidParameterError:
+                value = None
+        self._lip_f2_value = value
+        return value
+
+    def _encoder64(self):
+        enc = getattr(self, "_enc64", None)
+        if enc is None or getattr(self, "_enc64_version", None) != self._weights_version():
+            import copy
+
+            enc = copy.deepcopy(self.surrogate.f2).double().eval()
+            for prm in enc.parameters():
+                prm.requires_grad_(False)
+            self._enc64, self._enc64_version = enc, self._weights_version()
+        return enc
+
+    def _weights_version(self) -> tuple:
+        return tuple(int(p._version) for p in self.surrogate.f2.parameters()) + tuple(
+            int(p.data_ptr()) for p in self.surrogate.f2.parameters()
+        )
+
+    def check_range(self, low, high) -> None:
+        """Raise :class:`InvalidParameterError` unless ``[low, high]`` lies in the true transform's
+        parameter domain (the path τ(α, x) must be the transform itself, not a clamped copy)."""
+        domain = self._true().domain()
+        if domain is None or self._true().param_domain is None:
+            return
+        for j, ((lo, hi), a, b) in enumerate(zip(domain, np.atleast_1d(low), np.atleast_1d(high))):
+            if a < lo or b > hi:
+                raise InvalidParameterError(
+                    f"surrogate({self.surrogate.transform_name}): expected a range inside the transform's parameter "
+                    f"domain [{lo:g}, {hi:g}], got [{float(a):g}, {float(b):g}]"
+                )
+
+    def path_shift_bounds(self, x0: torch.Tensor, lows, highs, centers):
+        """Per-slice bounds ``T_k`` on the path shift of image ``x0`` ``(C, H, W)`` (one parameter):
+        see :func:`gsmooth.path_bounds.slice_shift_bounds`. ``sound`` when :attr:`guarantee` is."""
+        from .path_bounds import slice_shift_bounds
+
+        if self.d != 1:
+            raise InvalidParameterError(
+                f"SurrogateTransform.path_shift_bounds: expected a one-parameter surrogate, got d = {self.d}"
+            )
+        true = self._true()
+        param = next(self.surrogate.parameters())
+        enc = self._encoder64()
+        x64 = x0.detach().reshape(self.surrogate.input_shape).to(device=param.device, dtype=torch.float64)
+        enc.to(param.device)
+
+        def path(a: torch.Tensor) -> torch.Tensor:
+            a = a.to(device=param.device, dtype=torch.float64)
+            return enc(true(x64.unsqueeze(0).expand(a.shape[0], *x64.shape), a[:, None]))
+
+        lows, highs = np.atleast_1d(np.asarray(lows, float)), np.atleast_1d(np.asarray(highs, float))
+        W = self.surrogate.W.detach().double()
+        lipschitz = None
+        if self.guarantee == "sound":
+            from .lipschitz_bounds import linear_operator_norm
+
+            lip_f2, w_norm = self._lip_f2(), float(linear_operator_norm(W))
+            x_cpu = x0.detach().reshape(self.surrogate.input_shape).double().cpu()
+            speeds = [true.path_speed_bound(x_cpu, float(a), float(b)) for a, b in zip(lows, highs)]
+            if all(v is not None and math.isfinite(float(v)) for v in speeds):
+                lipschitz = [(lip_f2 * float(v) + w_norm) * (1.0 + 1e-9) for v in speeds]
+        kinks = true.kink_points(float(lows.min()), float(highs.max()))
+        return slice_shift_bounds(
+            path, W, lows=lows, highs=highs, centers=centers, ratio=float(self.sigma_ratio), lipschitz=lipschitz,
+            kinks=kinks,
+        )
+
+    def check_point_certificate(self) -> None:
+        """A radius around θ = 0 is a statement about ``x`` only if the path starts at ``x``:
+        ``τ(0, x) = x`` (the true transform's ``identity_at_zero``) and 0 lies in the range the
+        path is bounded over. Otherwise refuse (certify a range instead: an interval certificate
+        is a statement about τ(α, x) for every α in the range, wherever the path starts)."""
+        true = self._true()
+        pairs = self._pairs()
+        if not getattr(true, "identity_at_zero", True):
+            raise InvalidParameterError(
+                f"surrogate({self.surrogate.transform_name}): a radius around theta = 0 certifies the path starting at "
+                f"tau(0, x), but this transform has tau(0, x) != x (identity_at_zero is False, e.g. defocus_blur with "
+                f"alias_sigma > 0); expected an interval certificate (--range LO:HI / certify_interval), got a point "
+                f"certificate"
+            )
+        if not all(lo <= 0.0 <= hi for lo, hi in pairs):
+            raise InvalidParameterError(
+                f"surrogate({self.surrogate.transform_name}): a radius around theta = 0 needs 0 inside the range the "
+                f"path is bounded over, got range {','.join(f'{lo:g}:{hi:g}' for lo, hi in pairs)}; expected a range "
+                f"containing 0 (certified_range / --range), or an interval certificate over the range"
+            )
+
+    def certified_radius(self, x: torch.Tensor, p_lower: float, noise) -> tuple[float, float, str]:
+        """The largest R such that the path shift of ``x`` stays below ``noise.radius(p_lower)``
+        for every ``|α| < R`` in the range: ``(R, M* = noise.radius(p_lower) / R, guarantee)``.
+
+        The range is cut into 32 segments on each side of 0, each bounded by
+        :meth:`path_shift_bounds` (reference point 0); R is the inner end of the first segment
+        (going outwards from 0, on either side) whose bound reaches the noise radius — or the
+        range's extent if none does (nothing beyond the range is claimed). d > 1: the grid
+        estimate of G (``lipschitz_factor``), guarantee ``estimate``.
+        """
+        if self.path_origin is None:
+            self.check_point_certificate()
+        target = float(noise.radius(p_lower))
+        if self.d != 1:
+            m_star = self.lipschitz_factor(x)
+            return target / m_star, m_star, "estimate"
+        base = self.path_origin if self.path_origin is not None else x
+        base = base.detach().reshape(self.surrogate.input_shape)
+        key = self._pairs()
+        cached = getattr(self, "_radius_cache", None)
+        if cached is not None and cached[1] == key and torch.equal(cached[0], base.to(cached[0].device, cached[0].dtype)):
+            segments = cached[2]
+        else:
+            (lo, hi), = key
+            segments = []
+            for a, b in ((0.0, hi), (0.0, lo)):  # outwards on each side
+                if b == a:
+                    continue
+                ends = np.linspace(a, b, 33)
+                inner, outer = ends[:-1], ends[1:]
+                bounds = self.path_shift_bounds(base, np.minimum(inner, outer), np.maximum(inner, outer), np.zeros(32))
+                segments.append((np.abs(inner), bounds.upper, bounds.guarantee, abs(b)))
+            with torch.inference_mode(False):
+                self._radius_cache = (base.detach().clone(), key, segments)
+        radius, guarantee = math.inf, self.guarantee
+        extent = 0.0
+        for inner, upper, g, reach in segments:
+            extent = max(extent, reach)
+            fail = np.nonzero(upper >= target)[0]
+            if fail.size:
+                radius = min(radius, float(inner[fail[0]]))
+            if g != "sound":
+                guarantee = "estimate"
+        if not math.isfinite(radius):
+            radius = extent
+        m_star = target / radius if radius > 0 else math.inf
+        return float(radius), float(m_star), guarantee
 
     def lipschitz_factor(self, x: torch.Tensor) -> float:
         """M* = sqrt(1 + G(x)² / sigma_ratio²) ≥ 1, with G a grid estimate (see :attr:`last_estimate`)."""

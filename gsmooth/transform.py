@@ -79,6 +79,10 @@ class Transform(ParamsMixin, nn.Module):
     composition: ClassVar[str | None] = None
     #: Where θ may go: one closed ``(lo, hi)`` per parameter, or None for every real θ.
     param_domain: ClassVar[tuple[tuple[float, float], ...] | None] = None
+    #: The lattice spacing an exact transform's composition law holds on (translation: integer
+    #: shifts, 1.0), or None for every real θ. Interval certificates round ranges inwards to it and
+    #: say that the statement holds on the lattice.
+    param_lattice: ClassVar[float | None] = None
 
     def __init__(self) -> None:
         nn.Module.__init__(self)
@@ -117,6 +121,23 @@ class Transform(ParamsMixin, nn.Module):
     def lipschitz_factor(self, x: torch.Tensor) -> float:
         """M* for image ``x`` ``(C, H, W)``: 1.0 unless the certificate goes through a surrogate."""
         return 1.0
+
+    def certified_radius(self, x: torch.Tensor, p_lower: float, noise) -> tuple[float, float, str]:
+        """``(radius, M*, guarantee)`` of a point certificate at image ``x`` ``(C, H, W)`` whose
+        top-class probability is at least ``p_lower`` (> 1/2) under ``noise``.
+
+        Default: ``noise.radius(p_lower) / M*`` with ``M* = lipschitz_factor(x)``; guarantee
+        ``exact`` for kind ``exact``, ``none`` for kind ``empirical``. The GSmooth surrogate
+        overrides it (the radius there comes from a bound on the transformation path).
+        """
+        m_star = float(self.lipschitz_factor(x))
+        guarantee = {"exact": "exact", "empirical": "none"}.get(self.kind, "estimate")
+        return float(noise.radius(p_lower)) / m_star, m_star, guarantee
+
+    def check_point_certificate(self) -> None:
+        """Raise :class:`gsmooth.InvalidParameterError` when a radius around θ = 0 would not be a
+        certificate about the input image (default: it is). Called before any sampling."""
+        return None
 
     def check_noise(self, noise) -> None:
         """Raise :class:`gsmooth.InvalidParameterError` when ``noise`` cannot certify this transform.

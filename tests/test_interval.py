@@ -205,10 +205,9 @@ def test_one_sided_noise_certifies_increases_from_lower_ends():
     # with λ small the radius cannot reach the full slice width
     weak = gsmooth.Smoother(Bands(), noise="exponential", sigma=0.1, transform="gaussian_blur", num_classes=3)
     assert weak.certify_interval(img(0.5), low=0.0, high=16.0, slices=8, **SMALL).prediction == -1
-    with pytest.raises(UnsupportedTransformError, match="one-sided"):
-        gsmooth.Smoother(Bands(), noise="exponential", sigma=1.0, transform="translation", num_classes=3).certify_interval(
-            img(0.5), low=0, high=2, slices=2, **SMALL
-        )
+    # one-sided noise over two parameters: refused when the smoother is built (no radius, no interval)
+    with pytest.raises(gsmooth.InvalidParameterError, match="one-sided"):
+        gsmooth.Smoother(Bands(), noise="exponential", sigma=1.0, transform="translation", num_classes=3)
 
 
 @pytest.mark.parametrize("name", ["rotation", "rotational_blur"])

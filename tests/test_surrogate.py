@@ -7,6 +7,7 @@ import math
 import warnings
 
 import pytest
+import numpy as np
 import torch
 from scipy import stats
 from torch import nn
@@ -297,32 +298,43 @@ def test_lipschitz_factor_matches_estimate(trained):
     assert st.last_estimate.param_range == ((0.0, 0.5),)
 
 
-def test_certify_radius_is_sigma_phi_inverse_over_M_star(trained):
-    st = SurrogateTransform(surrogate=trained, true_transform=Darken(), grid=5)
-    smoother = gsmooth.Smoother(MeanVote(), noise="gaussian", sigma=0.25, transform=st, num_classes=2)
-    st.check_noise(smoother.noise)
-    x = images(2, seed=11)
+def _path_shift(trained, true, x, alphas, ratio, center=0.0):
+    """t(α) = sqrt(|α − c|² + ‖F2(τ(α, x)) − F2(τ(c, x)) − W(α − c)‖² / ratio²), brute force in float64."""
+    import copy
+
+    enc = copy.deepcopy(trained.f2).double()
+    a = torch.as_tensor(alphas, dtype=torch.float64)
+    x64 = x.double().unsqueeze(0)
+    with torch.no_grad():
+        e = enc(true(x64.expand(len(a), *x.shape), a[:, None])).reshape(len(a), -1)
+        e0 = enc(true(x64, torch.tensor([[center]], dtype=torch.float64))).reshape(-1)
+    w = trained.W.detach().double().reshape(-1)
+    delta = (e - e0 - (a - center)[:, None] * w).norm(dim=1)
+    return torch.sqrt((a - center) ** 2 + (delta / ratio) ** 2).numpy()
+
+
+@pytest.mark.parametrize("ratio,sigma", [(1.0, 0.25), (0.4, 0.5)])
+def test_certify_radius_covers_only_where_the_path_shift_is_below_the_noise_radius(trained, ratio, sigma):
+    """Point certificate through a surrogate: R is such that every α in [0, R) (inside the range)
+    moves the joint noise by less than σ_θ Φ⁻¹(p_lower) — checked by brute force on the path."""
+    st = SurrogateTransform(surrogate=trained, true_transform=Darken(), sigma_ratio=ratio, grid=5)
+    smoother = gsmooth.Smoother(MeanVote(), noise="gaussian", sigma=sigma, transform=st, num_classes=2)
+    x = images(3, seed=11)
     certs = smoother.certify(x, n0=50, n=400, alpha=0.01, batch_size=200, seed=0)
     certified = [c for c in certs if c.prediction != gsmooth.ABSTAIN]
     assert certified, [c.p_lower for c in certs]
     for i, c in enumerate(certs):
         if c.prediction == gsmooth.ABSTAIN:
             continue
-        assert c.kind == "surrogate" and c.lipschitz >= 1.0
-        G = estimate_G(trained, Darken(), x[i], param_range=(0, 1), grid=5).G
-        assert c.lipschitz == pytest.approx(math.sqrt(1 + G**2), rel=1e-12)
-        assert c.radius == pytest.approx(0.25 * stats.norm.ppf(c.p_lower) / c.lipschitz, rel=1e-12)
-        assert c.radius == pytest.approx(radius_from_G(c.p_lower, G, 0.25, 0.25), rel=1e-12)
-
-
-def test_certify_with_unequal_sigmas(trained):
-    st = SurrogateTransform(surrogate=trained, true_transform=Darken(), sigma_ratio=0.4, grid=3)
-    smoother = gsmooth.Smoother(MeanVote(), noise="gaussian", sigma=0.5, transform=st, num_classes=2)
-    x = images(1, seed=12)[0]
-    c = smoother.certify(x, n0=50, n=300, alpha=0.01, batch_size=300, seed=1)
-    if c.prediction != gsmooth.ABSTAIN:
-        G = st.last_estimate.G
-        assert c.radius == pytest.approx(radius_from_G(c.p_lower, G, 0.5, 0.2), rel=1e-12)
+        target = sigma * stats.norm.ppf(c.p_lower)
+        assert c.kind == "surrogate" and c.lipschitz >= 1.0 and c.guarantee in ("sound", "estimate")
+        assert c.radius == pytest.approx(target / c.lipschitz, rel=1e-12)
+        assert 0.0 <= c.radius <= target + 1e-12
+        inside = np.linspace(0.0, min(c.radius, 1.0), 2001)[:-1]  # the range is [0, 1]
+        assert _path_shift(trained, Darken(), x[i], inside, ratio).max() < target
+        if c.radius < 1.0:  # not the range's end: one segment further the bound reached the target
+            beyond = np.linspace(c.radius, min(1.0, c.radius + 1.0 / 32 + 1e-9), 200)
+            assert _path_shift(trained, Darken(), x[i], beyond, ratio).max() > 0.9 * target
 
 
 def test_gaussian_only(trained):

@@ -67,6 +67,8 @@ class Translation(gsmooth.Transform):
     kind = "exact"
     param_units = "pixels (dx, dy), rounded"
     identity_at_zero = True
+    #: the composition law holds for integer shifts: certificates are for integer shifts
+    param_lattice = 1.0
 
     def __init__(self):
         super().__init__()
