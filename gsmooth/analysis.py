@@ -20,6 +20,7 @@ mapping with ``label``, ``predict`` and ``radius`` arrays:
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence, Union
@@ -204,10 +205,18 @@ def summarize(
         clean_accuracy=float(_certified_accuracy(points, np.asarray(0.0))),
         radii=tuple(float(x) for x in r),
         certified_accuracy=tuple(float(x) for x in accuracy),
-        acr=float(np.where(points.correct, points.radius, 0.0).mean()),
+        acr=math.nan if is_interval_results(results) else float(np.where(points.correct, points.radius, 0.0).mean()),
         abstain_rate=float(points.abstain.mean()),
         table=results,
     )
+
+
+def is_interval_results(table: Any) -> bool:
+    """True for rows of interval certificates (``certificate`` column ``interval``): their radius
+    column holds the range's extent when certified, so an average radius (ACR) means nothing."""
+    extra = getattr(table, "extra", None) or {}
+    kinds = extra.get("certificate") if isinstance(extra, Mapping) else None
+    return kinds is not None and len(kinds) > 0 and all(str(k) == "interval" for k in kinds)
 
 
 def _as_summary(item: Any, radii: Any = DEFAULT_RADII) -> Summary:
@@ -254,7 +263,7 @@ def markdown_table(summaries: Iterable[Any], radii: Any = None) -> str:
     for s in rows:
         cells = [s.name.replace("|", "\\|"), str(s.n_points)]
         cells += [f"{s.at(x):.3f}" for x in r]
-        cells += [f"{s.acr:.3f}", f"{s.abstain_rate:.3f}"]
+        cells += ["n/a" if math.isnan(s.acr) else f"{s.acr:.3f}", f"{s.abstain_rate:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -497,8 +497,8 @@ def _check_range_in_domain(transform, plan: SlicePlan) -> None:
     for (lo, hi), a, b in zip(domain, plan.low, plan.high):
         if a < lo or b > hi:
             raise InvalidParameterError(
-                f"interval: transform {transform.name!r} is defined for θ in [{lo:g}, {hi:g}]; expected a range inside "
-                f"it, got [{a:g}, {b:g}]"
+                f"interval: transform {transform.name!r} is defined for θ in its domain [{lo:g}, {hi:g}]; expected a "
+                f"range inside it, got [{a:g}, {b:g}]"
             )
 
 

@@ -158,11 +158,6 @@ class Smoother:
                 f"Smoother: expected transform to be a gsmooth.Transform or a name, got {type(transform).__name__}"
             )
         validate_params("Smoother", {"num_classes": num_classes}, {"num_classes": [Interval(Integral, 2, None)]})
-        if transform.param_dim is None and noise.norm == "param":
-            raise InvalidParameterError(
-                f"Smoother: noise {noise.name!r} is a transformation-parameter noise; additive smoothing of "
-                f"pixels expected a noise certifying l2/l1/linf (e.g. gaussian, laplace, uniform), got norm 'param'"
-            )
         check_noise = getattr(transform, "check_noise", None)
         if check_noise is not None:
             check_noise(noise)  # e.g. a GSmooth surrogate accepts Gaussian noise only

@@ -419,3 +419,50 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["surrogate", "train", "--transform", "rotational_blur", "--dataset", "fashion-mnist",
                  "--range", "5:1", "--out", str(tmp_path / "x.pt")]) == 2
     assert "param_range" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# finding 3 (issue "No false certificates"): a point certificate through a surrogate is about x
+# only if the path starts at x and 0 is in the range the path is bounded over
+# --------------------------------------------------------------------------------------------
+
+
+class OffsetDarken(Darken):
+    """τ(0, x) = 0.8·x ≠ x: the path does not start at the input (like defocus with alias_sigma > 0)."""
+
+    name = "test_offset_darken"
+    identity_at_zero = False
+
+    def forward(self, x, theta):
+        return 0.8 * super().forward(x, theta)
+
+
+def test_point_certificate_refused_when_the_path_does_not_start_at_x(trained):
+    st = SurrogateTransform(surrogate=trained, true_transform=OffsetDarken())
+    smoother = gsmooth.Smoother(MeanVote(), noise="gaussian", sigma=0.25, transform=st, num_classes=2)
+    with pytest.raises(InvalidParameterError, match=r"tau\(0, x\) != x"):
+        smoother.certify(images(1)[0], n0=10, n=20, alpha=0.01)
+    # an interval certificate is a statement about τ(α, x) for α in the range: allowed
+    cert = smoother.certify_interval(images(1)[0], low=0.0, high=0.5, slices=2, n0=10, n=50, alpha=0.01)
+    assert cert.kind == "surrogate" and cert.guarantee in ("sound", "estimate")
+
+
+def test_point_certificate_refused_when_zero_is_outside_the_range(trained):
+    st = SurrogateTransform(surrogate=trained, true_transform=Darken(), certified_range=(0.2, 1.0))
+    smoother = gsmooth.Smoother(MeanVote(), noise="gaussian", sigma=0.25, transform=st, num_classes=2)
+    with pytest.raises(InvalidParameterError, match="0 inside the range"):
+        smoother.certify(images(1)[0], n0=10, n=20, alpha=0.01)
+
+
+def test_interval_slices_are_bounded_by_their_own_path_shift(trained):
+    """Each slice's M*_k · half-width bounds sup over the slice of the path shift t(α) (checked by
+    brute force on a dense grid): the per-slice statement the proof needs."""
+    st = SurrogateTransform(surrogate=trained, true_transform=Darken(), sigma_ratio=0.5)
+    smoother = gsmooth.Smoother(MeanVote(), noise="gaussian", sigma=0.25, transform=st, num_classes=2)
+    x = images(1, seed=5)[0]
+    cert = smoother.certify_interval(x, low=0.0, high=1.0, slices=4, n0=20, n=100, alpha=0.01)
+    assert len(cert.slice_mstar) == 4 and cert.mstar == pytest.approx(max(cert.slice_mstar))
+    for k, c in enumerate(cert.centers):
+        a = np.linspace(c[0] - 0.125, c[0] + 0.125, 4001)
+        true_sup = _path_shift(trained, Darken(), x, a, 0.5, center=c[0]).max()
+        assert cert.slice_mstar[k] * cert.requirement >= true_sup * (1 - 1e-9)

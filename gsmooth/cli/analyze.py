@@ -46,6 +46,15 @@ def run(args) -> int:
         summarize(f, args.radii, name=labels[i] if labels else None) for i, f in enumerate(args.files)
     ]
     print(markdown_table(summaries, args.radii))
+    from ..analysis import is_interval_results
+
+    interval = [s.name for s in summaries if is_interval_results(s.table)]
+    if interval:
+        print(
+            f"\nACR n/a for {', '.join(interval)}: interval certificates (one range per row; the radius column is the "
+            "range's extent when certified), so certified accuracy at r <= extent is the fraction certified over the "
+            "whole range and an average radius means nothing"
+        )
     if args.plot:
         path = plot_certified_accuracy(summaries, args.plot, labels=labels)
         print(f"\nplot written to {path}")

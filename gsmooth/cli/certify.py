@@ -30,7 +30,7 @@ from .common import (
     write_rows,
 )
 
-COLUMNS = ["p_lower", "count", "n0", "n", "alpha", "noise", "transform", "kind", "norm", "mstar"]
+COLUMNS = ["p_lower", "count", "n0", "n", "alpha", "noise", "transform", "kind", "norm", "mstar", "guarantee"]
 #: Extra columns of rows for a transform with a parameter (radius around θ = 0, or an interval).
 TRANSFORM_COLUMNS = COLUMNS + [
     "certificate",  # "radius" (around θ = 0) or "interval"
@@ -79,6 +79,11 @@ def add_parser(sub) -> None:
     )
     g.add_argument("--slices", type=positive_int, default=None,
                    help=f"slices per parameter (default: per transform, usually {DEFAULT_SLICES})")
+    g.add_argument(
+        "--require-sound", action="store_true",
+        help="refuse certificates whose M* is a grid estimate rather than a proven bound (surrogate transforms "
+        "without a proven path speed bound, or with several parameters); exact transforms always pass",
+    )
     add_sampling_args(p, n_default=100_000, certify=True, embedded=True)
     p.add_argument("--out", metavar="TSV", help="results file (TSV; configuration in TSV.json); needed with --model; "
                    "without --model: gsmooth-certify-<transform>.tsv in the current folder")
@@ -98,6 +103,7 @@ def _row(c) -> dict:
         "kind": c.kind,
         "norm": c.norm,
         "mstar": c.lipschitz,
+        "guarantee": c.guarantee,  # exact | sound | estimate (what M* rests on)
     }
 
 
@@ -149,6 +155,27 @@ def surrogate_range_text(transform) -> str:
         return str(rng)
 
 
+def _radius_meaning(norm: str) -> str:
+    """What a point certificate's radius claims, for one-sided (``param+``) and two-sided noises."""
+    if norm.startswith("param+"):
+        return "for increases of theta from 0 up to the radius"
+    return "radius around theta=0"
+
+
+def check_guarantee(args, transform) -> None:
+    """``--require-sound``: refuse, before any work, a certificate whose M* would be an estimate."""
+    if not getattr(args, "require_sound", False) or transform.kind == "exact":
+        return
+    label = getattr(transform, "guarantee", "estimate" if transform.kind == "surrogate" else "none")
+    if label != "sound":
+        raise InvalidParameterError(
+            f"--require-sound: expected a certificate resting on a proven bound, got guarantee {label!r} for "
+            f"{transform.describe()} (its true transform provides no proven path speed bound, or it has several "
+            "parameters, so M* would be a grid estimate); drop --require-sound to accept certificates labelled "
+            "'estimate'"
+        )
+
+
 def _transform_row(c, *, units: str, range_text: str) -> dict:
     row = _row(c)
     if hasattr(c, "num_slices"):  # an IntervalCertificate
@@ -172,7 +199,7 @@ def _transform_row(c, *, units: str, range_text: str) -> dict:
             slice_alpha="",
             requirement="",
             margin="",
-            units=f"{units} (radius around theta=0)" if units else "parameter units (radius around theta=0)",
+            units=f"{units or 'parameter units'} ({_radius_meaning(c.norm)})",
             slice_predictions="",
         )
     return row
@@ -262,6 +289,7 @@ def _run_transform(args, setup, progress_inside: bool) -> int:
     smoother = setup.smoother
     transform = smoother.transform
     check_certifiable(setup)
+    check_guarantee(args, transform)
     pairs = resolve_range(args, setup)
     if pairs is None and getattr(transform, "composes_additively", True) is False:
         # contrast: θ's do not add, so no radius around θ = 0 is a certificate; its range is
@@ -278,6 +306,7 @@ def _run_transform(args, setup, progress_inside: bool) -> int:
     if pairs is None:
         if args.slices is not None:
             raise InvalidParameterError("--slices cuts a --range into slices; expected --range LO:HI with it, got none")
+        transform.check_point_certificate()  # e.g. a surrogate whose path does not start at x: refused now
         range_text = surrogate_range_text(transform) if transform.kind == "surrogate" else ""
         config |= {"certificate": "radius", "range": range_text or None}
 
@@ -311,9 +340,10 @@ def _run_transform(args, setup, progress_inside: bool) -> int:
         )
     s = summarize(args.out, [0.0])
     if pairs is None:
+        meaning = _radius_meaning(smoother.norm).replace("theta=0", "theta = 0")
         lines = [
             f"certified accuracy at theta = 0 {s.clean_accuracy:.3f}; ACR {s.acr:.4g} {units or 'parameter units'} "
-            f"(radius around theta = 0, alpha {args.alpha:g} per image); abstained {s.abstain_rate:.1%}",
+            f"({meaning}, alpha {args.alpha:g} per image); abstained {s.abstain_rate:.1%}",
         ]
     else:
         k_total = slices ** len(pairs)
@@ -324,10 +354,17 @@ def _run_transform(args, setup, progress_inside: bool) -> int:
             f"(Bonferroni)",
         ]
     if transform.kind == "surrogate":
-        lines.append(
-            "kind surrogate: the certificate is for the surrogate-smoothed classifier on truly transformed images and "
-            "relies on M* (column mstar), a grid estimate of the Lipschitz factor: an estimate, not a bound"
-        )
+        if getattr(transform, "guarantee", "estimate") == "sound":
+            lines.append(
+                "kind surrogate, guarantee sound: the certificate is for the surrogate-smoothed classifier on truly "
+                "transformed images; M* (column mstar) is a proven bound on each slice's path (gsmooth.path_bounds)"
+            )
+        else:
+            lines.append(
+                "kind surrogate, guarantee ESTIMATE: the certificate is for the surrogate-smoothed classifier on truly "
+                "transformed images and relies on M* (column mstar), a grid estimate of the path's shift: an "
+                "estimate, not a bound (--require-sound refuses it)"
+            )
     lines += [f"M* note: {m}" for m in lipschitz_notes]
     print_summary(args, setup, elapsed, s, lines=lines)
     return 0
