@@ -13,7 +13,29 @@ from kornia.geometry.transform import translate
 
 import gsmooth
 
-from ._common import PADDING_MODES, check_image, check_int, check_option, check_real, compute_dtype, params
+from ._common import (
+    PADDING_MODES,
+    _speed_image,
+    _speed_interval,
+    _translation_speed_bound,
+    check_image,
+    check_int,
+    check_option,
+    check_real,
+    compute_dtype,
+    params,
+)
+
+#: kink_points refuses intervals with more grid crossings than this (the list would be huge).
+_MAX_KINKS = 1_000_000
+
+
+def _coefficients(angle: float, num_samples: int) -> list[tuple[float, float]]:
+    """Per sample k, the shift per unit length ``t_k·(cos φ, −sin φ)``, t_k = k/(K−1) − 1/2, in the
+    floating-point values :func:`motion_blur` uses (float64 here)."""
+    phi = math.radians(float(angle))
+    du, dv = math.cos(phi), -math.sin(phi)
+    return [((k / (num_samples - 1) - 0.5) * du, (k / (num_samples - 1) - 0.5) * dv) for k in range(num_samples)]
 
 __all__ = ["motion_blur", "MotionBlur"]
 
@@ -106,3 +128,50 @@ class MotionBlur(gsmooth.Transform):
         return motion_blur(
             x, theta, angle=self.angle, num_samples=self.num_samples, padding_mode=self.padding_mode
         )
+
+    def path_speed_bound(self, x, low, high):
+        """Proven L with ``‖τ(ℓ, x) − τ(ℓ', x)‖₂ ≤ L·|ℓ − ℓ'|`` for lengths ℓ, ℓ' in ``[low, high]``.
+
+        x is one image ``(C, H, W)``; returns a float (``None`` when H or W < 2). Data-dependent,
+        float64, rounded up by 1e-9 relative; valid for the map in exact arithmetic.
+
+        Proof. τ(ℓ) = (1/K)·Σ_k translate(x, ℓ·t_k·d) with t_k = k/(K − 1) − 1/2 and
+        d = (cos φ, −sin φ) (image y down). kornia's ``translate`` (``warp_affine`` with the matrix
+        [[1, 0, s_u], [0, 1, s_v]], bilinear, ``align_corners=True``) samples x at q_k(ℓ) = p − ℓ·t_k·d
+        (checked against kornia by the tests): a straight line at the constant speed
+        |dq_u/dℓ| = |t_k cos φ|, |dq_v/dℓ| = |t_k sin φ|, whose box over a piece [a, b] is spanned by
+        q_k(a) and q_k(b). The shared argument
+        (:func:`gsmooth_plugins.transforms._common._bilinear_path_speed_bound`) bounds each pixel of
+        each sample by Gu·su + Gv·sv (per-cell maxima of the padded lattice's differences over the
+        cells its box meets); the mean over the K samples (weights 1/K) is bounded per pixel by the
+        mean of these, then ℓ2 over C·H·W, max over pieces (≤ ¼ pixel of motion each).
+        """
+        owner = "MotionBlur.path_speed_bound"
+        x64 = _speed_image(owner, x)
+        low, high = _speed_interval(owner, low, high)
+        if x64 is None:
+            return None
+        k = self.num_samples
+        velocities = [(-cu, -cv) for cu, cv in _coefficients(self.angle, k)]
+        return _translation_speed_bound(x64, self.padding_mode, low, high, velocities, [1.0 / k] * k)
+
+    def kink_points(self, low, high):
+        """Every ℓ in ``[low, high]`` where some sample's source point crosses a grid line: ℓ = m/γ
+        for integers m and γ = t_k·cos φ or t_k·sin φ (γ ≠ 0), sorted, ℓ = 0 included.
+
+        Sample k samples x at p − ℓ·t_k·d with p on the integer lattice, so its coordinates are
+        integers exactly when ℓ·γ ∈ ℤ; bilinear sampling — and the border clamp or reflection, at the
+        integer lines 0 and n − 1 — is smooth in ℓ between those values, so this list holds every
+        kink, whatever the image size (to the floating-point rounding of ``motion_blur``'s shifts).
+        Raises ValueError when the interval holds more than 10⁶ of them.
+        """
+        low, high = _speed_interval("MotionBlur.kink_points", low, high)
+        gammas = [g for pair in _coefficients(self.angle, self.num_samples) for g in pair if g != 0.0]
+        bounds = []
+        for g in gammas:
+            m_lo, m_hi = math.ceil(min(low * g, high * g)), math.floor(max(low * g, high * g))
+            bounds.append((g, m_lo, m_hi))
+        if sum(max(0, b - a + 1) for _, a, b in bounds) > _MAX_KINKS:
+            raise ValueError(f"MotionBlur.kink_points: more than {_MAX_KINKS} kinks in [{low}, {high}]")
+        points = {m / g + 0.0 for g, a, b in bounds for m in range(a, b + 1)}  # + 0.0: no −0.0
+        return tuple(p for p in sorted(points) if low <= p <= high)

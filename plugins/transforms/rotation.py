@@ -7,7 +7,16 @@ from kornia.geometry.transform import rotate
 
 import gsmooth
 
-from ._common import PADDING_MODES, check_image, check_option, compute_dtype, params
+from ._common import (
+    PADDING_MODES,
+    _rotation_speed_bound,
+    _speed_image,
+    _speed_interval,
+    check_image,
+    check_option,
+    compute_dtype,
+    params,
+)
 
 __all__ = ["rotation", "Rotation"]
 
@@ -69,3 +78,46 @@ class Rotation(gsmooth.Transform):
 
     def forward(self, x, theta):
         return rotation(x, theta, padding_mode=self.padding_mode)
+
+    def path_speed_bound(self, x, low, high):
+        """Proven L with ``‖τ(α, x) − τ(β, x)‖₂ ≤ L·|α − β|`` for α, β in ``[low, high]`` degrees.
+
+        x is one image ``(C, H, W)``; returns a float (``None`` when H or W < 2, where kornia maps
+        the singleton axis specially). Data-dependent, computed in float64 and rounded up by 1e-9
+        relative; valid for the map in exact arithmetic (float32 evaluation adds ~1e-7 noise).
+
+        Proof. kornia's ``rotate`` (``get_rotation_matrix2d`` + ``warp_affine``, bilinear,
+        ``align_corners=True``, so pixel centres sit on the integers) gives output pixel
+        p = (u, v) the value I(q(α)) at the source point q(α) = c + R(α)ᵀ(p − c), c = ((W − 1)/2,
+        (H − 1)/2), R(α) the rotation by απ/180 rad (checked against kornia to 1e-14 by the tests).
+        Writing p − c = r(cos φ, sin φ): q(α) = c + r(cos t, sin t) with t = φ + απ/180, so
+        |dq_u/dα| = (π/180)·r·|sin t| and |dq_v/dα| = (π/180)·r·|cos t| (pixels per degree).
+        The interval is cut into pieces in which the fastest pixel (largest r) moves ≤ ¼ pixel; on
+        a piece [a, b] the source point runs along an arc whose bounding box is exact (the min/max
+        of cos t and sin t over [t_a, t_b], ±1 where the arc passes an axis) and su, sv use
+        sup |sin t|, sup |cos t| over that arc. The shared argument
+        (:func:`gsmooth_plugins.transforms._common._bilinear_path_speed_bound`: I is the bilinear
+        interpolant of the lattice extended by ``padding_mode``; on each cell |∂I/∂u|, |∂I/∂v| are
+        at most the largest absolute difference along the cell's rows, resp. columns, padding
+        values included; maxima over the cells meeting the box; ℓ2 over C·H·W; max over pieces)
+        turns these into L = max_piece ‖Gu·su + Gv·sv‖₂.
+        """
+        owner = "Rotation.path_speed_bound"
+        x64 = _speed_image(owner, x)
+        low, high = _speed_interval(owner, low, high)
+        if x64 is None:
+            return None
+        return _rotation_speed_bound(x64, self.padding_mode, low, high, [1.0], [1.0])
+
+    def kink_points(self, low, high):
+        """α = 0 when it lies in ``[low, high]`` (else ``()``).
+
+        Bilinear sampling is not differentiable in α where a source point crosses a grid line
+        (u or v an integer; also where it crosses the image edge, an integer line too). At α = 0
+        every source point sits on a lattice point, so τ has a kink there for a generic image. The
+        other crossings (cx + r·cos t ∈ ℤ or cy + r·sin t ∈ ℤ for some pixel) depend on the image
+        size, which this method is not given, so they are not listed; :meth:`path_speed_bound`
+        does not need them (its proof holds across kinks).
+        """
+        low, high = _speed_interval("Rotation.kink_points", low, high)
+        return (0.0,) if low <= 0.0 <= high else ()

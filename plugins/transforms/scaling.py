@@ -8,7 +8,16 @@ from kornia.geometry.transform import scale
 
 import gsmooth
 
-from ._common import PADDING_MODES, check_image, check_option, compute_dtype, params
+from ._common import (
+    PADDING_MODES,
+    _scale_speed_bound,
+    _speed_image,
+    _speed_interval,
+    check_image,
+    check_option,
+    compute_dtype,
+    params,
+)
 
 __all__ = ["scaling", "Scaling", "MIN_SCALE"]
 
@@ -72,3 +81,43 @@ class Scaling(gsmooth.Transform):
 
     def forward(self, x, theta):
         return scaling(x, theta, padding_mode=self.padding_mode)
+
+    def path_speed_bound(self, x, low, high):
+        """Proven L with ``‖τ(θ, x) − τ(θ', x)‖₂ ≤ L·|θ − θ'|`` for θ, θ' in ``[low, high]``.
+
+        x is one image ``(C, H, W)``; returns a float (``None`` when H or W < 2). Data-dependent,
+        float64, rounded up by 1e-9 relative; valid for the map in exact arithmetic.
+
+        Proof. kornia's ``scale`` (``get_rotation_matrix2d`` with angle 0 + ``warp_affine``,
+        bilinear, ``align_corners=True``) gives output pixel p the value I(q(θ)) at
+        q(θ) = c + (p − c)/s(θ), c = ((W − 1)/2, (H − 1)/2), s(θ) = max(1 + θ, MIN_SCALE) (the clamp
+        of :func:`scaling`; checked against kornia by the tests). q is monotone in θ (s is
+        non-decreasing), so over a piece [a, b] the source point stays in the box spanned by
+        q(a) and q(b). Where 1 + θ > MIN_SCALE, dq/dθ = −(p − c)/s², so |dq_u/dθ| ≤ |u − cx|/s(a)²
+        and |dq_v/dθ| ≤ |v − cy|/s(a)² on the piece (s ≥ s(a)); where the clamp acts q is constant
+        (speed 0; q stays continuous, so the bound holds across the clamp). The pieces are equally
+        spaced in 1/s (q is affine in 1/s), the fastest pixel moving ≤ ¼ pixel per piece. The
+        shared argument (:func:`gsmooth_plugins.transforms._common._bilinear_path_speed_bound`:
+        bilinear interpolant of the lattice extended by ``padding_mode``; per cell |∂I/∂u|, |∂I/∂v|
+        at most the largest absolute row, resp. column, difference, padding values included; maxima
+        over the cells meeting the box; ℓ2 over C·H·W; max over pieces) gives
+        L = max_piece ‖Gu·su + Gv·sv‖₂. The speed grows like 1/s², so intervals reaching down to
+        MIN_SCALE − 1 get very large (still finite and valid) bounds.
+        """
+        owner = "Scaling.path_speed_bound"
+        x64 = _speed_image(owner, x)
+        low, high = _speed_interval(owner, low, high)
+        if x64 is None:
+            return None
+        return _scale_speed_bound(x64, self.padding_mode, low, high, [1.0], [1.0], MIN_SCALE)
+
+    def kink_points(self, low, high):
+        """θ = 0 and θ = MIN_SCALE − 1 (the clamp), those in ``[low, high]``.
+
+        At θ = 0 every source point sits on a lattice point, where bilinear sampling has a kink for
+        a generic image; at MIN_SCALE − 1 (the domain's end) the clamp of s stops the motion. The
+        other kinks, where a source point c + (p − c)/s crosses a grid line, depend on the image
+        size, which this method is not given; :meth:`path_speed_bound` does not need them.
+        """
+        low, high = _speed_interval("Scaling.kink_points", low, high)
+        return tuple(k for k in sorted({MIN_SCALE - 1.0, 0.0}) if low <= k <= high)

@@ -12,7 +12,20 @@ from kornia.geometry.transform import scale
 
 import gsmooth
 
-from ._common import PADDING_MODES, check_image, check_int, check_option, compute_dtype, params
+from ._common import (
+    PADDING_MODES,
+    _scale_speed_bound,
+    _speed_image,
+    _speed_interval,
+    check_image,
+    check_int,
+    check_option,
+    compute_dtype,
+    params,
+)
+
+#: Smallest zoom factor used by :func:`zoom_blur` (smaller ones are clamped).
+_MIN_FACTOR = 1e-3
 
 __all__ = ["zoom_blur", "ZoomBlur"]
 
@@ -53,7 +66,7 @@ def zoom_blur(
     xc = x.to(dtype)
     acc = xc.clone()  # k = 0: factor 1, exactly the identity
     for k in range(1, num_samples):
-        factor = (1.0 + z * (k / (num_samples - 1))).clamp(min=1e-3)
+        factor = (1.0 + z * (k / (num_samples - 1))).clamp(min=_MIN_FACTOR)
         acc = acc + scale(xc, factor, padding_mode=padding_mode)
     return (acc / num_samples).to(x.dtype)
 
@@ -75,7 +88,7 @@ class ZoomBlur(gsmooth.Transform):
     param_units = "zoom extent z (factors 1 … 1 + z)"
     identity_at_zero = True
     #: factors 1 + z·k/(K−1) ≥ 1e-3 (smaller ones are clamped)
-    param_domain = ((1e-3 - 1.0, math.inf),)
+    param_domain = ((_MIN_FACTOR - 1.0, math.inf),)
 
     def __init__(self, *, num_samples: int = 16, padding_mode: str = "zeros"):
         super().__init__()
@@ -86,3 +99,45 @@ class ZoomBlur(gsmooth.Transform):
 
     def forward(self, x, theta):
         return zoom_blur(x, theta, num_samples=self.num_samples, padding_mode=self.padding_mode)
+
+    def path_speed_bound(self, x, low, high):
+        """Proven L with ``‖τ(z, x) − τ(z', x)‖₂ ≤ L·|z − z'|`` for z, z' in ``[low, high]``.
+
+        x is one image ``(C, H, W)``; returns a float (``None`` when H or W < 2). Data-dependent,
+        float64, rounded up by 1e-9 relative; valid for the map in exact arithmetic.
+
+        Proof. τ(z) = (1/K)·Σ_k scale(x, f_k(z)) with f_k(z) = max(1 + z·k/(K − 1), 1e-3), the
+        k = 0 term x itself (speed 0). Sample k samples x at q_k(z) = c + (p − c)/f_k(z)
+        (kornia's ``scale``, bilinear, ``align_corners=True``, c = ((W − 1)/2, (H − 1)/2)); q_k is
+        monotone in z, so on a piece [a, b] it stays in the box spanned by q_k(a) and q_k(b), and
+        where unclamped |dq_k/dz| = |p − c|·(k/(K − 1))/f_k², at most |u − cx|·(k/(K − 1))/f_k(a)²
+        (resp. |v − cy|·…) on the piece; clamped, q_k is constant. The shared argument
+        (:func:`gsmooth_plugins.transforms._common._bilinear_path_speed_bound`) bounds each pixel of
+        each sample by Gu·su + Gv·sv (per-cell maxima of the padded lattice's differences over the
+        cells its box meets); the mean over samples is bounded per pixel by the mean of these
+        (weights 1/K for k = 1 … K − 1), then ℓ2 over C·H·W, max over pieces (equally spaced in
+        1/f of the largest factor, ≤ ¼ pixel of motion each).
+        """
+        owner = "ZoomBlur.path_speed_bound"
+        x64 = _speed_image(owner, x)
+        low, high = _speed_interval(owner, low, high)
+        if x64 is None:
+            return None
+        k = self.num_samples
+        fractions = [i / (k - 1) for i in range(1, k)]
+        return _scale_speed_bound(
+            x64, self.padding_mode, low, high, fractions, [1.0 / k] * (k - 1), _MIN_FACTOR
+        )
+
+    def kink_points(self, low, high):
+        """z = 0 and the clamp points (1e-3 − 1)·(K − 1)/k, k = 1 … K − 1, those in ``[low, high]``.
+
+        At z = 0 every sample's source points sit on lattice points (a bilinear kink for a generic
+        image); at a clamp point one factor stops moving (only k = K − 1's, the domain's end, can be
+        inside the domain). Kinks where a source point crosses a grid line depend on the image size,
+        which this method is not given; :meth:`path_speed_bound` does not need them.
+        """
+        low, high = _speed_interval("ZoomBlur.kink_points", low, high)
+        k = self.num_samples
+        points = {0.0} | {(_MIN_FACTOR - 1.0) * (k - 1) / i for i in range(1, k)}
+        return tuple(p for p in sorted(points) if low <= p <= high)
