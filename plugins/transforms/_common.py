@@ -29,7 +29,13 @@ __all__ = [
     "check_int",
     "check_real",
     "check_option",
+    "path_args",
+    "image_hw",
+    "SAFETY_FACTOR",
 ]
+
+#: Relative round-up of the proven path-speed bounds (``path_speed_bound``), for float64 rounding.
+SAFETY_FACTOR = 1.0 + 1e-9
 
 #: ``grid_sample`` padding modes accepted by the geometric transforms (kornia's names).
 PADDING_MODES = ("zeros", "border", "reflection")
@@ -435,3 +441,37 @@ def _translation_speed_bound(x64, padding_mode, low, high, velocities, weights) 
         )
 
     return _bilinear_path_speed_bound(x64, padding_mode, edges, geometry, weights)
+
+
+def path_args(owner: str, x, low, high) -> tuple[torch.Tensor, float, float]:
+    """Validate the arguments of ``path_speed_bound(x, low, high)``: one finite floating image
+    ``(C, H, W)`` (returned detached, float64, on the CPU) and finite ``low <= high``."""
+    if not isinstance(x, torch.Tensor):
+        raise gsmooth.InvalidParameterError(f"{owner}.path_speed_bound: expected x to be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 3 or min(x.shape) < 1:
+        raise gsmooth.InvalidParameterError(
+            f"{owner}.path_speed_bound: expected one image x of shape (C, H, W), got {tuple(x.shape)}"
+        )
+    if not x.is_floating_point():
+        raise gsmooth.InvalidParameterError(f"{owner}.path_speed_bound: expected a floating-point x, got {x.dtype}")
+    x64 = x.detach().to(device="cpu", dtype=torch.float64)
+    if not bool(torch.isfinite(x64).all()):
+        raise gsmooth.InvalidParameterError(f"{owner}.path_speed_bound: expected finite pixels, got a non-finite value")
+    for name, v in (("low", low), ("high", high)):
+        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(float(v)):
+            raise gsmooth.InvalidParameterError(f"{owner}.path_speed_bound: {name} expected a finite number, got {v!r}")
+    if float(low) > float(high):
+        raise gsmooth.InvalidParameterError(f"{owner}.path_speed_bound: expected low <= high, got [{low!r}, {high!r}]")
+    return x64, float(low), float(high)
+
+
+def image_hw(owner: str, image_size) -> tuple[int, int]:
+    """``(H, W)`` from ``image_size`` given as ``(H, W)`` or ``(C, H, W)`` (e.g. ``x.shape[-3:]``)."""
+    try:
+        dims = tuple(int(d) for d in image_size)
+        ok = len(dims) in (2, 3) and all(int(d) == d and d >= 1 for d in image_size)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise gsmooth.InvalidParameterError(f"{owner}.kink_points: image_size expected (H, W) or (C, H, W), got {image_size!r}")
+    return dims[-2], dims[-1]

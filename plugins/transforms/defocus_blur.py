@@ -7,14 +7,16 @@ Non-resolvable: certified through ``gsmooth surrogate`` (kind surrogate); the ra
 from __future__ import annotations
 
 import math
+
+import numpy as np
 import torch
 from kornia.filters import fft_conv, gaussian_blur2d
 
 import gsmooth
 
-from ._common import check_image, check_real, compute_dtype, params
+from ._common import SAFETY_FACTOR, check_image, check_real, compute_dtype, image_hw, params, path_args
 
-__all__ = ["defocus_blur", "defocus_kernel", "DefocusBlur"]
+__all__ = ["defocus_blur", "defocus_kernel", "defocus_path_speed_bound", "defocus_kink_points", "DefocusBlur"]
 
 
 def defocus_kernel(
@@ -35,15 +37,26 @@ def defocus_kernel(
         >>> round(float(k.sum()), 6), k.shape
         (1.0, torch.Size([1, 5, 5]))
     """
-    hy, hx = half_size
     r = radius.clamp(min=0.0).reshape(-1, 1, 1)
-    oy = torch.arange(-hy, hy + 1, device=radius.device, dtype=radius.dtype)
-    ox = torch.arange(-hx, hx + 1, device=radius.device, dtype=radius.dtype)
-    dist = torch.sqrt(oy[:, None] ** 2 + ox[None, :] ** 2)  # (2hy+1, 2hx+1)
-    disk = (r + 0.5 - dist).clamp(0.0, 1.0)  # the centre (d = 0) always has weight ≥ 1/2
-    if alias_sigma > 0:
-        disk = gaussian_blur2d(disk[:, None], (3, 3), (float(alias_sigma), float(alias_sigma)), border_type="constant")[:, 0]
+    dist = _offset_distances(half_size, radius.device, radius.dtype)
+    disk = _antialias((r + 0.5 - dist).clamp(0.0, 1.0), alias_sigma)  # the centre always has weight ≥ 1/2
     return disk / disk.sum(dim=(-2, -1), keepdim=True)
+
+
+def _offset_distances(half_size: tuple[int, int], device, dtype) -> torch.Tensor:
+    """``(2hy+1, 2hx+1)`` distances of the kernel offsets from the centre."""
+    hy, hx = half_size
+    oy = torch.arange(-hy, hy + 1, device=device, dtype=dtype)
+    ox = torch.arange(-hx, hx + 1, device=device, dtype=dtype)
+    return torch.sqrt(oy[:, None] ** 2 + ox[None, :] ** 2)
+
+
+def _antialias(disk: torch.Tensor, alias_sigma: float) -> torch.Tensor:
+    """Hendrycks's 3×3 Gaussian smoothing of ``(B, kh, kw)`` kernels (identity for σ = 0); linear."""
+    if alias_sigma > 0:
+        s = float(alias_sigma)
+        return gaussian_blur2d(disk[:, None], (3, 3), (s, s), border_type="constant")[:, 0]
+    return disk
 
 
 def defocus_blur(x: torch.Tensor, theta: torch.Tensor, *, alias_sigma: float = 0.0) -> torch.Tensor:
@@ -86,6 +99,131 @@ def defocus_blur(x: torch.Tensor, theta: torch.Tensor, *, alias_sigma: float = 0
     return fft_conv(x.to(dtype), kernel, border_type="reflect").to(x.dtype)
 
 
+#: Relative size of the float64 FFT error allowance in :func:`defocus_path_speed_bound` (see there).
+_FFT_SLACK = 1e-11
+
+
+def defocus_path_speed_bound(x: torch.Tensor, low: float, high: float, *, alias_sigma: float = 0.0) -> float:
+    r"""A proven L with ``‖defocus_blur(x, α) − defocus_blur(x, β)‖₂ ≤ L·|α − β|`` for all radii
+    α, β in ``[low, high]`` (one image ``x`` ``(C, H, W)``, ℓ2 over all C·H·W pixels).
+
+    It is (up to float64 rounding, rounded up) the *exact* Lipschitz constant of the path, i.e.
+    its largest speed ``sup ‖∂τ/∂r‖`` on the interval.
+
+    Proof. τ(r, x) = Conv(x, K_r), where ``Conv`` is the map of :func:`defocus_blur` —
+    ``kornia.filters.fft_conv`` with ``border_type="reflect"``: ``F.pad(·, (H−1, W−1) each side,
+    mode="reflect")`` (reflect-101, no edge duplication), then the correlation with the
+    ``(2H−1) × (2W−1)`` kernel, kept on the valid ``H × W`` window. ``Conv`` is linear in the
+    kernel, so ``∂τ/∂r = Conv(x, ∂K/∂r)`` wherever K is differentiable — whatever the border
+    handling, which is therefore taken into account exactly (the bound applies ``Conv`` itself).
+    K_r = u(r)/S(r) with ``u(r) = G(w(r))``, ``w_k(r) = clamp(r + 1/2 − d_k, 0, 1)`` on the kernel
+    offsets k at distance d_k, G the identity or (``alias_sigma > 0``) the 3×3 Gaussian smoothing,
+    linear with non-negative weights, and ``S = Σ_k u_k``. Between consecutive *kinks*
+    ``r ∈ {d_k ± 1/2}`` the rim ``R = {k: 0 < r + 1/2 − d_k < 1}`` is fixed and ``w`` is affine:
+    ``w(r) = w(a) + (r − a)·1_R`` on a piece ``[a, b]``, so ``u(r) = u(a) + (r − a)u'`` with
+    ``u' = G(1_R) ≥ 0`` and ``S(r) = S(a) + (r − a)s'``, ``s' = Σ u' ≥ 0``. Then
+
+        ∂K/∂r = (u'·S − u·s')/S² = (u'·S(a) − u(a)·s')/S(r)² = V/S(r)²    (the (r − a) terms cancel),
+
+    a fixed kernel V over the piece, so ``‖∂τ/∂r‖ = ‖Conv(x, V)‖/S(r)² ≤ ‖Conv(x, V)‖/S(a)²``
+    (S is non-decreasing), with equality at r = a. τ is continuous in r (K is), hence absolutely
+    continuous, and ``‖τ(α) − τ(β)‖ ≤ ∫_β^α ‖∂τ/∂r‖ dr ≤ L·|α − β|`` with L the maximum of the
+    piece bounds. Radii below 0 are clamped to 0 by the transform (a constant path, speed 0); on
+    ``[0, 1/2)`` only the centre is covered (K is a delta, V = 0).
+
+    Floating point: the pieces are taken on ``[low − tol, high + tol]``, ``tol = 1e-9·(1 + |high|)``
+    (a larger interval: any float64 misplacement of a kink ``√n ± 1/2`` is far below tol, so no
+    true piece overlapping ``[low, high]`` is missed). ``Conv(x, V)`` is computed in float64 by
+    the same FFT; its error is at most ``c·u·log₂N·‖x_pad‖·(‖V‖₁ + √N‖V‖₂)`` (backward-stable FFTs,
+    u = 2⁻⁵³, N the padded grid size, c a small constant), and ``1e-11·3‖x‖·(‖V‖₁ + √N‖V‖₂)/S(a)²``
+    is added to each piece (``‖x_pad‖ ≤ 3‖x‖``: reflect padding by less than the image repeats each
+    pixel at most three times per axis) — hundreds of times that error and ~1e-9 of a typical bound.
+    The maximum is multiplied by ``1 + 1e-9``.
+
+    Args:
+        x: ``(C, H, W)`` image (any device, floating dtype; used in float64 on the CPU).
+        low, high: the radius interval (pixels), ``low <= high``.
+        alias_sigma: as in :func:`defocus_blur`.
+
+    Example:
+        >>> x = torch.zeros(1, 9, 9, dtype=torch.float64); x[0, :, 4:] = 1.0   # a vertical edge
+        >>> defocus_path_speed_bound(x, 0.0, 0.4)          # r < 1/2: the identity, speed 0
+        0.0
+        >>> L = defocus_path_speed_bound(x, 1.0, 2.0)
+        >>> a, b = defocus_blur(x[None], torch.tensor([[1.2]], dtype=torch.float64)), defocus_blur(x[None], torch.tensor([[1.3]], dtype=torch.float64))
+        >>> bool((a - b).norm() <= L * 0.1)
+        True
+    """
+    owner = "defocus_blur"
+    x64, lo, hi = path_args(owner, x, low, high)
+    check_real(owner, "alias_sigma", alias_sigma, 0.0)
+    if lo == hi or hi < 0:
+        return 0.0  # a point, or radii that all clamp to 0: ‖τ(α) − τ(β)‖ = 0
+    _, h, w = x64.shape
+    dist = _offset_distances((h - 1, w - 1), "cpu", torch.float64)
+    tol = 1e-9 * (1.0 + abs(hi))
+    a, b = max(lo - tol, 0.0), hi + tol
+    d = np.unique(dist.numpy())
+    kinks = np.concatenate([d - 0.5, d + 0.5])
+    kinks = np.unique(kinks[(kinks > a) & (kinks < b)])
+    ends = np.concatenate([[a], kinks, [b]])
+    starts, mids = ends[:-1], (ends[:-1] + ends[1:]) / 2
+    rim = [(m + 0.5 - dist > 0) & (m + 0.5 - dist < 1) for m in mids]
+    keep = [i for i, rm in enumerate(rim) if bool(rm.any())]  # an empty rim: K constant on the piece
+    if not keep:
+        return 0.0
+    du = _antialias(torch.stack([rim[i] for i in keep]).to(torch.float64), alias_sigma)
+    r0 = torch.tensor(starts[keep], dtype=torch.float64).reshape(-1, 1, 1)
+    u0 = _antialias((r0 + 0.5 - dist).clamp(0.0, 1.0), alias_sigma)
+    s0, s1 = u0.sum(dim=(-2, -1)), du.sum(dim=(-2, -1))
+    v = s0[:, None, None] * du - s1[:, None, None] * u0  # (P, 2H−1, 2W−1), Σ v = 0
+    n_pad = (3 * h - 2) * (3 * w - 2)
+    x_norm = float(x64.norm())
+    best = 0.0
+    for i in range(0, v.shape[0], 32):  # chunks bound the memory of the batched FFT
+        vc = v[i:i + 32]
+        speed = fft_conv(x64[None].expand(vc.shape[0], -1, -1, -1), vc, border_type="reflect").flatten(1).norm(dim=1)
+        slack = _FFT_SLACK * 3.0 * x_norm * (vc.abs().sum(dim=(-2, -1)) + math.sqrt(n_pad) * vc.flatten(1).norm(dim=1))
+        best = max(best, float(((speed + slack) / s0[i:i + 32] ** 2).max()))
+    return best * SAFETY_FACTOR
+
+
+def defocus_kink_points(low: float, high: float, image_size=None) -> tuple[float, ...]:
+    """The radii in ``[low, high]`` where :func:`defocus_blur` is not differentiable in r: the rim
+    of the soft disk reaches or leaves a kernel offset, ``r = d ± 1/2`` for the offset distances
+    ``d = √(a² + b²)`` (``|a| ≤ H − 1``, ``|b| ≤ W − 1``), restricted to r ≥ 0 (r = 1/2 among them).
+
+    Without ``image_size`` every lattice distance is used (a superset: the extra points are smooth
+    points of the path on a small image); ``high`` must then be finite and at most 4096.
+
+    Example:
+        >>> defocus_kink_points(0.0, 1.6)
+        (0.5, 0.9142135623730951, 1.5)
+    """
+    owner = "defocus_blur"
+    for name, v in (("low", low), ("high", high)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+            raise gsmooth.InvalidParameterError(f"{owner}.kink_points: {name} expected a finite number, got {v!r}")
+    lo, hi = max(float(low), 0.0), float(high)
+    if lo > hi:
+        return ()
+    reach = int(math.floor(hi + 0.5))  # offsets beyond distance r + 1/2 never matter
+    if image_size is None:
+        if hi > 4096:
+            raise gsmooth.InvalidParameterError(
+                f"{owner}.kink_points: expected high <= 4096 without image_size, got {high!r}; pass image_size=(H, W)"
+            )
+        ry = rx = reach
+    else:
+        hh, ww = image_hw(owner, image_size)
+        ry, rx = min(reach, hh - 1), min(reach, ww - 1)
+    ay = np.arange(0, ry + 1, dtype=np.int64)[:, None] ** 2
+    ax = np.arange(0, rx + 1, dtype=np.int64)[None, :] ** 2
+    d = np.sqrt(np.unique(ay + ax).astype(np.float64))
+    k = np.unique(np.concatenate([d - 0.5, d + 0.5]))
+    return tuple(float(t) for t in k[(k >= lo) & (k <= hi)])
+
+
 class DefocusBlur(gsmooth.Transform):
     """Thin module over :func:`defocus_blur`: θ = disk radius r in pixels, param_dim 1.
 
@@ -116,3 +254,13 @@ class DefocusBlur(gsmooth.Transform):
 
     def forward(self, x, theta):
         return defocus_blur(x, theta, alias_sigma=self.alias_sigma)
+
+    def path_speed_bound(self, x: torch.Tensor, low: float, high: float) -> float:
+        """Proven speed bound of r ↦ τ(r, x) on ``[low, high]``: :func:`defocus_path_speed_bound`
+        (whose docstring is the proof); exact up to rounding."""
+        return defocus_path_speed_bound(x, low, high, alias_sigma=self.alias_sigma)
+
+    def kink_points(self, low: float, high: float, *, image_size=None) -> tuple[float, ...]:
+        """:func:`defocus_kink_points` (``r = d ± 1/2``; pass ``image_size=(H, W)`` for the exact set,
+        otherwise a superset)."""
+        return defocus_kink_points(low, high, image_size)
