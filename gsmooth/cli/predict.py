@@ -188,6 +188,7 @@ def certificate_line(name: str, cert, names) -> dict:
         "noise": cert.noise,
         "transform": cert.transform,
         "kind": cert.kind,
+        "guarantee": cert.guarantee,
     }
 
 

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Surrogates and base models for the M* before/after comparison (mstar_before_after.py), with the
+# small-scale settings of run.sh (surrogate: 3 epochs / 20000 images / 150 s; model: 2 epochs / 20000
+# images through the surrogate, sigma_xi 0.25). Skips what exists. CPU; one transform after another.
+# Usage: bash experiments/transforms/train_for_bounds.sh [T ...]   (default: the six surrogate transforms
+#        besides rotational_blur, whose model and surrogate are embedded in the package)
+set -euo pipefail
+CKPTS=${CKPT_DIR:-runs/transforms/fashion-mnist}
+list=${*:-"defocus_blur zoom_blur pixelate rotation scaling motion_blur"}
+mkdir -p "$CKPTS"
+for t in $list; do
+  sur="$CKPTS/${t}_surrogate.pt"
+  [ -f "$sur" ] || gsmooth surrogate train --transform "$t" --dataset fashion-mnist --epochs 3 --max-train 20000 \
+    --time-limit 150 --max-eval 500 --seed 0 --no-progress --out "$sur"
+  gsmooth train --dataset fashion-mnist --arch small_cnn --transform "$t" --surrogate "$sur" --epochs 2 \
+    --max-train 20000 --batch 128 --lr 0.05 --seed 0 --no-progress --resume --out "$CKPTS/$t.pt"
+done
