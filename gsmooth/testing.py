@@ -533,6 +533,7 @@ def check_transform(
     image_shape: tuple[int, int, int] = (3, 8, 8),
     exact: bool | None = None,
     theta_range: tuple[float, float] = (0.0, 1.0),
+    input_levels: int | None = None,
 ) -> None:
     """Check that a :class:`gsmooth.Transform` plugin honours the plugin contract; raise ``AssertionError`` if not.
 
@@ -546,6 +547,9 @@ def check_transform(
             with bilinear resampling).
         theta_range: θ's are drawn uniformly in this range (default [0, 1), valid for one-sided
             parameters such as a blur width); composition uses a, b in half of it.
+        input_levels: draw the test images on the grid ``i/input_levels`` (integers i in
+            [0, input_levels]) instead of uniformly in [0, 1], for a transform that accepts
+            quantised images only (``quantized_additive``: ``input_levels=255``).
 
     Checked, with fixed seeds, in float32 and float64 (and on CUDA when available):
 
@@ -595,6 +599,14 @@ def check_transform(
         # `composes_additively = False`; its own law is the plugin's to test
         exact = cls.kind == "exact" and bool(getattr(cls, "composes_additively", True))
     lo, hi = (float(v) for v in theta_range)
+    if input_levels is not None and (isinstance(input_levels, bool) or not isinstance(input_levels, int) or input_levels < 1):
+        raise AssertionError(f"check_transform: expected input_levels to be None or a positive int, got {input_levels!r}")
+
+    def images(shape, generator, dtype):
+        u = torch.rand(shape, generator=generator, dtype=dtype)
+        if input_levels is None:
+            return u
+        return torch.floor(u * (input_levels + 1)).clamp_(max=input_levels) / input_levels
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     batch = 4
@@ -602,7 +614,7 @@ def check_transform(
         t.to(device)
         for dtype in (torch.float32, torch.float64):
             gen = torch.Generator().manual_seed(2024)
-            x = torch.rand((batch, *image_shape), generator=gen, dtype=dtype).to(device)
+            x = images((batch, *image_shape), gen, dtype).to(device)
             theta = (lo + (hi - lo) * torch.rand((batch, *pshape), generator=gen, dtype=dtype)).to(device)
             where = f"forward(x {tuple(x.shape)} {dtype} on {device}, theta {tuple(theta.shape)})"
             x0, theta0 = x.clone(), theta.clone()
@@ -648,7 +660,7 @@ def check_transform(
                 )
         if exact:
             gen = torch.Generator().manual_seed(7)
-            x = torch.rand((batch, *image_shape), generator=gen, dtype=torch.float64).to(device)
+            x = images((batch, *image_shape), gen, torch.float64).to(device)
             a = (lo + (hi - lo) / 2 * torch.rand((batch, *pshape), generator=gen, dtype=torch.float64)).to(device)
             b = (lo + (hi - lo) / 2 * torch.rand((batch, *pshape), generator=gen, dtype=torch.float64)).to(device)
             with torch.no_grad():
@@ -660,7 +672,7 @@ def check_transform(
                     f"{float((twice - once).abs().max()):.3g}; pass exact=False if it composes only approximately",
                 )
         for i in range(2):
-            xi = torch.rand(image_shape, generator=torch.Generator().manual_seed(i)).to(device)
+            xi = images(image_shape, torch.Generator().manual_seed(i), torch.float32).to(device)
             try:
                 m = float(t.lipschitz_factor(xi))
             except Exception as exc:  # noqa: BLE001
