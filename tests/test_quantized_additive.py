@@ -49,14 +49,15 @@ def test_output_depends_only_on_the_lattice_sum(dtype):
     x, x_shifted = _image(big_x, dtype), _image(big_x + k, dtype)
     eps = _noise(shape, 2, dtype)
     s = lattice_sum(x, eps)
-    assert torch.equal(s, big_x + torch.floor(eps.double() * L / NOISE_STEP + 0.5) * NOISE_STEP)
+    assert s.dtype == dtype
+    assert torch.equal(s, big_x.to(dtype) + torch.floor(eps * (L / NOISE_STEP) + 0.5) * NOISE_STEP)
     assert torch.equal(torch.remainder(s / NOISE_STEP, 1.0), torch.zeros_like(s))  # on the grid hℤ
     # same draws at x + k/L: exactly the lattice value shifted by k, bit for bit
     s_shifted = lattice_sum(x_shifted, eps)
-    assert torch.equal(s_shifted, s + k)
+    assert torch.equal(s_shifted, s + k.to(dtype))
     out_shifted = quantized_additive(x_shifted, eps)
     assert out_shifted.dtype == dtype
-    assert torch.equal(_bits(out_shifted), _bits(((s + k) / L).to(dtype)))
+    assert torch.equal(_bits(out_shifted), _bits(((s.double() + k) / L).to(dtype)))
     # and another split of the same sum, X + R = X' + R', gives the same bits: here the noise
     # carries the shift instead of the image ((ε + k/L)·L in float64 rounds back onto the grid)
     out_moved = quantized_additive(x, eps.double() + k / L)
@@ -125,6 +126,27 @@ def test_bit_statistic_respects_the_gaussian_bound_only_when_quantized():
     for level in (0, 31, 127, 254):
         jump = abs(_lsb_stat(quantized_additive, level + 1, n, 5) - _lsb_stat(quantized_additive, level, n, 5))
         assert jump < slack, (level, jump, slack)
+
+
+def test_a_fine_noise_grid_would_leak(monkeypatch):
+    """Why h is coarse: with h = 2⁻⁴⁰ (float64 arithmetic) the rounding does nothing, the float32
+    grid of ε shows through, and 1 + ε (at 255/255) rounds with ties-to-even where 254/255 + ε
+    never ties: the last-bit statistic jumps by ≈ 0.1 between neighbouring levels."""
+    import gsmooth_plugins.transforms.quantized_additive as qa
+
+    n = 200_000
+    tv = 2 * stats.norm.cdf(1 / (2 * SIGMA * L)) - 1
+    slack = tv + 5 * math.sqrt(2 * 0.25 / n)
+
+    def via_float64(x, eps):  # float64 θ: computed in float64, output float32 like x
+        return quantized_additive(x, eps.double())
+
+    ok = abs(_lsb_stat(via_float64, 255, n, 6) - _lsb_stat(via_float64, 254, n, 6))
+    assert ok < slack, ok
+    monkeypatch.setattr(qa, "NOISE_STEP", 2.0**-40)
+    monkeypatch.setattr(qa, "_STEP_BITS", 40)
+    leak = abs(_lsb_stat(via_float64, 255, n, 6) - _lsb_stat(via_float64, 254, n, 6))
+    assert leak > 5 * slack, leak
 
 
 class ReadsLowBits(nn.Module):
