@@ -229,3 +229,21 @@ def test_values_and_radius_units():
     big = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
     xq = _image(_levels((4, 3, 8, 8), 0))
     assert (quantized_additive(xq, big) - (xq + big)).abs().max() <= NOISE_STEP / L  # ≈ additive, to 1/16 level
+
+
+def test_cli_accepts_the_transform(capsys, tmp_path):
+    """``--transform quantized_additive`` on the command line (any registered transform is accepted):
+    the embedded additive model, certified on the shipped quantised Fashion-MNIST sample."""
+    from gsmooth.cli import main
+    from gsmooth.embedded import embedded_default
+    from gsmooth.results import read_results
+
+    out = tmp_path / "q.tsv"
+    argv = ["certify", "--model", embedded_default("additive").model_path, "--dataset", "fashion-mnist-sample",
+            "--transform", "quantized_additive", "--n0", "20", "--n", "100", "--max", "2", "--no-progress",
+            "--out", out]
+    assert main([str(a) for a in argv]) == 0
+    capsys.readouterr()
+    rows = read_results(out)
+    assert len(rows) == 2
+    assert set(rows.extra["transform"]) == {"quantized_additive(levels=255)"} and set(rows.extra["norm"]) == {"l2"}
