@@ -117,8 +117,9 @@ def quantized_additive(x: torch.Tensor, theta: torch.Tensor, *, levels: int = 25
     round_h(t) = h·⌊t/h + 1/2⌋.
 
     1. *Exact arithmetic.* X = round(x·L) is an integer (exactly representable; the grid check
-       is decided correctly because fl(x·L) is within 1e-5 of x·L). R = h·m with the integer
-       m = ⌊fl(ε·L/h) + 1/2⌋: the product fl(ε·L/h) may round, but it is a function of ε alone.
+       decides as an exact one would: fl(x·L) is within ulp(L)/2 of x·L, 8e-6 for L = 255, far
+       inside the tolerance). R = h·m with the integer m = ⌊fl(ε·L/h) + 1/2⌋: the product
+       fl(ε·L/h) may round, but it is a function of ε alone.
        X + R lies on the grid hℤ and is computed exactly while |X + R| < 2^(p−4) (p = 24 in
        float32, 53 in float64; checked). The one rounding that involves x is the final division by
        L, and IEEE division is correctly rounded: fl((X + R)/L) depends on the real X + R only (in
@@ -133,22 +134,24 @@ def quantized_additive(x: torch.Tensor, theta: torch.Tensor, *, levels: int = 25
     3. *Cohen's theorem, exactly.* Then g(x) = argmax_c P(f(H(round_h(X + E))) = c) is Cohen's
        smoothed classifier of the fixed base classifier f∘H∘round_h at the point X with noise std
        σL. If p_lower bounds its top-class probability, g is constant on the ℓ2 ball of radius
-       σL·Φ⁻¹(p_lower) around X in grey levels, i.e. of radius R = σΦ⁻¹(p_lower) in [0, 1] pixel
+       σL·Φ⁻¹(p_lower) around X in grey levels, i.e. of radius r = σΦ⁻¹(p_lower) in [0, 1] pixel
        units — the radius the engine reports. Every quantised image x' = X'/L with
-       ‖x' − x‖₂ < R (its sampled points being H(round_h(X' + E)), the same H) gets
+       ‖x' − x‖₂ < r (its sampled points being H(round_h(X' + E)), the same H) gets
        g(x') = g(x). Images off the grid are refused: the certificate is a statement about
        quantised perturbed images (pixels of x' outside [0, 1] are allowed by the proof). The same
        argument holds for Laplace/uniform noise and their ℓ1 radii.
 
     **What the proof does not cover: the sampler.** The engine draws ε in the input's dtype
-    (float32 for float32 images), a float approximation of the Gaussian; it enters only through
-    the law of N, which is the same for every x (no x-dependent rounding is left, unlike
-    ``fl32(x + ε)``). N differs from the ideal round_h(E) only when E lies within the sampler's
-    float error (≈ 255·2⁻²⁴·|ε| in float32, ≈ 255·2⁻⁵³·|ε| in float64) of an h-cell edge: a
-    discretisation of the noise law at ~1e-7 relative (float32; ~1e-16 in float64), the same for
-    every x and far below the Monte-Carlo error of p_lower. This is the residual assumption;
-    images passed as float64 (``x.double()``, with a model that accepts them) make the noise
-    float64 too.
+    (float32 for float32 images) with torch's sampler: a float approximation of the Gaussian, not
+    an exact one. It enters only through the law of the lattice noise N, and that law is the same
+    for every x: no x-dependent rounding is left, unlike ``fl32(x + ε)``. N differs from the ideal
+    round_h(E) only where E lies within the float error of ε·L (≈ 255·2⁻²⁴·|ε| in float32,
+    255·2⁻⁵³·|ε| in float64) of an h-cell edge: per coordinate, a change of the order of 1e-4 in
+    the law of N in float32 (1e-13 in float64), independent of x. A base classifier can exploit
+    only how the sampler's law differs from the Gaussian, not where x lies on the float grid. This
+    term is not bounded here; it is the residual assumption, as in every implementation that
+    samples noise in floating point. To shrink it, pass float64 images (``x.double()``, with a
+    model that accepts them): the noise is then drawn in float64.
 
     Example:
         >>> x = torch.tensor([[[[0.0, 128 / 255], [1.0, 3 / 255]]]])
