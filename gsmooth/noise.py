@@ -35,7 +35,8 @@ class Noise(ParamsMixin):
     - ``sample(shape, *, generator, device, dtype)`` — i.i.d. draws, using *only* ``generator``;
     - either ``radius(p_lower)`` in closed form, or ``pdf``/``ppf`` of one coordinate so the
       numerical route of :func:`gsmooth.radius.integrated_radius` applies (valid for symmetric
-      log-concave densities).
+      log-concave densities); optionally ``logpdf`` (default ``log(pdf)``), which the norm check
+      of :func:`gsmooth.testing.check_noise` uses.
 
     Every noise takes ``sigma`` as its scale (Gaussian std, Laplace scale λ, uniform half-width…).
 
@@ -92,6 +93,16 @@ class Noise(ParamsMixin):
     def ppf(self, p: float) -> float:
         """Quantile function Ψ⁻¹ of one coordinate."""
         raise NotImplementedError(f"{type(self).__name__} defines neither radius() nor pdf()/ppf()")
+
+    def logpdf(self, x):
+        """Log-density log ψ of one coordinate, elementwise on numpy arrays (``-inf`` off the support).
+
+        Optional: the default is ``log(pdf(x))``. Override it with a closed form when ``pdf``
+        underflows in the tails (a Gaussian's beyond ~38σ) or is slow;
+        :func:`gsmooth.testing.check_noise` sums it over d coordinates to attack the declared norm.
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(np.asarray(self.pdf(x), dtype=np.float64))
 
     # -- certificate -----------------------------------------------------------------------------
     def radius(self, p_lower):

@@ -42,6 +42,15 @@ _P_GRID = (0.5, 0.5 + 1e-9, 0.5001, 0.51, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 
 _P_NUMERICAL = (0.5001, 0.55, 0.7, 0.9, 0.99, 0.999, 0.99993092)
 _KS_SAMPLES = 4000
 _KS_MIN_PVALUE = 1e-4
+#: The norm check (:func:`_check_noise_norm`): dimensions, p_lower values, shrink factor of the
+#: attacking shift δ = 0.97·radius(p)·u, Monte-Carlo sizes and the failure threshold in standard errors.
+_NORM_ORD = {"l2": 2, "l1": 1, "linf": math.inf}
+_NORM_DIMS = (2, 16, 256)
+_NORM_P = (0.9, 0.99, 0.999)
+_NORM_SHRINK = 0.97
+_NORM_MAX_SAMPLES = 100_000
+_NORM_COORD_BUDGET = 1_600_000  # samples × coordinates per sample set: 6250 samples at d = 256
+_NORM_Z = 4.0
 
 
 def _fail(owner: str, message: str) -> AssertionError:
@@ -300,19 +309,140 @@ def _check_noise_radius(owner: str, noise: Noise) -> None:
         r1, r2 = float(noise.radius(p)), float(double.radius(p))
         if not math.isclose(r2, 2.0 * r1, rel_tol=1e-6, abs_tol=1e-12):
             raise _fail(owner, f"expected radius to scale with sigma: radius({p}) = {r1!r} at sigma, {r2!r} at 2*sigma")
-    # symmetric noises: the closed form is the 1-D Neyman–Pearson radius of the numerical route
+    # symmetric noises: a closed form cannot exceed the 1-D Neyman–Pearson radius of the numerical
+    # route. With c = Ψ⁻¹(p) (= the numerical radius (Ψ⁻¹(p) − Ψ⁻¹(1−p))/2 for a symmetric ψ), the
+    # half-space classifier 1{θ₁ ≤ c} has P = p at x and exactly 1/2 at x + c·e₁: a shift of ONE
+    # coordinate by more than c makes it lose its majority, in every dimension and every norm. A
+    # smaller closed form is allowed (conservative); whether the radius holds in the declared norm
+    # in d dimensions is _check_noise_norm's question.
     overridden = type(noise).radius is not Noise.radius
     if overridden and not noise.one_sided and _has(noise, "pdf") and _has(noise, "ppf"):
         closed = np.array([float(noise.radius(p)) for p in _P_NUMERICAL])
         numeric = np.asarray(noise.numerical_radius(np.array(_P_NUMERICAL)), dtype=np.float64)
-        err = np.abs(closed - numeric)
-        if np.any(err > 1e-8 * scale):
-            i = int(np.argmax(err))
+        excess = closed - numeric
+        if np.any(excess > 1e-8 * scale):
+            i = int(np.argmax(excess))
             raise _fail(
                 owner,
-                f"closed-form radius({_P_NUMERICAL[i]}) = {closed[i]!r} disagrees with the numerical route "
-                f"(GSmooth eq. 3 from pdf/ppf) = {numeric[i]!r} by {err[i]:.3g} (expected <= 1e-8)",
+                f"closed-form radius({_P_NUMERICAL[i]}) = {closed[i]!r} exceeds the 1-D Neyman–Pearson radius "
+                f"(numerical route, GSmooth eq. 3 from pdf/ppf) = {numeric[i]!r} by {excess[i]:.3g} (expected <= "
+                "it + 1e-8): a shift of one coordinate by that much already flips a classifier with that "
+                "p_lower, so no certificate can be larger (a smaller, conservative closed form is allowed)",
             )
+
+
+def _unit_direction(kind: str, d: int, norm: str, one_sided: bool) -> np.ndarray:
+    """Direction ``kind`` (``axis``, ``diagonal``, ``random``) in R^d with unit length in ``norm``."""
+    if kind == "axis":
+        v = np.zeros(d)
+        v[0] = 1.0
+    elif kind == "diagonal":
+        v = np.ones(d)
+    else:
+        v = np.random.default_rng(1000 + d).standard_normal(d)
+        if one_sided:  # a one-sided noise certifies increases only
+            v = np.abs(v)
+    return v / np.linalg.norm(v, ord=_NORM_ORD[norm])
+
+
+def _neyman_pearson_mass(llr_p: np.ndarray, llr_q: np.ndarray, p: float) -> tuple[float, float]:
+    """Q(A) of the Neyman–Pearson set A = {q/p ≤ t} (randomised on ties) with P(A) = p, and its SE.
+
+    ``llr_p`` / ``llr_q``: log q(z) − log p(z) at draws z from P and from Q. The threshold t is the
+    empirical p-quantile of ``llr_p``; where the likelihood ratio has an atom at t (Laplace and
+    uniform noise do: the ratio is constant wherever every shifted coordinate is past the shift, or
+    0 / ∞ off a bounded support), the test takes the atom with the probability γ that makes
+    P(A) = p exactly — taking it whole or not at all gives P(A) ≠ p and a wrong Q(A). Values within
+    1e-9·max(1, |t|) of t count as tied (the atom is computed in floating point). Q(A) is the mean
+    over Q-draws of 1{llr < t} + γ·1{llr = t}; its standard error adds the Q-side sampling error
+    and the P-side error of t, which moves Q(A) by dQ/dP = e^t per unit of P(A).
+    """
+    n_p, n_q = llr_p.size, llr_q.size
+    t = float(np.sort(llr_p)[min(n_p - 1, max(0, math.ceil(p * n_p) - 1))])
+    if math.isfinite(t):
+        tol = 1e-9 * max(1.0, abs(t))
+        below_p, tie_p = llr_p < t - tol, np.abs(llr_p - t) <= tol
+        below_q, tie_q = llr_q < t - tol, np.abs(llr_q - t) <= tol
+    else:  # t = −inf: the P-mass where q = 0 already reaches p
+        below_p, tie_p = np.zeros(n_p, bool), llr_p == t
+        below_q, tie_q = np.zeros(n_q, bool), llr_q == t
+    lo, tied = float(below_p.mean()), float(tie_p.mean())
+    gamma = min(1.0, max(0.0, (p - lo) / tied)) if tied > 0 else 0.0
+    w = below_q + gamma * tie_q
+    mass = float(w.mean())
+    se = math.sqrt(float(w.var()) / n_q + math.exp(min(2.0 * t, 700.0)) * p * (1.0 - p) / n_p)
+    return mass, se
+
+
+def _norm_attacks(noise: Noise, dims: tuple[int, ...] = _NORM_DIMS):
+    """Yield ``(direction, d, p, R, Q(A), SE)`` for every case of the norm check (see check_noise)."""
+    norm = type(noise).norm
+    logpdf = noise.logpdf
+    radii = {p: float(noise.radius(p)) for p in _NORM_P}
+    # d = 1 is the axis direction of every d: coordinates the shift leaves alone cancel in q/p
+    for d in (1, *dims):
+        n = min(_NORM_MAX_SAMPLES, _NORM_COORD_BUDGET // d)
+        z_p, z_q = (
+            noise.sample((n, d), generator=torch.Generator().manual_seed(seed + d), dtype=torch.float64)
+            .double().numpy()
+            for seed in (9000, 9500)
+        )
+        lp_p, lp_q = np.asarray(logpdf(z_p), dtype=np.float64), np.asarray(logpdf(z_q), dtype=np.float64)
+        for lp in (lp_p, lp_q):
+            if lp.shape != z_p.shape or not np.all(np.isfinite(lp)):
+                raise AssertionError(
+                    f"logpdf() (default log(pdf())) expected finite values of shape {z_p.shape} at draws of "
+                    "sample(); got -inf/NaN or another shape (pdf 0 where sample() draws?)"
+                )
+        for kind in ("axis",) if d == 1 else ("diagonal", "random"):
+            u = _unit_direction(kind, d, norm, noise.one_sided)
+            for p in _NORM_P:
+                r = radii[p]
+                if not (math.isfinite(r) and r > 0):
+                    continue
+                delta = _NORM_SHRINK * r * u
+                # log q − log p at P-draws z and at Q-draws z' + δ (z' from P): per coordinate, summed
+                llr_p = (np.asarray(logpdf(z_p - delta), dtype=np.float64) - lp_p).sum(axis=1)
+                llr_q = (lp_q - np.asarray(logpdf(z_q + delta), dtype=np.float64)).sum(axis=1)
+                mass, se = _neyman_pearson_mass(llr_p, llr_q, p)
+                yield kind, d, p, r, mass, se
+
+
+def _check_noise_norm(owner: str, noise: Noise) -> None:
+    """Attack the declared ``l2``/``l1``/``linf`` norm in d dimensions with the Neyman–Pearson worst case."""
+    norm = type(noise).norm
+    if norm not in _NORM_ORD:
+        return  # "param": a 1-D parameter radius, which _check_noise_radius covers
+    if type(noise).logpdf is Noise.logpdf and not _has(noise, "pdf"):
+        raise _fail(
+            owner,
+            f"declares norm {norm!r} but defines no pdf(): cannot verify the declared norm without pdf (or logpdf); "
+            "add the 1-D density, or declare norm = 'param' (a 1-D parameter radius)",
+        )
+    probe = np.linspace(-1.0, 1.0, 7) * float(noise.sigma)
+    try:
+        ok = np.asarray(noise.logpdf(probe), dtype=np.float64).shape == probe.shape
+    except Exception:  # noqa: BLE001 - reported below
+        ok = False
+    if not ok:
+        raise _fail(owner, "logpdf() (default log(pdf())) expected to act elementwise on numpy arrays (the norm check sums it over d coordinates)")
+    try:
+        for kind, d, p, r, mass, se in _norm_attacks(noise):
+            if mass < 0.5 - _NORM_Z * se:
+                where = "a coordinate axis (the 1-D shift, the same in every d)" if kind == "axis" else f"the {kind} direction"
+                raise _fail(
+                    owner,
+                    f"radius is not a certificate in the declared norm {norm!r}: along {where}, d={d}, "
+                    f"p={p}: a shift δ = {_NORM_SHRINK}·radius({p})·u (radius {r:.6g}, ‖u‖ = 1 in {norm}) leaves the "
+                    f"Neyman–Pearson worst-case classifier (P(A) = {p} at x) with Q(A) = {mass:.4f} ± {se:.4f} < 1/2 "
+                    f"at x + δ — it loses the majority inside the claimed ball. The 1-D radius is an l2 radius only "
+                    "for isotropic Gaussian noise and an l1 radius only for Laplace/uniform product noise: declare "
+                    "norm = 'param' or override radius() with a radius proven in that norm",
+                )
+    except AssertionError as exc:
+        if str(exc).startswith(owner):
+            raise
+        raise _fail(owner, str(exc)) from None
 
 
 def check_noise(noise_or_cls, *, sigma: float | None = None) -> None:
@@ -336,8 +466,24 @@ def check_noise(noise_or_cls, *, sigma: float | None = None) -> None:
     - ``radius(p_lower)``: finite, ≥ 0, 0 at p = 1/2, non-decreasing on (1/2, 1), vectorised over
       arrays, linear in ``sigma``, and :class:`gsmooth.InvalidParameterError` outside [1/2, 1];
     - for a symmetric noise (``one_sided = False``) with ``pdf``/``ppf`` and a closed-form
-      ``radius``, the closed form equals :meth:`gsmooth.Noise.numerical_radius` (GSmooth eq. 3, the
-      1-D Neyman–Pearson radius) to 1e-8·max(1, sigma).
+      ``radius``, the closed form is at most :meth:`gsmooth.Noise.numerical_radius` (GSmooth eq. 3,
+      the 1-D Neyman–Pearson radius) + 1e-8·max(1, sigma): a shift of one coordinate attains the
+      1-D radius, so no certificate exceeds it; a smaller (conservative) closed form is allowed;
+    - the declared norm, for ``norm`` in ``l2``/``l1``/``linf`` (skipped for ``param``): the 1-D
+      radius is an ℓ2 radius in d dimensions only for isotropic Gaussian noise and an ℓ1 radius only
+      for Laplace/uniform product noise, so the check attacks the declared norm with the
+      Neyman–Pearson worst case. For d ∈ {2, 16, 256}, directions u = the diagonal and a random
+      direction (plus a coordinate axis, which is the same 1-D shift in every d), each of unit
+      length **in the declared norm**, and p ∈ {0.9, 0.99, 0.999}: with δ = 0.97·radius(p)·u,
+      P = the noise at 0 and Q = the noise at δ (product density from ``logpdf``, default
+      ``log(pdf)``), the worst-case classifier is A = {q/p ≤ t} with P(A) = p (randomised on the
+      atoms of q/p, which Laplace and uniform noise have). Q(A) is estimated by Monte Carlo from
+      fixed-seed draws of ``sample()`` (≈1e5 per case, 6250 at d = 256); the check fails when
+      Q(A) < 1/2 − 4 standard errors — a classifier with p_lower = p at x would lose its majority at
+      x + δ, inside the claimed ball. A noise declaring ``l2``/``l1``/``linf`` without ``pdf`` (or
+      ``logpdf``) fails ("cannot verify the declared norm without pdf"); ``pdf``/``logpdf`` must act
+      elementwise on numpy arrays. This is a falsification test (it can find a false ℓp
+      certificate, not prove one); it takes about 1 s per noise.
 
     Example:
         >>> import gsmooth
@@ -353,6 +499,7 @@ def check_noise(noise_or_cls, *, sigma: float | None = None) -> None:
     _check_noise_sample(owner, noise)
     _check_noise_distribution(owner, noise)
     _check_noise_radius(owner, noise)
+    _check_noise_norm(owner, noise)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -386,6 +533,7 @@ def check_transform(
     image_shape: tuple[int, int, int] = (3, 8, 8),
     exact: bool | None = None,
     theta_range: tuple[float, float] = (0.0, 1.0),
+    input_levels: int | None = None,
 ) -> None:
     """Check that a :class:`gsmooth.Transform` plugin honours the plugin contract; raise ``AssertionError`` if not.
 
@@ -399,6 +547,9 @@ def check_transform(
             with bilinear resampling).
         theta_range: θ's are drawn uniformly in this range (default [0, 1), valid for one-sided
             parameters such as a blur width); composition uses a, b in half of it.
+        input_levels: draw the test images on the grid ``i/input_levels`` (integers i in
+            [0, input_levels]) instead of uniformly in [0, 1], for a transform that accepts
+            quantised images only (``quantized_additive``: ``input_levels=255``).
 
     Checked, with fixed seeds, in float32 and float64 (and on CUDA when available):
 
@@ -448,6 +599,14 @@ def check_transform(
         # `composes_additively = False`; its own law is the plugin's to test
         exact = cls.kind == "exact" and bool(getattr(cls, "composes_additively", True))
     lo, hi = (float(v) for v in theta_range)
+    if input_levels is not None and (isinstance(input_levels, bool) or not isinstance(input_levels, int) or input_levels < 1):
+        raise AssertionError(f"check_transform: expected input_levels to be None or a positive int, got {input_levels!r}")
+
+    def images(shape, generator, dtype):
+        u = torch.rand(shape, generator=generator, dtype=dtype)
+        if input_levels is None:
+            return u
+        return torch.floor(u * (input_levels + 1)).clamp_(max=input_levels) / input_levels
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     batch = 4
@@ -455,7 +614,7 @@ def check_transform(
         t.to(device)
         for dtype in (torch.float32, torch.float64):
             gen = torch.Generator().manual_seed(2024)
-            x = torch.rand((batch, *image_shape), generator=gen, dtype=dtype).to(device)
+            x = images((batch, *image_shape), gen, dtype).to(device)
             theta = (lo + (hi - lo) * torch.rand((batch, *pshape), generator=gen, dtype=dtype)).to(device)
             where = f"forward(x {tuple(x.shape)} {dtype} on {device}, theta {tuple(theta.shape)})"
             x0, theta0 = x.clone(), theta.clone()
@@ -501,7 +660,7 @@ def check_transform(
                 )
         if exact:
             gen = torch.Generator().manual_seed(7)
-            x = torch.rand((batch, *image_shape), generator=gen, dtype=torch.float64).to(device)
+            x = images((batch, *image_shape), gen, torch.float64).to(device)
             a = (lo + (hi - lo) / 2 * torch.rand((batch, *pshape), generator=gen, dtype=torch.float64)).to(device)
             b = (lo + (hi - lo) / 2 * torch.rand((batch, *pshape), generator=gen, dtype=torch.float64)).to(device)
             with torch.no_grad():
@@ -513,7 +672,7 @@ def check_transform(
                     f"{float((twice - once).abs().max()):.3g}; pass exact=False if it composes only approximately",
                 )
         for i in range(2):
-            xi = torch.rand(image_shape, generator=torch.Generator().manual_seed(i)).to(device)
+            xi = images(image_shape, torch.Generator().manual_seed(i), torch.float32).to(device)
             try:
                 m = float(t.lipschitz_factor(xi))
             except Exception as exc:  # noqa: BLE001

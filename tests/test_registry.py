@@ -16,8 +16,8 @@ from gsmooth.errors import DuplicateComponentError, PluginError, UnknownComponen
 from gsmooth.registry import DEFAULT_PLUGINS, DISABLE_AUTOLOAD_ENV, Registry, get_registry, reset_registry
 
 BUILTIN_TRANSFORMS = {
-    "additive", "brightness", "contrast", "gaussian_blur", "translation", "rotation", "scaling",
-    "rotational_blur", "defocus_blur", "zoom_blur", "pixelate", "motion_blur",
+    "additive", "quantized_additive", "brightness", "contrast", "gaussian_blur", "translation", "rotation",
+    "scaling", "rotational_blur", "defocus_blur", "zoom_blur", "pixelate", "motion_blur",
 }
 
 BUILTIN_NOISES = {"gaussian", "laplace", "uniform", "exponential", "folded_gaussian", "one_sided_uniform"}

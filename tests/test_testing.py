@@ -7,14 +7,16 @@ import pytest
 import torch
 
 import gsmooth
-from gsmooth.testing import check_noise, check_transform
+from gsmooth.testing import _NORM_P, _NORM_SHRINK, _norm_attacks, check_noise, check_transform
+from gsmooth_plugins.noises import GaussianNoise, LaplaceNoise, UniformNoise
 
 
 class GoodNoise(gsmooth.Noise):
-    """A conformant logistic noise with the numerical-route radius."""
+    """A conformant logistic noise with the numerical-route radius: a 1-D parameter radius only
+    (the 1-D radius is proven in l1 only for Laplace/uniform, in l2 only for Gaussian noise)."""
 
     name = "t_logistic"
-    norm = "l1"
+    norm = "param"
 
     def __init__(self, *, sigma: float = 0.5):
         self.sigma = sigma
@@ -96,7 +98,7 @@ class BadName(GoodNoise):
         (WrongDtype, "dtype"),
         (WrongScale, "Kolmogorov"),
         (NoValidation, "accepted the invalid sigma"),
-        (WrongClosedForm, "disagrees with the numerical route"),
+        (WrongClosedForm, "exceeds the 1-D Neyman–Pearson radius"),
         (NotZeroAtHalf, r"radius\(0.5\) expected 0"),
         (NoRangeCheck, "InvalidParameterError"),
         (BadNorm, "norm"),
@@ -106,6 +108,139 @@ class BadName(GoodNoise):
 def test_broken_noise_fails(cls, match):
     with pytest.raises(AssertionError, match=match):
         check_noise(cls)
+
+
+class ConservativeClosedForm(GoodNoise):
+    """A closed form below the 1-D Neyman–Pearson radius is allowed (conservative)."""
+
+    def radius(self, p_lower):
+        return self._out(0.9 * np.asarray(self.numerical_radius(p_lower)))
+
+
+def test_conservative_closed_form_passes():
+    check_noise(ConservativeClosedForm)
+    check_noise(type("ConservativeL1", (LaplaceNoise,), {"radius": lambda self, p: 0.5 * LaplaceNoise.radius(self, p)}))
+
+
+# -- the declared norm: Neyman–Pearson worst case in d dimensions ----------------------------------------------
+class LaplaceAsL2(LaplaceNoise):
+    """Laplace's l1 radius claimed as an l2 radius: false along the diagonal."""
+
+    name = "t_laplace_l2"
+    norm = "l2"
+
+
+class LogisticAsL2(GoodNoise):
+    """pdf/ppf only (numerical route), declared l2: the 1-D radius is not an l2 radius in d dimensions."""
+
+    name = "t_logistic_l2"
+    norm = "l2"
+
+
+class TriangularAsL2(gsmooth.Noise):
+    """The tent density of the example plugin, pdf/ppf only, declared l2."""
+
+    name = "t_triangular_l2"
+    norm = "l2"
+
+    def __init__(self, *, sigma: float = 0.5):
+        self.sigma = sigma
+        self._validate_params()
+
+    def sample(self, shape, *, generator, device=None, dtype=torch.float32):
+        u = torch.rand((2, *shape), generator=generator, device=device, dtype=dtype)
+        return (u[0] - u[1]).mul_(self.sigma)
+
+    def pdf(self, x):
+        return np.clip(1.0 - np.abs(np.asarray(x, dtype=np.float64)) / self.sigma, 0.0, None) / self.sigma
+
+    def ppf(self, p):
+        p = np.asarray(p, dtype=np.float64)
+        lower, upper = np.sqrt(2.0 * np.clip(p, 0.0, 0.5)) - 1.0, 1.0 - np.sqrt(2.0 * np.clip(1.0 - p, 0.0, 0.5))
+        return self.sigma * np.where(p <= 0.5, lower, upper)
+
+
+class UniformAsLinf(UniformNoise):
+    """The uniform's l1 radius claimed in linf: false along the diagonal (every pixel moves by R)."""
+
+    name = "t_uniform_linf"
+    norm = "linf"
+
+
+class GaussianWithoutPdf(gsmooth.Noise):
+    """A closed-form l2 radius and a sampler, but no density: the norm cannot be checked."""
+
+    name = "t_gauss_nopdf"
+    norm = "l2"
+
+    def __init__(self, *, sigma: float = 0.25):
+        self.sigma = sigma
+        self._validate_params()
+
+    def sample(self, shape, *, generator, device=None, dtype=torch.float32):
+        return torch.randn(shape, generator=generator, device=device, dtype=dtype).mul_(self.sigma)
+
+    def radius(self, p_lower):
+        from scipy import stats
+
+        return self._out(self.sigma * stats.norm.ppf(self._p(p_lower)))
+
+
+_NORM_FAILURE = r"not a certificate in the declared norm {norm!r}: along the (diagonal|random) direction, d=\d+, p=0\.9+: .*Q\(A\) = 0\.\d+"
+
+
+@pytest.mark.parametrize("cls", [LaplaceAsL2, LogisticAsL2, TriangularAsL2, UniformAsLinf], ids=lambda c: c.name)
+def test_false_norm_fails(cls):
+    with pytest.raises(AssertionError, match=_NORM_FAILURE.format(norm=cls.norm)) as info:
+        check_noise(cls)
+    assert str(info.value).startswith(f"{cls.__name__}(name={cls.name!r})")
+
+
+def test_declared_norm_needs_pdf():
+    with pytest.raises(AssertionError, match="cannot verify the declared norm without pdf"):
+        check_noise(GaussianWithoutPdf)
+    check_noise(type("ParamWithoutPdf", (GaussianWithoutPdf,), {"norm": "param"}))  # nothing to verify
+
+
+def _cases(noise, dims=(2, 16, 256)):
+    return [(kind, d, p, _NORM_SHRINK * r, m, se) for kind, d, p, r, m, se in _norm_attacks(noise, dims)]
+
+
+def test_norm_attack_matches_gaussian_closed_form():
+    """Q(A) of the NP set for N(0, σ²I) shifted by δ is Φ(Φ⁻¹(p) − ‖δ‖₂/σ), in every direction and d."""
+    from scipy import stats
+
+    noise = GaussianNoise(sigma=0.25)
+    for kind, d, p, shift, mass, se in _cases(noise):
+        exact = stats.norm.cdf(stats.norm.ppf(p) - shift / noise.sigma)
+        assert abs(mass - exact) < 4 * se, (kind, d, p, mass, se, exact)
+
+
+def test_norm_attack_matches_uniform_closed_form():
+    """Uniform U[−λ, λ]^d: the ratio q/p is 0 or 1 on P's support (atoms only), the NP set takes
+    every point outside the overlap and a fraction of the overlap, so Q(A) = p − (1 − ∏(1 − |δᵢ|/2λ))
+    (or 0). Needs the tie randomisation: without it Q(A) is 0 or 1."""
+    from gsmooth.testing import _unit_direction
+
+    noise = UniformNoise(sigma=0.5)
+    for kind, d, p, shift, mass, se in _cases(noise):
+        delta = shift * _unit_direction(kind, d, "l1", False)
+        overlap = float(np.prod(1.0 - np.abs(delta) / (2 * noise.sigma)))
+        exact = max(0.0, p - 1.0 + overlap)
+        assert abs(mass - exact) < 4 * se + 1e-12, (kind, d, p, mass, se, exact)
+
+
+def test_norm_attack_matches_laplace_closed_form_on_the_atom():
+    """Laplace, one coordinate shifted by c = 0.97·R: q/p is constant (an atom) for θ ≥ c, and the NP
+    set with P(A) = p ≥ 1 − e^{−c/λ}/2 takes it in part: Q(A) = 1 − (1 − p)·e^{c/λ}."""
+    noise = LaplaceNoise(sigma=0.25)
+    cases = _cases(noise, dims=())
+    assert [c[2] for c in cases] == list(_NORM_P)
+    for kind, d, p, shift, mass, se in cases:
+        assert (kind, d) == ("axis", 1)
+        assert p >= 1 - np.exp(-shift / noise.sigma) / 2  # the atom case
+        exact = 1.0 - (1.0 - p) * np.exp(shift / noise.sigma)
+        assert abs(mass - exact) < 4 * se, (p, mass, se, exact)
 
 
 def test_check_noise_rejects_non_noises():

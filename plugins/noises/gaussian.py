@@ -35,5 +35,9 @@ class GaussianNoise(gsmooth.Noise):
     def ppf(self, p):
         return stats.norm.ppf(p, scale=self.sigma)
 
+    def logpdf(self, x):
+        x = np.asarray(x, dtype=np.float64) / self.sigma
+        return -0.5 * x * x - np.log(self.sigma * np.sqrt(2.0 * np.pi))
+
     def radius(self, p_lower):
         return self._out(self.sigma * stats.norm.ppf(self._p(p_lower)))

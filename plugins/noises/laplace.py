@@ -32,6 +32,9 @@ class LaplaceNoise(gsmooth.Noise):
     def ppf(self, p):
         return stats.laplace.ppf(p, scale=self.sigma)
 
+    def logpdf(self, x):
+        return -np.abs(np.asarray(x, dtype=np.float64)) / self.sigma - np.log(2.0 * self.sigma)
+
     def radius(self, p_lower):
         p = self._p(p_lower)
         with np.errstate(divide="ignore"):

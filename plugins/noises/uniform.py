@@ -1,5 +1,6 @@
 """Uniform noise U[−λ, λ]^d: certifies the ℓ1 norm (Yang et al. 2020, "all shapes and sizes")."""
 
+import numpy as np
 import torch
 from scipy import stats
 
@@ -27,6 +28,10 @@ class UniformNoise(gsmooth.Noise):
 
     def ppf(self, p):
         return stats.uniform.ppf(p, loc=-self.sigma, scale=2.0 * self.sigma)
+
+    def logpdf(self, x):
+        inside = np.abs(np.asarray(x, dtype=np.float64)) <= self.sigma
+        return np.where(inside, -np.log(2.0 * self.sigma), -np.inf)
 
     def radius(self, p_lower):
         return self._out(2.0 * self.sigma * (self._p(p_lower) - 0.5))

@@ -3,8 +3,10 @@
 Each module holds a pure function (the tested truth, kornia style) and a thin
 :class:`gsmooth.Transform` over it:
 
-- resolvable, ``kind="exact"``: ``additive``, ``brightness``, ``contrast`` (TSS contrast+brightness,
-  its own composition law), ``gaussian_blur`` (α = σ²), ``translation`` (cyclic, whole pixels);
+- resolvable, ``kind="exact"``: ``additive``, ``quantized_additive`` (additive noise on quantised
+  images, computed so that float rounding cannot leak x: see its module), ``brightness``,
+  ``contrast`` (TSS contrast+brightness, its own composition law), ``gaussian_blur`` (α = σ²),
+  ``translation`` (cyclic, whole pixels);
 - interpolation-inexact, ``kind="empirical"`` (the surrogate route wraps them): ``rotation``,
   ``scaling``;
 - non-resolvable, ``kind="empirical"`` here and certified through ``gsmooth surrogate`` (kind
@@ -20,6 +22,7 @@ from .defocus_blur import DefocusBlur
 from .gaussian_blur import GaussianBlur
 from .motion_blur import MotionBlur
 from .pixelate import Pixelate
+from .quantized_additive import QuantizedAdditive
 from .rotation import Rotation
 from .rotational_blur import RotationalBlur
 from .scaling import Scaling
@@ -28,6 +31,7 @@ from .zoom_blur import ZoomBlur
 
 __all__ = [
     "Additive",
+    "QuantizedAdditive",
     "Brightness",
     "Contrast",
     "GaussianBlur",
@@ -46,6 +50,7 @@ __all__ = [
 def register_transforms():
     return [
         Additive,
+        QuantizedAdditive,
         Brightness,
         Contrast,
         GaussianBlur,
