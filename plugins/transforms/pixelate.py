@@ -68,7 +68,9 @@ def pixelate(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
         ``(B, C, H, W)`` on ``x``'s device and dtype: ``A_H(p) · x · A_W(p)ᵀ`` with the matrices of
         :func:`pixelate_matrix`. Continuous and differentiable (reverse and forward mode) in θ almost
         everywhere, with a non-zero gradient wherever a block boundary falls inside a pixel; the
-        one-sided derivatives differ at integer block widths.
+        one-sided derivatives differ wherever a block boundary k·p meets a pixel edge m, i.e. at
+        p = m/k (θ = 1 − k/m), not only at integer block widths (:func:`pixelate_kink_points`);
+        there autograd may return neither of them (ties in ``torch.minimum``/``maximum``).
 
     Differences from Hendrycks's code (PIL ``resize`` with ``Image.BOX`` down to ``int(32·c)`` pixels,
     then back up): there the number of blocks is an integer, so the output jumps with c and has no
