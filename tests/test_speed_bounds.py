@@ -195,6 +195,11 @@ def test_pixelate_transform_methods_and_kinks():
         h = 1e-6
         f = [pixelate(x[None], torch.tensor([[m + s * h]], dtype=F64)) for s in (-1, 0, 1)]
         assert float(((f[2] - f[1]) - (f[1] - f[0])).norm() / h) < 1e-3, m
+    import numpy as np
+
+    assert t.path_speed_bound(x.float(), np.float32(0.1), 0.4) == pytest.approx(
+        pixelate_path_speed_bound(x.float().double(), float(np.float32(0.1)), 0.4)
+    )
     with pytest.raises(InvalidParameterError, match="expected"):
         t.path_speed_bound(torch.ones(4, 4), 0.0, 0.5)
     with pytest.raises(InvalidParameterError, match="floating"):

@@ -7,6 +7,7 @@ Non-resolvable: certified through ``gsmooth surrogate`` (kind surrogate); the ra
 from __future__ import annotations
 
 import math
+from numbers import Real
 from fractions import Fraction
 
 import torch
@@ -274,7 +275,7 @@ def pixelate_kink_points(low: float, high: float, image_size) -> tuple[float, ..
         )
     h, w = image_hw(owner, image_size)
     for name, v in (("low", low), ("high", high)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(float(v)):
             raise gsmooth.InvalidParameterError(f"{owner}.kink_points: {name} expected a finite number, got {v!r}")
     lo, hi = Fraction(float(low)), Fraction(float(high))
     if lo > hi:
