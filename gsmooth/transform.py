@@ -57,8 +57,9 @@ class Transform(ParamsMixin, nn.Module):
     (one parameter): ``‖τ(α, x) − τ(β, x)‖₂ ≤ L·|α − β|`` for all α, β in the interval, ℓ2 over all
     C·H·W pixels. The GSmooth surrogate route uses it to turn a grid of path evaluations into a
     bound on the whole path (certificates labelled ``sound``); without it they are labelled
-    ``estimate``. ``kink_points(low, high)`` (default none) lists the α where τ is not
-    differentiable, which the surrogate route adds to its grid.
+    ``estimate``. ``kink_points(low, high, *, image_size=None)`` (default none) lists the α where τ
+    is not differentiable, which the surrogate route adds to its grid (pass the image size: some
+    transforms' kinks depend on it).
 
     Example:
         >>> import gsmooth, torch
@@ -114,8 +115,13 @@ class Transform(ParamsMixin, nn.Module):
         """
         return None
 
-    def kink_points(self, low: float, high: float) -> tuple[float, ...]:
-        """The α in ``[low, high]`` where τ(α, x) is not differentiable in α (default: none)."""
+    def kink_points(self, low: float, high: float, *, image_size=None) -> tuple[float, ...]:
+        """The α in ``[low, high]`` where τ(α, x) is not differentiable in α (default: none).
+
+        ``image_size`` (``(H, W)`` or ``(C, H, W)``, e.g. ``x.shape[-3:]``) is for transforms whose
+        kinks depend on it (pixelate's block boundaries meet pixel edges at θ = 1 − k/m,
+        m ≤ max(H, W)); such a transform refuses to answer without it rather than list too few.
+        """
         return ()
 
     def lipschitz_factor(self, x: torch.Tensor) -> float:

@@ -7,6 +7,7 @@ Non-resolvable: certified through ``gsmooth surrogate`` (kind surrogate); the ra
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import numpy as np
 import torch
@@ -202,7 +203,7 @@ def defocus_kink_points(low: float, high: float, image_size=None) -> tuple[float
     """
     owner = "defocus_blur"
     for name, v in (("low", low), ("high", high)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(float(v)):
             raise gsmooth.InvalidParameterError(f"{owner}.kink_points: {name} expected a finite number, got {v!r}")
     lo, hi = max(float(low), 0.0), float(high)
     if lo > hi:

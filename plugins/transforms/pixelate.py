@@ -7,6 +7,7 @@ Non-resolvable: certified through ``gsmooth surrogate`` (kind surrogate); the ra
 from __future__ import annotations
 
 import math
+from numbers import Real
 from fractions import Fraction
 
 import torch
@@ -68,7 +69,9 @@ def pixelate(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
         ``(B, C, H, W)`` on ``x``'s device and dtype: ``A_H(p) · x · A_W(p)ᵀ`` with the matrices of
         :func:`pixelate_matrix`. Continuous and differentiable (reverse and forward mode) in θ almost
         everywhere, with a non-zero gradient wherever a block boundary falls inside a pixel; the
-        one-sided derivatives differ at integer block widths.
+        one-sided derivatives differ wherever a block boundary k·p meets a pixel edge m, i.e. at
+        p = m/k (θ = 1 − k/m), not only at integer block widths (:func:`pixelate_kink_points`);
+        there autograd may return neither of them (ties in ``torch.minimum``/``maximum``).
 
     Differences from Hendrycks's code (PIL ``resize`` with ``Image.BOX`` down to ``int(32·c)`` pixels,
     then back up): there the number of blocks is an integer, so the output jumps with c and has no
@@ -117,37 +120,72 @@ def _width_kinks(n: int, p_lo: Fraction, p_hi: Fraction) -> set[Fraction]:
     return out
 
 
-def _axis_speed(f: torch.Tensor, pa: Fraction, pb: Fraction) -> torch.Tensor:
+def _block_means(f: torch.Tensor, prefix: torch.Tensor, p: float, nblocks: int) -> torch.Tensor:
+    """``(nblocks, S)`` block means of the columns of ``f`` ``(n, S)`` at block width p (float64),
+    through the antiderivative ``F(t) = prefix[⌊t⌋] + (t − ⌊t⌋)·f[⌊t⌋]`` of the pixel function."""
+    n = f.shape[0]
+    k = torch.arange(nblocks, dtype=f.dtype)
+    left, right = k * p, torch.clamp((k + 1) * p, max=float(n))
+
+    def antiderivative(t):
+        i = torch.floor(t).long().clamp(0, n - 1)
+        return prefix[i] + (t - i.to(t.dtype))[:, None] * f[i]
+
+    return (antiderivative(right) - antiderivative(left)) / (right - left)[:, None]
+
+
+def _axis_speed(f: torch.Tensor, prefix: torch.Tensor, pa: Fraction, pb: Fraction, delta: float) -> torch.Tensor:
     """Per-signal bound ``B`` ≥ ``sup_{p ∈ (pa, pb)} ‖∂_p A(p) f‖₂`` for the columns of ``f``
-    ``(n, S)``, on a piece (pa, pb) free of the axis's kinks (see :func:`pixelate_path_speed_bound`)."""
+    ``(n, S)``, on a piece (pa, pb) free of the axis's kinks (see :func:`pixelate_path_speed_bound`);
+    ``delta`` bounds the float64 error of a computed block mean."""
     n = f.shape[0]
     # blocks 0..K nonempty on the piece (k·pa < n), boundaries 1..K move with speed k
     big_k = (n * pa.denominator - 1) // pa.numerator  # largest k with k·pa < n
     if big_k == 0:
         return torch.zeros(f.shape[1], dtype=f.dtype)
-    first = [math.floor(k * pa) for k in range(big_k + 1)]
-    last = [math.floor((k + 1) * pa) if (k + 1) * pa < n else n - 1 for k in range(big_k + 1)]
+    a, b = pa.numerator, pa.denominator  # exact integer arithmetic: ⌊k·pa⌋ = (k·a) // b
+    first = [(k * a) // b for k in range(big_k + 1)]
+    last = [((k + 1) * a) // b if (k + 1) * a < n * b else n - 1 for k in range(big_k + 1)]
     first_t, last_t = torch.tensor(first), torch.tensor(last)
     span = max(b - a for a, b in zip(first, last)) + 1
     idx = torch.minimum(first_t[:, None] + torch.arange(span)[None, :], last_t[:, None])  # (K+1, span)
     vals = f[idx]  # (K+1, span, S)
     bmax, bmin = vals.amax(dim=1), vals.amin(dim=1)  # (K+1, S)
-    # T1: the jump m_{l−1} − m_l carried by boundary l at speed l
-    speed = torch.arange(1, big_k + 1, dtype=f.dtype)[:, None]
+    f_first, f_last = f[first_t], f[last_t]
+    # block means at both ends of the piece (monotone in p in between); a block inside one pixel
+    # (only the last one can be) has the mean f of that pixel
+    single = (first_t == last_t)[:, None]
+    m_a = torch.where(single, f_first, _block_means(f, prefix, float(pa), big_k + 1))
+    m_b = torch.where(single, f_first, _block_means(f, prefix, float(pb), big_k + 1))
+    m_lo, m_hi = torch.minimum(m_a, m_b) - delta, torch.maximum(m_a, m_b) + delta
+    # T1: the jump m_{l−1} − m_l carried by boundary l at speed l. For l < K both blocks have
+    # size p and m_{l−1} − m_l = α/p + β is monotone: its sup is at an end; for l = K an interval
+    # bound; both capped by the range of f over the two blocks.
     osc = torch.maximum(bmax[:-1], bmax[1:]) - torch.minimum(bmin[:-1], bmin[1:])
-    t1 = ((speed * osc) ** 2).sum(dim=0)
-    # T2: Σ_k D_k μ_k with |μ_k| ≤ v_{k+1}·|f(b_{k+1}) − m_k| + v_k·|f(b_k) − m_k|
+    jump_ends = torch.maximum((m_a[:-1] - m_a[1:]).abs(), (m_b[:-1] - m_b[1:]).abs()) + 2 * delta
+    jump_box = torch.maximum(m_hi[:-1] - m_lo[1:], m_hi[1:] - m_lo[:-1])
+    jump = torch.cat([jump_ends[:-1], jump_box[-1:]]) if big_k > 1 else jump_box
+    jump = torch.minimum(jump, osc)
+    speed = torch.arange(1, big_k + 1, dtype=f.dtype)[:, None]
+    t1 = ((speed * jump) ** 2).sum(dim=0)
+    # T2: Σ_k D_k μ_k, μ_k = v_{k+1}(f(b_{k+1}) − m_k) − v_k(f(b_k) − m_k) is affine in the monotone
+    # m_k, so |μ_k| peaks at an end of the piece
     v = torch.arange(0, big_k + 2, dtype=f.dtype)
     v[-1] = 0.0  # boundary K+1 is the static right end n
-    f_first, f_last = f[first_t], f[last_t]
+    vr, vl = v[1:, None], v[:-1, None]
+
+    def mu(m):
+        return (vr * (f_last - m) - vl * (f_first - m)).abs()
+
+    mu_sup = torch.maximum(mu(m_a), mu(m_b)) + (vr + vl) * delta
     e_left = torch.maximum(f_first - bmin, bmax - f_first)
     e_right = torch.maximum(f_last - bmin, bmax - f_last)
-    mu = v[1:, None] * e_right + v[:-1, None] * e_left
+    mu_sup = torch.minimum(mu_sup, vr * e_right + vl * e_left)  # the range bound (0 inside one pixel)
     rho = 1 / pa  # 1/s_k for interior blocks (s_k = p ≥ pa)
     if last[-1] > first[-1]:  # the last block spans ≥ 2 pixels: s_K = n − K·p ≥ n − K·pb ≥ 1
         rho = max(rho, 1 / max(n - big_k * pb, Fraction(1)))
     rho = min(rho, Fraction(1))
-    t2 = float(rho) * SAFETY_FACTOR * (mu ** 2).sum(dim=0)
+    t2 = float(rho) * SAFETY_FACTOR * (mu_sup ** 2).sum(dim=0)
     return t1.sqrt() + t2.sqrt()
 
 
@@ -205,10 +243,16 @@ def pixelate_path_speed_bound(x: torch.Tensor, low: float, high: float) -> float
     ends = [p_lo, *sorted(cuts), p_hi]
     cols_h = x64.permute(1, 0, 2).reshape(h, c * w)  # signals along H: one per (channel, column)
     cols_w = x64.permute(2, 0, 1).reshape(w, c * h)  # signals along W: one per (channel, row)
+    zero = torch.zeros(1, dtype=torch.float64)
+    pre_h, pre_w = torch.cat([zero.expand(1, c * w), cols_h.cumsum(0)]), torch.cat([zero.expand(1, c * h), cols_w.cumsum(0)])
+    # float64 error of a block mean (prefix sums of ≤ n terms, a few more flops, a division by a
+    # block size ≥ 1): ≤ ~(n + 8)·2⁻⁵³·n·max|f|; allowed 1e-13·(n + 8)²·max|f| (≥ 100× that)
+    top = float(x64.abs().max())
+    d_h, d_w = 1e-13 * (h + 8) ** 2 * top, 1e-13 * (w + 8) ** 2 * top
     best = 0.0
     for pa, pb in zip(ends[:-1], ends[1:]):
-        t_h = _axis_speed(cols_h, pa, pb).reshape(c, w).square().sum(dim=1).sqrt()
-        t_w = _axis_speed(cols_w, pa, pb).reshape(c, h).square().sum(dim=1).sqrt()
+        t_h = _axis_speed(cols_h, pre_h, pa, pb, d_h).reshape(c, w).square().sum(dim=1).sqrt()
+        t_w = _axis_speed(cols_w, pre_w, pa, pb, d_w).reshape(c, h).square().sum(dim=1).sqrt()
         bound = float(pb) ** 2 * float((t_h + t_w).square().sum().sqrt())
         best = max(best, bound)
     return best * SAFETY_FACTOR
@@ -231,7 +275,7 @@ def pixelate_kink_points(low: float, high: float, image_size) -> tuple[float, ..
         )
     h, w = image_hw(owner, image_size)
     for name, v in (("low", low), ("high", high)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(float(v)):
             raise gsmooth.InvalidParameterError(f"{owner}.kink_points: {name} expected a finite number, got {v!r}")
     lo, hi = Fraction(float(low)), Fraction(float(high))
     if lo > hi:
