@@ -1276,7 +1276,10 @@ class SurrogateTransform(Transform):
             speeds = [true.path_speed_bound(x_cpu, float(a), float(b)) for a, b in zip(lows, highs)]
             if all(v is not None and math.isfinite(float(v)) for v in speeds):
                 lipschitz = [(lip_f2 * float(v) + w_norm) * (1.0 + 1e-9) for v in speeds]
-        kinks = true.kink_points(float(lows.min()), float(highs.max()))
+        try:  # transforms whose kinks depend on the image size take it (pixelate's block edges)
+            kinks = true.kink_points(float(lows.min()), float(highs.max()), image_size=tuple(x64.shape))
+        except TypeError:  # a plugin written against the two-argument form
+            kinks = true.kink_points(float(lows.min()), float(highs.max()))
         return slice_shift_bounds(
             path, W, lows=lows, highs=highs, centers=centers, ratio=float(self.sigma_ratio), lipschitz=lipschitz,
             kinks=kinks,
