@@ -79,10 +79,10 @@ def _check_noise_fits(noise, transform) -> None:
     if transform.param_dim is None:
         if noise.norm not in ("l2", "l1", "linf"):
             raise InvalidParameterError(
-                f"Smoother: additive smoothing of pixels needs a noise whose radius is proven in a norm of the "
-                f"image (declared norm 'l2', 'l1' or 'linf' and verified by gsmooth.testing.check_noise); noise "
-                f"{noise.name!r} declares norm {noise.norm!r} (a 1-D parameter radius: the Neyman–Pearson radius of "
-                f"one coordinate is not an l2/l1 radius in d dimensions), expected e.g. gaussian (l2) or laplace (l1)"
+                f"Smoother: additive smoothing of pixels expected a noise whose radius is proven in a norm of the "
+                f"image (declared norm 'l2', 'l1' or 'linf', verified by gsmooth.testing.check_noise; e.g. gaussian, "
+                f"laplace), got noise {noise.name!r} with norm {noise.norm!r} (a 1-D parameter radius: the "
+                f"Neyman–Pearson radius of one coordinate is not an l2/l1 radius in d dimensions)"
             )
         return
     if transform.kind == "surrogate":

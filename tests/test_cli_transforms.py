@@ -200,7 +200,7 @@ def test_surrogate_train_certify_attack(ckpts, tmp_path, capsys):
     t = read_results(out)
     assert t.extra["kind"][0] == "surrogate" and t.extra["mstar"][0] >= 1.0
     assert t.extra["transform"][0].startswith("surrogate(rotational_blur") and t.extra["range"][0] == "0:10"
-    assert "estimate" in stdout
+    assert t.extra["guarantee"][0] == "sound" and "guarantee sound" in stdout  # rotational blur: proven bounds
     cfg = json.loads(Path(str(out) + ".json").read_text())["config"]
     assert cfg["surrogate_sha256"] == sm["surrogate_sha256"] and cfg["transform"] == "rotational_blur"
     out2 = tmp_path / "ci.tsv"

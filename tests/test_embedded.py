@@ -81,7 +81,7 @@ def test_certify_rotational_blur_without_model_gives_interval_rows(tmp_path, cap
     out_file = tmp_path / "rb.tsv"
     code, out, err = run_cli(
         capsys, "certify", "--transform", "rotational_blur", "--max", "1", "--n0", "10", "--n", "50",
-        "--no-progress", "--out", out_file,
+        "--no-progress", "--require-sound", "--out", out_file,
     )
     assert code == 0, err
     t = read_results(out_file)
@@ -91,7 +91,31 @@ def test_certify_rotational_blur_without_model_gives_interval_rows(tmp_path, cap
     rec = dict(zip(head, row))
     assert rec["kind"] == "surrogate" and rec["certificate"] == "interval" and rec["range"] == "0:10"
     assert float(rec["mstar"]) >= 1.0
+    # rotational blur has a proven path speed bound and F2 a proven Lipschitz constant: sound
+    assert rec["guarantee"] == "sound" and "guarantee sound" in out
     assert "over the whole range [0:10]" in out and "family-wise alpha" in out
+
+
+def test_require_sound_refuses_an_estimate_before_any_work(monkeypatch, tmp_path, capsys):
+    """A true transform without a proven speed bound gives an ``estimate``: --require-sound exits 2."""
+    from gsmooth.transform import Transform
+    from gsmooth_plugins.transforms.rotational_blur import RotationalBlur
+
+    monkeypatch.setattr(RotationalBlur, "path_speed_bound", Transform.path_speed_bound)
+    out_file = tmp_path / "rb.tsv"
+    code, out, err = run_cli(
+        capsys, "certify", "--transform", "rotational_blur", "--max", "1", "--n0", "10", "--n", "50",
+        "--no-progress", "--require-sound", "--out", out_file,
+    )
+    assert code == 2 and "--require-sound: expected a certificate resting on a proven bound, got guarantee 'estimate'" in err
+    assert len(err.strip().splitlines()) == 1 and not out_file.exists()
+    code, out, err = run_cli(
+        capsys, "certify", "--transform", "rotational_blur", "--max", "1", "--n0", "10", "--n", "50",
+        "--no-progress", "--out", out_file,
+    )
+    assert code == 0 and "guarantee ESTIMATE" in out
+    rec = dict(zip(*[line.split("\t") for line in out_file.read_text().splitlines()[:2]]))
+    assert rec["guarantee"] == "estimate"
 
 
 def test_no_embedded_default_for_other_transforms(capsys, tmp_path):

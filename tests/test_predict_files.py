@@ -25,7 +25,7 @@ FAST = ["--n", "60", "--alpha", "0.01", "--batch", "64", "--no-progress"]
 PREDICT_KEYS = ["file", "class", "class_name", "abstained", "count", "n", "p_value", "alpha"]
 CERTIFY_KEYS = [
     "file", "class", "class_name", "abstained", "radius", "norm", "p_lower", "count", "n0", "n", "alpha", "noise",
-    "transform", "kind",
+    "transform", "kind", "guarantee",
 ]
 
 

@@ -305,7 +305,7 @@ def test_model_with_wrong_number_of_logits():
 
 
 def test_one_sided_noise_with_additive_transform():
-    with pytest.raises(InvalidParameterError, match="expected a noise certifying l2/l1/linf"):
+    with pytest.raises(InvalidParameterError, match="expected a noise whose radius is proven in a norm of the image"):
         _smoother(noise="exponential", sigma=1.0)
     with pytest.raises(InvalidParameterError, match="expected"):
         Smoother(ConstantModel(), noise=gsmooth.noise("one_sided_uniform", sigma=1.0), num_classes=K)
