@@ -142,8 +142,8 @@ class MotionBlur(gsmooth.Transform):
         |dq_u/dℓ| = |t_k cos φ|, |dq_v/dℓ| = |t_k sin φ|, whose box over a piece [a, b] is spanned by
         q_k(a) and q_k(b). The shared argument
         (:func:`gsmooth_plugins.transforms._common._bilinear_path_speed_bound`) bounds each pixel of
-        each sample by Gu·su + Gv·sv (per-cell maxima of the padded lattice's differences over the
-        cells its box meets); the mean over the K samples (weights 1/K) is bounded per pixel by the
+        each sample by Gu·su + Gv·sv (Gu, Gv: the largest absolute differences of the padded
+        lattice over the faces — open cells, open edges — its box meets); the mean over the K samples (weights 1/K) is bounded per pixel by the
         mean of these, then ℓ2 over C·H·W, max over pieces (≤ ¼ pixel of motion each).
         """
         owner = "MotionBlur.path_speed_bound"

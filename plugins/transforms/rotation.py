@@ -95,12 +95,16 @@ class Rotation(gsmooth.Transform):
         The interval is cut into pieces in which the fastest pixel (largest r) moves ≤ ¼ pixel; on
         a piece [a, b] the source point runs along an arc whose bounding box is exact (the min/max
         of cos t and sin t over [t_a, t_b], ±1 where the arc passes an axis) and su, sv use
-        sup |sin t|, sup |cos t| over that arc. The shared argument
+        sup |sin t|, sup |cos t| over that arc; at α = 0 the source point is the lattice point p
+        exactly (0 is always a piece edge). The shared argument
         (:func:`gsmooth_plugins.transforms._common._bilinear_path_speed_bound`: I is the bilinear
-        interpolant of the lattice extended by ``padding_mode``; on each cell |∂I/∂u|, |∂I/∂v| are
-        at most the largest absolute difference along the cell's rows, resp. columns, padding
-        values included; maxima over the cells meeting the box; ℓ2 over C·H·W; max over pieces)
-        turns these into L = max_piece ‖Gu·su + Gv·sv‖₂.
+        interpolant of the lattice extended by ``padding_mode``; in an open cell |∂I/∂u|, |∂I/∂v|
+        are at most the largest absolute difference along the cell's two rows, resp. columns, on an
+        open edge the edge's own difference — padding values included; Gu, Gv = their maxima over
+        the faces the box meets; ℓ2 over C·H·W; max over pieces) turns these into
+        L = max_piece ‖Gu·su + Gv·sv‖₂. Looseness: the box is a little wider than the arc, and a box
+        end that falls exactly on a grid line (e.g. 90° on a square image) is widened for rounding
+        onto the faces beyond it.
         """
         owner = "Rotation.path_speed_bound"
         x64 = _speed_image(owner, x)

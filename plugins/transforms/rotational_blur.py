@@ -107,8 +107,8 @@ class RotationalBlur(gsmooth.Transform):
         so |dq_u/dθ| = f_k(π/180)·r·|sin t| and |dq_v/dθ| = f_k(π/180)·r·|cos t|, with exact arc
         boxes on each piece. The shared argument
         (:func:`gsmooth_plugins.transforms._common._bilinear_path_speed_bound`) bounds each pixel of
-        each sample by Gu·su + Gv·sv (per-cell maxima of the padded lattice's differences over the
-        cells its box meets); the mean over samples is bounded per pixel by the mean of these
+        each sample by Gu·su + Gv·sv (Gu, Gv: the largest absolute differences of the padded
+        lattice over the faces — open cells, open edges — its box meets); the mean over samples is bounded per pixel by the mean of these
         (triangle inequality, weights 1/K for k = 1 … K − 1), then ℓ2 over C·H·W, max over pieces.
         """
         owner = "RotationalBlur.path_speed_bound"

@@ -113,8 +113,8 @@ class ZoomBlur(gsmooth.Transform):
         where unclamped |dq_k/dz| = |p − c|·(k/(K − 1))/f_k², at most |u − cx|·(k/(K − 1))/f_k(a)²
         (resp. |v − cy|·…) on the piece; clamped, q_k is constant. The shared argument
         (:func:`gsmooth_plugins.transforms._common._bilinear_path_speed_bound`) bounds each pixel of
-        each sample by Gu·su + Gv·sv (per-cell maxima of the padded lattice's differences over the
-        cells its box meets); the mean over samples is bounded per pixel by the mean of these
+        each sample by Gu·su + Gv·sv (Gu, Gv: the largest absolute differences of the padded
+        lattice over the faces — open cells, open edges — its box meets); the mean over samples is bounded per pixel by the mean of these
         (weights 1/K for k = 1 … K − 1), then ℓ2 over C·H·W, max over pieces (equally spaced in
         1/f of the largest factor, ≤ ¼ pixel of motion each).
         """
