@@ -55,8 +55,8 @@ MUTANTS = {
                         "rotational blur: mean taken twice"),
     "zoom-no-fraction-box": (C, "        za, zb = a * frac, b * frac\n", "        za, zb = a * frac.max(), b * frac.max()\n",
                              "zoom blur: every sample's box drawn for the largest factor"),
-    "motion-swap": ("transforms/motion_blur.py", "velocities = [(-cu, -cv) for cu, cv in", "velocities = [(-cv, -cu) for cu, cv in",
-                    "motion blur: u and v velocities swapped"),
+    "motion-swap": ("transforms/motion_blur.py", "velocities = [(-cu, -cv) for cu, cv in",
+                    "velocities = [(-cv, -cu) for cu, cv in", "motion blur: u and v velocities swapped"),
     "centre-w/2": (C, "    cu, cv = (w - 1) / 2.0, (h - 1) / 2.0\n    du, dv = u - cu, v - cv  # exact",
                    "    cu, cv = w / 2.0, h / 2.0\n    du, dv = u - cu, v - cv  # exact",
                    "rotation centre W/2 (align_corners=False convention) instead of (W−1)/2"),
@@ -90,8 +90,12 @@ def run(name: str) -> bool:
         cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                str(ROOT / "tests" / "test_speed_bounds_geometric.py")]
         res = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp)
-        failed = [line for line in res.stdout.splitlines() if line.startswith("FAILED")]
-        print(f"{name:22s} {'CAUGHT' if res.returncode else 'missed'}  {failed[0][7:] if failed else ''}", flush=True)
+        lines = res.stdout.splitlines()
+        failed = [ln.split("::", 1)[-1] for ln in lines if ln.startswith("FAILED")]
+        why = [ln[1:].strip()[:110] for ln in lines if ln.startswith("E ")]
+        print(f"{name:22s} {'CAUGHT' if res.returncode else 'missed'}  {failed[0] if failed else ''}", flush=True)
+        if why:
+            print(f"{'':24s}{why[0]}", flush=True)
         return res.returncode != 0
 
 

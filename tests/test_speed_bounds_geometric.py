@@ -47,7 +47,9 @@ def images(c: int = C, h: int = H, w: int = W) -> dict[str, torch.Tensor]:
     const = torch.full((c, h, w), 0.7, dtype=torch.float64)
     corner = torch.zeros(c, h, w, dtype=torch.float64)
     corner[:, 0, 0] = 1.0
-    return {"random": rnd, "edge": edge, "constant": const, "corner": corner}
+    stripes = torch.zeros(c, h, w, dtype=torch.float64)
+    stripes[:, :, ::2] = 1.0  # varies along u only: catches u/v mix-ups
+    return {"random": rnd, "edge": edge, "constant": const, "corner": corner, "stripes": stripes}
 
 
 IMAGES = images()
@@ -127,29 +129,36 @@ def bilinear(x: torch.Tensor, qu: torch.Tensor, qv: torch.Tensor, pad: str) -> t
     return out
 
 
-def model(name: str, kw: dict, x: torch.Tensor, alpha: float, pad: str) -> torch.Tensor:
-    """τ(α, x) as the proofs describe it: mean over samples of bilinear(x, q_k(α, p))."""
-    _, h, w = x.shape
+def source_points(name: str, kw: dict, alphas: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The proofs' source points q_k(α, p), ``(qu, qv)`` each ``(N, S, h, w)`` for N parameters and
+    S samples: every sample of rotation/scaling/motion blur; rotational and zoom blur without their
+    k = 0 term (x itself)."""
     u, v = _common._pixel_grid(h, w)
     cu, cv = (w - 1) / 2, (h - 1) / 2
     k = kw.get("num_samples", 16)
+    a = alphas.reshape(-1, 1, 1, 1).to(torch.float64)
     if name in ("rotation", "rotational_blur"):
-        fr = [1.0] if name == "rotation" else [i / (k - 1) for i in range(k)]
-        pts = []
-        for f in fr:
-            psi = math.radians(alpha * f)
-            pts.append((cu + math.cos(psi) * (u - cu) - math.sin(psi) * (v - cv),
-                        cv + math.sin(psi) * (u - cu) + math.cos(psi) * (v - cv)))
-    elif name in ("scaling", "zoom_blur"):
-        fr = [1.0] if name == "scaling" else [i / (k - 1) for i in range(k)]
-        pts = [(cu + (u - cu) / max(1 + alpha * f, 1e-3), cv + (v - cv) / max(1 + alpha * f, 1e-3)) for f in fr]
-    else:
-        phi = math.radians(kw.get("angle", 0.0))
-        pts = []
-        for i in range(k):
-            tk = i / (k - 1) - 0.5
-            pts.append((u - alpha * tk * math.cos(phi), v + alpha * tk * math.sin(phi)))
-    return sum(bilinear(x, qu, qv, pad) for qu, qv in pts) / len(pts)
+        fr = torch.tensor([1.0] if name == "rotation" else [i / (k - 1) for i in range(1, k)], dtype=torch.float64)
+        psi = a * fr.view(1, -1, 1, 1) * (math.pi / 180)
+        return (cu + torch.cos(psi) * (u - cu) - torch.sin(psi) * (v - cv),
+                cv + torch.sin(psi) * (u - cu) + torch.cos(psi) * (v - cv))
+    if name in ("scaling", "zoom_blur"):
+        fr = torch.tensor([1.0] if name == "scaling" else [i / (k - 1) for i in range(1, k)], dtype=torch.float64)
+        f = (1 + a * fr.view(1, -1, 1, 1)).clamp(min=1e-3)
+        return cu + (u - cu) / f, cv + (v - cv) / f
+    phi = math.radians(kw.get("angle", 0.0))
+    tk = torch.tensor([i / (k - 1) - 0.5 for i in range(k)], dtype=torch.float64).view(1, -1, 1, 1)
+    return u - a * tk * math.cos(phi), v + a * tk * math.sin(phi)
+
+
+def model(name: str, kw: dict, x: torch.Tensor, alpha: float, pad: str) -> torch.Tensor:
+    """τ(α, x) as the proofs describe it: mean over samples of bilinear(x, q_k(α, p))."""
+    _, h, w = x.shape
+    qu, qv = source_points(name, kw, torch.tensor([alpha], dtype=torch.float64), h, w)
+    out = sum(bilinear(x, qu[0, s], qv[0, s], pad) for s in range(qu.shape[1]))
+    if name in ("rotational_blur", "zoom_blur"):
+        out = out + x  # the k = 0 term
+    return out / kw.get("num_samples", 16) if name not in ("rotation", "scaling") else out
 
 
 @pytest.mark.parametrize("pad", PADS)
@@ -161,6 +170,33 @@ def test_the_proofs_sampling_model_is_kornias(name, kw, intervals, pad):
         for alpha in (low, 0.37 * low + 0.63 * high, high):
             got = t(x[None], torch.tensor([[alpha]], dtype=torch.float64))[0]
             assert torch.allclose(got, model(name, kw, x, alpha, pad), atol=1e-10, rtol=0), (alpha, pad)
+
+
+@pytest.mark.parametrize("name,kw,intervals", CASES, ids=lambda v: v if isinstance(v, str) else "")
+def test_boxes_hold_the_path_and_speeds_bound_its_velocity(name, kw, intervals):
+    """Step 3's hypotheses, directly: on every piece, the source points of a dense sub-grid lie in
+    the box geometry returns (the exact-arithmetic path, up to the model's ~1e-15 rounding, which the
+    1e-9 widening covers), and their difference quotients are at most su, sv."""
+    t = gsmooth.transform(name, **kw)
+    for low, high in intervals:
+        edges, geometry, weights = t._speed_pieces(H, W, low, high)
+        assert float(edges[0]) == low and float(edges[-1]) == high and bool((edges[1:] >= edges[:-1]).all())
+        a, b = edges[:-1], edges[1:]
+        u_lo, u_hi, v_lo, v_hi, su, sv = (torch.as_tensor(g).expand(a.numel(), len(weights), H, W)
+                                          for g in geometry(a, b))
+        j = torch.linspace(0.0, 1.0, 17, dtype=torch.float64)
+        alphas = (a[:, None] + (b - a)[:, None] * j[None, :]).clamp(max=b[:, None])  # (P, 17)
+        qu, qv = source_points(name, kw, alphas.reshape(-1), H, W)
+        qu, qv = qu.reshape(a.numel(), 17, *qu.shape[1:]), qv.reshape(a.numel(), 17, *qv.shape[1:])
+        assert bool((qu >= u_lo[:, None]).all() and (qu <= u_hi[:, None]).all()), (low, high)
+        assert bool((qv >= v_lo[:, None]).all() and (qv <= v_hi[:, None]).all()), (low, high)
+        step = (alphas[:, 1:] - alphas[:, :-1]).reshape(a.numel(), 16, 1, 1, 1)
+        ok = step > 0
+        slack = 1e-13 * (1 + qu.abs().amax()) / step.clamp(min=1e-300)
+        vel_u = (qu[:, 1:] - qu[:, :-1]).abs() / step.clamp(min=1e-300)
+        vel_v = (qv[:, 1:] - qv[:, :-1]).abs() / step.clamp(min=1e-300)
+        assert bool(((vel_u <= su[:, None] * (1 + 1e-9) + slack) | ~ok).all()), (low, high)
+        assert bool(((vel_v <= sv[:, None] * (1 + 1e-9) + slack) | ~ok).all()), (low, high)
 
 
 # ---------------------------------------------------------------------------------------------------

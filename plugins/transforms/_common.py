@@ -383,10 +383,10 @@ def _uniform_edges(low: float, high: float, displacement: float) -> torch.Tensor
     return _edges(low, high, torch.linspace(low, high, _pieces_for(displacement) + 1, dtype=torch.float64))
 
 
-def _rotation_speed_bound(x64, padding_mode, low, high, fractions, weights) -> float:
-    """Speed bound for ``Σ_k w_k·rotate(x, f_k·α)`` (α in degrees, f_k ≥ 0): see
-    :meth:`gsmooth_plugins.transforms.rotation.Rotation.path_speed_bound` for the coordinate map."""
-    c, h, w = x64.shape
+def _rotation_pieces(h: int, w: int, low: float, high: float, fractions):
+    """``(edges, geometry)`` for ``rotate(x, f_k·α)``, k = 1 … K (α in degrees, f_k ≥ 0) on an
+    (h, w) image: see :meth:`gsmooth_plugins.transforms.rotation.Rotation.path_speed_bound` for the
+    coordinate map, :func:`_bilinear_path_speed_bound` for what geometry returns."""
     u, v = _pixel_grid(h, w)
     cu, cv = (w - 1) / 2.0, (h - 1) / 2.0
     du, dv = u - cu, v - cv  # exact (half-)integers
@@ -421,13 +421,12 @@ def _rotation_speed_bound(x64, padding_mode, low, high, fractions, weights) -> f
         speed = frac * rad * r  # |dq/dα| in pixels per degree (r rounded: covered by _ROUND_UP)
         return u_lo, u_hi, v_lo, v_hi, speed * sup_sin, speed * sup_cos
 
-    return _bilinear_path_speed_bound(x64, padding_mode, edges, geometry, weights)
+    return edges, geometry
 
 
-def _scale_speed_bound(x64, padding_mode, low, high, fractions, weights, min_factor) -> float:
-    """Speed bound for ``Σ_k w_k·scale(x, max(1 + f_k·θ, m))`` (f_k ≥ 0): see
+def _scale_pieces(h: int, w: int, low: float, high: float, fractions, min_factor):
+    """``(edges, geometry)`` for ``scale(x, max(1 + f_k·θ, m))``, k = 1 … K (f_k ≥ 0): see
     :meth:`gsmooth_plugins.transforms.scaling.Scaling.path_speed_bound` for the coordinate map."""
-    c, h, w = x64.shape
     u, v = _pixel_grid(h, w)
     cu, cv = (w - 1) / 2.0, (h - 1) / 2.0
     du, dv = u - cu, v - cv
@@ -463,14 +462,13 @@ def _scale_speed_bound(x64, padding_mode, low, high, fractions, weights, min_fac
             dv.abs() * rate,
         )
 
-    return _bilinear_path_speed_bound(x64, padding_mode, edges, geometry, weights)
+    return edges, geometry
 
 
-def _translation_speed_bound(x64, padding_mode, low, high, velocities, weights) -> float:
-    """Speed bound for ``Σ_k w_k·(x sampled at p + θ·v_k)`` with constant source velocities
+def _translation_pieces(h: int, w: int, low: float, high: float, velocities):
+    """``(edges, geometry)`` for x sampled at p + θ·v_k with constant source velocities
     ``v_k = (v_u, v_v)`` (pixels per unit θ): see
     :meth:`gsmooth_plugins.transforms.motion_blur.MotionBlur.path_speed_bound`."""
-    c, h, w = x64.shape
     vel = torch.as_tensor(velocities, dtype=torch.float64).reshape(-1, 2)
     vu, vv = vel[:, 0].view(1, -1, 1, 1), vel[:, 1].view(1, -1, 1, 1)
     u, v = _pixel_grid(h, w)
@@ -491,4 +489,4 @@ def _translation_speed_bound(x64, padding_mode, low, high, velocities, weights) 
             vv.abs(),
         )
 
-    return _bilinear_path_speed_bound(x64, padding_mode, edges, geometry, weights)
+    return edges, geometry

@@ -9,7 +9,8 @@ import gsmooth
 
 from ._common import (
     PADDING_MODES,
-    _rotation_speed_bound,
+    _bilinear_path_speed_bound,
+    _rotation_pieces,
     _speed_image,
     _speed_interval,
     check_image,
@@ -111,7 +112,12 @@ class Rotation(gsmooth.Transform):
         low, high = _speed_interval(owner, low, high)
         if x64 is None:
             return None
-        return _rotation_speed_bound(x64, self.padding_mode, low, high, [1.0], [1.0])
+        pieces = self._speed_pieces(x64.shape[1], x64.shape[2], low, high)
+        return _bilinear_path_speed_bound(x64, self.padding_mode, *pieces)
+
+    def _speed_pieces(self, h, w, low, high):
+        """``(edges, geometry, weights)`` of :meth:`path_speed_bound` (one sample, weight 1)."""
+        return (*_rotation_pieces(h, w, low, high, [1.0]), [1.0])
 
     def kink_points(self, low, high):
         """α = 0 when it lies in ``[low, high]`` (else ``()``).

@@ -10,7 +10,8 @@ import gsmooth
 
 from ._common import (
     PADDING_MODES,
-    _scale_speed_bound,
+    _bilinear_path_speed_bound,
+    _scale_pieces,
     _speed_image,
     _speed_interval,
     check_image,
@@ -112,7 +113,12 @@ class Scaling(gsmooth.Transform):
         low, high = _speed_interval(owner, low, high)
         if x64 is None:
             return None
-        return _scale_speed_bound(x64, self.padding_mode, low, high, [1.0], [1.0], MIN_SCALE)
+        pieces = self._speed_pieces(x64.shape[1], x64.shape[2], low, high)
+        return _bilinear_path_speed_bound(x64, self.padding_mode, *pieces)
+
+    def _speed_pieces(self, h, w, low, high):
+        """``(edges, geometry, weights)`` of :meth:`path_speed_bound` (one sample, weight 1)."""
+        return (*_scale_pieces(h, w, low, high, [1.0], MIN_SCALE), [1.0])
 
     def kink_points(self, low, high):
         """θ = 0 and θ = MIN_SCALE − 1 (the clamp), those in ``[low, high]``.
