@@ -2,10 +2,12 @@
 
 Not collected by pytest (run by hand; ~30 s per mutant on one core):
 
-    PYTHONPATH=. python tests/mutants_speed_bounds.py [NAME ...]
+    PYTHONPATH=. python tests/mutants_speed_bounds.py [--end-to-end] [NAME ...]
 
 Each mutant copies ``plugins/`` to a temporary directory, applies one textual change, and runs the
-test file against the copy (as ``gsmooth_plugins``). "caught" = some test fails.
+test file against the copy (as ``gsmooth_plugins``). "caught" = some test fails. ``--end-to-end``
+runs only the tests that look at τ itself (bound vs measured speed, pairs), not the unit tests of
+the boxes/speeds and of the padding fold.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ C = "transforms/_common.py"
 
 #: name -> (file under plugins/, old text, new text, what the bug is)
 MUTANTS = {
-    "radians-speed": (C, "rad = math.pi / 180.0", "rad = 1.0",
-                      "rotation speed per radian where θ is in degrees (57× too large)"),
+    "baseline": (C, "", "", "no change: must pass (else every 'catch' means nothing)"),
+    "radians": (C, "rad = math.pi / 180.0", "rad = 1.0",
+                "θ read as radians where it is in degrees (arc boxes and speed 57× too long)"),
+    "radians-speed": (C, "speed = frac * rad * r  # |dq/dα|", "speed = frac * r  # |dq/dα|",
+                      "speed per radian where θ is in degrees (57× too large; boxes right)"),
     "radians-box": (C, "t0, t1 = a * frac * rad + phi, b * frac * rad + phi",
                     "t0, t1 = a * frac * (rad * rad) + phi, b * frac * (rad * rad) + phi",
                     "degrees converted twice in the arc box (box too short)"),
@@ -73,6 +78,9 @@ MUTANTS = {
 }
 
 
+END_TO_END = False
+
+
 def run(name: str) -> bool:
     path, old, new, _ = MUTANTS[name]
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,7 +88,7 @@ def run(name: str) -> bool:
         shutil.copytree(ROOT / "plugins", copy, ignore=shutil.ignore_patterns("__pycache__"))
         f = copy / path
         text = f.read_text()
-        if text.count(old) != 1:
+        if old and text.count(old) != 1:
             raise SystemExit(f"{name}: the text to mutate occurs {text.count(old)} times in {path}")
         f.write_text(text.replace(old, new))
         pp = Path(tmp) / "pp"
@@ -89,17 +97,27 @@ def run(name: str) -> bool:
         env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{pp}", OMP_NUM_THREADS="1")
         cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                str(ROOT / "tests" / "test_speed_bounds_geometric.py")]
+        if END_TO_END:
+            cmd += ["-k", "not boxes and not canonical and not model_is"]
         res = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp)
         lines = res.stdout.splitlines()
         failed = [ln.split("::", 1)[-1] for ln in lines if ln.startswith("FAILED")]
         why = [ln[1:].strip()[:110] for ln in lines if ln.startswith("E ")]
-        print(f"{name:22s} {'CAUGHT' if res.returncode else 'missed'}  {failed[0] if failed else ''}", flush=True)
+        verdict = ("FAILS" if res.returncode else "passes") if name == "baseline" else (
+            "CAUGHT" if res.returncode else "missed")
+        print(f"{name:22s} {verdict}  {failed[0] if failed else ''}", flush=True)
         if why:
             print(f"{'':24s}{why[0]}", flush=True)
         return res.returncode != 0
 
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or list(MUTANTS)
-    caught = [run(n) for n in names]
+    args = sys.argv[1:]
+    if "--end-to-end" in args:
+        END_TO_END = True
+        args.remove("--end-to-end")
+    names = args or list(MUTANTS)
+    if "baseline" in names and run("baseline"):
+        raise SystemExit("the unmutated code fails the tests")
+    caught = [run(n) for n in names if n != "baseline"]
     print(f"{sum(caught)}/{len(caught)} caught")

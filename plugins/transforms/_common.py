@@ -98,7 +98,8 @@ _PIECE_PIXELS = 0.25
 _MAX_PIECES = 256
 #: Final relative round-up of the float64 computation.
 _ROUND_UP = 1.0 + 1e-9
-#: Widening of computed box ends (pixels, relative to 1 + |coordinate|); slack on sup |sin|, |cos|.
+#: Widening of computed box ends (pixels, relative to 1 + |coordinate|); slack on sup |sin|, |cos|
+#: (relative to 1 + |angle| in radians: the rounding of t = α·f·π/180 + φ grows with |t|).
 _BOX_SLACK = 1e-9
 _TRIG_SLACK = 1e-15
 #: Elements (pieces × samples × H × W × C) per chunk of the computation.
@@ -138,15 +139,17 @@ def _pixel_grid(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
     return u, v
 
 
-def _lower(t: torch.Tensor, exact=None) -> torch.Tensor:
-    """A float ≤ the exact value that ``t`` approximates (``exact``: where ``t`` is known exact)."""
-    out = t - _BOX_SLACK * (1.0 + t.abs())
+def _lower(t: torch.Tensor, exact=None, scale=0.0) -> torch.Tensor:
+    """A float ≤ the exact value that ``t`` approximates, computed with intermediates of magnitude
+    ≲ ``scale`` (widening 1e-9·(1 + |t| + scale) ≫ their roundings); ``exact``: where ``t`` is
+    known to be exact (no widening)."""
+    out = t - _BOX_SLACK * (1.0 + t.abs() + scale)
     return out if exact is None else torch.where(exact, t, out)
 
 
-def _upper(t: torch.Tensor, exact=None) -> torch.Tensor:
-    """A float ≥ the exact value that ``t`` approximates (``exact``: where ``t`` is known exact)."""
-    out = t + _BOX_SLACK * (1.0 + t.abs())
+def _upper(t: torch.Tensor, exact=None, scale=0.0) -> torch.Tensor:
+    """A float ≥ the exact value that ``t`` approximates (see :func:`_lower`)."""
+    out = t + _BOX_SLACK * (1.0 + t.abs() + scale)
     return out if exact is None else torch.where(exact, t, out)
 
 
@@ -313,9 +316,10 @@ def _bilinear_path_speed_bound(x64, padding_mode, edges, geometry, weights) -> f
        would only tighten the bound, never change its validity), and α = 0 (the identity, where all
        source points are lattice points) is a piece edge.
     6. Floating point. Everything is computed in float64 on the CPU; computed box ends are widened
-       by 1e-9·(1 + |coordinate|) pixels except where they are exact (the lattice point p at the
-       identity, a coordinate that does not move), sup |sin|, sup |cos| get 1e-15, and the result is
-       multiplied by 1 + 1e-9 (the roundings of a float64 sum of ≤ 10⁷ terms are far below that). The
+       by 1e-9·(1 + |coordinate| + |intermediates|) pixels — ≥ 10⁴ times their rounding errors —
+       except where they are exact (the lattice point p at the identity, a coordinate that does not
+       move); sup |sin|, sup |cos| get 1e-15·(1 + |angle|); the result is multiplied by 1 + 1e-9
+       (the roundings of the speeds and of a float64 sum of ≤ 10⁷ terms are far below that). The
        bound is for the map in exact arithmetic: the transform evaluated in floating point differs
        from it by rounding noise (~1e-16 relative in float64, ~1e-7 in float32) that no Lipschitz
        constant covers as |α − β| → 0.
@@ -404,10 +408,14 @@ def _rotation_pieces(h: int, w: int, low: float, high: float, fractions):
         ua, ub, va, vb = cu + r * c0, cu + r * c1, cv + r * s0, cv + r * s1
         ua, ub = torch.where(ex0, u, ua), torch.where(ex1, u, ub)
         va, vb = torch.where(ex0, v, va), torch.where(ex1, v, vb)
-        u_lo = torch.minimum(_lower(ua, ex0), _lower(ub, ex1))
-        u_hi = torch.maximum(_upper(ua, ex0), _upper(ub, ex1))
-        v_lo = torch.minimum(_lower(va, ex0), _lower(vb, ex1))
-        v_hi = torch.maximum(_upper(va, ex0), _upper(vb, ex1))
+        # cos t is off by ≲ 1e-16·(1 + |t|) (t's rounding), so r·cos t by r times that: widen by
+        # 1e-9·big = 1e-12·r·(1 + |t|) more
+        tmax = torch.maximum(t0.abs(), t1.abs())
+        big = r * (1.0 + tmax) * 1e-3
+        u_lo = torch.minimum(_lower(ua, ex0, big), _lower(ub, ex1, big))
+        u_hi = torch.maximum(_upper(ua, ex0, big), _upper(ub, ex1, big))
+        v_lo = torch.minimum(_lower(va, ex0, big), _lower(vb, ex1, big))
+        v_hi = torch.maximum(_upper(va, ex0, big), _upper(vb, ex1, big))
         # the arc's extreme points, where it passes one: cos t = ±1, sin t = ±1
         u_max, u_min = _holds(t0, t1, 0.0), _holds(t0, t1, math.pi)
         v_max, v_min = _holds(t0, t1, half_pi), _holds(t0, t1, -half_pi)
@@ -415,9 +423,9 @@ def _rotation_pieces(h: int, w: int, low: float, high: float, fractions):
         u_lo = torch.where(u_min, torch.minimum(u_lo, _lower(cu - r)), u_lo)
         v_hi = torch.where(v_max, torch.maximum(v_hi, _upper(cv + r)), v_hi)
         v_lo = torch.where(v_min, torch.minimum(v_lo, _lower(cv - r)), v_lo)
-        one = torch.ones_like(t0)
-        sup_sin = torch.where(v_max | v_min, one, torch.maximum(s0.abs(), s1.abs())) + _TRIG_SLACK
-        sup_cos = torch.where(u_max | u_min, one, torch.maximum(c0.abs(), c1.abs())) + _TRIG_SLACK
+        one, trig_slack = torch.ones_like(t0), _TRIG_SLACK * (1.0 + tmax)
+        sup_sin = torch.where(v_max | v_min, one, torch.maximum(s0.abs(), s1.abs())) + trig_slack
+        sup_cos = torch.where(u_max | u_min, one, torch.maximum(c0.abs(), c1.abs())) + trig_slack
         speed = frac * rad * r  # |dq/dα| in pixels per degree (r rounded: covered by _ROUND_UP)
         return u_lo, u_hi, v_lo, v_hi, speed * sup_sin, speed * sup_cos
 
@@ -480,11 +488,12 @@ def _translation_pieces(h: int, w: int, low: float, high: float, velocities):
         # exact where the shift is 0: at θ = 0, or along an axis the motion does not use
         eu0, eu1 = ((a == 0.0) | (vu == 0.0)).expand_as(ua), ((b == 0.0) | (vu == 0.0)).expand_as(ub)
         ev0, ev1 = ((a == 0.0) | (vv == 0.0)).expand_as(va), ((b == 0.0) | (vv == 0.0)).expand_as(vb)
+        sa_u, sb_u, sa_v, sb_v = (a * vu).abs(), (b * vu).abs(), (a * vv).abs(), (b * vv).abs()
         return (
-            torch.minimum(_lower(ua, eu0), _lower(ub, eu1)),
-            torch.maximum(_upper(ua, eu0), _upper(ub, eu1)),
-            torch.minimum(_lower(va, ev0), _lower(vb, ev1)),
-            torch.maximum(_upper(va, ev0), _upper(vb, ev1)),
+            torch.minimum(_lower(ua, eu0, sa_u), _lower(ub, eu1, sb_u)),
+            torch.maximum(_upper(ua, eu0, sa_u), _upper(ub, eu1, sb_u)),
+            torch.minimum(_lower(va, ev0, sa_v), _lower(vb, ev1, sb_v)),
+            torch.maximum(_upper(va, ev0, sa_v), _upper(vb, ev1, sb_v)),
             vu.abs(),
             vv.abs(),
         )
