@@ -17,7 +17,8 @@ from ._common import (
     PADDING_MODES,
     _speed_image,
     _speed_interval,
-    _translation_speed_bound,
+    _bilinear_path_speed_bound,
+    _translation_pieces,
     check_image,
     check_int,
     check_option,
@@ -142,8 +143,8 @@ class MotionBlur(gsmooth.Transform):
         |dq_u/dℓ| = |t_k cos φ|, |dq_v/dℓ| = |t_k sin φ|, whose box over a piece [a, b] is spanned by
         q_k(a) and q_k(b). The shared argument
         (:func:`gsmooth_plugins.transforms._common._bilinear_path_speed_bound`) bounds each pixel of
-        each sample by Gu·su + Gv·sv (per-cell maxima of the padded lattice's differences over the
-        cells its box meets); the mean over the K samples (weights 1/K) is bounded per pixel by the
+        each sample by Gu·su + Gv·sv (Gu, Gv: the largest absolute differences of the padded
+        lattice over the faces — open cells, open edges — its box meets); the mean over the K samples (weights 1/K) is bounded per pixel by the
         mean of these, then ℓ2 over C·H·W, max over pieces (≤ ¼ pixel of motion each).
         """
         owner = "MotionBlur.path_speed_bound"
@@ -151,9 +152,15 @@ class MotionBlur(gsmooth.Transform):
         low, high = _speed_interval(owner, low, high)
         if x64 is None:
             return None
+        pieces = self._speed_pieces(x64.shape[1], x64.shape[2], low, high)
+        return _bilinear_path_speed_bound(x64, self.padding_mode, *pieces)
+
+    def _speed_pieces(self, h, w, low, high):
+        """``(edges, geometry, weights)`` of :meth:`path_speed_bound`: K samples, velocities
+        −t_k·(cos φ, −sin φ), weights 1/K."""
         k = self.num_samples
         velocities = [(-cu, -cv) for cu, cv in _coefficients(self.angle, k)]
-        return _translation_speed_bound(x64, self.padding_mode, low, high, velocities, [1.0 / k] * k)
+        return (*_translation_pieces(h, w, low, high, velocities), [1.0 / k] * k)
 
     def kink_points(self, low, high):
         """Every ℓ in ``[low, high]`` where some sample's source point crosses a grid line: ℓ = m/γ

@@ -9,7 +9,8 @@ import gsmooth
 
 from ._common import (
     PADDING_MODES,
-    _rotation_speed_bound,
+    _bilinear_path_speed_bound,
+    _rotation_pieces,
     _speed_image,
     _speed_interval,
     check_image,
@@ -89,25 +90,34 @@ class Rotation(gsmooth.Transform):
         Proof. kornia's ``rotate`` (``get_rotation_matrix2d`` + ``warp_affine``, bilinear,
         ``align_corners=True``, so pixel centres sit on the integers) gives output pixel
         p = (u, v) the value I(q(α)) at the source point q(α) = c + R(α)ᵀ(p − c), c = ((W − 1)/2,
-        (H − 1)/2), R(α) the rotation by απ/180 rad (checked against kornia to 1e-14 by the tests).
+        (H − 1)/2), R(α) the rotation by απ/180 rad (checked against kornia by the tests).
         Writing p − c = r(cos φ, sin φ): q(α) = c + r(cos t, sin t) with t = φ + απ/180, so
         |dq_u/dα| = (π/180)·r·|sin t| and |dq_v/dα| = (π/180)·r·|cos t| (pixels per degree).
         The interval is cut into pieces in which the fastest pixel (largest r) moves ≤ ¼ pixel; on
         a piece [a, b] the source point runs along an arc whose bounding box is exact (the min/max
         of cos t and sin t over [t_a, t_b], ±1 where the arc passes an axis) and su, sv use
-        sup |sin t|, sup |cos t| over that arc. The shared argument
+        sup |sin t|, sup |cos t| over that arc; at α = 0 the source point is the lattice point p
+        exactly (0 is always a piece edge). The shared argument
         (:func:`gsmooth_plugins.transforms._common._bilinear_path_speed_bound`: I is the bilinear
-        interpolant of the lattice extended by ``padding_mode``; on each cell |∂I/∂u|, |∂I/∂v| are
-        at most the largest absolute difference along the cell's rows, resp. columns, padding
-        values included; maxima over the cells meeting the box; ℓ2 over C·H·W; max over pieces)
-        turns these into L = max_piece ‖Gu·su + Gv·sv‖₂.
+        interpolant of the lattice extended by ``padding_mode``; in an open cell |∂I/∂u|, |∂I/∂v|
+        are at most the largest absolute difference along the cell's two rows, resp. columns, on an
+        open edge the edge's own difference — padding values included; Gu, Gv = their maxima over
+        the faces the box meets; ℓ2 over C·H·W; max over pieces) turns these into
+        L = max_piece ‖Gu·su + Gv·sv‖₂. Looseness: the box is a little wider than the arc, and a box
+        end that falls exactly on a grid line (e.g. 90° on a square image) is widened for rounding
+        onto the faces beyond it.
         """
         owner = "Rotation.path_speed_bound"
         x64 = _speed_image(owner, x)
         low, high = _speed_interval(owner, low, high)
         if x64 is None:
             return None
-        return _rotation_speed_bound(x64, self.padding_mode, low, high, [1.0], [1.0])
+        pieces = self._speed_pieces(x64.shape[1], x64.shape[2], low, high)
+        return _bilinear_path_speed_bound(x64, self.padding_mode, *pieces)
+
+    def _speed_pieces(self, h, w, low, high):
+        """``(edges, geometry, weights)`` of :meth:`path_speed_bound` (one sample, weight 1)."""
+        return (*_rotation_pieces(h, w, low, high, [1.0]), [1.0])
 
     def kink_points(self, low, high):
         """α = 0 when it lies in ``[low, high]`` (else ``()``).

@@ -13,7 +13,8 @@ import gsmooth
 
 from ._common import (
     PADDING_MODES,
-    _rotation_speed_bound,
+    _bilinear_path_speed_bound,
+    _rotation_pieces,
     _speed_image,
     _speed_interval,
     check_image,
@@ -107,8 +108,8 @@ class RotationalBlur(gsmooth.Transform):
         so |dq_u/dθ| = f_k(π/180)·r·|sin t| and |dq_v/dθ| = f_k(π/180)·r·|cos t|, with exact arc
         boxes on each piece. The shared argument
         (:func:`gsmooth_plugins.transforms._common._bilinear_path_speed_bound`) bounds each pixel of
-        each sample by Gu·su + Gv·sv (per-cell maxima of the padded lattice's differences over the
-        cells its box meets); the mean over samples is bounded per pixel by the mean of these
+        each sample by Gu·su + Gv·sv (Gu, Gv: the largest absolute differences of the padded
+        lattice over the faces — open cells, open edges — its box meets); the mean over samples is bounded per pixel by the mean of these
         (triangle inequality, weights 1/K for k = 1 … K − 1), then ℓ2 over C·H·W, max over pieces.
         """
         owner = "RotationalBlur.path_speed_bound"
@@ -116,9 +117,15 @@ class RotationalBlur(gsmooth.Transform):
         low, high = _speed_interval(owner, low, high)
         if x64 is None:
             return None
+        pieces = self._speed_pieces(x64.shape[1], x64.shape[2], low, high)
+        return _bilinear_path_speed_bound(x64, self.padding_mode, *pieces)
+
+    def _speed_pieces(self, h, w, low, high):
+        """``(edges, geometry, weights)`` of :meth:`path_speed_bound`: samples k = 1 … K − 1 (k = 0
+        is x itself), fractions k/(K − 1), weights 1/K."""
         k = self.num_samples
         fractions = [i / (k - 1) for i in range(1, k)]
-        return _rotation_speed_bound(x64, self.padding_mode, low, high, fractions, [1.0 / k] * (k - 1))
+        return (*_rotation_pieces(h, w, low, high, fractions), [1.0 / k] * (k - 1))
 
     def kink_points(self, low, high):
         """θ = 0 when it lies in ``[low, high]`` (else ``()``): there every sample's source points

@@ -10,7 +10,8 @@ import gsmooth
 
 from ._common import (
     PADDING_MODES,
-    _scale_speed_bound,
+    _bilinear_path_speed_bound,
+    _scale_pieces,
     _speed_image,
     _speed_interval,
     check_image,
@@ -96,20 +97,28 @@ class Scaling(gsmooth.Transform):
         q(a) and q(b). Where 1 + θ > MIN_SCALE, dq/dθ = −(p − c)/s², so |dq_u/dθ| ≤ |u − cx|/s(a)²
         and |dq_v/dθ| ≤ |v − cy|/s(a)² on the piece (s ≥ s(a)); where the clamp acts q is constant
         (speed 0; q stays continuous, so the bound holds across the clamp). The pieces are equally
-        spaced in 1/s (q is affine in 1/s), the fastest pixel moving ≤ ¼ pixel per piece. The
+        spaced in 1/s (q is affine in 1/s), the fastest pixel moving ≤ ¼ pixel per piece, and 0 is
+        a piece edge (there q = p exactly, as is the centre row/column's coordinate throughout). The
         shared argument (:func:`gsmooth_plugins.transforms._common._bilinear_path_speed_bound`:
-        bilinear interpolant of the lattice extended by ``padding_mode``; per cell |∂I/∂u|, |∂I/∂v|
-        at most the largest absolute row, resp. column, difference, padding values included; maxima
-        over the cells meeting the box; ℓ2 over C·H·W; max over pieces) gives
-        L = max_piece ‖Gu·su + Gv·sv‖₂. The speed grows like 1/s², so intervals reaching down to
-        MIN_SCALE − 1 get very large (still finite and valid) bounds.
+        bilinear interpolant of the lattice extended by ``padding_mode``; in an open cell |∂I/∂u|,
+        |∂I/∂v| at most the largest absolute difference along its two rows, resp. columns, on an
+        open edge that edge's difference — padding values included; Gu, Gv = their maxima over the
+        faces the box meets; ℓ2 over C·H·W; max over pieces) gives L = max_piece ‖Gu·su + Gv·sv‖₂.
+        The speed grows like 1/s², so intervals reaching down to MIN_SCALE − 1 get very large (still
+        finite and valid) bounds; a box end exactly on a grid line (s = 1/2 on an odd-sized image,
+        say) is widened for rounding onto the faces beyond it.
         """
         owner = "Scaling.path_speed_bound"
         x64 = _speed_image(owner, x)
         low, high = _speed_interval(owner, low, high)
         if x64 is None:
             return None
-        return _scale_speed_bound(x64, self.padding_mode, low, high, [1.0], [1.0], MIN_SCALE)
+        pieces = self._speed_pieces(x64.shape[1], x64.shape[2], low, high)
+        return _bilinear_path_speed_bound(x64, self.padding_mode, *pieces)
+
+    def _speed_pieces(self, h, w, low, high):
+        """``(edges, geometry, weights)`` of :meth:`path_speed_bound` (one sample, weight 1)."""
+        return (*_scale_pieces(h, w, low, high, [1.0], MIN_SCALE), [1.0])
 
     def kink_points(self, low, high):
         """θ = 0 and θ = MIN_SCALE − 1 (the clamp), those in ``[low, high]``.

@@ -14,7 +14,8 @@ import gsmooth
 
 from ._common import (
     PADDING_MODES,
-    _scale_speed_bound,
+    _bilinear_path_speed_bound,
+    _scale_pieces,
     _speed_image,
     _speed_interval,
     check_image,
@@ -113,8 +114,8 @@ class ZoomBlur(gsmooth.Transform):
         where unclamped |dq_k/dz| = |p − c|·(k/(K − 1))/f_k², at most |u − cx|·(k/(K − 1))/f_k(a)²
         (resp. |v − cy|·…) on the piece; clamped, q_k is constant. The shared argument
         (:func:`gsmooth_plugins.transforms._common._bilinear_path_speed_bound`) bounds each pixel of
-        each sample by Gu·su + Gv·sv (per-cell maxima of the padded lattice's differences over the
-        cells its box meets); the mean over samples is bounded per pixel by the mean of these
+        each sample by Gu·su + Gv·sv (Gu, Gv: the largest absolute differences of the padded
+        lattice over the faces — open cells, open edges — its box meets); the mean over samples is bounded per pixel by the mean of these
         (weights 1/K for k = 1 … K − 1), then ℓ2 over C·H·W, max over pieces (equally spaced in
         1/f of the largest factor, ≤ ¼ pixel of motion each).
         """
@@ -123,11 +124,15 @@ class ZoomBlur(gsmooth.Transform):
         low, high = _speed_interval(owner, low, high)
         if x64 is None:
             return None
+        pieces = self._speed_pieces(x64.shape[1], x64.shape[2], low, high)
+        return _bilinear_path_speed_bound(x64, self.padding_mode, *pieces)
+
+    def _speed_pieces(self, h, w, low, high):
+        """``(edges, geometry, weights)`` of :meth:`path_speed_bound`: samples k = 1 … K − 1 (k = 0
+        is x itself), fractions k/(K − 1), weights 1/K."""
         k = self.num_samples
         fractions = [i / (k - 1) for i in range(1, k)]
-        return _scale_speed_bound(
-            x64, self.padding_mode, low, high, fractions, [1.0 / k] * (k - 1), _MIN_FACTOR
-        )
+        return (*_scale_pieces(h, w, low, high, fractions, _MIN_FACTOR), [1.0 / k] * (k - 1))
 
     def kink_points(self, low, high):
         """z = 0 and the clamp points (1e-3 − 1)·(K − 1)/k, k = 1 … K − 1, those in ``[low, high]``.
