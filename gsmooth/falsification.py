@@ -101,13 +101,15 @@ class Attack:
     runner_up_count: int = 0
     p_value: float = 1.0
     note: str = ""
+    coord: str = "α"  # what ``point`` is: the parameter α, or ‖δ‖ for a pixel shift
 
     def describe(self) -> str:
         pt = ", ".join(f"{v:.4g}" for v in self.point)
+        where = f"{self.coord}=({pt})" if len(self.point) != 1 else f"{self.coord}={pt}"
         if self.verdict == SKIPPED:
-            return f"{self.label} α=({pt}): skipped ({self.note})"
+            return f"{self.label} {where}: skipped ({self.note})"
         return (
-            f"{self.label} α=({pt}): PREDICT {self.prediction} ({self.count} vs {self.runner_up_count} for "
+            f"{self.label} {where}: PREDICT {self.prediction} ({self.count} vs {self.runner_up_count} for "
             f"{self.runner_up}, p={self.p_value:.2g}) → {self.verdict}"
         )
 
@@ -258,7 +260,9 @@ def _log_pdf(noise: Noise, v: np.ndarray) -> np.ndarray:
 
 
 class _PixelLikelihoodRatio(nn.Module):
-    """``Σ_i log ψ(z_i − x0_i − δ_i) − log ψ(z_i − x0_i)`` (ψ the noise's 1-D density)."""
+    """``Σ_i log ψ(z_i − x0_i − δ_i) − log ψ(z_i − x0_i)`` (ψ the noise's 1-D density): the
+    Neyman–Pearson statistic of a shift by δ. Its atoms (Laplace, uniform: the ratio is constant
+    on whole regions) are split by ``δ·(z − x0)`` at the 1e-9 scale, so a threshold can cut them."""
 
     def __init__(self, noise: Noise, x0: torch.Tensor, delta: torch.Tensor):
         super().__init__()
@@ -267,52 +271,57 @@ class _PixelLikelihoodRatio(nn.Module):
         self.register_buffer("delta", delta.flatten().double())
 
     def forward(self, z):
-        th = (z.flatten(1).double() - self.x0).cpu().numpy()
+        th = z.flatten(1).double() - self.x0
         d = self.delta.cpu().numpy()
-        llr = np.nansum(_log_pdf(self.noise, th - d) - _log_pdf(self.noise, th), axis=1)
-        return torch.as_tensor(llr, device=z.device)
+        t = th.cpu().numpy()
+        with np.errstate(invalid="ignore"):
+            llr = np.nansum(_log_pdf(self.noise, t - d) - _log_pdf(self.noise, t), axis=1)
+        tie = torch.tanh(th @ self.delta / max(float(self.delta.norm()) ** 2, 1e-300))
+        return torch.as_tensor(llr, device=z.device) + 1e-9 * tie
 
 
 class _Reader(nn.Module):
-    """α̂(z): the grid point α_j whose image τ(α_j, x0) is nearest to z (ℓ2, after an exact PCA).
+    """α̂(z): the grid point α_j whose image τ(α_j, x0) is nearest to z (ℓ2), the parameter read
+    off the image.
 
-    Grid images that coincide (rounded or clamped parameters, cyclic shifts) are merged, keeping
-    the grid point nearest to ``prefer``.
+    ``axes`` are the grid's coordinates per parameter (a regular product grid). Grid images that
+    coincide (rounded or clamped parameters, cyclic shifts) are merged, keeping the grid point
+    nearest to ``prefer``. Distances are computed in the fewest principal components of the grid
+    images for which nearest neighbours are those of the full pixel space (checked on the grid
+    and on points between grid points): a binary search for one component, a k-d tree otherwise.
     """
 
-    def __init__(self, transform: Transform, x0: torch.Tensor, grid: np.ndarray, prefer: np.ndarray, chunk: int = 4096):
+    def __init__(self, transform: Transform, x0: torch.Tensor, axes: Sequence[np.ndarray], prefer: np.ndarray,
+                 chunk: int = 4096):
         super().__init__()
+        mesh = np.meshgrid(*axes, indexing="ij")
+        grid = np.stack([m.reshape(-1) for m in mesh], axis=1)
         g = torch.as_tensor(grid, dtype=torch.float64)
-        imgs = []
-        with torch.no_grad():
-            for s in range(0, g.shape[0], chunk):
-                th = g[s : s + chunk].to(x0.dtype)
-                imgs.append(transform(x0.unsqueeze(0).expand(th.shape[0], *x0.shape), th).flatten(1).double())
-        a = torch.cat(imgs)
+        a = self._images(transform, x0, g, chunk)
         # merge identical images, keeping the point nearest to `prefer`
         order = np.argsort(np.abs(grid - prefer).sum(axis=1), kind="stable")
         scale = float(a.abs().max()) or 1.0
-        keyed = torch.round(a[order] / scale * 1e7)
-        _, inverse = torch.unique(keyed, dim=0, return_inverse=True)
-        first = {}
-        for pos, k in enumerate(inverse.tolist()):
-            first.setdefault(k, pos)
+        _, inverse = torch.unique(torch.round(a[order] / scale * 1e7), dim=0, return_inverse=True)
+        first: dict = {}
+        for pos, key in enumerate(inverse.tolist()):
+            first.setdefault(key, pos)
         keep = np.sort(order[sorted(first.values())])
+        self.duplicates = int(len(grid) - len(keep))
         a, g = a[keep], g[keep]
         mean = a.mean(0)
         _, _, vh = torch.linalg.svd(a - mean, full_matrices=False)
-        # the fewest principal components in which nearest neighbours are those of the full space,
-        # checked on the grid itself and on points between grid points
-        probe = self._probe(transform, x0, g, chunk)
-        full = torch.cdist(probe, a).argmin(1)
+        from scipy.spatial import cKDTree
+
+        probe = self._images(transform, x0, self._between(g), chunk)
+        truth = torch.cdist(probe, a).argmin(1).numpy()
+        own = np.arange(len(a))
         k = vh.shape[0]
         for cand in (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48):
             if cand >= vh.shape[0]:
                 break
-            vc = vh[:cand].T
-            pa, pp = (a - mean) @ vc, (probe - mean) @ vc
-            own = torch.cdist(pa, pa).argmin(1)
-            if bool((own == torch.arange(len(pa))).all()) and bool((torch.cdist(pp, pa).argmin(1) == full).all()):
+            pa, pp = ((a - mean) @ vh[:cand].T).numpy(), ((probe - mean) @ vh[:cand].T).numpy()
+            tree = cKDTree(pa)
+            if (tree.query(pa, k=1)[1] == own).all() and (tree.query(pp, k=1)[1] == truth).all():
                 k = cand
                 break
         v = vh[:k].T.contiguous()
@@ -322,45 +331,50 @@ class _Reader(nn.Module):
         self.register_buffer("v", v)
         self.register_buffer("proj", proj)
         self.register_buffer("sq", (proj**2).sum(1))
-        # one component: nearest neighbours by binary search on the sorted projections
         order1 = torch.argsort(proj[:, 0])
         self.register_buffer("sorted1", proj[order1, 0].contiguous())
         self.register_buffer("order1", order1)
-        self.duplicates = int(len(grid) - len(keep))
+        self._tree = cKDTree(proj.numpy()) if k > 1 else None
 
     @staticmethod
-    def _probe(transform, x0, g, chunk, limit=512):
-        """Images at parameters between grid points (half a step off along each axis)."""
-        gen = np.random.default_rng(0)
-        span = g.max(0).values - g.min(0).values
-        step = torch.stack([torch.unique(g[:, i]).diff().min() if torch.unique(g[:, i]).numel() > 1
-                            else torch.tensor(1.0, dtype=g.dtype) for i in range(g.shape[1])])
-        del span
-        pick = torch.as_tensor(gen.choice(len(g), size=min(limit, len(g)), replace=False))
-        off = torch.as_tensor(gen.uniform(-0.5, 0.5, size=(len(pick), g.shape[1]))) * step
-        th = (g[pick] + off).to(x0.dtype)
+    def _images(transform, x0, g, chunk):
+        out = []
         with torch.no_grad():
-            return transform(x0.unsqueeze(0).expand(th.shape[0], *x0.shape), th).flatten(1).double()
+            for s in range(0, g.shape[0], chunk):
+                th = g[s : s + chunk].to(x0.dtype)
+                out.append(transform(x0.unsqueeze(0).expand(th.shape[0], *x0.shape), th).flatten(1).double())
+        return torch.cat(out)
+
+    @staticmethod
+    def _between(g, limit=512):
+        """Parameters between grid points (up to half a grid step off along each axis)."""
+        gen = np.random.default_rng(0)
+        step = []
+        for i in range(g.shape[1]):
+            u = torch.unique(g[:, i])
+            step.append(float(u.diff().min()) if u.numel() > 1 else 1.0)
+        pick = torch.as_tensor(gen.choice(len(g), size=min(limit, len(g)), replace=False))
+        off = torch.as_tensor(gen.uniform(-0.5, 0.5, size=(len(pick), g.shape[1]))) * torch.tensor(step)
+        return g[pick] + off
 
     @property
     def size(self) -> int:
         return int(self.grid.shape[0])
 
-    def forward(self, z):
-        q = (z.flatten(1).double() - self.mean) @ self.v
+    def _search(self, q):
+        """Indices of the nearest grid points to projected queries ``q`` (exact)."""
         if q.shape[1] == 1:
             s1, q1 = self.sorted1, q[:, 0].contiguous()
             hi = torch.searchsorted(s1, q1).clamp(1, len(s1) - 1)
             lo = hi - 1
             pick = torch.where((q1 - s1[lo]).abs() <= (s1[hi] - q1).abs(), lo, hi)
-            return self.grid[self.order1[pick]]
-        out = []
-        step = max(1, int(2e7 // max(self.size, 1)))
-        for s in range(0, q.shape[0], step):
-            qs = q[s : s + step]
-            d2 = self.sq[None, :] - 2.0 * qs @ self.proj.T
-            out.append(self.grid[d2.argmin(1)])
-        return torch.cat(out) if out else self.grid[:0]
+            return self.order1[pick]
+        _, idx = self._tree.query(q.cpu().numpy(), k=1)
+        return torch.as_tensor(idx, dtype=torch.long)
+
+    def forward(self, z):
+        q = (z.flatten(1).double() - self.mean) @ self.v
+        return self.grid[self._search(q)]
 
 
 class _ParamScore(nn.Module):
@@ -441,12 +455,13 @@ class _Ctx:
     """Everything one run shares (settings, the image, the smoother factory, the report)."""
 
     def __init__(self, noise, transform, report, x0, *, n0, n, alpha, attack_n, attack_alpha, p_target, seed,
-                 batch_size, threshold_samples):
+                 batch_size, threshold_samples, fractions=(0.9, 0.5)):
         self.noise, self.transform, self.report, self.x0 = noise, transform, report, x0
         self.n0, self.n, self.alpha = n0, n, alpha
         self.attack_n, self.attack_alpha = attack_n, attack_alpha
         self.p_target, self.seed, self.batch_size = p_target, seed, batch_size
         self.m = threshold_samples
+        self.fractions = tuple(float(f) for f in fractions)
         self.one_sided = bool(getattr(noise, "one_sided", False))
         self.s = float(getattr(noise, "sigma", 1.0))
         self._gen_seed = 0
@@ -462,37 +477,39 @@ class _Ctx:
         self.report.refusals.append(Refusal(stage, type(exc).__name__, str(exc)))
 
     # -- thresholds: quantiles of the score under the smoothing distribution at a centre ------
-    def quantile(self, score: nn.Module, center=None, q=None) -> float:
+    def quantile(self, score: nn.Module, center=None, q=None, x0=None) -> float:
         q = self.p_target if q is None else q
+        x0 = self.x0 if x0 is None else x0
         self._gen_seed += 1
         gen = torch.Generator().manual_seed(self.seed * 7919 + self._gen_seed)
-        shape = self.transform.param_shape(tuple(self.x0.shape))
+        shape = self.transform.param_shape(tuple(x0.shape))
         vals = []
         with torch.no_grad():
             for s in range(0, self.m, self.batch_size):
                 b = min(self.batch_size, self.m - s)
-                th = self.noise.sample((b, *shape), generator=gen, dtype=self.x0.dtype)
+                th = self.noise.sample((b, *shape), generator=gen, dtype=x0.dtype)
                 if center is not None:
                     c = torch.zeros(shape[0], dtype=th.dtype)
                     c[: len(center)] = torch.as_tensor(center, dtype=th.dtype)
                     th = th + c
-                z = self.transform(self.x0.unsqueeze(0).expand(b, *self.x0.shape), th)
+                z = self.transform(x0.unsqueeze(0).expand(b, *x0.shape), th)
                 vals.append(score(z).double().cpu())
         v = torch.cat(vals).numpy()
         v = v[np.isfinite(v)] if np.isfinite(v).any() else v
         return float(np.quantile(v, q, method="higher"))
 
     # -- PREDICT at attack images ------------------------------------------------------------
-    def attack(self, smoother, label_points: list, images: list, certified_class: int, center=None) -> list:
+    def attack(self, smoother, label_points: list, images: list, certified_class: int, center=None,
+               coord: str = "α") -> list:
         out, idx, batch = [], [], []
         for i, ((label, point), img) in enumerate(zip(label_points, images)):
             if isinstance(img, str):
-                out.append(Attack(label, tuple(float(v) for v in point), SKIPPED, note=img))
+                out.append(Attack(label, tuple(float(v) for v in point), SKIPPED, note=img, coord=coord))
                 continue
             lo, hi = float(img.min()), float(img.max())
             if lo < -1e-4 or hi > 1 + 1e-4 or not bool(torch.isfinite(img).all()):
-                out.append(Attack(label, tuple(float(v) for v in point), SKIPPED,
-                                  note=f"τ(α, x0) has pixels in [{lo:.3g}, {hi:.3g}], outside [0, 1]"))
+                out.append(Attack(label, tuple(float(v) for v in point), SKIPPED, coord=coord,
+                                  note=f"the attacked image has pixels in [{lo:.3g}, {hi:.3g}], outside [0, 1]"))
                 continue
             out.append(None)
             idx.append(i)
@@ -510,7 +527,7 @@ class _Ctx:
                 else:
                     verdict = CONTRADICTION
                 out[i] = Attack(label, tuple(float(v) for v in point), verdict, int(r.prediction), int(r.count),
-                                int(r.runner_up), int(r.runner_up_count), float(r.p_value))
+                                int(r.runner_up), int(r.runner_up_count), float(r.p_value), coord=coord)
         return out
 
 
@@ -534,64 +551,66 @@ def _additive(ctx: _Ctx, families) -> None:
         if "half-line" in families:
             plans.append((f"half-space u·(z − x0) > t, u = {dname}", "proj", u))
         if "likelihood-ratio" in families and _has(ctx.noise, "pdf") and r_plan > 0 and math.isfinite(r_plan):
-            plans.append((f"Neyman–Pearson set for δ = 0.9·{r_plan:.3g}·u ({norm}), u = {dname}", "lr", u))
+            plans.append((f"Neyman–Pearson set for δ = {ctx.fractions[0]}·{r_plan:.3g}·u ({norm}), u = {dname}", "lr", u))
     for label, kind, u in plans:
         # centre the image so that the planned attack stays in [0, 1]
-        shift = 0.9 * (r_plan if math.isfinite(r_plan) else 1.0) * u
-        x0 = (0.5 - shift / 2).clip(0.0, 1.0)
-        x0t = torch.as_tensor(x0, dtype=ctx.x0.dtype).reshape(ctx.x0.shape)
-        ctx_local = _Ctx.__new__(_Ctx)
-        ctx_local.__dict__.update(ctx.__dict__)
-        ctx_local.x0 = x0t
+        shift = max(ctx.fractions) * (r_plan if math.isfinite(r_plan) else 1.0) * u
+        x0 = torch.as_tensor((0.5 - shift / 2).clip(0.0, 1.0), dtype=ctx.x0.dtype).reshape(ctx.x0.shape)
         if kind == "proj":
-            score = _PixelProjection(torch.as_tensor(u), x0t)
+            score = _PixelProjection(torch.as_tensor(u), x0)
         else:
-            score = _PixelLikelihoodRatio(ctx.noise, x0t, torch.as_tensor(0.9 * r_plan * u))
-        model = _Threshold(score, ctx_local.quantile(score))
+            score = _PixelLikelihoodRatio(ctx.noise, x0, torch.as_tensor(ctx.fractions[0] * r_plan * u))
+        model = _Threshold(score, ctx.quantile(score, x0=x0))
         try:
             sm = ctx.smoother(model)
         except InvalidParameterError as exc:
             ctx.refuse("smoother", exc)
             return
         try:
-            cert = sm.certify(x0t, n0=ctx.n0, n=ctx.n, alpha=ctx.alpha, batch_size=ctx.batch_size, seed=ctx.seed)
+            cert = sm.certify(x0, n0=ctx.n0, n=ctx.n, alpha=ctx.alpha, batch_size=ctx.batch_size, seed=ctx.seed)
         except InvalidParameterError as exc:
             ctx.refuse("radius", exc)
-            ctx.report.trials.append(Trial(label, "radius", "", False, -1, 0.0, 0.0, (), f"{type(exc).__name__}: {exc}"))
+            return
+        if cert.prediction == -1:
+            ctx.report.trials.append(Trial(label, "radius", f"abstain (p_lower {cert.p_lower:.4g})", False, -1, 0.0,
+                                           float(cert.p_lower)))
             continue
-        statement = (f"class {cert.prediction} for ‖δ‖_{norm[1:]} < {cert.radius:.4g} (p_lower {cert.p_lower:.4g})"
-                     if cert.prediction != -1 else f"abstain (p_lower {cert.p_lower:.4g})")
-        attacks = []
-        if cert.prediction != -1:
-            pts, imgs = [], []
-            for frac in (0.9, 0.5):
-                if not math.isfinite(cert.radius):
-                    break
+        statement = f"class {cert.prediction} for ‖δ‖_{norm[1:]} < {cert.radius:.4g} (p_lower {cert.p_lower:.4g})"
+        pts, imgs = [], []
+        if math.isfinite(cert.radius):
+            for frac in ctx.fractions:
                 delta = frac * cert.radius * u
-                pts.append((f"x0 + {frac}·R·u", (frac * cert.radius,)))
-                imgs.append(x0t + torch.as_tensor(delta, dtype=x0t.dtype).reshape(x0t.shape))
-            attacks = ctx.attack(sm, pts, imgs, cert.prediction)
-        ctx.report.trials.append(Trial(label, "radius", statement, cert.prediction != -1, int(cert.prediction),
-                                       float(cert.radius), float(cert.p_lower), tuple(attacks)))
+                pts.append((f"x0 + δ, δ = {frac}·R·u,", (frac * cert.radius,)))
+                imgs.append(x0 + torch.as_tensor(delta, dtype=x0.dtype).reshape(x0.shape))
+        else:
+            ctx.report.notes.append(f"{label}: infinite radius certified; not attacked")
+        attacks = ctx.attack(sm, pts, imgs, cert.prediction, coord=f"‖δ‖_{norm[1:]}")
+        ctx.report.trials.append(Trial(label, "radius", statement, True, int(cert.prediction), float(cert.radius),
+                                       float(cert.p_lower), tuple(attacks)))
 
 
 # ---------------------------------------------------------------------------------------------
 # transforms with a parameter
 # ---------------------------------------------------------------------------------------------
-def _directions(d: int, norm: str, one_sided: bool) -> dict:
-    """Unit vectors (in ``norm``) to attack along: ± each axis and the diagonal(s)."""
-    out = {}
-    for i in range(d):
-        e = np.zeros(d)
-        e[i] = 1.0
-        out[f"+e{i + 1}"] = e
-        if not one_sided:
-            out[f"-e{i + 1}"] = -e
-    if d > 1:
-        out["+diag"] = _unit(np.ones(d), norm)
-        if not one_sided:
-            out["-diag"] = -_unit(np.ones(d), norm)
-    return out
+@dataclass
+class _Adversary:
+    """A classifier on α̂: class 1 iff ``score(z) > t``; ``t`` fixed, or the ``q``-quantile of the
+    score under the smoothing distribution centred at ``ref``. ``points`` are attacked when inside
+    the certified region; radius claims also attack at f·R (``fractions``) along each of ``directions``."""
+
+    label: str
+    score: nn.Module
+    t: float | None = None
+    q: float | None = None
+    ref: np.ndarray | None = None
+    points: list = field(default_factory=list)
+    directions: list = field(default_factory=list)
+
+
+def _axis(d: int, i: int, sign: float = 1.0) -> np.ndarray:
+    e = np.zeros(d)
+    e[i] = sign
+    return e
 
 
 def _in_domain(transform, point) -> bool:
@@ -601,18 +620,15 @@ def _in_domain(transform, point) -> bool:
     return all(lo - 1e-12 <= float(v) <= hi + 1e-12 for v, (lo, hi) in zip(point, dom))
 
 
-def _grid_axes(transform, d, lows, highs, s, one_sided, points_1d=401, points_2d=61):
-    dom = transform.domain() if hasattr(transform, "domain") else None
-    dom = dom or ((-math.inf, math.inf),) * d
+def _grid_axes(transform, d, lows, highs, s, one_sided, points_1d=401, points_2d=41):
+    """The reader's grid: the region widened by the noise's reach, inside the transform's domain."""
+    dom = (transform.domain() if hasattr(transform, "domain") else None) or ((-math.inf, math.inf),) * d
     axes = []
     for i in range(d):
-        lo = lows[i] - (0.5 * s if one_sided else 6.0 * s)
-        hi = highs[i] + 6.0 * s
-        lo, hi = max(lo, dom[i][0]), min(hi, dom[i][1])
-        num = points_1d if d == 1 else points_2d
-        axes.append(np.linspace(lo, hi, num))
-    grids = np.meshgrid(*axes, indexing="ij")
-    return np.stack([g.reshape(-1) for g in grids], axis=1), axes
+        lo = max(lows[i] - (0.5 if one_sided else 6.0) * s, dom[i][0])
+        hi = min(highs[i] + 6.0 * s, dom[i][1])
+        axes.append(np.linspace(lo, hi, points_1d if d == 1 else points_2d))
+    return axes
 
 
 def _param_image(ctx: _Ctx, alpha) -> torch.Tensor | str:
@@ -623,202 +639,221 @@ def _param_image(ctx: _Ctx, alpha) -> torch.Tensor | str:
         return ctx.transform(ctx.x0.unsqueeze(0), th)[0]
 
 
-def _parameter_adversaries(ctx: _Ctx, reader: _Reader, d: int, region: dict, families) -> list:
-    """(label, score module, threshold, attack points, reference centre) for the region.
+def _fmt(v) -> str:
+    return "(" + ", ".join(f"{float(x):.3g}" for x in np.atleast_1d(v)) + ")"
 
-    ``region``: {"kind": "radius"} (centre 0) or {"kind": "interval", "low", "high", "centers"}.
-    """
-    norm = _attack_norm(ctx.noise, d)
-    s = ctx.s
+
+def _linear(v):
+    vt = torch.as_tensor(np.asarray(v, dtype=np.float64))
+    return lambda a: a @ vt
+
+
+def _box(star, eps):
+    st = torch.as_tensor(np.asarray(star, dtype=np.float64))
+    return lambda a: eps - (a - st).abs().max(1).values
+
+
+def _slab(j, c):
+    return lambda a: (a[:, j] - c).abs()
+
+
+def _param_llr(noise, delta, tie):
+    """log ψ(α̂ − δ) − log ψ(α̂) summed over parameters, ties broken by ``tie·α̂`` (1e-9 scale)."""
+    delta = np.asarray(delta, dtype=np.float64)
+    tie_t = torch.as_tensor(np.asarray(tie, dtype=np.float64))
+
+    def fn(a):
+        an = a.cpu().numpy()
+        with np.errstate(invalid="ignore"):
+            llr = np.sum(_log_pdf(noise, an - delta) - _log_pdf(noise, an), axis=1)
+        return torch.as_tensor(llr) + 1e-9 * torch.tanh(a @ tie_t)
+
+    return fn
+
+
+def _radius_adversaries(ctx: _Ctx, reader: _Reader, d: int, r_plan: float, families) -> list:
+    norm, one_sided, s = _attack_norm(ctx.noise, d), ctx.one_sided, ctx.s
+    reach = r_plan if math.isfinite(r_plan) else 2.0 * s
     advs = []
-    dirs = _directions(d, norm, ctx.one_sided)
-    interval = region["kind"] == "interval"
-    if interval:
-        low, high = np.asarray(region["low"]), np.asarray(region["high"])
-        centers = np.asarray(region["centers"])
-        mid = (low + high) / 2
     if "half-line" in families:
-        for dname, v in dirs.items():
-            if d > 1 and dname.startswith("-") and "e" in dname and not interval and dname != "-e1":
-                continue  # keep the 2-D radius runs small: +e1, +e2, -e1, ±diag
-            vt = torch.as_tensor(v, dtype=torch.float64)
-            fn = (lambda vt: (lambda a: a @ vt))(vt)
-            if interval:
-                # the reference slice: the centre furthest along v; attack the range's far corner
-                ref = centers[int(np.argmax(centers @ v))]
-                corner = np.where(v > 0, high, np.where(v < 0, low, mid))
-                pts = [("far end of the range along " + dname, corner)]
-                if d == 1:
-                    pts.append(("3/4 of the way along " + dname, mid + 0.5 * (corner - mid)))
-            else:
-                ref = np.zeros(d)
-                pts = None  # filled from the certified radius
-            advs.append((f"half-{'line' if d == 1 else 'plane'} v·α̂ > t, v = {dname}", _ParamScore(reader, fn),
-                         ref, pts, v))
+        dirs = [_axis(d, i) for i in range(d)] + ([_unit(np.ones(d), norm)] if d > 1 else [])
+        if not one_sided:
+            dirs += [-dirs[0]] + ([-dirs[-1]] if d > 1 else [])
+        for v in dirs:
+            kind = "line" if d == 1 else "plane"
+            advs.append(_Adversary(f"half-{kind} v·α̂ > t, v = {_fmt(v)}", _ParamScore(reader, _linear(v)),
+                                   directions=[v]))
     if "slab" in families and d > 1:
         for j in range(d):
-            fn = (lambda j: (lambda a: a[:, j].abs()))(j)
-            ref = mid if interval else np.zeros(d)
             other = [i for i in range(d) if i != j]
-            if interval:
-                fn = (lambda j, c: (lambda a: (a[:, j] - c).abs()))(j, float(mid[j]))
-                pts = []
-                for i in other:
-                    for sign, end in (("+", high), ("-", low)):
-                        p = mid.copy()
-                        p[i] = end[i]
-                        pts.append((f"range end {sign}e{i + 1}", p))
-                v = None
-            else:
-                pts, v = None, np.eye(d)[other[0]]
-            advs.append((f"slab |α̂_{j + 1}| > r", _ParamScore(reader, fn), ref, pts, v))
+            dirs = [_axis(d, i) for i in other] + ([] if one_sided else [_axis(d, i, -1.0) for i in other])
+            advs.append(_Adversary(f"slab |α̂_{j + 1}| > r", _ParamScore(reader, _slab(j, 0.0)), directions=dirs))
     if "notch" in families:
+        # the notch's own top-class probability is 1 − P(θ in the box): place α* at half its radius
         eps = s / 5.0
-        if interval:
-            stars = [low + (high - low) * 0.125]
-        else:
-            stars = [None]  # placed at half the planned radius along +e1
-        for star in stars:
-            advs.append(("notch", star, eps))
-    if "likelihood-ratio" in families and _has(ctx.noise, "pdf") and not interval:
-        advs.append(("likelihood-ratio",))
+        star = 0.5 * reach * _unit(np.ones(d), norm)
+        for _ in range(2):
+            p_box = _box_probability(ctx, star, eps)
+            r_notch = _planned_radius(ctx, 1.0 - p_box)
+            if r_notch > 0 and math.isfinite(r_notch):
+                star = 0.5 * min(r_notch, reach) * _unit(np.ones(d), norm)
+        advs.append(_Adversary(f"notch |α̂ − α*|∞ < {eps:.3g}, α* = {_fmt(star)}",
+                               _ParamScore(reader, _box(star, eps)), t=0.0, points=[("notch centre α*", star)]))
+    if "likelihood-ratio" in families and _has(ctx.noise, "pdf") and math.isfinite(r_plan):
+        u = _unit(np.ones(d), norm)
+        delta = ctx.fractions[0] * r_plan * u
+        advs.append(_Adversary(f"Neyman–Pearson set of ψ for δ = {_fmt(delta)}",
+                               _ParamScore(reader, _param_llr(ctx.noise, delta, u / s)), directions=[u]))
     return advs
 
 
-def _build_param_model(ctx, reader, adv, r_plan, d):
-    """Turn an adversary description into (label, model, attack points, direction)."""
-    norm = _attack_norm(ctx.noise, d)
-    if adv[0] == "notch":
-        _, star, eps = adv
-        if star is None:
-            star = np.zeros(d)
-            star[0] = 0.5 * r_plan
-        star = np.asarray(star, dtype=np.float64)
-        st = torch.as_tensor(star)
-        fn = (lambda st, eps: (lambda a: eps - (a - st).abs().max(1).values))(st, eps)
-        label = f"notch |α̂ − α*|∞ < {eps:.3g}, α* = ({', '.join(f'{v:.3g}' for v in star)})"
-        return label, _Threshold(_ParamScore(reader, fn), 0.0), [("notch centre α*", star)], None
-    if adv[0] == "likelihood-ratio":
-        v = _unit(np.eye(d)[0] if d == 1 else np.ones(d), norm)
-        delta = 0.9 * r_plan * v
-        noise = ctx.noise
-        dt = torch.as_tensor(delta)
+def _planned_radius(ctx: _Ctx, p: float) -> float:
+    """The radius CERTIFY would give for a true top-class probability ``p`` (without sampling error)."""
+    from .stats import clopper_pearson_lower
 
-        def fn(a, noise=noise, dt=dt):
-            an = a.cpu().numpy()
-            llr = np.sum(_log_pdf(noise, an - dt.numpy()) - _log_pdf(noise, an), axis=1)
-            return torch.as_tensor(llr)
+    pl = float(clopper_pearson_lower(math.floor(p * ctx.n), ctx.n, ctx.alpha))
+    try:
+        return float(ctx.noise.radius(pl)) if pl > 0.5 else 0.0
+    except InvalidParameterError:
+        return 0.0
 
-        score = _ParamScore(reader, fn)
-        t = ctx.quantile(score)
-        label = f"Neyman–Pearson set of ψ for δ = ({', '.join(f'{x:.3g}' for x in delta)})"
-        return label, _Threshold(score, t), None, v
-    label, score, ref, pts, v = adv
-    t = ctx.quantile(score, center=ref)
-    return f"{label} (t = {t:.4g})", _Threshold(score, t), pts, v
+
+def _box_probability(ctx: _Ctx, star, eps) -> float:
+    """P(θ ∈ star ± eps) for θ ~ noise (one seeded Monte Carlo estimate, parameter space)."""
+    gen = torch.Generator().manual_seed(ctx.seed + 99)
+    th = ctx.noise.sample((20_000, len(star)), generator=gen, dtype=torch.float64).numpy()
+    return float((np.abs(th - np.asarray(star)).max(1) < eps).mean())
+
+
+def _p_required(noise, requirement: float) -> float | None:
+    """The smallest p whose radius exceeds 1.05·requirement (bisection), or None."""
+    from scipy import optimize
+
+    target = 1.05 * requirement
+
+    def gap(p):
+        return float(noise.radius(p)) - target
+
+    try:
+        if gap(1.0 - 1e-9) <= 0:
+            return None
+        if gap(0.5) > 0:
+            return 0.5
+        return float(optimize.brentq(gap, 0.5, 1.0 - 1e-9, xtol=1e-10))
+    except (InvalidParameterError, ValueError):
+        return None
+
+
+def _interval_adversaries(ctx: _Ctx, reader: _Reader, d: int, low, high, plan, families) -> list:
+    mid = (low + high) / 2
+    centers = plan.centers if plan is not None else np.atleast_2d(mid)
+    # tight: the top-class probability that just certifies a slice (with CERTIFY's slack)
+    q = ctx.p_target
+    if plan is not None and getattr(ctx.transform, "composes_additively", True):
+        p_req = _p_required(ctx.noise, plan.requirement)
+        if p_req is not None:
+            from scipy import stats
+
+            z = float(stats.norm.isf(ctx.alpha / plan.num_slices)) + 2.0
+            q = min(max(p_req + z * math.sqrt(p_req * (1 - p_req) / ctx.n) + 2.0 / ctx.n, 0.5), 0.9999)
+    advs = []
+    if "half-line" in families:
+        if d == 1:
+            dirs = [_axis(1, 0), _axis(1, 0, -1.0)]
+        else:
+            dirs = [_axis(d, 0), _axis(d, d - 1, -1.0), np.ones(d) / d, -np.ones(d) / d]
+        for v in dirs:
+            ref = centers[int(np.argmax(centers @ v))]
+            corner = np.where(v > 0, high, np.where(v < 0, low, mid))
+            pts = [("far end along v", corner)]
+            if d == 1:
+                pts.append(("3/4 of the way along v", mid + 0.5 * (corner - mid)))
+            kind = "line" if d == 1 else "plane"
+            advs.append(_Adversary(f"half-{kind} v·α̂ > t, v = {_fmt(v)}", _ParamScore(reader, _linear(v)), q=q,
+                                   ref=ref, points=pts))
+    if "slab" in families and d > 1:
+        for j in range(d):
+            pts = []
+            for i in (i for i in range(d) if i != j):
+                for end in (high, low):
+                    p = mid.copy()
+                    p[i] = end[i]
+                    pts.append((f"range end along e{i + 1}", p))
+            ref = centers[int(np.argmax(np.abs(centers[:, j] - mid[j])))]
+            advs.append(_Adversary(f"slab |α̂_{j + 1} − {mid[j]:.3g}| > r", _ParamScore(reader, _slab(j, float(mid[j]))),
+                                   ref=ref, points=pts))
+    if "notch" in families:
+        star = low + (high - low) * 0.125
+        eps = ctx.s / 5.0
+        advs.append(_Adversary(f"notch |α̂ − α*|∞ < {eps:.3g}, α* = {_fmt(star)}",
+                               _ParamScore(reader, _box(star, eps)), t=0.0, points=[("notch centre α*", star)]))
+    return advs
 
 
 def _parametric(ctx: _Ctx, families, claims, interval, slices) -> None:
-    t = ctx.transform
-    d = int(t.param_dim)
-    norm = _attack_norm(ctx.noise, d)
-    s = ctx.s
+    from .interval import slice_plan
     from .stats import clopper_pearson_lower
 
+    t = ctx.transform
+    d = int(t.param_dim)
     p_plan = float(clopper_pearson_lower(round(ctx.p_target * ctx.n), ctx.n, ctx.alpha))
-    r_plan = float(ctx.noise.radius(p_plan)) if p_plan > 0.5 else s
-
-    jobs = []
+    r_plan = float(ctx.noise.radius(p_plan)) if p_plan > 0.5 else ctx.s
+    if _parameter_space_only(t):
+        why = ("of kind 'empirical'" if t.kind == "empirical" else
+               f"exact but composes by the law {getattr(t, 'composition', None)!r}, not by adding parameters")
+        ctx.report.notes.append(
+            f"transform {t.name!r} is {why}: a radius from certify() is the parameter-space statement "
+            "g_δ(x) = y (noise centred at δ), not one about τ(δ, x); attacked as such, through PREDICT with center=δ"
+        )
     if "radius" in claims:
-        reach = r_plan if math.isfinite(r_plan) else 4 * s
-        jobs.append(({"kind": "radius"}, np.full(d, -reach), np.full(d, reach)))
+        reach = r_plan if math.isfinite(r_plan) else 4.0 * ctx.s
+        reader = _Reader(t, ctx.x0, _grid_axes(t, d, [-reach] * d, [reach] * d, ctx.s, ctx.one_sided), np.zeros(d))
+        if reader.size < 2:
+            ctx.report.notes.append("τ(α, x0) does not depend on α: nothing to read; radius claims skipped")
+        else:
+            for adv in _radius_adversaries(ctx, reader, d, r_plan, families):
+                sm = _smoother_for(ctx, adv)
+                if sm is None:
+                    return
+                if not _radius_trial(ctx, sm, adv, d):
+                    break
     if "interval" in claims and interval is not None:
         low, high = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in interval)
         if low.size == 1 and d > 1:
             low, high = np.repeat(low, d), np.repeat(high, d)
-        from .interval import slice_plan
-
         try:
             plan = slice_plan(low, high, slices, one_sided=ctx.one_sided, norm=ctx.noise.norm)
-            centers = plan.centers
         except InvalidParameterError:
-            centers = np.atleast_2d((low + high) / 2)
-        jobs.append(({"kind": "interval", "low": low, "high": high, "centers": centers}, low, high))
-
-    if t.kind == "empirical":
-        ctx.report.notes.append(
-            f"transform {t.name!r} is of kind 'empirical': its radius is a parameter-space statement g_δ(x) = y "
-            "(not about τ(δ, x)); attacked through PREDICT with center=δ"
-        )
-    for region, lows, highs in jobs:
-        grid, _ = _grid_axes(t, d, lows, highs, s, ctx.one_sided)
-        prefer = np.zeros(d) if region["kind"] == "radius" else (lows + highs) / 2
-        reader = _Reader(t, ctx.x0, grid, prefer)
+            plan = None  # the engine will refuse too: its refusal is what the report records
+        reader = _Reader(t, ctx.x0, _grid_axes(t, d, low, high, ctx.s, ctx.one_sided), (low + high) / 2)
         if reader.size < 2:
-            ctx.report.notes.append(f"τ(α, x0) does not depend on α on the grid: nothing to read; skipped {region['kind']}")
-            continue
-        advs = _parameter_adversaries(ctx, reader, d, region, families)
-        for adv in advs:
-            label, model, pts, v = _build_param_model(ctx, reader, adv, r_plan, d)
-            try:
-                sm = ctx.smoother(model)
-            except InvalidParameterError as exc:
-                ctx.refuse("smoother", exc)
+            ctx.report.notes.append("τ(α, x0) does not depend on α: nothing to read; interval claims skipped")
+            return
+        for adv in _interval_adversaries(ctx, reader, d, low, high, plan, families):
+            sm = _smoother_for(ctx, adv)
+            if sm is None:
                 return
-            if region["kind"] == "radius":
-                _radius_trial(ctx, sm, label, pts, v, d, norm)
-            else:
-                _interval_trial(ctx, sm, label, region, pts, slices, d)
+            if not _interval_trial(ctx, sm, adv, low, high, slices, d):
+                break
 
 
-def _radius_trial(ctx, sm, label, pts, v, d, norm):
-    empirical = ctx.transform.kind == "empirical"
-    claim = "parameter" if empirical else "radius"
+def _smoother_for(ctx: _Ctx, adv: _Adversary):
+    """The smoother over the adversary's classifier (threshold resolved), or None if refused."""
+    if adv.t is None:
+        adv.t = ctx.quantile(adv.score, center=adv.ref, q=adv.q)
+        adv.label = f"{adv.label} (t = {adv.t:.4g})"
+    model = _Threshold(adv.score, adv.t)
     try:
-        cert = sm.certify(ctx.x0, n0=ctx.n0, n=ctx.n, alpha=ctx.alpha, batch_size=ctx.batch_size, seed=ctx.seed)
+        return ctx.smoother(model)
     except InvalidParameterError as exc:
-        ctx.refuse("radius", exc)
-        ctx.report.trials.append(Trial(label, claim, "", False, -1, 0.0, 0.0, (), f"{type(exc).__name__}: {exc}"))
-        return
-    side = "increases [0, R)" if ctx.one_sided else f"‖δ‖ < R ({norm})"
-    if cert.prediction == -1:
-        ctx.report.trials.append(Trial(label, claim, f"abstain (p_lower {cert.p_lower:.4g})", False, -1, 0.0,
-                                       float(cert.p_lower)))
-        return
-    statement = (f"class {cert.prediction} on {'g_δ(x)' if empirical else 'g(τ(δ, x0))'} for {side}, "
-                 f"R = {cert.radius:.4g} (p_lower {cert.p_lower:.4g})")
-    R = float(cert.radius)
-    points = []
-    if pts is not None:
-        for lab, p in pts:
-            p = np.asarray(p, dtype=np.float64)
-            if _norm_of(p, norm) < R and (not ctx.one_sided or (p >= 0).all()):
-                points.append((lab, p))
-            else:
-                points.append((lab + " (outside the certified radius)", None))
-    if v is not None and math.isfinite(R):
-        u = _unit(v, norm)
-        for frac in (0.9, 0.5):
-            points.append((f"{frac}·R along v", frac * R * u))
-    if not math.isfinite(R):
-        ctx.report.notes.append(f"{label}: infinite radius certified; attacked at the adversary's own points only")
-    label_points, images = [], []
-    for lab, p in points:
-        if p is None:
-            continue
-        label_points.append((lab, p))
-        if empirical:
-            images.append(ctx.x0)  # g_δ(x): the same image, the noise centred at δ
-        else:
-            images.append(_param_image(ctx, p))
-    if empirical:
-        attacks = []
-        for (lab, p), img in zip(label_points, images):
-            attacks += ctx.attack(sm, [(lab, p)], [img], cert.prediction, center=p)
-    else:
-        attacks = ctx.attack(sm, label_points, images, cert.prediction)
-    ctx.report.trials.append(Trial(label, claim, statement, True, int(cert.prediction), R, float(cert.p_lower),
-                                   tuple(attacks)))
+        ctx.refuse("smoother", exc)
+        return None
+
+
+def _parameter_space_only(transform) -> bool:
+    """Whether certify()'s radius says nothing about τ(δ, x) (only about g_δ(x)): transforms of
+    kind ``empirical``, and exact ones whose parameters do not add under composition."""
+    return transform.kind == "empirical" or getattr(transform, "composes_additively", True) is False
 
 
 def _norm_of(p, norm) -> float:
@@ -830,41 +865,82 @@ def _norm_of(p, norm) -> float:
     return float(np.sqrt((p**2).sum()))
 
 
-def _interval_trial(ctx, sm, label, region, pts, slices, d):
-    low, high = region["low"], region["high"]
+def _radius_trial(ctx: _Ctx, sm, adv: _Adversary, d: int) -> bool:
+    """Certify a radius around 0 and attack it; False when the engine refused (stop asking)."""
+    norm = _attack_norm(ctx.noise, d)
+    empirical = _parameter_space_only(ctx.transform)
+    claim = "parameter" if empirical else "radius"
+    try:
+        cert = sm.certify(ctx.x0, n0=ctx.n0, n=ctx.n, alpha=ctx.alpha, batch_size=ctx.batch_size, seed=ctx.seed)
+    except InvalidParameterError as exc:
+        ctx.refuse("radius", exc)
+        return False
+    if cert.prediction == -1:
+        ctx.report.trials.append(Trial(adv.label, claim, f"abstain (p_lower {cert.p_lower:.4g})", False, -1, 0.0,
+                                       float(cert.p_lower)))
+        return True
+    if d == 1:
+        side = "0 ≤ δ < R (increases only: one-sided noise)" if ctx.one_sided else "|δ| < R"
+    else:
+        side = f"δ ≥ 0 with ‖δ‖ < R ({norm}; one-sided noise)" if ctx.one_sided else f"‖δ‖ < R ({norm})"
+    what = "g_δ(x)" if empirical else "g(τ(δ, x0))"
+    R = float(cert.radius)
+    statement = f"class {cert.prediction} on {what} for {side}, R = {R:.4g} (p_lower {cert.p_lower:.4g})"
+    points = []
+    for lab, p in adv.points:
+        p = np.asarray(p, dtype=np.float64)
+        if _norm_of(p, norm) < R and (not ctx.one_sided or (p >= 0).all()):
+            points.append((lab, p))
+    if math.isfinite(R):
+        for v in adv.directions:
+            u = _unit(v, norm)
+            for frac in ctx.fractions:
+                points.append((f"{frac}·R along {_fmt(u)}", frac * R * u))
+    else:
+        ctx.report.notes.append(f"{adv.label}: infinite radius certified; attacked at the adversary's own points only")
+    if empirical:  # g_δ(x): the same image, the noise centred at δ
+        attacks = []
+        for lab, p in points:
+            attacks += ctx.attack(sm, [(lab, p)], [ctx.x0 if _in_domain(ctx.transform, p) else "outside the domain"],
+                                  cert.prediction, center=p)
+    else:
+        attacks = ctx.attack(sm, points, [_param_image(ctx, p) for _, p in points], cert.prediction)
+    ctx.report.trials.append(Trial(adv.label, claim, statement, True, int(cert.prediction), R, float(cert.p_lower),
+                                   tuple(attacks)))
+    return True
+
+
+def _interval_trial(ctx: _Ctx, sm, adv: _Adversary, low, high, slices, d: int) -> bool:
+    """Certify the range and attack every point of it; False when the engine refused."""
     try:
         cert = sm.certify_interval(ctx.x0, low=tuple(low), high=tuple(high), slices=slices, n0=ctx.n0, n=ctx.n,
                                    alpha=ctx.alpha, batch_size=ctx.batch_size, seed=ctx.seed)
     except InvalidParameterError as exc:
         ctx.refuse("interval", exc)
-        ctx.report.trials.append(Trial(label, "interval", "", False, -1, 0.0, 0.0, (), f"{type(exc).__name__}: {exc}"))
-        return
+        return False
     rng = ",".join(f"{a:g}:{b:g}" for a, b in zip(low, high))
     if cert.prediction == -1:
-        ctx.report.trials.append(Trial(label, "interval", f"not certified over [{rng}] (margin {cert.margin:.3g})",
+        ctx.report.trials.append(Trial(adv.label, "interval", f"not certified over [{rng}] (margin {cert.margin:.3g})",
                                        False, -1, 0.0, float(cert.p_lower)))
-        return
-    statement = f"class {cert.prediction} on g(τ(α, x0)) for every α in [{rng}] (margin {cert.margin:.3g})"
-    points = list(pts or [])
-    # every α in the range is claimed: also a small grid over it
-    if d == 1:
-        for f in (0.0, 0.25, 0.5, 0.75, 1.0):
-            points.append((f"range point {f:g}", low + f * (high - low)))
+        return True
+    statement = (f"class {cert.prediction} on g(τ(α, x0)) for every α in [{rng}] ({cert.num_slices} slices, "
+                 f"margin {cert.margin:.3g})")
+    points = list(adv.points)
+    if d == 1:  # every α in the range is claimed: a small grid over it too
+        points += [(f"range point {f:g}", low + f * (high - low)) for f in (0.0, 0.25, 0.5, 0.75, 1.0)]
     else:
-        for corner in np.stack(np.meshgrid(*[[0.0, 1.0]] * d, indexing="ij"), -1).reshape(-1, d):
-            points.append(("range corner", low + corner * (high - low)))
-        points.append(("range centre", (low + high) / 2))
-    seen, label_points, images = set(), [], []
+        corners = np.stack(np.meshgrid(*[[0.0, 1.0]] * d, indexing="ij"), -1).reshape(-1, d)
+        points += [("range corner", low + c * (high - low)) for c in corners] + [("range centre", (low + high) / 2)]
+    seen, unique = set(), []
     for lab, p in points:
         key = tuple(np.round(np.asarray(p, dtype=np.float64), 12))
-        if key in seen:
-            continue
-        seen.add(key)
-        label_points.append((lab, np.asarray(p, dtype=np.float64)))
-        images.append(_param_image(ctx, p))
-    attacks = ctx.attack(sm, label_points, images, cert.prediction)
-    ctx.report.trials.append(Trial(label, "interval", statement, True, int(cert.prediction), float(cert.radius),
+        if key not in seen:
+            seen.add(key)
+            unique.append((lab, np.asarray(p, dtype=np.float64)))
+    attacks = ctx.attack(sm, unique, [_param_image(ctx, p) for _, p in unique], cert.prediction)
+    ctx.report.trials.append(Trial(adv.label, "interval", statement, True, int(cert.prediction), float(cert.radius),
                                    float(cert.p_lower), tuple(attacks)))
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -922,7 +998,7 @@ def _surrogate(ctx: _Ctx, families, claims, interval, slices) -> None:
             R = float(cert.radius)
             u = end / max(np.linalg.norm(end), 1e-300)
             pts = []
-            for frac in (0.9, 0.5):
+            for frac in ctx.fractions:
                 p = frac * R * u
                 if (p >= lows - 1e-12).all() and (p <= highs + 1e-12).all():
                     pts.append((f"{frac}·R towards the range end", p))
@@ -989,6 +1065,7 @@ def falsify(
     seed: int = 0,
     batch_size: int = 4096,
     threshold_samples: int = 20_000,
+    fractions: Sequence[float] = (0.9, 0.5),
 ) -> FalsificationReport:
     """Certify adversarial base classifiers for ``(noise, transform)`` and attack every claim.
 
@@ -1012,6 +1089,9 @@ def falsify(
         seed: base seed of everything (the same seed gives the same report).
         batch_size: samples per forward pass.
         threshold_samples: Monte Carlo draws used to place each adversary's threshold.
+        fractions: radius claims are attacked at ``f·R`` along each adversary's direction for each
+            ``f`` (every ``f < 1`` is inside the certified ball; the first also plans the
+            Neyman–Pearson adversaries' shift).
 
     Returns:
         a :class:`FalsificationReport`; ``report.passed`` is False iff some claim was contradicted.
@@ -1039,7 +1119,8 @@ def falsify(
                       seed=seed, claims=claims, families=families),
     )
     ctx = _Ctx(noise, transform, report, x0, n0=n0, n=n, alpha=alpha, attack_n=attack_n, attack_alpha=attack_alpha,
-               p_target=p_target, seed=seed, batch_size=batch_size, threshold_samples=threshold_samples)
+               p_target=p_target, seed=seed, batch_size=batch_size, threshold_samples=threshold_samples,
+               fractions=fractions)
     with torch.no_grad():
         if transform.param_dim is None:
             _additive(ctx, families)
