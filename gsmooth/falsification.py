@@ -605,6 +605,10 @@ class _Adversary:
     ref: np.ndarray | None = None
     points: list = field(default_factory=list)
     directions: list = field(default_factory=list)
+    #: for adversaries planned for one shift (Neyman–Pearson sets): the planned ‖δ‖, and how to
+    #: rebuild the adversary for another one (used when the certified radius differs from the plan)
+    planned: float | None = None
+    rebuild: Callable | None = None
 
 
 def _axis(d: int, i: int, sign: float = 1.0) -> np.ndarray:
@@ -701,9 +705,14 @@ def _radius_adversaries(ctx: _Ctx, reader: _Reader, d: int, r_plan: float, famil
                                _ParamScore(reader, _box(star, eps)), t=0.0, points=[("notch centre α*", star)]))
     if "likelihood-ratio" in families and _has(ctx.noise, "pdf") and math.isfinite(r_plan):
         u = _unit(np.ones(d), norm)
-        delta = ctx.fractions[0] * r_plan * u
-        advs.append(_Adversary(f"Neyman–Pearson set of ψ for δ = {_fmt(delta)}",
-                               _ParamScore(reader, _param_llr(ctx.noise, delta, u / s)), directions=[u]))
+
+        def np_set(size, u=u):
+            delta = size * u
+            return _Adversary(f"Neyman–Pearson set of ψ for δ = {_fmt(delta)}",
+                              _ParamScore(reader, _param_llr(ctx.noise, delta, u / s)), directions=[u],
+                              planned=float(size), rebuild=np_set)
+
+        advs.append(np_set(ctx.fractions[0] * r_plan))
     return advs
 
 
@@ -815,8 +824,22 @@ def _parametric(ctx: _Ctx, families, claims, interval, slices) -> None:
                 sm = _smoother_for(ctx, adv)
                 if sm is None:
                     return
-                if not _radius_trial(ctx, sm, adv, d):
+                cert = _certify_radius(ctx, sm)
+                if cert is None:
                     break
+                if adv.rebuild is not None and cert.prediction != -1 and math.isfinite(cert.radius):
+                    # a Neyman–Pearson set is the worst case for one shift: re-plan it for the
+                    # radius actually certified (once), so the attacked point is the one it was built for
+                    target = ctx.fractions[0] * float(cert.radius)
+                    if abs(target - adv.planned) > 0.1 * adv.planned:
+                        adv = adv.rebuild(target)
+                        sm = _smoother_for(ctx, adv)
+                        if sm is None:
+                            return
+                        cert = _certify_radius(ctx, sm)
+                        if cert is None:
+                            break
+                _attack_radius(ctx, sm, adv, cert, d)
     if "interval" in claims and interval is not None:
         low, high = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in interval)
         if low.size == 1 and d > 1:
@@ -865,20 +888,24 @@ def _norm_of(p, norm) -> float:
     return float(np.sqrt((p**2).sum()))
 
 
-def _radius_trial(ctx: _Ctx, sm, adv: _Adversary, d: int) -> bool:
-    """Certify a radius around 0 and attack it; False when the engine refused (stop asking)."""
+def _certify_radius(ctx: _Ctx, sm):
+    """CERTIFY at x0, or None when the engine refused (recorded; stop asking)."""
+    try:
+        return sm.certify(ctx.x0, n0=ctx.n0, n=ctx.n, alpha=ctx.alpha, batch_size=ctx.batch_size, seed=ctx.seed)
+    except InvalidParameterError as exc:
+        ctx.refuse("radius", exc)
+        return None
+
+
+def _attack_radius(ctx: _Ctx, sm, adv: _Adversary, cert, d: int) -> None:
+    """Attack a radius certificate around 0 at points inside it; record the trial."""
     norm = _attack_norm(ctx.noise, d)
     empirical = _parameter_space_only(ctx.transform)
     claim = "parameter" if empirical else "radius"
-    try:
-        cert = sm.certify(ctx.x0, n0=ctx.n0, n=ctx.n, alpha=ctx.alpha, batch_size=ctx.batch_size, seed=ctx.seed)
-    except InvalidParameterError as exc:
-        ctx.refuse("radius", exc)
-        return False
     if cert.prediction == -1:
         ctx.report.trials.append(Trial(adv.label, claim, f"abstain (p_lower {cert.p_lower:.4g})", False, -1, 0.0,
                                        float(cert.p_lower)))
-        return True
+        return
     if d == 1:
         side = "0 ≤ δ < R (increases only: one-sided noise)" if ctx.one_sided else "|δ| < R"
     else:
@@ -907,7 +934,6 @@ def _radius_trial(ctx: _Ctx, sm, adv: _Adversary, d: int) -> bool:
         attacks = ctx.attack(sm, points, [_param_image(ctx, p) for _, p in points], cert.prediction)
     ctx.report.trials.append(Trial(adv.label, claim, statement, True, int(cert.prediction), R, float(cert.p_lower),
                                    tuple(attacks)))
-    return True
 
 
 def _interval_trial(ctx: _Ctx, sm, adv: _Adversary, low, high, slices, d: int) -> bool:
