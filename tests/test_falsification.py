@@ -291,3 +291,18 @@ def test_the_reader_reads_the_parameter_off_the_image(name, axes):
         th = torch.tensor([[1.3, -2.2]])
         read = reader(t(x0.unsqueeze(0), th))[0].numpy()
         assert np.array_equal(np.mod(np.floor(read + 0.5) - [1.0, -2.0], 4), [0.0, 0.0])  # cyclic
+
+
+@slow
+@pytest.mark.parametrize("name,rng,sigma", [("pixelate", (0.0, 0.5), 0.1), ("rotational_blur", (0.0, 10.0), 2.0)])
+def test_untrained_surrogate_smoke(name, rng, sigma):
+    """An untrained surrogate is the identity plus latent noise (pixel noise σ_ξ): its certificates
+    about the true τ(β, x) go through M* = sqrt(1 + G²); a smoke run of the surrogate route."""
+    from gsmooth.surrogate import SurrogateModel, SurrogateTransform
+
+    net = SurrogateModel(input_shape=(1, 8, 8), param_dim=1, width=8, encoder_width=8)
+    net.transform_name, net.param_range = name, (rng,)
+    report = falsify("gaussian", SurrogateTransform(surrogate=net), sigma=sigma, n=4000, attack_n=10_000)
+    print(report.summary())
+    assert report.passed, report.describe_contradictions()
+    assert report.certified > 0, report.summary()
