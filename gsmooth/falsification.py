@@ -30,8 +30,10 @@ The adversaries
   transformed images τ(α, x0).
 - **surrogate transforms** (kind ``surrogate``): half-spaces in pixel space along chords
   τ(β, x0) − x0 of the true transform's path (smoke level: the surrogate sees pixel noise).
-- kind ``empirical`` certificates make no claim about τ(α, x) and are not attacked there; the
-  parameter-space statement ``g_δ(x) = y`` (PREDICT with ``center=δ``) is attacked instead.
+- a radius from :meth:`~gsmooth.Smoother.certify` for a transform of kind ``empirical``, or an
+  exact one whose parameters do not add under composition (``contrast``), makes no claim about
+  τ(δ, x); its parameter-space statement ``g_δ(x) = y`` (PREDICT with ``center=δ``) is attacked
+  instead (interval certificates, which do speak about τ(α, x), are attacked as above).
 
 A typed refusal (:class:`gsmooth.InvalidParameterError`, e.g.
 :class:`gsmooth.interval.UnsupportedTransformError`) when building the smoother or certifying is
@@ -126,7 +128,6 @@ class Trial:
     radius: float
     p_lower: float
     attacks: tuple = ()
-    refused: str = ""  # "ErrorType: message" when certification was refused
 
     @property
     def contradictions(self) -> list:
@@ -174,8 +175,8 @@ class FalsificationReport:
 
     @property
     def refused(self) -> bool:
-        """True when the engine refused every claim it was asked for."""
-        return bool(self.refusals) and not any(t.certified or not t.refused for t in self.trials)
+        """True when the engine refused (a typed error) and issued no certificate."""
+        return bool(self.refusals) and self.certified == 0
 
     @property
     def vacuous(self) -> bool:
@@ -200,8 +201,6 @@ class FalsificationReport:
         for r in self.refusals:
             lines.append(f"  refused ({r.stage}): {r.error}: {r.message}")
         for t in self.trials:
-            if t.refused:
-                continue
             status = "certified" if t.certified else "not certified"
             lines.append(f"  [{t.claim}] {t.adversary}: {status}: {t.statement}")
             for a in t.attacks:
@@ -513,7 +512,7 @@ class _Ctx:
                 continue
             out.append(None)
             idx.append(i)
-            batch.append(img.clamp(0.0, 1.0))
+            batch.append(img)  # exactly τ(α, x0): the engine accepts pixels within 1e-4 of [0, 1]
         if batch:
             kw = {} if center is None else {"center": center}
             res = smoother.predict(torch.stack(batch), n=self.attack_n, alpha=self.attack_alpha,
@@ -976,6 +975,9 @@ def _surrogate(ctx: _Ctx, families, claims, interval, slices) -> None:
     from .interval import _true_transform
 
     st = ctx.transform
+    if "chord" not in families:
+        ctx.report.notes.append("surrogate transforms are attacked by the 'chord' family only; it was not selected")
+        return
     true = _true_transform(st)
     d = int(st.d)
     lows, highs = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (interval or st._pairs()[0]))
