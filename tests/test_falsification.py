@@ -76,6 +76,8 @@ def _check(report: FalsificationReport, noise: str, transform: str) -> None:
     assert report.passed, report.describe_contradictions() + "\n" + report.summary()
     if (noise, transform) in REFUSED:
         assert report.status == "REFUSED", report.summary()
+    elif (noise, transform) in KNOWN and report.status == "REFUSED":
+        return  # the fix for a known finding may be a refusal: then this xfail flips to a pass
     else:
         assert report.certified > 0, "vacuous run:\n" + report.summary()
 
