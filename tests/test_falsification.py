@@ -175,6 +175,20 @@ def test_pdf_only_laplace_declaring_l2_is_caught():
         assert all("diagonal" in t.adversary for t, _ in report.contradictions), report.summary()
 
 
+@slow
+def test_pdf_only_laplace_declaring_l2_is_caught_in_784_dimensions():
+    """MNIST-sized images: the plain diagonal half-space catches it at 0.99·R, the Neyman–Pearson set
+    even at 0.9·R (today: ‖δ‖₂ < 0.108 certified for λ = 0.02, PREDICT at 0.9·R gives the other class
+    94 % of the votes)."""
+    report = falsify(PdfOnlyLaplaceL2(sigma=0.02), "additive", image_shape=(1, 28, 28), n=4000, attack_n=10_000,
+                     p_target=0.999, families=("half-line", "likelihood-ratio"), fractions=(0.99, 0.9))
+    print(report.summary())
+    assert report.refused or report.contradictions, report.summary()
+    if report.contradictions:
+        assert {t.adversary for t, _ in report.contradictions} == {
+            t.adversary for t in report.trials if "diagonal" in t.adversary}, report.summary()
+
+
 class StudentNoise(gsmooth.Noise):
     """The README's noise-plugin example: Student t (df = 3), pdf/ppf only, norm 'param'."""
 
