@@ -21,6 +21,12 @@ The base classifiers are chosen so that g and its true robust radius are known e
 * Uniform U[−λ, λ], ℓ1 — the same threshold: ``p_A = ½ + |x_j − t|/(2λ)`` and the true radius
   ``|x_j − t| = 2λ(p_A − ½)``, again tight.
 
+* Several classes with known probabilities — ``toy_models.NoiseCategorical`` turns each Gaussian
+  draw into a class, so votes are exactly multinomial — for the cases two classes cannot show: a
+  tie at p_A = ½, a three-class near tie (0.45, 0.44, 0.11) where choosing ĉ from the counted
+  samples inflates p_lower, PREDICT with n_A + n_B < n. Each statistic is checked to reject a
+  planted mutant (selection from the same samples; a binomial test over n instead of n_A + n_B).
+
 The same helpers drive ``experiments/statistics_report.py`` at larger scale. Run with ``-s`` to see
 the measured rates.
 """
@@ -38,7 +44,10 @@ from scipy import stats
 from torch import nn
 
 import gsmooth
+from gsmooth.smoothing import PHASE_ESTIMATION, PHASE_SELECTION
 from gsmooth.stats import clopper_pearson_lower
+
+from toy_models import NoiseCategorical
 
 SHAPE = (1, 4, 4)
 DIM = 16
@@ -390,14 +399,6 @@ def test_predict_error_rate(p_a, trials):
 # ``NoiseCategorical`` turns each Gaussian draw into a class with known probabilities, so the votes
 # are exactly Multinomial(n, p) and every rate below has an exact value. Each statistic is a function
 # that raises AssertionError; the real engine passes it and a planted mutant fails it (tested).
-import sys as _sys
-from pathlib import Path as _Path
-
-_sys.path.insert(0, str(_Path(__file__).resolve().parent))
-from toy_models import NoiseCategorical  # noqa: E402
-
-from gsmooth.smoothing import PHASE_ESTIMATION, PHASE_SELECTION  # noqa: E402
-
 TOY_SHAPE = (1, 1, 1)
 TOY_X = torch.full(TOY_SHAPE, 0.5)
 #: a per-test false-alarm level: a sound engine exceeds the Binomial quantile with probability ≤ this
