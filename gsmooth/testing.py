@@ -16,6 +16,16 @@ Usage, in the test suite of a plugin distribution ``gsmooth-mine``::
 Each check raises :class:`AssertionError` naming the component and the property that failed, so it
 reads well under pytest and also works as a plain assertion in a notebook. All randomness is drawn
 from fixed seeds: a check that passes once passes every time.
+
+Beyond conformance, :func:`falsify` / :func:`check_certificates` try to *break the certificates*
+a (noise, transform) pair produces: adversarial base classifiers (Neyman–Pearson worst cases) are
+certified with the public API and then attacked with PREDICT at points inside the certified region
+(see :mod:`gsmooth.falsification`)::
+
+    from gsmooth.testing import check_certificates
+
+    def test_my_noise_certificates_hold():
+        check_certificates(MyNoise(sigma=0.1), "brightness", image_shape=(1, 8, 8))
 """
 
 from __future__ import annotations
@@ -29,10 +39,11 @@ import numpy as np
 import torch
 
 from .errors import InvalidParameterError
+from .falsification import FalsificationReport, check_certificates, falsify
 from .noise import NORMS, Noise
 from .transform import KINDS, Transform
 
-__all__ = ["check_noise", "check_transform"]
+__all__ = ["check_noise", "check_transform", "falsify", "check_certificates", "FalsificationReport"]
 
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
 

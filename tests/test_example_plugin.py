@@ -20,7 +20,7 @@ from torch import nn
 
 import gsmooth
 from gsmooth.registry import DISABLE_AUTOLOAD_ENV, Registry, get_registry, reset_registry
-from gsmooth.testing import check_noise, check_transform
+from gsmooth.testing import check_certificates, check_noise, check_transform
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "example_plugin"
 if str(PLUGIN_DIR) not in sys.path:
@@ -100,6 +100,16 @@ def test_engine_certifies_with_the_plugin():
         gsmooth.Smoother(MeanThreshold(), noise=TriangularNoise(sigma=sigma), num_classes=2)
 
 
+#: the falsification suite's quick profile (a second or two on 2 CPU cores)
+FALSIFY = dict(image_shape=(1, 4, 4), n0=50, n=1000, attack_n=4000, threshold_samples=4000)
+
+
+def test_plugin_certificates_survive_the_falsification_suite():
+    # adversarial classifiers reading θ off the image, certified (radius and interval), then attacked
+    report = check_certificates(TriangularNoise(sigma=0.2), BrightnessShift(), **FALSIFY)
+    assert report.certified >= 5 and not report.refusals, report.summary()
+
+
 def test_registry_from_a_fake_entry_point_to_the_source_module():
     # the same registration path as an installed distribution, without installing it
     ep = importlib.metadata.EntryPoint(name="example", value="gsmooth_example", group="gsmooth")
@@ -141,5 +151,8 @@ def test_installed_plugin_is_discovered(request, monkeypatch):
         reset_registry()
         assert gsmooth.noise("example_triangular", sigma=0.2).sigma == 0.2
         assert "example_shift" in gsmooth.available_transforms()
+        # the installed components, by name, pass the falsification suite
+        report = check_certificates("example_triangular", "example_shift", sigma=0.2, **FALSIFY)
+        assert report.certified >= 5, report.summary()
     finally:
         reset_registry(saved)

@@ -21,6 +21,12 @@ The base classifiers are chosen so that g and its true robust radius are known e
 * Uniform U[−λ, λ], ℓ1 — the same threshold: ``p_A = ½ + |x_j − t|/(2λ)`` and the true radius
   ``|x_j − t| = 2λ(p_A − ½)``, again tight.
 
+* Several classes with known probabilities — ``toy_models.NoiseCategorical`` turns each Gaussian
+  draw into a class, so votes are exactly multinomial — for the cases two classes cannot show: a
+  tie at p_A = ½, a three-class near tie (0.45, 0.44, 0.11) where choosing ĉ from the counted
+  samples inflates p_lower, PREDICT with n_A + n_B < n. Each statistic is checked to reject a
+  planted mutant (selection from the same samples; a binomial test over n instead of n_A + n_B).
+
 The same helpers drive ``experiments/statistics_report.py`` at larger scale. Run with ``-s`` to see
 the measured rates.
 """
@@ -38,7 +44,10 @@ from scipy import stats
 from torch import nn
 
 import gsmooth
+from gsmooth.smoothing import PHASE_ESTIMATION, PHASE_SELECTION
 from gsmooth.stats import clopper_pearson_lower
+
+from toy_models import NoiseCategorical
 
 SHAPE = (1, 4, 4)
 DIM = 16
@@ -382,3 +391,216 @@ def test_predict_error_rate(p_a, trials):
     assert abs(got["answer"] - truth["answer"]) <= tolerance(truth["answer"], trials), msg
     if p_a == 0.5:
         assert err >= PRED_ALPHA / 2, msg  # non-vacuous: the test is not conservative to the point of silence
+
+
+# ==================================================================================================
+# 6. Toy models that draw the class from a known distribution: ties, near-ties, several classes
+# ==================================================================================================
+# ``NoiseCategorical`` turns each Gaussian draw into a class with known probabilities, so the votes
+# are exactly Multinomial(n, p) and every rate below has an exact value. Each statistic is a function
+# that raises AssertionError; the real engine passes it and a planted mutant fails it (tested).
+TOY_SHAPE = (1, 1, 1)
+TOY_X = torch.full(TOY_SHAPE, 0.5)
+#: a per-test false-alarm level: a sound engine exceeds the Binomial quantile with probability ≤ this
+QUANTILE_LEVEL = 1e-4
+
+
+def toy_smoother(probs, cls=gsmooth.Smoother) -> gsmooth.Smoother:
+    model = NoiseCategorical(TOY_X, 1.0, probs)
+    return cls(model, noise="gaussian", sigma=1.0, num_classes=len(probs), input_shape=TOY_SHAPE)
+
+
+class SameSampleSelection(gsmooth.Smoother):
+    """MUTANT CERTIFY: ĉ is the top class of the very n samples it then counts (no separate n0 draw)."""
+
+    def _certify_checked(self, x, *, n, **kw):
+        self._mutant_n = n
+        return super()._certify_checked(x, n=n, **kw)
+
+    def _count(self, x, num, *, phase, **kw):
+        if phase == PHASE_SELECTION:  # the estimation stream itself, with n draws: the same samples
+            num, phase = self._mutant_n, PHASE_ESTIMATION
+        return super()._count(x, num, phase=phase, **kw)
+
+
+def _multinomial_grid(probs, n):
+    """Every (N_0, N_1, N_2) of Multinomial(n, probs) (3 classes) with its probability."""
+    p = np.asarray(probs, dtype=np.float64)
+    a = np.arange(n + 1)[:, None]
+    b = np.arange(n + 1)[None, :]
+    c = n - a - b
+    ok = c >= 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pmf = stats.binom.pmf(a, n, p[0]) * stats.binom.pmf(b, n - np.minimum(a, n), p[1] / (1 - p[0]))
+    pmf = np.where(ok, pmf, 0.0)
+    counts = np.stack(np.broadcast_arrays(a, b, np.where(ok, c, -1)), -1)
+    return counts[ok], pmf[ok]
+
+
+def selection_probs(probs, n0: int) -> np.ndarray:
+    """P(ĉ = c) from n0 votes (argmax: ties go to the lowest index)."""
+    if len(probs) == 2:
+        k = np.arange(n0 + 1)  # votes for class 1
+        pmf = stats.binom.pmf(k, n0, probs[1])
+        return np.array([pmf[k <= n0 - k].sum(), pmf[k > n0 - k].sum()])
+    counts, pmf = _multinomial_grid(probs, n0)
+    win = np.argmax(counts, axis=1)  # first maximum: the lowest index, as torch.argmax on ties
+    return np.array([pmf[win == c].sum() for c in range(len(probs))])
+
+
+def certify_exceed_truth(probs, n, n0, alpha, *, same_sample=False) -> float:
+    """Exact P(p_lower > max_c p_c) for CERTIFY (real: ĉ from n0 separate votes; mutant: from the n)."""
+    p_max = max(probs)
+    k = np.arange(n + 1)
+    bad = clopper_pearson_lower(k, n, alpha) > p_max
+    if not same_sample:
+        sel = selection_probs(probs, n0)
+        return float(sum(sel[c] * stats.binom.pmf(k, n, probs[c])[bad].sum() for c in range(len(probs))))
+    if len(probs) == 2:
+        pmf = stats.binom.pmf(k, n, probs[1])
+        top = np.maximum(k, n - k)
+        return float(pmf[bad[top]].sum())
+    counts, pmf = _multinomial_grid(probs, n)
+    return float(pmf[bad[counts.max(axis=1)]].sum())
+
+
+def check_certify_bound(smoother, probs, *, trials, n, n0, alpha, seed, exact) -> dict:
+    """The statistic: how often CERTIFY's p_lower exceeds the largest true class probability — a
+    bound that is wrong whichever class was selected (and, when max p ≤ 1/2 and p_lower > 1/2, a
+    false certificate). Must stay ≤ the Binomial(trials, α) upper quantile, and match the exact rate."""
+    batch = TOY_X.unsqueeze(0).expand(trials, *TOY_SHAPE)
+    res = smoother.certify(batch, n0=n0, n=n, alpha=alpha, batch_size=BATCH, seed=seed)
+    p_lower, pred = np.asarray(res.p_lower), np.asarray(res.prediction)
+    exceed = int((p_lower > max(probs)).sum())
+    issued = int((pred != -1).sum())
+    limit = int(stats.binom.ppf(1 - QUANTILE_LEVEL, trials, alpha))
+    msg = (f"CERTIFY p={probs} n={n} n0={n0} α={alpha} T={trials}: p_lower > max p in {exceed} trials "
+           f"(Binomial(T, α) {1 - QUANTILE_LEVEL:g}-quantile {limit}; exact rate {exact:.4f} → "
+           f"{exact * trials:.1f} expected); certificates issued {issued}")
+    print(msg)
+    assert exceed <= limit, msg
+    assert abs(exceed / trials - exact) <= tolerance(exact, trials), msg
+    return {"exceed": exceed, "issued": issued, "limit": limit}
+
+
+HALF_TRIALS, HALF_N, HALF_N0, HALF_ALPHA = 3000, 100, 100, 0.1
+
+
+def test_certify_at_p_half_almost_never_certifies():
+    """p_A = ½ exactly (2 classes): any certificate is false; their number must stay below the
+    Binomial(trials, α) quantile (exact rate 0.0967 at n = 100, α = 0.1)."""
+    probs = (0.5, 0.5)
+    exact = certify_exceed_truth(probs, HALF_N, HALF_N0, HALF_ALPHA)
+    got = check_certify_bound(toy_smoother(probs), probs, trials=HALF_TRIALS, n=HALF_N, n0=HALF_N0,
+                              alpha=HALF_ALPHA, seed=601, exact=exact)
+    assert got["issued"] == got["exceed"]  # with p = ½ every certificate has p_lower > ½ = max p
+    assert got["issued"] >= exact * HALF_TRIALS / 3  # non-vacuous: the test sees certificates at all
+
+
+def test_certify_at_p_half_statistic_rejects_the_same_sample_mutant():
+    probs = (0.5, 0.5)
+    exact = certify_exceed_truth(probs, HALF_N, HALF_N0, HALF_ALPHA)  # the real engine's rate
+    mutant = certify_exceed_truth(probs, HALF_N, HALF_N0, HALF_ALPHA, same_sample=True)
+    assert mutant > 1.5 * HALF_ALPHA > exact  # exact: 0.19 vs 0.097
+    with pytest.raises(AssertionError, match="p_lower > max p"):
+        check_certify_bound(toy_smoother(probs, SameSampleSelection), probs, trials=HALF_TRIALS, n=HALF_N,
+                            n0=HALF_N0, alpha=HALF_ALPHA, seed=601, exact=exact)
+
+
+TIE3 = (0.45, 0.44, 0.11)
+TIE3_TRIALS, TIE3_N, TIE3_N0, TIE3_ALPHA = 3000, 100, 100, 0.1
+
+
+def test_certify_three_class_near_tie_bound_holds():
+    """p = (0.45, 0.44, 0.11): ĉ is A or B about evenly; P(p_lower > 0.45) is 0.083 exactly with ĉ
+    from separate n0 draws, ≤ α = 0.1 (the Clopper–Pearson guarantee for the selected class)."""
+    exact = certify_exceed_truth(TIE3, TIE3_N, TIE3_N0, TIE3_ALPHA)
+    assert exact <= TIE3_ALPHA
+    got = check_certify_bound(toy_smoother(TIE3), TIE3, trials=TIE3_TRIALS, n=TIE3_N, n0=TIE3_N0,
+                              alpha=TIE3_ALPHA, seed=602, exact=exact)
+    # no class has p > ½: every certificate issued is false, and counted (p_lower > ½ > max p)
+    assert got["issued"] <= got["exceed"]
+    assert got["exceed"] >= exact * TIE3_TRIALS / 2  # non-vacuous
+
+
+def test_certify_three_class_near_tie_statistic_rejects_the_same_sample_mutant():
+    """Selecting ĉ from the counted samples picks max(N_A, N_B): exact P(p_lower > 0.45) = 0.162 > α."""
+    exact = certify_exceed_truth(TIE3, TIE3_N, TIE3_N0, TIE3_ALPHA)
+    mutant = certify_exceed_truth(TIE3, TIE3_N, TIE3_N0, TIE3_ALPHA, same_sample=True)
+    limit = stats.binom.ppf(1 - QUANTILE_LEVEL, TIE3_TRIALS, TIE3_ALPHA) / TIE3_TRIALS
+    assert mutant > limit + 4 * math.sqrt(mutant * (1 - mutant) / TIE3_TRIALS), (mutant, limit)
+    with pytest.raises(AssertionError, match="p_lower > max p"):
+        check_certify_bound(toy_smoother(TIE3, SameSampleSelection), TIE3, trials=TIE3_TRIALS, n=TIE3_N,
+                            n0=TIE3_N0, alpha=TIE3_ALPHA, seed=602, exact=exact)
+
+
+# -- PREDICT with three classes (n_A + n_B < n) -------------------------------------------------------------
+def predict_truth3(probs, n, alpha, truth, *, use_n=False) -> dict:
+    """Exact answer / error rates of PREDICT over Multinomial(n, probs), 3 classes (``truth=None``: a
+    tie at the top, any answer is an error). The two-sided binomial p-value of the top count k out of
+    m = n_A + n_B (mutant: m = n) is ``P(|Bin(m, ½) − m/2| ≥ |k − m/2|)``, computed independently here."""
+    counts, pmf = _multinomial_grid(probs, n)
+    order = np.argsort(-counts, axis=1, kind="stable")  # ties: the lowest index first, as torch.topk
+    top = np.take_along_axis(counts, order[:, :1], 1)[:, 0]
+    second = np.take_along_axis(counts, order[:, 1:2], 1)[:, 0]
+    m = np.full_like(top, n) if use_n else top + second
+    lo = np.minimum(top, m - top)
+    pval = np.minimum(1.0, 2.0 * stats.binom.cdf(lo, m, 0.5))
+    pval = np.where(2 * top == m, 1.0, pval)
+    answered = pval <= alpha
+    wrong = answered if truth is None else answered & (order[:, 0] != truth)
+    return {"answer": float(pmf[answered].sum()), "wrong": float(pmf[wrong].sum())}
+
+
+def check_predict_error_rate(smoother, probs, truth, *, trials, n, alpha, seed, exact) -> dict:
+    """The statistic: PREDICT's error rate (a non-abstained wrong class; at a tie, any answer) must
+    stay ≤ the Binomial(trials, α) quantile and match the exact rate of the n_A + n_B test."""
+    batch = TOY_X.unsqueeze(0).expand(trials, *TOY_SHAPE)
+    res = smoother.predict(batch, n=n, alpha=alpha, batch_size=BATCH, seed=seed)
+    pred = np.asarray(res.prediction)
+    answered = pred != -1
+    wrong = int((answered if truth is None else answered & (pred != truth)).sum())
+    limit = int(stats.binom.ppf(1 - QUANTILE_LEVEL, trials, alpha))
+    msg = (f"PREDICT p={probs} n={n} α={alpha} T={trials}: {wrong} errors (Binomial(T, α) quantile {limit}; "
+           f"exact {exact['wrong']:.4f} → {exact['wrong'] * trials:.1f}); answered {answered.mean():.4f} "
+           f"(exact {exact['answer']:.4f})")
+    print(msg)
+    assert wrong <= limit, msg
+    assert abs(wrong / trials - exact["wrong"]) <= tolerance(exact["wrong"], trials), msg
+    assert abs(answered.mean() - exact["answer"]) <= tolerance(exact["answer"], trials), msg
+    return {"wrong": wrong, "answered": float(answered.mean())}
+
+
+PRED3_N, PRED3_ALPHA, PRED3_TRIALS = 200, 0.1, 1000
+PRED3_MUTANT_TRIALS = 300  # the mutant errs in most trials: few suffice (PREDICT's binomtest costs ~2 ms each)
+PRED3_CASES = [((0.35, 0.35, 0.30), None), ((0.40, 0.38, 0.22), 0)]
+
+
+def _binomial_p_value_over_n(n):
+    """MUTANT binomial test: the top count out of all n votes instead of n_A + n_B."""
+
+    def p_value(count_a, count_b):
+        return float(stats.binomtest(int(count_a), n, 0.5).pvalue)
+
+    return p_value
+
+
+@pytest.mark.parametrize("probs,truth", PRED3_CASES)
+def test_predict_three_classes_tests_n_a_against_n_a_plus_n_b(probs, truth):
+    exact = predict_truth3(probs, PRED3_N, PRED3_ALPHA, truth)
+    assert exact["wrong"] <= PRED3_ALPHA
+    got = check_predict_error_rate(toy_smoother(probs), probs, truth, trials=PRED3_TRIALS, n=PRED3_N,
+                                   alpha=PRED3_ALPHA, seed=603, exact=exact)
+    if truth is None:
+        assert got["wrong"] >= exact["wrong"] * PRED3_TRIALS / 2  # non-vacuous (exact 0.050)
+
+
+@pytest.mark.parametrize("probs,truth", PRED3_CASES)
+def test_predict_three_classes_statistic_rejects_the_over_n_mutant(probs, truth, monkeypatch):
+    exact = predict_truth3(probs, PRED3_N, PRED3_ALPHA, truth)
+    mutant = predict_truth3(probs, PRED3_N, PRED3_ALPHA, truth, use_n=True)
+    assert mutant["wrong"] > 2 * PRED3_ALPHA  # n_A ≈ 0.36–0.4 n is far from n/2: always "significant"
+    monkeypatch.setattr(gsmooth.smoothing, "binomial_p_value", _binomial_p_value_over_n(PRED3_N))
+    with pytest.raises(AssertionError, match="errors"):
+        check_predict_error_rate(toy_smoother(probs), probs, truth, trials=PRED3_MUTANT_TRIALS, n=PRED3_N,
+                                 alpha=PRED3_ALPHA, seed=603, exact=exact)
