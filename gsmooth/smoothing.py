@@ -44,11 +44,16 @@ def _domain_text(domain) -> str:
 def check_domain(transform, noise, centers=None, *, what: str = "center") -> None:
     """Raise :class:`InvalidParameterError` unless ``centre + noise support`` stays in the
     transform's parameter domain for every centre (rows of ``centers``, ``(K, d)``; default the
-    single centre 0). Transforms without a declared :attr:`~gsmooth.Transform.param_domain`
-    accept everything. A GSmooth surrogate's own θ is unbounded (its true transform's domain
-    constrains the certified range instead, see :mod:`gsmooth.interval`)."""
+    single centre 0), for transforms of kind ``exact`` (the composition law their certificates rest
+    on holds inside the domain only). Transforms without a declared
+    :attr:`~gsmooth.Transform.param_domain` accept everything. A GSmooth surrogate's own θ is
+    unbounded (its true transform's domain constrains the certified range instead, see
+    :mod:`gsmooth.interval`)."""
     domain = transform.domain() if hasattr(transform, "domain") else None
-    if domain is None or transform.param_domain is None:
+    if domain is None or transform.param_domain is None or transform.kind != "exact":
+        # kind empirical: a radius is a parameter-space statement about g_δ(x), which holds for any
+        # function of θ, clamped or not; a surrogate's own θ is unbounded (its true transform's
+        # domain constrains the certified range instead)
         return
     s_lo, s_hi = (float(v) for v in noise.support())
     c = np.zeros((1, len(domain))) if centers is None else np.atleast_2d(np.asarray(centers, dtype=np.float64))

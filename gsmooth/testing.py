@@ -385,11 +385,11 @@ def _neyman_pearson_mass(llr_p: np.ndarray, llr_q: np.ndarray, p: float) -> tupl
     return mass, se
 
 
-def _norm_attacks(noise: Noise, dims: tuple[int, ...] = _NORM_DIMS):
+def _norm_attacks(noise: Noise, dims: tuple[int, ...] = _NORM_DIMS, p_values: tuple[float, ...] = _NORM_P):
     """Yield ``(direction, d, p, R, Q(A), SE)`` for every case of the norm check (see check_noise)."""
-    norm = type(noise).norm
+    norm = type(noise).norm if type(noise).norm in _NORM_ORD else "l2"  # "param": one axis, any norm
     logpdf = noise.logpdf
-    radii = {p: float(noise.radius(p)) for p in _NORM_P}
+    radii = {p: float(noise.radius(p)) for p in p_values}
     # d = 1 is the axis direction of every d: coordinates the shift leaves alone cancel in q/p
     for d in (1, *dims):
         n = min(_NORM_MAX_SAMPLES, _NORM_COORD_BUDGET // d)
@@ -407,7 +407,7 @@ def _norm_attacks(noise: Noise, dims: tuple[int, ...] = _NORM_DIMS):
                 )
         for kind in ("axis",) if d == 1 else ("diagonal", "random"):
             u = _unit_direction(kind, d, norm, noise.one_sided)
-            for p in _NORM_P:
+            for p in p_values:
                 r = radii[p]
                 if not (math.isfinite(r) and r > 0):
                     continue
@@ -422,8 +422,9 @@ def _norm_attacks(noise: Noise, dims: tuple[int, ...] = _NORM_DIMS):
 def _check_noise_norm(owner: str, noise: Noise) -> None:
     """Attack the declared ``l2``/``l1``/``linf`` norm in d dimensions with the Neyman–Pearson worst case."""
     norm = type(noise).norm
-    if norm not in _NORM_ORD:
-        return  # "param": a 1-D parameter radius, which _check_noise_radius covers
+    one_d = norm not in _NORM_ORD  # "param": a 1-D parameter radius — attacked along its one axis
+    if one_d and type(noise).logpdf is Noise.logpdf and not _has(noise, "pdf"):
+        return  # no density to build the worst case from (sample() and a closed form only)
     if type(noise).logpdf is Noise.logpdf and not _has(noise, "pdf"):
         raise _fail(
             owner,
@@ -438,7 +439,17 @@ def _check_noise_norm(owner: str, noise: Noise) -> None:
     if not ok:
         raise _fail(owner, "logpdf() (default log(pdf())) expected to act elementwise on numpy arrays (the norm check sums it over d coordinates)")
     try:
-        for kind, d, p, r, mass, se in _norm_attacks(noise):
+        cases = _norm_attacks(noise, dims=(), p_values=_NORM_P + (0.9999,)) if one_d else _norm_attacks(noise)
+        for kind, d, p, r, mass, se in cases:
+            if mass < 0.5 - _NORM_Z * se and one_d:
+                raise _fail(
+                    owner,
+                    f"radius is not the Neyman–Pearson radius of a {'increase' if noise.one_sided else 'shift'} "
+                    f"of the parameter: at p={p}, a shift δ = {_NORM_SHRINK}·radius({p}) (radius {r:.6g}) leaves "
+                    f"the worst-case classifier (P(A) = {p} at θ = 0) with Q(A) = {mass:.4f} ± {se:.4f} < 1/2. The "
+                    "numerical route (Ψ⁻¹(p_A) − Ψ⁻¹(p_B))/2 is the worst case only for log-concave densities "
+                    "(e.g. not Student t): override radius() with the exact Neyman–Pearson radius",
+                )
             if mass < 0.5 - _NORM_Z * se:
                 where = "a coordinate axis (the 1-D shift, the same in every d)" if kind == "axis" else f"the {kind} direction"
                 raise _fail(
@@ -480,7 +491,10 @@ def check_noise(noise_or_cls, *, sigma: float | None = None) -> None:
       ``radius``, the closed form is at most :meth:`gsmooth.Noise.numerical_radius` (GSmooth eq. 3,
       the 1-D Neyman–Pearson radius) + 1e-8·max(1, sigma): a shift of one coordinate attains the
       1-D radius, so no certificate exceeds it; a smaller (conservative) closed form is allowed;
-    - the declared norm, for ``norm`` in ``l2``/``l1``/``linf`` (skipped for ``param``): the 1-D
+    - a ``param`` noise with ``pdf``: the same Neyman–Pearson attack along its one axis (an increase
+      for a one-sided noise), at p up to 0.9999 — the numerical route is the worst case only for
+      log-concave densities (a Student-t noise fails here);
+    - the declared norm, for ``norm`` in ``l2``/``l1``/``linf``: the 1-D
       radius is an ℓ2 radius in d dimensions only for isotropic Gaussian noise and an ℓ1 radius only
       for Laplace/uniform product noise, so the check attacks the declared norm with the
       Neyman–Pearson worst case. For d ∈ {2, 16, 256}, directions u = the diagonal and a random

@@ -142,7 +142,18 @@ class Transform(ParamsMixin, nn.Module):
 
     def check_point_certificate(self) -> None:
         """Raise :class:`gsmooth.InvalidParameterError` when a radius around θ = 0 would not be a
-        certificate about the input image (default: it is). Called before any sampling."""
+        certificate about the input image. Called before any sampling. Default: refused for an
+        ``exact`` transform whose θ's do not add under composition (``composes_additively = False``,
+        e.g. contrast): Cohen's radius there is a statement about the centred classifier g_δ(x) in
+        parameter space, not about g(τ(δ, x)) — certify a range (its law's requirement) instead."""
+        if self.kind == "exact" and self.param_dim is not None and self.composes_additively is False:
+            from .errors import InvalidParameterError
+
+            raise InvalidParameterError(
+                f"transform {self.name!r}: its parameters do not add under composition (law "
+                f"{self.composition!r}), so a radius around theta = 0 is not a certificate about tau(delta, x); "
+                "expected an interval certificate (certify_interval / --range), got a point certificate"
+            )
         return None
 
     def check_noise(self, noise) -> None:
