@@ -70,7 +70,7 @@ MUTANTS = {
     "no-arc-extremes": (C, "u_max, u_min = _holds(t0, t1, 0.0), _holds(t0, t1, math.pi)",
                         "u_max, u_min = _holds(t0, t1, 0.0) & False, _holds(t0, t1, math.pi) & False",
                         "arc box from its end points only (misses the arc's bulge past u's extremes)"),
-    "sin-at-mid": (C, "sup_sin = torch.where(v_max | v_min, one, torch.maximum(s0.abs(), s1.abs())) + _TRIG_SLACK",
+    "sin-at-mid": (C, "sup_sin = torch.where(v_max | v_min, one, torch.maximum(s0.abs(), s1.abs())) + trig_slack",
                    "sup_sin = torch.sin((t0 + t1) / 2).abs()",
                    "|sin t| at the piece midpoint instead of its sup"),
     "no-widening": (C, "_BOX_SLACK = 1e-9", "_BOX_SLACK = 0.0", "no widening of box ends for rounding"),

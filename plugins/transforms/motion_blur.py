@@ -15,9 +15,9 @@ import gsmooth
 
 from ._common import (
     PADDING_MODES,
+    _bilinear_path_speed_bound,
     _speed_image,
     _speed_interval,
-    _bilinear_path_speed_bound,
     _translation_pieces,
     check_image,
     check_int,
@@ -36,7 +36,8 @@ def _coefficients(angle: float, num_samples: int) -> list[tuple[float, float]]:
     floating-point values :func:`motion_blur` uses (float64 here)."""
     phi = math.radians(float(angle))
     du, dv = math.cos(phi), -math.sin(phi)
-    return [((k / (num_samples - 1) - 0.5) * du, (k / (num_samples - 1) - 0.5) * dv) for k in range(num_samples)]
+    ts = [k / (num_samples - 1) - 0.5 for k in range(num_samples)]
+    return [(t * du, t * dv) for t in ts]
 
 __all__ = ["motion_blur", "MotionBlur"]
 
@@ -144,8 +145,11 @@ class MotionBlur(gsmooth.Transform):
         q_k(a) and q_k(b). The shared argument
         (:func:`gsmooth_plugins.transforms._common._bilinear_path_speed_bound`) bounds each pixel of
         each sample by Gu·su + Gv·sv (Gu, Gv: the largest absolute differences of the padded
-        lattice over the faces — open cells, open edges — its box meets); the mean over the K samples (weights 1/K) is bounded per pixel by the
-        mean of these, then ℓ2 over C·H·W, max over pieces (≤ ¼ pixel of motion each).
+        lattice over the faces — open cells, open edges — its box meets); the mean over the K
+        samples (weights 1/K) is bounded per pixel by the mean of these, then ℓ2 over C·H·W, max
+        over pieces (≤ ¼ pixel of motion each; 0 is a piece edge, where q = p exactly, and a
+        coordinate the motion does not use — v for φ = 0 — is exact: its path lies on a grid line,
+        so only that line's differences count).
         """
         owner = "MotionBlur.path_speed_bound"
         x64 = _speed_image(owner, x)

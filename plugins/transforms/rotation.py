@@ -89,8 +89,9 @@ class Rotation(gsmooth.Transform):
 
         Proof. kornia's ``rotate`` (``get_rotation_matrix2d`` + ``warp_affine``, bilinear,
         ``align_corners=True``, so pixel centres sit on the integers) gives output pixel
-        p = (u, v) the value I(q(α)) at the source point q(α) = c + R(α)ᵀ(p − c), c = ((W − 1)/2,
-        (H − 1)/2), R(α) the rotation by απ/180 rad (checked against kornia by the tests).
+        p = (u, v) the value I(q(α)) at the source point q(α) = c + [[cos ψ, −sin ψ], [sin ψ, cos ψ]]·(p − c),
+        ψ = απ/180, c = ((W − 1)/2, (H − 1)/2) — the inverse of kornia's matrix
+        [[cos ψ, sin ψ], [−sin ψ, cos ψ]] (checked against kornia by the tests).
         Writing p − c = r(cos φ, sin φ): q(α) = c + r(cos t, sin t) with t = φ + απ/180, so
         |dq_u/dα| = (π/180)·r·|sin t| and |dq_v/dα| = (π/180)·r·|cos t| (pixels per degree).
         The interval is cut into pieces in which the fastest pixel (largest r) moves ≤ ¼ pixel; on

@@ -109,8 +109,10 @@ class RotationalBlur(gsmooth.Transform):
         boxes on each piece. The shared argument
         (:func:`gsmooth_plugins.transforms._common._bilinear_path_speed_bound`) bounds each pixel of
         each sample by Gu·su + Gv·sv (Gu, Gv: the largest absolute differences of the padded
-        lattice over the faces — open cells, open edges — its box meets); the mean over samples is bounded per pixel by the mean of these
-        (triangle inequality, weights 1/K for k = 1 … K − 1), then ℓ2 over C·H·W, max over pieces.
+        lattice over the faces — open cells, open edges — its box meets); the mean over samples is
+        bounded per pixel by the mean of these (triangle inequality, weights 1/K for
+        k = 1 … K − 1), then ℓ2 over C·H·W, max over pieces (≤ ¼ pixel of motion each; 0 is a
+        piece edge, where every q_k = p exactly).
         """
         owner = "RotationalBlur.path_speed_bound"
         x64 = _speed_image(owner, x)

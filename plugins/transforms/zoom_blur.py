@@ -115,9 +115,12 @@ class ZoomBlur(gsmooth.Transform):
         (resp. |v − cy|·…) on the piece; clamped, q_k is constant. The shared argument
         (:func:`gsmooth_plugins.transforms._common._bilinear_path_speed_bound`) bounds each pixel of
         each sample by Gu·su + Gv·sv (Gu, Gv: the largest absolute differences of the padded
-        lattice over the faces — open cells, open edges — its box meets); the mean over samples is bounded per pixel by the mean of these
-        (weights 1/K for k = 1 … K − 1), then ℓ2 over C·H·W, max over pieces (equally spaced in
-        1/f of the largest factor, ≤ ¼ pixel of motion each).
+        lattice over the faces — open cells, open edges — its box meets); the mean over samples is
+        bounded per pixel by the mean of these (weights 1/K for k = 1 … K − 1), then ℓ2 over
+        C·H·W, max over pieces (equally spaced in 1/f of the largest factor, ≤ ¼ pixel of motion
+        each; 0 is a piece edge, where q_k = p exactly, so zooming in from z = 0 never counts the
+        padding beyond the image edge). A box end exactly on a grid line is widened for rounding
+        onto the faces beyond it.
         """
         owner = "ZoomBlur.path_speed_bound"
         x64 = _speed_image(owner, x)
