@@ -539,3 +539,14 @@ def image_hw(owner: str, image_size) -> tuple[int, int]:
     if not ok:
         raise gsmooth.InvalidParameterError(f"{owner}.kink_points: image_size expected (H, W) or (C, H, W), got {image_size!r}")
     return dims[-2], dims[-1]
+
+
+def bilinear_path_speed(owner: str, transform, x, low, high):
+    """``path_speed_bound`` of a bilinear-resampling transform: validate, then bound the path with
+    :func:`_bilinear_path_speed_bound` over the transform's ``_speed_pieces`` (None for H or W < 2)."""
+    x64 = _speed_image(owner, x)
+    low, high = _speed_interval(owner, low, high)
+    if x64 is None:
+        return None
+    pieces = transform._speed_pieces(x64.shape[1], x64.shape[2], low, high)
+    return _bilinear_path_speed_bound(x64, transform.padding_mode, *pieces)

@@ -14,17 +14,17 @@ from kornia.geometry.transform import translate
 import gsmooth
 
 from ._common import (
-    PADDING_MODES,
-    _bilinear_path_speed_bound,
-    _speed_image,
-    _speed_interval,
-    _translation_pieces,
+    bilinear_path_speed,
     check_image,
     check_int,
     check_option,
     check_real,
     compute_dtype,
+    PADDING_MODES,
     params,
+    _bilinear_path_speed_bound,
+    _speed_interval,
+    _translation_pieces,
 )
 
 #: kink_points refuses intervals with more grid crossings than this (the list would be huge).
@@ -151,13 +151,7 @@ class MotionBlur(gsmooth.Transform):
         coordinate the motion does not use — v for φ = 0 — is exact: its path lies on a grid line,
         so only that line's differences count).
         """
-        owner = "MotionBlur.path_speed_bound"
-        x64 = _speed_image(owner, x)
-        low, high = _speed_interval(owner, low, high)
-        if x64 is None:
-            return None
-        pieces = self._speed_pieces(x64.shape[1], x64.shape[2], low, high)
-        return _bilinear_path_speed_bound(x64, self.padding_mode, *pieces)
+        return bilinear_path_speed("MotionBlur.path_speed_bound", self, x, low, high)
 
     def _speed_pieces(self, h, w, low, high):
         """``(edges, geometry, weights)`` of :meth:`path_speed_bound`: K samples, velocities

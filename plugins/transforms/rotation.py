@@ -8,15 +8,15 @@ from kornia.geometry.transform import rotate
 import gsmooth
 
 from ._common import (
-    PADDING_MODES,
-    _bilinear_path_speed_bound,
-    _rotation_pieces,
-    _speed_image,
-    _speed_interval,
+    bilinear_path_speed,
     check_image,
     check_option,
     compute_dtype,
+    PADDING_MODES,
     params,
+    _bilinear_path_speed_bound,
+    _rotation_pieces,
+    _speed_interval,
 )
 
 __all__ = ["rotation", "Rotation"]
@@ -108,13 +108,7 @@ class Rotation(gsmooth.Transform):
         end that falls exactly on a grid line (e.g. 90° on a square image) is widened for rounding
         onto the faces beyond it.
         """
-        owner = "Rotation.path_speed_bound"
-        x64 = _speed_image(owner, x)
-        low, high = _speed_interval(owner, low, high)
-        if x64 is None:
-            return None
-        pieces = self._speed_pieces(x64.shape[1], x64.shape[2], low, high)
-        return _bilinear_path_speed_bound(x64, self.padding_mode, *pieces)
+        return bilinear_path_speed("Rotation.path_speed_bound", self, x, low, high)
 
     def _speed_pieces(self, h, w, low, high):
         """``(edges, geometry, weights)`` of :meth:`path_speed_bound` (one sample, weight 1)."""

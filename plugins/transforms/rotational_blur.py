@@ -12,16 +12,16 @@ from kornia.geometry.transform import rotate
 import gsmooth
 
 from ._common import (
-    PADDING_MODES,
-    _bilinear_path_speed_bound,
-    _rotation_pieces,
-    _speed_image,
-    _speed_interval,
+    bilinear_path_speed,
     check_image,
     check_int,
     check_option,
     compute_dtype,
+    PADDING_MODES,
     params,
+    _bilinear_path_speed_bound,
+    _rotation_pieces,
+    _speed_interval,
 )
 
 __all__ = ["rotational_blur", "RotationalBlur"]
@@ -114,13 +114,7 @@ class RotationalBlur(gsmooth.Transform):
         k = 1 … K − 1), then ℓ2 over C·H·W, max over pieces (≤ ¼ pixel of motion each; 0 is a
         piece edge, where every q_k = p exactly).
         """
-        owner = "RotationalBlur.path_speed_bound"
-        x64 = _speed_image(owner, x)
-        low, high = _speed_interval(owner, low, high)
-        if x64 is None:
-            return None
-        pieces = self._speed_pieces(x64.shape[1], x64.shape[2], low, high)
-        return _bilinear_path_speed_bound(x64, self.padding_mode, *pieces)
+        return bilinear_path_speed("RotationalBlur.path_speed_bound", self, x, low, high)
 
     def _speed_pieces(self, h, w, low, high):
         """``(edges, geometry, weights)`` of :meth:`path_speed_bound`: samples k = 1 … K − 1 (k = 0

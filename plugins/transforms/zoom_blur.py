@@ -13,16 +13,16 @@ from kornia.geometry.transform import scale
 import gsmooth
 
 from ._common import (
-    PADDING_MODES,
-    _bilinear_path_speed_bound,
-    _scale_pieces,
-    _speed_image,
-    _speed_interval,
+    bilinear_path_speed,
     check_image,
     check_int,
     check_option,
     compute_dtype,
+    PADDING_MODES,
     params,
+    _bilinear_path_speed_bound,
+    _scale_pieces,
+    _speed_interval,
 )
 
 #: Smallest zoom factor used by :func:`zoom_blur` (smaller ones are clamped).
@@ -122,13 +122,7 @@ class ZoomBlur(gsmooth.Transform):
         padding beyond the image edge). A box end exactly on a grid line is widened for rounding
         onto the faces beyond it.
         """
-        owner = "ZoomBlur.path_speed_bound"
-        x64 = _speed_image(owner, x)
-        low, high = _speed_interval(owner, low, high)
-        if x64 is None:
-            return None
-        pieces = self._speed_pieces(x64.shape[1], x64.shape[2], low, high)
-        return _bilinear_path_speed_bound(x64, self.padding_mode, *pieces)
+        return bilinear_path_speed("ZoomBlur.path_speed_bound", self, x, low, high)
 
     def _speed_pieces(self, h, w, low, high):
         """``(edges, geometry, weights)`` of :meth:`path_speed_bound`: samples k = 1 … K − 1 (k = 0
