@@ -388,15 +388,6 @@ class _ParamScore(nn.Module):
         return self.fn(self.reader(z))
 
 
-class _ChordScore(nn.Module):
-    def __init__(self, w: torch.Tensor, x0: torch.Tensor):
-        super().__init__()
-        self.register_buffer("w", w.flatten().double())
-        self.register_buffer("x0", x0.flatten().double())
-
-    def forward(self, z):
-        return (z.flatten(1).double() - self.x0) @ self.w
-
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -998,7 +989,7 @@ def _surrogate(ctx: _Ctx, families, claims, interval, slices) -> None:
         if float(chord.norm()) == 0.0:
             continue
         w = chord / chord.norm()
-        score = _ChordScore(w, ctx.x0)
+        score = _PixelProjection(w, ctx.x0)  # the chord's direction w
         tq = ctx.quantile(score)
         model = _Threshold(score, tq)
         label = f"half-space along the chord τ({', '.join(f'{v:g}' for v in end)}, x0) − x0 (t = {tq:.4g})"
