@@ -29,15 +29,16 @@ trained surrogate, so it is built from one (``SurrogateTransform(surrogate=…)`
 (:meth:`SurrogateTransform.from_checkpoint`). It is valid for Gaussian noise only
 (``requires_noise = "gaussian"``, :meth:`SurrogateTransform.check_noise`).
 
-What a certificate covers. With engine input ``x_in = τ(β0, x0)`` (β0 = 0: the clean image), the
-radius R certifies ``g(τ(β, x0)) = g(x_in)`` for every β in the range G was taken over with
-``‖β − β0‖₂ < R``, G computed along ``x0``'s path. The θ-noise centre ``theta_center`` only selects
-which smoothed classifier is certified (any fixed choice is valid; W is constant, so G does not
-depend on it) — it does **not** move the certified β-ball. Interval certificates over [a, b]
-therefore either certify ``x0`` itself (one-sided ranges starting at 0: certified iff R ≥ b), or
-certify slice centres ``x_i = τ(β_i, x0)`` with radius ≥ the slice half-width, G taken over [a, b]
-along ``x0``'s path (``with st.path_from(x0): …``; one G serves every slice), with a Bonferroni
-α/K per slice.
+What a certificate covers (one parameter, :mod:`gsmooth.path_bounds`). A point certificate for
+the input x is the largest R such that the *path shift* of x — √(|α|² + ‖F2(τ(α, x)) − F2(x) −
+Wα‖²/r²), bounded over the whole segment (``sound`` with proven speed and Lipschitz bounds, else a
+grid ``estimate``) — stays below σ_θ Φ⁻¹(p_lower) for every |α| < R in the range: then
+``g(τ(α, x)) = g(x)`` there. It needs τ(0, x) = x and 0 in the range (else refused). An interval
+certificate over [a, b] certifies each slice on ``x_k = τ(c_k, x)`` against the bound of x's path
+over that slice (:func:`gsmooth.interval.certify_interval`), with a Bonferroni α/K per slice. The
+θ-noise centre ``theta_center`` only selects which smoothed classifier is certified (W is
+constant, so the shifts do not depend on it). Several parameters (d > 1) keep the older
+whole-range grid estimate of G (``lipschitz_factor``, ``path_from``), labelled ``estimate``.
 
 Choices of ours, not taken from the paper's code (see also :mod:`gsmooth.lipschitz`):
 
@@ -960,10 +961,10 @@ class SurrogateTransform(Transform):
         theta_center: the centre of the θ noise (float, or d numbers; default 0). Changes which
             smoothed classifier is certified, not G (W is constant); settable later.
 
-    Interval certificates over slices: to certify the slice centred at α_i of the path of a clean
-    image ``x0`` the engine is given ``x_i = τ(α_i, x0)``, while G must come from ``x0``'s path
-    (``∂F2(τ(α, x0))/∂α`` over the range): wrap those calls in ``with st.path_from(x0): …``, which
-    makes ``lipschitz_factor`` use ``x0`` (computed once, cached) whatever image it is given.
+    ``path_from(x0)`` (d > 1 only, the grid-estimate route): within the block ``lipschitz_factor``
+    takes G from ``x0``'s path whatever image it is given. With one parameter it has no effect on
+    certificates: :meth:`certified_radius` always bounds the path of the image actually smoothed,
+    and interval certificates bound each slice of the clean image's path themselves.
 
     Example:
         >>> st = SurrogateTransform.from_checkpoint("surrogate.pt")  # doctest: +SKIP
@@ -1182,7 +1183,6 @@ class SurrogateTransform(Transform):
     def clear_cache(self) -> None:
         """Forget the cached G and path bounds (keyed by image, range, grid, iters and method)."""
         self._cache = None
-        self._radius_cache = None
 
     # -- sound bounds on the path (gsmooth.path_bounds) --------------------------------------------
     def true_transform_module(self) -> Transform:
@@ -1201,10 +1201,11 @@ class SurrogateTransform(Transform):
         return "sound" if provides else "estimate"
 
     def _lip_f2(self) -> Optional[float]:
-        """A proven Lipschitz constant of the encoder F2 (ℓ2 → ℓ2), or None if none is available."""
-        cached = getattr(self, "_lip_f2_value", "unset")
-        if cached != "unset":
-            return cached
+        """A proven Lipschitz constant of the encoder F2 (ℓ2 → ℓ2), or None if none is available.
+        Cached per version of the encoder's weights (an in-place change recomputes it)."""
+        cached = getattr(self, "_lip_f2_value", None)
+        if cached is not None and cached[0] == self._weights_version():
+            return cached[1]
         try:
             from .lipschitz_bounds import encoder_lipschitz_bound
         except ImportError:  # pragma: no cover - the bound module is part of the package
@@ -1214,7 +1215,7 @@ class SurrogateTransform(Transform):
                 value = float(encoder_lipschitz_bound(self.surrogate.f2, tuple(self.surrogate.input_shape[1:])))
             except InvalidParameterError:
                 value = None
-        self._lip_f2_value = value
+        self._lip_f2_value = (self._weights_version(), value)
         return value
 
     def _encoder64(self):
@@ -1299,6 +1300,8 @@ class SurrogateTransform(Transform):
                 f"alias_sigma > 0); expected an interval certificate (--range LO:HI / certify_interval), got a point "
                 f"certificate"
             )
+        lows, highs = zip(*pairs)
+        self.check_range(lows, highs)
         if not all(lo <= 0.0 <= hi for lo, hi in pairs):
             raise InvalidParameterError(
                 f"surrogate({self.surrogate.transform_name}): a radius around theta = 0 needs 0 inside the range the "
@@ -1316,30 +1319,25 @@ class SurrogateTransform(Transform):
         range's extent if none does (nothing beyond the range is claimed). d > 1: the grid
         estimate of G (``lipschitz_factor``), guarantee ``estimate``.
         """
-        if self.path_origin is None:
+        if self.d == 1 or self.path_origin is None:
             self.check_point_certificate()
         target = float(noise.radius(p_lower))
         if self.d != 1:
             m_star = self.lipschitz_factor(x)
             return target / m_star, m_star, "estimate"
-        base = self.path_origin if self.path_origin is not None else x
-        base = base.detach().reshape(self.surrogate.input_shape)
-        key = self._pairs()
-        cached = getattr(self, "_radius_cache", None)
-        if cached is not None and cached[1] == key and torch.equal(cached[0], base.to(cached[0].device, cached[0].dtype)):
-            segments = cached[2]
-        else:
-            (lo, hi), = key
-            segments = []
-            for a, b in ((0.0, hi), (0.0, lo)):  # outwards on each side
-                if b == a:
-                    continue
-                ends = np.linspace(a, b, 33)
-                inner, outer = ends[:-1], ends[1:]
-                bounds = self.path_shift_bounds(base, np.minimum(inner, outer), np.maximum(inner, outer), np.zeros(32))
-                segments.append((np.abs(inner), bounds.upper, bounds.guarantee, abs(b)))
-            with torch.inference_mode(False):
-                self._radius_cache = (base.detach().clone(), key, segments)
+        # the path of the image actually smoothed (never path_origin: p_lower was estimated at x);
+        # recomputed on every call — nothing it depends on (weights, sigma_ratio, range, the true
+        # transform) can go stale
+        base = x.detach().reshape(self.surrogate.input_shape)
+        (lo, hi), = self._pairs()
+        segments = []
+        for a, b in ((0.0, hi), (0.0, lo)):  # outwards on each side
+            if b == a:
+                continue
+            ends = np.linspace(a, b, 33)
+            inner, outer = ends[:-1], ends[1:]
+            bounds = self.path_shift_bounds(base, np.minimum(inner, outer), np.maximum(inner, outer), np.zeros(32))
+            segments.append((np.abs(inner), bounds.upper, bounds.guarantee, abs(b)))
         radius, guarantee = math.inf, self.guarantee
         extent = 0.0
         for inner, upper, g, reach in segments:

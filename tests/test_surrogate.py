@@ -476,3 +476,40 @@ def test_interval_slices_are_bounded_by_their_own_path_shift(trained):
         a = np.linspace(c[0] - 0.125, c[0] + 0.125, 4001)
         true_sup = _path_shift(trained, Darken(), x, a, 0.5, center=c[0]).max()
         assert cert.slice_mstar[k] * cert.requirement >= true_sup * (1 - 1e-9)
+
+
+# --------------------------------------------------------------------------------------------
+# nothing cached can go stale (independent review: stale Lip(F2), a radius cache that ignored
+# sigma_ratio, path_from applied to a point certificate)
+# --------------------------------------------------------------------------------------------
+
+
+def test_changed_encoder_weights_recompute_the_proven_lipschitz_constant(trained):
+    import copy
+
+    st = SurrogateTransform(surrogate=copy.deepcopy(trained), true_transform=BoundedDarken())
+    before = st._lip_f2()
+    with torch.no_grad():
+        st.surrogate.f2.conv1.weight.mul_(10.0)  # an in-place change (fine-tuning, load_state_dict)
+    assert st._lip_f2() > 5 * (before - 1.0) + 1.0
+
+
+def test_point_radius_follows_sigma_ratio_changes(trained):
+    st = SurrogateTransform(surrogate=trained, true_transform=BoundedDarken(), sigma_ratio=1.0)
+    noise = gsmooth.noise("gaussian", sigma=0.25)
+    x = images(1, seed=2)[0]
+    wide = st.certified_radius(x, 0.999, noise)[0]
+    st.sigma_ratio = 0.05  # a much smaller latent noise: the path shift grows, the radius shrinks
+    narrow = st.certified_radius(x, 0.999, noise)[0]
+    assert narrow < wide
+    assert narrow == pytest.approx(SurrogateTransform(surrogate=trained, true_transform=BoundedDarken(),
+                                                      sigma_ratio=0.05).certified_radius(x, 0.999, noise)[0])
+
+
+def test_path_from_does_not_move_a_point_certificate(trained):
+    st = SurrogateTransform(surrogate=trained, true_transform=BoundedDarken())
+    noise = gsmooth.noise("gaussian", sigma=0.25)
+    x0, x1 = images(2, seed=3)
+    plain = st.certified_radius(x1, 0.99, noise)
+    with st.path_from(x0):
+        assert st.certified_radius(x1, 0.99, noise) == plain  # the path of the image smoothed, x1
