@@ -1,7 +1,7 @@
 """The falsification suite (gsmooth.testing.falsify / check_certificates) and what it finds.
 
 The default run uses a quick profile (1×4×4 images, n = 1000, PREDICT at n = 4000; a few tenths of
-a second per pair). ``GSMOOTH_SLOW_TESTS=1`` adds the full profile (1×8×8, n = 10⁴, PREDICT at
+a second per pair). ``pytest -m slow`` runs the full profile (1×8×8, n = 10⁴, PREDICT at
 n = 2·10⁴, every adversary family, every built-in noise × transform, a surrogate smoke run);
 see the ``slow`` marker in pyproject.toml.
 
@@ -12,7 +12,6 @@ when the engine is fixed (refuses, or certifies soundly) the test XPASSes, fails
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -24,9 +23,8 @@ from gsmooth.falsification import _Reader
 from gsmooth.registry import get_registry
 from gsmooth.testing import FalsificationReport, check_certificates, falsify
 
-SLOW = bool(os.environ.get("GSMOOTH_SLOW_TESTS"))
-def slow(f):
-    return pytest.mark.slow(pytest.mark.skipif(not SLOW, reason="full falsification profile: set GSMOOTH_SLOW_TESTS=1")(f))
+#: the full profile: deselected by default (pyproject's ``-m "not slow"``), run with ``pytest -m slow``
+slow = pytest.mark.slow
 
 QUICK = dict(image_shape=(1, 4, 4), n0=50, n=1000, attack_n=4000, threshold_samples=4000,
              families=("half-line", "notch", "likelihood-ratio"))
