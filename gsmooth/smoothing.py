@@ -168,8 +168,8 @@ class Smoother:
             check_noise(noise)  # e.g. a GSmooth surrogate accepts Gaussian noise only
         _check_noise_fits(noise, transform)
         self.model = model
-        self.noise = noise
-        self.transform = transform
+        self._noise = noise
+        self._transform = transform
         self.num_classes = int(num_classes)
         self.device = torch.device(device) if device is not None else _model_device(model)
         if isinstance(model, nn.Module):
@@ -179,6 +179,31 @@ class Smoother:
         self.input_shape = tuple(int(s) for s in shape) if shape is not None else None
 
     # -- description -----------------------------------------------------------------------------
+    @property
+    def noise(self) -> Noise:
+        """The smoothing noise (read-only: the pair was checked on construction; build a new
+        Smoother for another noise)."""
+        return self._noise
+
+    @noise.setter
+    def noise(self, value) -> None:
+        raise AttributeError(
+            "Smoother.noise is read-only: the noise/transform pair is checked once, on construction "
+            "(domain, norm, one-sidedness); build a new gsmooth.Smoother for another noise"
+        )
+
+    @property
+    def transform(self) -> Transform:
+        """The transform (read-only, like :attr:`noise`)."""
+        return self._transform
+
+    @transform.setter
+    def transform(self, value) -> None:
+        raise AttributeError(
+            "Smoother.transform is read-only: the noise/transform pair is checked once, on construction; "
+            "build a new gsmooth.Smoother for another transform"
+        )
+
     @property
     def norm(self) -> str:
         """What radii measure: the noise's norm for additive smoothing, else the parameter space."""

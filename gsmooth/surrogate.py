@@ -924,6 +924,20 @@ def load_surrogate(path: PathLike, *, map_location="cpu") -> SurrogateModel:
 # --------------------------------------------------------------------------------------------
 
 
+class _Weights:
+    """A snapshot of weights that compares by value (``==`` is ``torch.equal``)."""
+
+    def __init__(self, values: torch.Tensor):
+        self.values = values
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Weights) and self.values.shape == other.values.shape and bool(
+            torch.equal(self.values, other.values)
+        )
+
+    __hash__ = None
+
+
 class SurrogateTransform(Transform):
     """GSmooth's smoothing over a learned surrogate, as a :class:`gsmooth.Transform` the engine uses unchanged.
 
@@ -1226,13 +1240,15 @@ class SurrogateTransform(Transform):
             enc = copy.deepcopy(self.surrogate.f2).double().eval()
             for prm in enc.parameters():
                 prm.requires_grad_(False)
-            self._enc64, self._enc64_version = enc, self._weights_version()
+            # a plain attribute, not a registered submodule (it is a cache, not part of the transform)
+            object.__setattr__(self, "_enc64", enc)
+            self._enc64_version = self._weights_version()
         return enc
 
-    def _weights_version(self) -> tuple:
-        return tuple(int(p._version) for p in self.surrogate.f2.parameters()) + tuple(
-            int(p.data_ptr()) for p in self.surrogate.f2.parameters()
-        )
+    def _weights_version(self) -> "_Weights":
+        """The encoder's current weights (compared by value: a write through ``.data`` or a numpy
+        view changes no version counter, so nothing cheaper is safe)."""
+        return _Weights(torch.cat([p.detach().reshape(-1).double().cpu() for p in self.surrogate.f2.parameters()]))
 
     def check_range(self, low, high) -> None:
         """Raise :class:`InvalidParameterError` unless ``[low, high]`` lies in the true transform's

@@ -513,3 +513,25 @@ def test_path_from_does_not_move_a_point_certificate(trained):
     plain = st.certified_radius(x1, 0.99, noise)
     with st.path_from(x0):
         assert st.certified_radius(x1, 0.99, noise) == plain  # the path of the image smoothed, x1
+
+
+def test_weights_written_through_data_recompute_the_bounds(trained):
+    """A write through ``.data`` changes no version counter: the bounds compare weights by value."""
+    import copy
+
+    st = SurrogateTransform(surrogate=copy.deepcopy(trained), true_transform=BoundedDarken())
+    before = st._lip_f2()
+    st._encoder64()
+    st.surrogate.f2.conv1.weight.data.mul_(10.0)
+    assert st._lip_f2() > 5 * (before - 1.0) + 1.0
+    assert torch.equal(st._encoder64().conv1.weight, st.surrogate.f2.conv1.weight.double())
+    assert "_enc64" not in dict(st.named_modules())  # a cache, not a submodule
+
+
+def test_a_smoothers_noise_and_transform_cannot_be_swapped(trained):
+    """The pair is checked once, on construction: swapping it afterwards would bypass the checks."""
+    sm = gsmooth.Smoother(MeanVote(), noise="gaussian", sigma=0.5, transform=Darken(), num_classes=2)
+    with pytest.raises(AttributeError, match="read-only"):
+        sm.noise = gsmooth.noise("laplace", sigma=0.5)
+    with pytest.raises(AttributeError, match="read-only"):
+        sm.transform = gsmooth.transform("gaussian_blur")

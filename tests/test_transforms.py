@@ -352,3 +352,16 @@ def test_batch_equals_loop(name):
     out = t(x, theta)
     for i in range(3):
         assert torch.allclose(out[i : i + 1], t(x[i : i + 1], theta[i : i + 1]), atol=1e-12), (name, i)
+
+
+def test_defocus_identity_at_zero_follows_alias_sigma_when_set_later():
+    """Setting alias_sigma on an existing instance must update identity_at_zero (a point certificate
+    through a surrogate is refused when τ(0, x) ≠ x)."""
+    t = gsmooth.transform("defocus_blur")
+    assert t.identity_at_zero
+    t.alias_sigma = 0.5
+    assert not t.identity_at_zero and t.get_params() == {"alias_sigma": 0.5}
+    x = torch.rand(1, 1, 8, 8)
+    assert not torch.allclose(t(x, torch.zeros(1, 1)), x)
+    with pytest.raises(gsmooth.InvalidParameterError):
+        t.alias_sigma = -1.0

@@ -219,6 +219,12 @@ def run_files(args) -> int:
     names = class_names(setup.ckpt)
     n0 = args.n0 if args.n0 is not None else DEFAULT_N0
     if args.certify:
+        from .certify import check_certifiable
+
+        if smoother.transform.param_dim is not None:  # as `gsmooth certify`: empirical transforms refused
+            check_certifiable(setup)
+        smoother.transform.check_point_certificate()
+
         def compute(images, keys):
             return smoother.certify(images, n0=n0, n=args.n, alpha=args.alpha, batch_size=args.batch, seed=args.seed, keys=keys)
 

@@ -249,9 +249,18 @@ class DefocusBlur(gsmooth.Transform):
     def __init__(self, *, alias_sigma: float = 0.0):
         super().__init__()
         self.alias_sigma = alias_sigma
-        check_real(type(self).__name__, "alias_sigma", alias_sigma, 0.0)
-        if alias_sigma > 0:
-            self.identity_at_zero = False  # the anti-aliasing blur applies at r = 0 too
+
+    @property
+    def alias_sigma(self) -> float:
+        return self._alias_sigma
+
+    @alias_sigma.setter
+    def alias_sigma(self, value: float) -> None:
+        # validated, and identity_at_zero kept in step, whenever it is set (not only in __init__):
+        # the anti-aliasing blur applies at r = 0 too, so τ(0, x) ≠ x when alias_sigma > 0
+        check_real(type(self).__name__, "alias_sigma", value, 0.0)
+        self._alias_sigma = value
+        self.identity_at_zero = not value > 0
 
     def forward(self, x, theta):
         return defocus_blur(x, theta, alias_sigma=self.alias_sigma)
