@@ -67,17 +67,22 @@ half-diagonal ``‖(h_k, e^{c_k} h_b)‖``; the rescaling makes it slightly larg
 What is certified (surrogate transforms: "image" centring, GSmooth Theorem 2)
 -----------------------------------------------------------------------------
 For a :class:`gsmooth.surrogate.SurrogateTransform` (kind ``surrogate``) the smoothed classifier is
-``g(x') = argmax_y P_{θ,ξ}( f(H(F2(x') + F1(θ) + ξ)) = y )``. Slice k is certified by evaluating g on
-the **truly transformed** image ``x_k = τ(c_k, x)`` (the surrogate's true transform) and dividing the
-Gaussian radius by ``M* = sqrt(1 + G²σ_θ²/σ_ξ²)``, G the largest ``‖∂F2(τ(α, x))/∂α − W_F1‖₂`` over
-the *whole range* along the clean image's path (``SurrogateTransform.path_from(x)``; the range the
-surrogate's G is taken over is set to the certified range for the call). Since
-``F2(τ(α, x)) − F2(τ(c_k, x)) = W(α − c_k) + ∫_{c_k}^{α} (J − W)``, the shift seen in the joint noise
-space has norm ≤ ‖α − c_k‖·sqrt(σ_θ⁻² + G²σ_ξ⁻²), so R_k > requirement gives:
+``g(x') = argmax_y P_{θ,ξ}( f(H(F2(x') + F1(θ) + ξ)) = y )``. Slice k (centre c_k, half-width h) is
+certified by evaluating g on the **truly transformed** image ``x_k = τ(c_k, x)`` (the surrogate's
+true transform). For α in the slice, ``F2(τ(α, x)) = F2(x_k) + W(α − c_k) + Δ_k(α)``, so the latent
+seen for τ(α, x) is that of x_k under the noise shifted by ``(α − c_k, Δ_k(α))``, and Cohen's
+Gaussian argument in the joint space gives ``g(τ(α, x)) = g(x_k)`` whenever
+``σ_θ Φ⁻¹(p_lower,k) > t_k(α) = √(|α − c_k|² + ‖Δ_k(α)‖² σ_θ²/σ_ξ²)``. The slice is certified iff
+that holds for its bound ``T_k ≥ sup_α t_k(α)`` (:meth:`SurrogateTransform.path_shift_bounds`,
+:mod:`gsmooth.path_bounds`), reported as ``M*_k = T_k / h`` (slice radius σ_θΦ⁻¹(p)/M*_k > h). The
+statement:
 
     the surrogate-smoothed classifier g predicts y on every truly transformed image τ(α, x),
-    α ∈ [a, b] — provided G is not underestimated: G is a maximum over a finite grid (an
-    *estimate*, see :mod:`gsmooth.lipschitz`), so this certificate is only as good as that estimate.
+    α ∈ [a, b] — ``guarantee = "sound"`` when T_k is a proven bound (the true transform's
+    ``path_speed_bound`` and a proven Lip(F2)), ``"estimate"`` when it is a grid maximum.
+
+Several parameters (d > 1) keep the whole-range grid estimate of G (``lipschitz_factor``, labelled
+``estimate``). The range must lie in the true transform's parameter domain.
 
 The surrogate's quality does not enter the statement (a poor surrogate gives small radii, not false
 ones); M* is reported (the largest over slices) with every result.
