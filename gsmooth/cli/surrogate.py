@@ -280,8 +280,9 @@ def run_lipschitz(args) -> int:
         f"cost {sum(ms) / n:.1f} ms/image on {device} after one untimed warm-up ({est.method})"
     )
     print(
-        "note: G is an estimate (maximum over the grid points, not the continuous range), so M* and any radius "
-        "derived from it are estimates too."
+        "note: G is an estimate (maximum over the grid points, not the continuous range), so this M* is a "
+        "diagnostic; `gsmooth certify` bounds each slice's path instead (gsmooth.path_bounds; rows say whether "
+        "the bound is sound or an estimate in their guarantee column)."
     )
     for note in sorted(notes):
         print(f"note: {note} (in some images)")
