@@ -23,6 +23,7 @@ from .errors import (
     GsmoothError,
     InputError,
     InvalidParameterError,
+    ModelOutputError,
     PluginError,
     ResultsFileError,
     UnknownComponentError,
@@ -57,4 +58,5 @@ __all__ = [
     "CheckpointError",
     "DatasetNotFoundError",
     "ResultsFileError",
+    "ModelOutputError",
 ]

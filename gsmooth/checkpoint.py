@@ -338,6 +338,7 @@ class Checkpoint:
         _load_strict(model, self.state_dict, self.arch, self.path)
         if device is not None:
             model = model.to(device)
+        model.checkpoint_path = str(self.path)  # named in errors about the model's outputs
         return model.train(train)
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "CheckpointError",
     "DatasetNotFoundError",
     "ResultsFileError",
+    "ModelOutputError",
 ]
 
 
@@ -60,3 +61,8 @@ class DatasetNotFoundError(GsmoothError, FileNotFoundError):
 
 class ResultsFileError(GsmoothError, OSError):
     """A results file cannot be written, or belongs to a different configuration."""
+
+
+class ModelOutputError(InputError):
+    """The base model returned something that cannot be counted as votes (NaN/inf logits, a wrong
+    shape): an error naming the model, never a confident answer."""

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .certificate import ABSTAIN, Certificate, Prediction, ResultBatch
-from .errors import InputError, InvalidParameterError
+from .errors import InputError, InvalidParameterError, ModelOutputError
 from .noise import Noise
 from .registry import get_registry
 from .seeding import NoiseStream
@@ -27,6 +27,12 @@ from .validation import Interval, check_positive_int, check_probability, validat
 __all__ = ["Smoother", "check_domain", "PHASE_SELECTION", "PHASE_ESTIMATION", "PHASE_PREDICTION"]
 
 PHASE_SELECTION, PHASE_ESTIMATION, PHASE_PREDICTION = 0, 1, 2
+
+
+def _model_name(model) -> str:
+    """A short name for messages: the checkpoint path a gsmooth model records, else its class."""
+    path = getattr(model, "checkpoint_path", None)
+    return f"{type(model).__name__} from {path}" if path else type(model).__name__
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -406,9 +412,17 @@ class Smoother:
                             centers[owners], torch.tensor(sizes, device=self.device), dim=0
                         )
                 logits = self.model(self.transform(xb, tb))
-                if logits.ndim != 2 or logits.shape[1] != k:
-                    raise InputError(
-                        f"expected the model to return logits of shape (N, num_classes={k}), got {tuple(logits.shape)}"
+                if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[1] != k:
+                    got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+                    raise ModelOutputError(
+                        f"expected the model to return logits of shape (N, num_classes={k}), got {got}"
+                    )
+                if not bool(torch.isfinite(logits).all()):  # argmax of NaN is class 0: never count it as a vote
+                    bad = int((~torch.isfinite(logits)).any(dim=1).sum())
+                    raise ModelOutputError(
+                        f"expected finite logits from the model ({_model_name(self.model)}), got NaN/inf for {bad} of "
+                        f"{logits.shape[0]} noisy inputs (broken weights, or an overflow at this input scale): no "
+                        "prediction or certificate is made from them"
                     )
                 pred = logits.argmax(dim=1)
                 if len(owners) == 1:

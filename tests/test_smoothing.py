@@ -361,3 +361,37 @@ def test_noise_blocks_identical_whatever_threads_and_inference_mode(threads):
             assert torch.equal(got, expected)
     finally:
         torch.set_num_threads(old)
+
+
+class NaNLogits(torch.nn.Module):
+    """A broken model: NaN logits (argmax of NaN is class 0, which used to certify as class 0)."""
+
+    def forward(self, x):
+        return torch.full((x.shape[0], 3), float("nan"))
+
+
+def test_non_finite_logits_are_an_error_naming_the_model_never_votes():
+    sm = gsmooth.Smoother(NaNLogits(), noise="gaussian", sigma=0.25, num_classes=3)
+    for call in (lambda: sm.certify(torch.rand(1, 4, 4), n0=10, n=20),
+                 lambda: sm.predict(torch.rand(1, 4, 4), n=20)):
+        with pytest.raises(gsmooth.ModelOutputError, match=r"expected finite logits from the model \(NaNLogits\)"):
+            call()
+
+
+def test_a_checkpoint_with_nan_weights_is_named_in_the_error(tmp_path):
+    from gsmooth.checkpoint import load_checkpoint, save_checkpoint
+    from gsmooth.data import dataset_info
+    from gsmooth.models import build_model
+
+    info = dataset_info("fashion-mnist")
+    net = build_model("small_cnn", num_classes=10, input_shape=info.input_shape, mean=info.mean, std=info.std)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.fill_(float("nan"))
+    path = tmp_path / "nan.pt"
+    save_checkpoint(path, model=net, arch="small_cnn", dataset="fashion-mnist", num_classes=10,
+                    input_shape=info.input_shape, mean=info.mean, std=info.std, epoch=1, smoothing={})
+    model = load_checkpoint(path).build_model()
+    sm = gsmooth.Smoother(model, noise="gaussian", sigma=0.25, num_classes=10)
+    with pytest.raises(gsmooth.ModelOutputError, match="nan.pt"):
+        sm.certify(torch.rand(1, 28, 28), n0=10, n=20)
