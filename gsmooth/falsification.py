@@ -1024,7 +1024,7 @@ def _surrogate(ctx: _Ctx, families, claims, interval, slices) -> None:
             attacks = ctx.attack(sm, pts, [image(p) for _, p in pts], cert.prediction)
             ctx.report.trials.append(Trial(
                 label, "radius", f"class {cert.prediction} on g(τ(β, x0)) for |β| < {R:.4g} in the range "
-                f"(M* = {cert.lipschitz:.4g}, guarantee {getattr(cert, 'guarantee', 'estimate')})", True, int(cert.prediction), R, float(cert.p_lower),
+                f"(M* = {cert.lipschitz:.4g}, guarantee {cert.guarantee})", True, int(cert.prediction), R, float(cert.p_lower),
                 tuple(attacks)))
 
 

@@ -108,7 +108,7 @@ from .contrast_regions import slice_requirements
 from .errors import InvalidParameterError
 from .stats import clopper_pearson_lower
 from .seeding import derive_seed
-from .smoothing import check_domain
+from .smoothing import check_domain, check_range_in_domain
 from .validation import check_positive_int, check_probability
 
 __all__ = [
@@ -480,33 +480,6 @@ def check_interval_support(transform, noise) -> None:
         raise UnsupportedTransformError(f"transform {name!r} (surrogate) needs a two-sided Gaussian noise, got {noise.name!r}")
 
 
-def _slice_certificate(smoother, c_hat, n_a, p_lower, m_star, n0, n, alpha, guarantee):
-    """One slice's :class:`gsmooth.Certificate` with its own M* (surrogate route)."""
-    from .certificate import Certificate
-
-    if p_lower > 0.5:
-        pred, radius = c_hat, float(smoother.noise.radius(p_lower)) / m_star
-    else:
-        pred, radius = ABSTAIN, 0.0
-    return Certificate(
-        prediction=pred, radius=radius, p_lower=p_lower, count=n_a, n0=n0, n=n, alpha=alpha,
-        noise=smoother.noise.describe(), transform=smoother.transform.describe(), kind=smoother.transform.kind,
-        norm=smoother.norm, lipschitz=m_star, guarantee=guarantee,
-    )
-
-
-def _check_range_in_domain(transform, plan: SlicePlan) -> None:
-    domain = transform.domain()
-    if domain is None or transform.param_domain is None:
-        return
-    for (lo, hi), a, b in zip(domain, plan.low, plan.high):
-        if a < lo or b > hi:
-            raise InvalidParameterError(
-                f"interval: transform {transform.name!r} is defined for θ in its domain [{lo:g}, {hi:g}]; expected a "
-                f"range inside it, got [{a:g}, {b:g}]"
-            )
-
-
 def _composition_law(transform) -> str | None:
     """The composition law a non-additively composing transform names (``None`` for additive ones)."""
     if getattr(transform, "composes_additively", True) is not False:
@@ -603,6 +576,8 @@ def certify_interval(
     n0 = check_positive_int("n0", n0)
     n = check_positive_int("n", n)
     alpha = check_probability("alpha", alpha)
+    batch_size = check_positive_int("batch_size", batch_size)
+    seed = smoother._check_seed(seed)
     x, single = smoother._check_input(x)
     keys = smoother._check_keys(keys, x.shape[0])
     d = smoother.center_dim
@@ -616,7 +591,7 @@ def certify_interval(
         raise InvalidParameterError(
             f"interval: expected low/high with {d} number(s) for transform {transform.name!r}, got {low!r} and {high!r}"
         )
-    lattice = getattr(transform, "param_lattice", None)
+    lattice = transform.param_lattice
     if lattice:  # the statement holds on the lattice only: round the range inwards to it
         low_a = np.ceil(low_a / lattice - 1e-9) * lattice
         high_a = np.floor(high_a / lattice + 1e-9) * lattice
@@ -630,8 +605,8 @@ def certify_interval(
     if transform.kind == "surrogate":
         transform.check_range(plan.low, plan.high)
     else:
-        _check_range_in_domain(transform, plan)
-        if not (transform.composes_additively is False):  # parameter centring: c_k + noise stays inside
+        check_range_in_domain(transform, plan.low, plan.high, owner="interval")
+        if transform.composes_additively:  # parameter centring: c_k + noise stays inside
             check_domain(transform, noise, plan.centers, what="slice centres")
     k_total = plan.num_slices
     slice_alpha = alpha / k_total
@@ -654,6 +629,7 @@ def certify_interval(
         lows, highs = plan.centers[:, 0] - half[0], plan.centers[:, 0] + half[0]
         best = best_slice_radius(noise, n, slice_alpha)
         param = next(transform.surrogate.parameters())
+        th = torch.as_tensor(plan.centers).to(device=param.device, dtype=x.dtype)
         for i in range(b):
             x0 = x[i]
             bounds = transform.path_shift_bounds(x0, lows, highs, plan.centers[:, 0])
@@ -667,18 +643,16 @@ def certify_interval(
                 certs.append(None)
                 continue
             with torch.no_grad():
-                th = torch.as_tensor(plan.centers).to(device=param.device, dtype=x.dtype)
                 xs = true(x0.unsqueeze(0).expand(k_total, *x0.shape).to(param.device), th).to(smoother.device)
             skeys = [slice_key(keys[i], k) for k in range(k_total)]
             c_hat, n_a, p_low = smoother._select_and_bound(
-                xs, n0=n0, n=n, alpha=slice_alpha, batch_size=check_positive_int("batch_size", batch_size),
-                seed=smoother._check_seed(seed), keys=skeys, progress=progress,
+                xs, n0=n0, n=n, alpha=slice_alpha, batch_size=batch_size, seed=seed,
+                keys=skeys, progress=progress,
             )
-            certs.append([
-                _slice_certificate(smoother, int(c_hat[k]), int(n_a[k]), float(p_low[k]), float(m_k[k]), n0, n,
-                                   slice_alpha, guarantee)
-                for k in range(k_total)
-            ])
+            certs.append(smoother._certificates(  # slice k with its own M*_k
+                c_hat, n_a, p_low, n0=n0, n=n, alpha=slice_alpha,
+                bound=lambda k, p: (float(noise.radius(p)) / float(m_k[k]), float(m_k[k]), guarantee),
+            ))
     elif transform.kind == "surrogate":  # several parameters: the whole-range grid estimate of G
         centering = "image"
         guarantee = "estimate"
@@ -706,8 +680,8 @@ def certify_interval(
                         certs.append(None)
                         continue
                     res = smoother._certify_checked(
-                        xs, n0=n0, n=n, alpha=slice_alpha, batch_size=check_positive_int("batch_size", batch_size),
-                        seed=smoother._check_seed(seed), keys=skeys, progress=progress,
+                        xs, n0=n0, n=n, alpha=slice_alpha, batch_size=batch_size, seed=seed,
+                        keys=skeys, progress=progress,
                     )
                 certs.append(list(res))
         finally:
@@ -727,8 +701,8 @@ def certify_interval(
                 xs = transform(x.repeat_interleave(k_total, dim=0), centers)
             skeys = [slice_key(key, k) for key in keys for k in range(k_total)]
             res = smoother._certify_checked(
-                xs, n0=n0, n=n, alpha=slice_alpha, batch_size=check_positive_int("batch_size", batch_size),
-                seed=smoother._check_seed(seed), keys=skeys, progress=progress,
+                xs, n0=n0, n=n, alpha=slice_alpha, batch_size=batch_size, seed=seed,
+                keys=skeys, progress=progress,
             )
             certs = [res[i * k_total : (i + 1) * k_total] for i in range(b)]
     else:

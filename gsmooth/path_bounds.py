@@ -84,6 +84,7 @@ class _PathCache:
     def __init__(self, path: Callable[[torch.Tensor], torch.Tensor], chunk: int):
         self.path, self.chunk = path, int(chunk)
         self.values: dict[float, np.ndarray] = {}
+        self.norms: dict[float, float] = {}  # ‖F2(τ(α, x))‖, for the float slack
 
     def fill(self, alphas) -> None:
         new = sorted({float(a) for a in alphas} - self.values.keys())
@@ -97,8 +98,8 @@ class _PathCache:
                     "path bounds: expected finite encoder outputs F2(τ(α, x)) along the path, got NaN/inf "
                     f"at some α in [{part[0]:g}, {part[-1]:g}]"
                 )
-            for a, v in zip(part, out):
-                self.values[a] = v
+            for a, v, nv in zip(part, out, np.linalg.norm(out, axis=1)):
+                self.values[a], self.norms[a] = v, float(nv)
 
     def __getitem__(self, a: float) -> np.ndarray:
         return self.values[float(a)]
@@ -172,12 +173,19 @@ def slice_shift_bounds(
         pts.add(float(c[k]))
         return sorted(pts)
 
+    deltas: list[dict[float, float]] = [{} for _ in range(k_total)]  # ‖Δ_k(α)‖, each computed once
+
     def shifts(k: int, pts: list[float]) -> tuple[np.ndarray, np.ndarray]:
         """(‖Δ_k(α)‖, t_k(α)) at the points."""
-        ref = cache[c[k]]
+        known = deltas[k]
+        new = [p for p in pts if p not in known]
+        if new:
+            a_new = np.asarray(new)
+            vals = np.stack([cache[p] for p in new])
+            norms = np.linalg.norm(vals - cache[c[k]][None, :] - np.outer(a_new - c[k], W64), axis=1)
+            known.update(zip(new, norms.tolist()))
         a = np.asarray(pts)
-        vals = np.stack([cache[p] for p in pts])
-        delta = np.linalg.norm(vals - ref[None, :] - np.outer(a - c[k], W64), axis=1)
+        delta = np.array([known[p] for p in pts])
         return delta, np.sqrt((a - c[k]) ** 2 + (delta / ratio) ** 2)
 
     if lipschitz is None:
@@ -204,8 +212,7 @@ def slice_shift_bounds(
             a = np.asarray(pts)
             length = np.diff(a)
             dist = np.maximum(np.abs(a[:-1] - c[k]), np.abs(a[1:] - c[k]))
-            norms = np.linalg.norm(np.stack([cache[p] for p in pts]), axis=1)
-            slack = fp_rtol * (float(norms.max()) + lip[k] * float(length.max()) + float(np.linalg.norm(cache[c[k]])))
+            slack = fp_rtol * (max(cache.norms[p] for p in pts) + lip[k] * float(length.max()) + cache.norms[float(c[k])])
             d_up = 0.5 * (delta[:-1] + delta[1:] + lip[k] * length) + slack
             seg = np.sqrt(dist ** 2 + (d_up / ratio) ** 2)
             upper[k] = max(float(seg.max()), lower[k]) * (1.0 + 1e-12)  # float64 rounding of the norms

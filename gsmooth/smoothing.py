@@ -24,7 +24,7 @@ from .stats import binomial_p_value, clopper_pearson_lower
 from .transform import Transform
 from .validation import Interval, check_positive_int, check_probability, validate_params
 
-__all__ = ["Smoother", "check_domain", "PHASE_SELECTION", "PHASE_ESTIMATION", "PHASE_PREDICTION"]
+__all__ = ["Smoother", "check_domain", "check_range_in_domain", "PHASE_SELECTION", "PHASE_ESTIMATION", "PHASE_PREDICTION"]
 
 PHASE_SELECTION, PHASE_ESTIMATION, PHASE_PREDICTION = 0, 1, 2
 
@@ -52,15 +52,13 @@ def check_domain(transform, noise, centers=None, *, what: str = "center") -> Non
     transform's parameter domain for every centre (rows of ``centers``, ``(K, d)``; default the
     single centre 0), for transforms of kind ``exact`` (the composition law their certificates rest
     on holds inside the domain only). Transforms without a declared
-    :attr:`~gsmooth.Transform.param_domain` accept everything. A GSmooth surrogate's own θ is
-    unbounded (its true transform's domain constrains the certified range instead, see
-    :mod:`gsmooth.interval`)."""
-    domain = transform.domain() if hasattr(transform, "domain") else None
-    if domain is None or transform.param_domain is None or transform.kind != "exact":
-        # kind empirical: a radius is a parameter-space statement about g_δ(x), which holds for any
-        # function of θ, clamped or not; a surrogate's own θ is unbounded (its true transform's
-        # domain constrains the certified range instead)
+    :attr:`~gsmooth.Transform.param_domain` accept everything; kind ``empirical``: a radius is a
+    parameter-space statement about g_δ(x), which holds for any function of θ, clamped or not; a
+    GSmooth surrogate's own θ is unbounded (its true transform's domain constrains the certified
+    range instead, :func:`check_range_in_domain`)."""
+    if transform.param_domain is None or transform.kind != "exact":
         return
+    domain = transform.domain()
     s_lo, s_hi = (float(v) for v in noise.support())
     c = np.zeros((1, len(domain))) if centers is None else np.atleast_2d(np.asarray(centers, dtype=np.float64))
     for j, (lo, hi) in enumerate(domain):
@@ -77,44 +75,18 @@ def check_domain(transform, noise, centers=None, *, what: str = "center") -> Non
             )
 
 
-def _guarantee_label(transform) -> str:
-    """The guarantee of a certificate when no radius was computed (abstentions)."""
-    label = getattr(transform, "guarantee", None)
-    if isinstance(label, str):
-        return label
-    return {"exact": "exact", "empirical": "none"}.get(transform.kind, "estimate")
-
-
-def _check_noise_fits(noise, transform) -> None:
-    """Refuse noise/transform pairs whose radius would not be a certificate (see DESIGN §6)."""
-    if transform.param_dim is None:
-        if noise.norm not in ("l2", "l1", "linf"):
-            raise InvalidParameterError(
-                f"Smoother: additive smoothing of pixels expected a noise whose radius is proven in a norm of the "
-                f"image (declared norm 'l2', 'l1' or 'linf', verified by gsmooth.testing.check_noise; e.g. gaussian, "
-                f"laplace), got noise {noise.name!r} with norm {noise.norm!r} (a 1-D parameter radius: the "
-                f"Neyman–Pearson radius of one coordinate is not an l2/l1 radius in d dimensions)"
-            )
+def check_range_in_domain(transform, low, high, *, owner: str) -> None:
+    """Raise :class:`InvalidParameterError` unless the range ``[low, high]`` (one entry per
+    parameter) lies in ``transform``'s parameter domain: a certificate over the range is about
+    τ(α, x) itself, not about a clamped copy of it. Any kind (a surrogate passes its true transform)."""
+    if transform.param_domain is None:
         return
-    if transform.kind == "surrogate":
-        return  # the surrogate refuses what it cannot certify itself (check_noise)
-    d = transform.param_dim
-    explicit = getattr(transform, "center_dim", None)
-    if isinstance(explicit, Integral):
-        d = int(explicit)
-    if d > 1 and noise.one_sided:
-        raise InvalidParameterError(
-            f"Smoother: a one-sided noise certifies increases of a single parameter; transform {transform.name!r} "
-            f"has {d} parameters, expected a two-sided noise (e.g. gaussian, l2 over the parameters), got "
-            f"{noise.name!r}"
-        )
-    if d > 1 and noise.norm not in ("l2", "l1", "linf"):
-        raise InvalidParameterError(
-            f"Smoother: transform {transform.name!r} has {d} parameters, so a radius is a ball in a norm over them; "
-            f"noise {noise.name!r} declares norm {noise.norm!r} (a 1-D radius), expected a noise proven in l2/l1/linf "
-            f"(e.g. gaussian)"
-        )
-    check_domain(transform, noise)
+    for (lo, hi), a, b in zip(transform.domain(), np.atleast_1d(low), np.atleast_1d(high)):
+        if a < lo or b > hi:
+            raise InvalidParameterError(
+                f"{owner}: transform {transform.name!r} is defined for θ in its domain [{lo:g}, {hi:g}]; expected a "
+                f"range inside it, got [{float(a):g}, {float(b):g}]"
+            )
 
 
 class Smoother:
@@ -172,10 +144,10 @@ class Smoother:
         check_noise = getattr(transform, "check_noise", None)
         if check_noise is not None:
             check_noise(noise)  # e.g. a GSmooth surrogate accepts Gaussian noise only
-        _check_noise_fits(noise, transform)
         self.model = model
         self._noise = noise
         self._transform = transform
+        self._check_pair()
         self.num_classes = int(num_classes)
         self.device = torch.device(device) if device is not None else _model_device(model)
         if isinstance(model, nn.Module):
@@ -183,6 +155,35 @@ class Smoother:
         self.transform.to(self.device)
         shape = input_shape if input_shape is not None else getattr(model, "input_shape", None)
         self.input_shape = tuple(int(s) for s in shape) if shape is not None else None
+
+    def _check_pair(self) -> None:
+        """Refuse noise/transform pairs whose radius would not be a certificate (see DESIGN §6)."""
+        noise, transform = self._noise, self._transform
+        if transform.param_dim is None:
+            if noise.norm not in ("l2", "l1", "linf"):
+                raise InvalidParameterError(
+                    f"Smoother: additive smoothing of pixels expected a noise whose radius is proven in a norm of the "
+                    f"image (declared norm 'l2', 'l1' or 'linf', verified by gsmooth.testing.check_noise; e.g. "
+                    f"gaussian, laplace), got noise {noise.name!r} with norm {noise.norm!r} (a 1-D parameter radius: "
+                    f"the Neyman–Pearson radius of one coordinate is not an l2/l1 radius in d dimensions)"
+                )
+            return
+        if transform.kind == "surrogate":
+            return  # the surrogate refuses what it cannot certify itself (check_noise)
+        d = self.center_dim
+        if d > 1 and noise.one_sided:
+            raise InvalidParameterError(
+                f"Smoother: a one-sided noise certifies increases of a single parameter; transform {transform.name!r} "
+                f"has {d} parameters, expected a two-sided noise (e.g. gaussian, l2 over the parameters), got "
+                f"{noise.name!r}"
+            )
+        if d > 1 and noise.norm not in ("l2", "l1", "linf"):
+            raise InvalidParameterError(
+                f"Smoother: transform {transform.name!r} has {d} parameters, so a radius is a ball in a norm over "
+                f"them; noise {noise.name!r} declares norm {noise.norm!r} (a 1-D radius), expected a noise proven in "
+                f"l2/l1/linf (e.g. gaussian)"
+            )
+        check_domain(transform, noise)
 
     # -- description -----------------------------------------------------------------------------
     @property
@@ -518,15 +519,23 @@ class Smoother:
             x, n0=n0, n=n, alpha=alpha, batch_size=batch_size, seed=seed, keys=keys, progress=progress,
             centers=centers,
         )
+        return self._certificates(
+            c_hat, n_a, p_lower, n0=n0, n=n, alpha=alpha,
+            bound=lambda i, pl: self.transform.certified_radius(x[i], pl, self.noise),
+        )
+
+    def _certificates(self, c_hat, n_a, p_lower, *, n0, n, alpha, bound) -> list:
+        """One :class:`Certificate` per entry of the sampling results: ĉ with
+        ``(radius, M*, guarantee) = bound(i, p_lower_i)`` when ``p_lower_i > 1/2``, else an abstention."""
         out = []
-        for i in range(x.shape[0]):
+        for i in range(len(p_lower)):
             pl = float(p_lower[i])
             if pl > 0.5:
-                radius, m_star, guarantee = self.transform.certified_radius(x[i], pl, self.noise)
+                radius, m_star, guarantee = bound(i, pl)
                 pred = int(c_hat[i])
             else:
                 m_star, pred, radius = 1.0, ABSTAIN, 0.0
-                guarantee = _guarantee_label(self.transform)
+                guarantee = self.transform.guarantee
             out.append(
                 Certificate(
                     prediction=pred,

@@ -65,6 +65,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import datetime as _dt
 import math
 import os
@@ -924,20 +925,6 @@ def load_surrogate(path: PathLike, *, map_location="cpu") -> SurrogateModel:
 # --------------------------------------------------------------------------------------------
 
 
-class _Weights:
-    """A snapshot of weights that compares by value (``==`` is ``torch.equal``)."""
-
-    def __init__(self, values: torch.Tensor):
-        self.values = values
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, _Weights) and self.values.shape == other.values.shape and bool(
-            torch.equal(self.values, other.values)
-        )
-
-    __hash__ = None
-
-
 class SurrogateTransform(Transform):
     """GSmooth's smoothing over a learned surrogate, as a :class:`gsmooth.Transform` the engine uses unchanged.
 
@@ -1195,7 +1182,7 @@ class SurrogateTransform(Transform):
         return est
 
     def clear_cache(self) -> None:
-        """Forget the cached G and path bounds (keyed by image, range, grid, iters and method)."""
+        """Forget the cached G of the grid estimate (keyed by image, range, grid, iters and method)."""
         self._cache = None
 
     # -- sound bounds on the path (gsmooth.path_bounds) --------------------------------------------
@@ -1208,60 +1195,50 @@ class SurrogateTransform(Transform):
         """``sound`` when certificates rest on a proven bound of the path — one parameter, a true
         transform with :meth:`~gsmooth.Transform.path_speed_bound`, and a proven Lip(F2) — else
         ``estimate`` (a grid maximum; see :mod:`gsmooth.path_bounds`)."""
-        if self.d != 1 or self._lip_f2() is None:
-            return "estimate"
-        true = self._true()
-        provides = type(true).path_speed_bound is not Transform.path_speed_bound
-        return "sound" if provides else "estimate"
+        return "sound" if self.d == 1 and self._sound_parts(self._lip_f2()) else "estimate"
+
+    def _sound_parts(self, lip_f2: Optional[float]) -> bool:
+        """Both proofs are there: a proven Lip(F2), and a true transform that overrides
+        :meth:`~gsmooth.Transform.path_speed_bound`."""
+        return lip_f2 is not None and type(self._true()).path_speed_bound is not Transform.path_speed_bound
 
     def _lip_f2(self) -> Optional[float]:
-        """A proven Lipschitz constant of the encoder F2 (ℓ2 → ℓ2), or None if none is available.
-        Cached per version of the encoder's weights (an in-place change recomputes it)."""
-        cached = getattr(self, "_lip_f2_value", None)
-        if cached is not None and cached[0] == self._weights_version():
-            return cached[1]
-        try:
-            from .lipschitz_bounds import encoder_lipschitz_bound
-        except ImportError:  # pragma: no cover - the bound module is part of the package
-            value = None
-        else:
-            try:
-                value = float(encoder_lipschitz_bound(self.surrogate.f2, tuple(self.surrogate.input_shape[1:])))
-            except InvalidParameterError:
-                value = None
-        self._lip_f2_value = (self._weights_version(), value)
-        return value
+        """A proven Lipschitz constant of the encoder F2 (ℓ2 → ℓ2), or None if none is available."""
+        return self._encoder_caches()[1]
 
     def _encoder64(self):
-        enc = getattr(self, "_enc64", None)
-        if enc is None or getattr(self, "_enc64_version", None) != self._weights_version():
+        """A float64 copy of the encoder F2 (the path bounds are computed in float64)."""
+        return self._encoder_caches()[0]
+
+    def _encoder_caches(self) -> tuple:
+        """``(float64 encoder copy, proven Lip(F2) or None)`` for the encoder's **current** weights,
+        rebuilt together whenever they change. Weights are compared by value: a write through
+        ``.data`` or a numpy view changes no version counter, so nothing cheaper is safe. Stored as
+        plain attributes, not registered submodules (a cache, not part of the transform)."""
+        weights = torch.cat([p.detach().reshape(-1).double().cpu() for p in self.surrogate.f2.parameters()])
+        cached = self.__dict__.get("_enc_cache")
+        if cached is None or cached[0].shape != weights.shape or not torch.equal(cached[0], weights):
             import copy
+
+            from .lipschitz_bounds import encoder_lipschitz_bound
 
             enc = copy.deepcopy(self.surrogate.f2).double().eval()
             for prm in enc.parameters():
                 prm.requires_grad_(False)
-            # a plain attribute, not a registered submodule (it is a cache, not part of the transform)
-            object.__setattr__(self, "_enc64", enc)
-            self._enc64_version = self._weights_version()
-        return enc
-
-    def _weights_version(self) -> "_Weights":
-        """The encoder's current weights (compared by value: a write through ``.data`` or a numpy
-        view changes no version counter, so nothing cheaper is safe)."""
-        return _Weights(torch.cat([p.detach().reshape(-1).double().cpu() for p in self.surrogate.f2.parameters()]))
+            try:
+                lip = float(encoder_lipschitz_bound(self.surrogate.f2, tuple(self.surrogate.input_shape[1:])))
+            except InvalidParameterError:  # not the provable ResidualEncoder structure
+                lip = None
+            cached = (weights, enc, lip)
+            object.__setattr__(self, "_enc_cache", cached)
+        return cached[1], cached[2]
 
     def check_range(self, low, high) -> None:
         """Raise :class:`InvalidParameterError` unless ``[low, high]`` lies in the true transform's
         parameter domain (the path τ(α, x) must be the transform itself, not a clamped copy)."""
-        domain = self._true().domain()
-        if domain is None or self._true().param_domain is None:
-            return
-        for j, ((lo, hi), a, b) in enumerate(zip(domain, np.atleast_1d(low), np.atleast_1d(high))):
-            if a < lo or b > hi:
-                raise InvalidParameterError(
-                    f"surrogate({self.surrogate.transform_name}): expected a range inside the transform's parameter "
-                    f"domain [{lo:g}, {hi:g}], got [{float(a):g}, {float(b):g}]"
-                )
+        from .smoothing import check_range_in_domain
+
+        check_range_in_domain(self._true(), low, high, owner=f"surrogate({self.surrogate.transform_name})")
 
     def path_shift_bounds(self, x0: torch.Tensor, lows, highs, centers):
         """Per-slice bounds ``T_k`` on the path shift of image ``x0`` ``(C, H, W)`` (one parameter):
@@ -1274,7 +1251,7 @@ class SurrogateTransform(Transform):
             )
         true = self._true()
         param = next(self.surrogate.parameters())
-        enc = self._encoder64()
+        enc, lip_f2 = self._encoder_caches()
         x64 = x0.detach().reshape(self.surrogate.input_shape).to(device=param.device, dtype=torch.float64)
         enc.to(param.device)
 
@@ -1285,18 +1262,19 @@ class SurrogateTransform(Transform):
         lows, highs = np.atleast_1d(np.asarray(lows, float)), np.atleast_1d(np.asarray(highs, float))
         W = self.surrogate.W.detach().double()
         lipschitz = None
-        if self.guarantee == "sound":
+        if self._sound_parts(lip_f2):
             from .lipschitz_bounds import linear_operator_norm
 
-            lip_f2, w_norm = self._lip_f2(), float(linear_operator_norm(W))
+            w_norm = float(linear_operator_norm(W))
             x_cpu = x0.detach().reshape(self.surrogate.input_shape).double().cpu()
             speeds = [true.path_speed_bound(x_cpu, float(a), float(b)) for a, b in zip(lows, highs)]
             if all(v is not None and math.isfinite(float(v)) for v in speeds):
                 lipschitz = [(lip_f2 * float(v) + w_norm) * (1.0 + 1e-9) for v in speeds]
-        try:  # transforms whose kinks depend on the image size take it (pixelate's block edges)
-            kinks = true.kink_points(float(lows.min()), float(highs.max()), image_size=tuple(x64.shape))
-        except TypeError:  # a plugin written against the two-argument form
-            kinks = true.kink_points(float(lows.min()), float(highs.max()))
+        span = (float(lows.min()), float(highs.max()))
+        # transforms whose kinks depend on the image size take it (pixelate's block edges); a plugin
+        # may still implement the two-argument form
+        takes_size = "image_size" in inspect.signature(true.kink_points).parameters
+        kinks = true.kink_points(*span, image_size=tuple(x64.shape)) if takes_size else true.kink_points(*span)
         return slice_shift_bounds(
             path, W, lows=lows, highs=highs, centers=centers, ratio=float(self.sigma_ratio), lipschitz=lipschitz,
             kinks=kinks,
@@ -1309,7 +1287,7 @@ class SurrogateTransform(Transform):
         is a statement about τ(α, x) for every α in the range, wherever the path starts)."""
         true = self._true()
         pairs = self._pairs()
-        if not getattr(true, "identity_at_zero", True):
+        if not true.identity_at_zero:
             raise InvalidParameterError(
                 f"surrogate({self.surrogate.transform_name}): a radius around theta = 0 certifies the path starting at "
                 f"tau(0, x), but this transform has tau(0, x) != x (identity_at_zero is False, e.g. defocus_blur with "
@@ -1333,10 +1311,9 @@ class SurrogateTransform(Transform):
         :meth:`path_shift_bounds` (reference point 0); R is the inner end of the first segment
         (going outwards from 0, on either side) whose bound reaches the noise radius — or the
         range's extent if none does (nothing beyond the range is claimed). d > 1: the grid
-        estimate of G (``lipschitz_factor``), guarantee ``estimate``.
+        estimate of G (``lipschitz_factor``), guarantee ``estimate``. The engine has called
+        :meth:`check_point_certificate` before sampling.
         """
-        if self.d == 1 or self.path_origin is None:
-            self.check_point_certificate()
         target = float(noise.radius(p_lower))
         if self.d != 1:
             m_star = self.lipschitz_factor(x)
@@ -1353,18 +1330,13 @@ class SurrogateTransform(Transform):
             ends = np.linspace(a, b, 33)
             inner, outer = ends[:-1], ends[1:]
             bounds = self.path_shift_bounds(base, np.minimum(inner, outer), np.maximum(inner, outer), np.zeros(32))
-            segments.append((np.abs(inner), bounds.upper, bounds.guarantee, abs(b)))
-        radius, guarantee = math.inf, self.guarantee
-        extent = 0.0
-        for inner, upper, g, reach in segments:
-            extent = max(extent, reach)
+            segments.append((np.abs(inner), bounds.upper, bounds.guarantee))
+        radius = max(abs(lo), abs(hi))  # nothing beyond the range is claimed
+        for inner, upper, _ in segments:
             fail = np.nonzero(upper >= target)[0]
             if fail.size:
                 radius = min(radius, float(inner[fail[0]]))
-            if g != "sound":
-                guarantee = "estimate"
-        if not math.isfinite(radius):
-            radius = extent
+        guarantee = "sound" if self.guarantee == "sound" and all(g == "sound" for _, _, g in segments) else "estimate"
         m_star = target / radius if radius > 0 else math.inf
         return float(radius), float(m_star), guarantee
 

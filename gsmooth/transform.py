@@ -132,13 +132,18 @@ class Transform(ParamsMixin, nn.Module):
         """``(radius, M*, guarantee)`` of a point certificate at image ``x`` ``(C, H, W)`` whose
         top-class probability is at least ``p_lower`` (> 1/2) under ``noise``.
 
-        Default: ``noise.radius(p_lower) / M*`` with ``M* = lipschitz_factor(x)``; guarantee
-        ``exact`` for kind ``exact``, ``none`` for kind ``empirical``. The GSmooth surrogate
-        overrides it (the radius there comes from a bound on the transformation path).
+        Default: ``noise.radius(p_lower) / M*`` with ``M* = lipschitz_factor(x)`` and
+        :attr:`guarantee`. The GSmooth surrogate overrides it (the radius there comes from a bound
+        on the transformation path). The engine calls :meth:`check_point_certificate` first.
         """
         m_star = float(self.lipschitz_factor(x))
-        guarantee = {"exact": "exact", "empirical": "none"}.get(self.kind, "estimate")
-        return float(noise.radius(p_lower)) / m_star, m_star, guarantee
+        return float(noise.radius(p_lower)) / m_star, m_star, self.guarantee
+
+    @property
+    def guarantee(self) -> str:
+        """What this transform's certificates rest on: ``exact`` for kind ``exact``, ``none`` for kind
+        ``empirical``, ``estimate`` otherwise (a surrogate says ``sound`` when its bounds are proven)."""
+        return {"exact": "exact", "empirical": "none"}.get(self.kind, "estimate")
 
     def check_point_certificate(self) -> None:
         """Raise :class:`gsmooth.InvalidParameterError` when a radius around θ = 0 would not be a

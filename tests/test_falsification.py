@@ -11,7 +11,6 @@ when the engine is fixed (refuses, or certifies soundly) the test XPASSes, fails
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
@@ -22,6 +21,8 @@ import gsmooth
 from gsmooth.falsification import _Reader
 from gsmooth.registry import get_registry
 from gsmooth.testing import FalsificationReport, check_certificates, falsify
+from gsmooth_plugins.noises import GaussianNoise
+from toy_models import PdfOnlyLaplace
 
 #: the full profile: deselected by default (pyproject's ``-m "not slow"``), run with ``pytest -m slow``
 slow = pytest.mark.slow
@@ -135,28 +136,6 @@ def test_gaussian_blur_with_gaussian_noise_interval_0p6_to_1():
     assert any("domain" in r.message for r in report.refusals), report.summary()
 
 
-class PdfOnlyLaplace(gsmooth.Noise):
-    """A third-party Laplace noise that gives only pdf/ppf: its radius is the numerical route, the
-    1-D Neyman–Pearson radius −λ ln(2(1 − p)) (an ℓ1 radius for Laplace, never an ℓ2 one in d dims)."""
-
-    name = "t_pdf_laplace"
-
-    def __init__(self, *, sigma: float = 0.05):
-        self.sigma = sigma
-        self._validate_params()
-
-    def sample(self, shape, *, generator, device=None, dtype=torch.float32):
-        e1 = torch.empty(shape, device=device, dtype=dtype).exponential_(generator=generator)
-        e2 = torch.empty(shape, device=device, dtype=dtype).exponential_(generator=generator)
-        return (e1 - e2) * self.sigma
-
-    def pdf(self, x):
-        return stats.laplace.pdf(x, scale=self.sigma)
-
-    def ppf(self, p):
-        return stats.laplace.ppf(p, scale=self.sigma)
-
-
 class PdfOnlyLaplaceL2(PdfOnlyLaplace):
     """The same, declaring (falsely) that its radius is an ℓ2 radius."""
 
@@ -235,24 +214,10 @@ def test_a_student_noise_plugin_is_caught_by_the_suite_and_by_check_noise():
 
 
 # -- the suite itself -------------------------------------------------------------------------------------
-class OverstatedGaussian(gsmooth.Noise):
+class OverstatedGaussian(GaussianNoise):
     """A broken plugin: Gaussian noise whose radius is 30 % too large."""
 
     name = "t_overstated_gaussian"
-    norm = "l2"
-
-    def __init__(self, *, sigma: float = 0.25):
-        self.sigma = sigma
-        self._validate_params()
-
-    def sample(self, shape, *, generator, device=None, dtype=torch.float32):
-        return torch.empty(shape, device=device, dtype=dtype).normal_(0.0, self.sigma, generator=generator)
-
-    def pdf(self, x):
-        return stats.norm.pdf(x, scale=self.sigma)
-
-    def ppf(self, p):
-        return stats.norm.ppf(p, scale=self.sigma)
 
     def radius(self, p_lower):
         return self._out(1.3 * self.sigma * stats.norm.ppf(self._p(p_lower)))

@@ -8,12 +8,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy import stats
 from torch import nn
 
 import gsmooth
 from gsmooth.errors import InvalidParameterError
 from gsmooth.path_bounds import slice_shift_bounds
+from toy_models import PdfOnlyLaplace
 
 
 class Const(nn.Module):
@@ -64,30 +64,10 @@ def test_every_builtin_transform_domain_is_well_formed():
 # -- finding 2: a radius is valid only in the norm its proof gives --------------------------
 
 
-class LaplaceByDensity(gsmooth.Noise):
-    """Laplace given only by pdf/ppf (the numerical route), declaring no norm: a 1-D radius."""
-
-    name = "test_laplace_density"
-
-    def __init__(self, *, sigma: float = 0.5):
-        self.sigma = sigma
-        self._validate_params()
-
-    def sample(self, shape, *, generator, device=None, dtype=torch.float32):
-        e = torch.empty((2, *shape), device=device, dtype=dtype).exponential_(generator=generator)
-        return (e[0] - e[1]) * self.sigma
-
-    def pdf(self, x):
-        return stats.laplace.pdf(x, scale=self.sigma)
-
-    def ppf(self, p):
-        return stats.laplace.ppf(p, scale=self.sigma)
-
-
 def test_numerical_route_noise_without_a_declared_norm_is_not_a_pixel_noise():
     """Before: the base class's norm was 'l2', so this Laplace certified an l2 radius for pixels that a
     perturbation at 0.9 x the radius breaks. Now the default is a 1-D parameter radius."""
-    noise = LaplaceByDensity(sigma=0.5)
+    noise = PdfOnlyLaplace(sigma=0.5)
     assert noise.norm == "param"
     with pytest.raises(InvalidParameterError, match="1-D parameter radius"):
         gsmooth.Smoother(Const(), noise=noise, transform="additive", num_classes=2)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +12,11 @@ import torch
 import gsmooth
 from gsmooth.testing import _NORM_P, _NORM_SHRINK, _norm_attacks, check_noise, check_transform
 from gsmooth_plugins.noises import GaussianNoise, LaplaceNoise, UniformNoise
+
+PLUGIN_DIR = Path(__file__).resolve().parent / "example_plugin"  # importable without installing it
+if str(PLUGIN_DIR) not in sys.path:
+    sys.path.insert(0, str(PLUGIN_DIR))
+from gsmooth_example import TriangularNoise  # noqa: E402
 
 
 class GoodNoise(gsmooth.Noise):
@@ -137,27 +145,11 @@ class LogisticAsL2(GoodNoise):
     norm = "l2"
 
 
-class TriangularAsL2(gsmooth.Noise):
-    """The tent density of the example plugin, pdf/ppf only, declared l2."""
+class TriangularAsL2(TriangularNoise):
+    """The tent density of the example plugin (pdf/ppf only), declared l2."""
 
     name = "t_triangular_l2"
     norm = "l2"
-
-    def __init__(self, *, sigma: float = 0.5):
-        self.sigma = sigma
-        self._validate_params()
-
-    def sample(self, shape, *, generator, device=None, dtype=torch.float32):
-        u = torch.rand((2, *shape), generator=generator, device=device, dtype=dtype)
-        return (u[0] - u[1]).mul_(self.sigma)
-
-    def pdf(self, x):
-        return np.clip(1.0 - np.abs(np.asarray(x, dtype=np.float64)) / self.sigma, 0.0, None) / self.sigma
-
-    def ppf(self, p):
-        p = np.asarray(p, dtype=np.float64)
-        lower, upper = np.sqrt(2.0 * np.clip(p, 0.0, 0.5)) - 1.0, 1.0 - np.sqrt(2.0 * np.clip(1.0 - p, 0.0, 0.5))
-        return self.sigma * np.where(p <= 0.5, lower, upper)
 
 
 class UniformAsLinf(UniformNoise):

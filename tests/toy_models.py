@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import torch
+from scipy import stats
 from torch import nn
+
+import gsmooth
 
 
 class Bands(nn.Module):
@@ -37,3 +40,26 @@ class NoiseCategorical(nn.Module):
         u = torch.special.ndtr((z.flatten(1)[:, 0].double() - self.x0[0]) / self.sigma)
         cls = torch.bucketize(u, self.cum, right=True)
         return torch.nn.functional.one_hot(cls, self.k).to(z.dtype)
+
+
+class PdfOnlyLaplace(gsmooth.Noise):
+    """A third-party Laplace noise that gives only pdf/ppf: its radius is the numerical route, the
+    1-D Neyman–Pearson radius −λ ln(2(1 − p)) (an ℓ1 radius for Laplace, never an ℓ2 one in d dims).
+    It declares no norm, so it inherits the base class's 1-D ``param``."""
+
+    name = "t_pdf_laplace"
+
+    def __init__(self, *, sigma: float = 0.05):
+        self.sigma = sigma
+        self._validate_params()
+
+    def sample(self, shape, *, generator, device=None, dtype=torch.float32):
+        e1 = torch.empty(shape, device=device, dtype=dtype).exponential_(generator=generator)
+        e2 = torch.empty(shape, device=device, dtype=dtype).exponential_(generator=generator)
+        return (e1 - e2) * self.sigma
+
+    def pdf(self, x):
+        return stats.laplace.pdf(x, scale=self.sigma)
+
+    def ppf(self, p):
+        return stats.laplace.ppf(p, scale=self.sigma)

@@ -166,7 +166,7 @@ def check_guarantee(args, transform) -> None:
     """``--require-sound``: refuse, before any work, a certificate whose M* would be an estimate."""
     if not getattr(args, "require_sound", False) or transform.kind == "exact":
         return
-    label = getattr(transform, "guarantee", "estimate" if transform.kind == "surrogate" else "none")
+    label = transform.guarantee
     if label != "sound":
         raise InvalidParameterError(
             f"--require-sound: expected a certificate resting on a proven bound, got guarantee {label!r} for "
@@ -354,7 +354,7 @@ def _run_transform(args, setup, progress_inside: bool) -> int:
             f"(Bonferroni)",
         ]
     if transform.kind == "surrogate":
-        if getattr(transform, "guarantee", "estimate") == "sound":
+        if transform.guarantee == "sound":
             lines.append(
                 "kind surrogate, guarantee sound: the certificate is for the surrogate-smoothed classifier on truly "
                 "transformed images; M* (column mstar) is a proven bound on each slice's path (gsmooth.path_bounds)"
