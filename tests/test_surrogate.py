@@ -472,6 +472,11 @@ def test_interval_slices_are_bounded_by_their_own_path_shift(trained):
     x = images(1, seed=5)[0]
     cert = smoother.certify_interval(x, low=0.0, high=1.0, slices=4, n0=20, n=100, alpha=0.01)
     assert cert.guarantee == "sound" and len(cert.slice_mstar) == 4 and cert.mstar == pytest.approx(max(cert.slice_mstar))
+    centres = np.array([c[0] for c in cert.centers])
+    sound = st.path_shift_bounds(x, centres - 0.125, centres + 0.125, centres)
+    assert sound.guarantee == "sound" and sound.upper.min() > sound.lower.min()  # a margin was added
+    # the certificate uses the proven upper bound, never the evaluated maximum (a lower bound)
+    assert cert.slice_mstar == pytest.approx(tuple(np.maximum(sound.upper / cert.requirement, 1.0)), rel=1e-12)
     for k, c in enumerate(cert.centers):
         a = np.linspace(c[0] - 0.125, c[0] + 0.125, 4001)
         true_sup = _path_shift(trained, Darken(), x, a, 0.5, center=c[0]).max()
