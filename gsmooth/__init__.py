@@ -24,6 +24,7 @@ from .errors import (
     InputError,
     InvalidParameterError,
     ModelOutputError,
+    OutputFileError,
     PluginError,
     ResultsFileError,
     UnknownComponentError,
@@ -57,6 +58,7 @@ __all__ = [
     "PluginError",
     "CheckpointError",
     "DatasetNotFoundError",
+    "OutputFileError",
     "ResultsFileError",
     "ModelOutputError",
 ]

@@ -41,7 +41,8 @@ import torch
 from . import __version__
 from .corruptions import CORRUPTIONS, SEVERITIES, check_corruption_name, check_severity, corrupt
 from .data import DatasetFormatError, DatasetInfo, ImageTensorDataset, dataset_info
-from .errors import DatasetNotFoundError, InputError, InvalidParameterError, UnknownComponentError
+from .errors import DatasetNotFoundError, InputError, InvalidParameterError, OutputFileError, UnknownComponentError
+from .output_files import atomic_output, atomic_write, check_output_dir
 
 __all__ = [
     "available_corruptions",
@@ -251,22 +252,9 @@ def _as_tensor(value, what: str) -> torch.Tensor:
     raise InputError(f"{what}: expected a torch.Tensor or numpy array, got {type(value).__name__}")
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _atomic_save_npy(path: Path, arr: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
+    with atomic_output(path, "wb") as f:
         np.save(f, arr, allow_pickle=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def write_corrupted(
@@ -360,6 +348,13 @@ def write_corrupted(
         "torch_version": torch.__version__,
     }
     old = _read_info(root)
+    if old is not None and old.get("format") != info["format"]:
+        raise OutputFileError(
+            f"{str(root / INFO_FILE)!r}: expected an info.json written by gsmooth corrupt, got another file "
+            "(gsmooth never overwrites a file it did not write); use another folder"
+        )
+    if old is None:  # a folder gsmooth did not write: none of the files of this run may be there
+        check_output_dir(root, option="out", names=(INFO_FILE, LABELS_FILE, *(f"{nm}.npy" for nm in names)))
     if old is not None:
         for key in ("num_images", "image_shape", "seed", "batch_size", "labels_sha256", "source"):
             if key in old and old[key] != info[key]:
@@ -373,7 +368,7 @@ def write_corrupted(
 
     def save_info() -> None:
         info["corruptions"] = [nm for nm in CORRUPTIONS if nm in done]
-        _atomic_write_bytes(root / INFO_FILE, (json.dumps(info, indent=2) + "\n").encode())
+        atomic_write(root / INFO_FILE, json.dumps(info, indent=2) + "\n")
 
     _atomic_save_npy(root / LABELS_FILE, labels_u8)
     save_info()

@@ -19,6 +19,7 @@ __all__ = [
     "PluginError",
     "CheckpointError",
     "DatasetNotFoundError",
+    "OutputFileError",
     "ResultsFileError",
     "ModelOutputError",
 ]
@@ -59,7 +60,13 @@ class DatasetNotFoundError(GsmoothError, FileNotFoundError):
     """A dataset is not on disk; the message says how to get it."""
 
 
-class ResultsFileError(GsmoothError, OSError):
+class OutputFileError(GsmoothError, OSError):
+    """An output path cannot be written: it exists and gsmooth did not write it for the same
+    configuration, it is one of the command's inputs, or its folder is missing or not writable
+    (see :mod:`gsmooth.output_files`)."""
+
+
+class ResultsFileError(OutputFileError):
     """A results file cannot be written, or belongs to a different configuration."""
 
 

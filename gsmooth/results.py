@@ -134,6 +134,7 @@ class ResultsWriter:
         config: Mapping[str, Any],
         resume: bool = True,
         radius: bool = True,
+        info: Mapping[str, Any] | None = None,
     ) -> None:
         self.path = os.fspath(path)
         self._base = COHEN_COLUMNS if radius else PREDICT_COLUMNS
@@ -143,6 +144,11 @@ class ResultsWriter:
         self.done: set[int] = set()
         self._file: Any = None
         self._header = ("\t".join(self.columns) + "\n").encode("utf-8")
+        self.info: dict[str, Any] = _normalise_config(info or {})
+        #: this writer created the file (and its sidecar); a run that fails before its first row
+        #: removes both, so that no header-only file is left to refuse the next configuration
+        self.created = False
+        self.rows_written = 0
 
         _check_writable_target(self.path)
         sidecar = sidecar_path(self.path)
@@ -155,6 +161,14 @@ class ResultsWriter:
             self._check_sidecar(sidecar)
             self._open_existing()
         else:
+            if os.path.lexists(sidecar):
+                # an orphan sidecar (its TSV was deleted) describes nothing and is replaced; a file
+                # gsmooth did not write (a user's JSON named like it) is refused
+                if os.path.isdir(sidecar):
+                    raise ResultsFileError(
+                        f"cannot write the configuration sidecar {sidecar}: expected a file path, got a folder"
+                    )
+                _read_sidecar(sidecar, results=self.path)
             self._create(sidecar)
 
     # -- opening -----------------------------------------------------------------------------
@@ -162,12 +176,17 @@ class ResultsWriter:
     def _check_sidecar(self, sidecar: str) -> None:
         if not os.path.exists(sidecar):
             raise ResultsFileError(
-                f"{self.path} exists but has no configuration sidecar {sidecar}; expected a file "
-                f"written by gsmooth, got one of unknown configuration; use another --out or "
-                f"delete it"
+                f"{self.path} exists but has no configuration sidecar {sidecar}; expected a results file "
+                f"written by gsmooth, got a file gsmooth did not write (it is never overwritten); use "
+                f"another --out or delete it"
             )
-        stored = _read_sidecar(sidecar)
-        differences = _config_differences(stored["config"], self.config)
+        if os.path.isdir(sidecar):
+            raise ResultsFileError(f"cannot write the configuration sidecar {sidecar}: expected a file path, got a folder")
+        stored = _read_sidecar(sidecar, results=self.path)
+        # keys recorded as info (e.g. the model's path, keyed by its SHA-256 instead) are not compared,
+        # also where an older file still holds them in its config
+        stored_config = {k: v for k, v in stored["config"].items() if k not in self.info}
+        differences = _config_differences(stored_config, {k: v for k, v in self.config.items() if k not in self.info})
         if differences:
             raise ResultsFileError(
                 f"{self.path} was written by a different configuration: "
@@ -183,9 +202,12 @@ class ResultsWriter:
             "columns": list(self.columns),
             "config": self.config,
         }
+        if self.info:
+            document["info"] = self.info  # recorded, not compared on resume (e.g. the model's path)
         payload = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
         _atomic_write(sidecar, payload)
         _atomic_write(self.path, self._header)  # the TSV appears with its complete header
+        self.created = True
         self._open_locked()
 
     def _open_existing(self) -> None:
@@ -289,6 +311,7 @@ class ResultsWriter:
                 f"cannot write results to {self.path}: {exc.strerror or exc}"
             ) from exc
         self.done.add(int(row["idx"]))
+        self.rows_written += 1
 
     def _format_row(self, row: Mapping[str, Any]) -> str:
         if not isinstance(row, Mapping):
@@ -357,7 +380,23 @@ class ResultsWriter:
     def __enter__(self) -> "ResultsWriter":
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def discard_if_empty(self) -> bool:
+        """Close and remove the file and its sidecar if this writer created them and wrote no row
+        (a run that failed before its first result); returns whether it did."""
+        self.close()
+        if not (self.created and self.rows_written == 0):
+            return False
+        for p in (self.path, sidecar_path(self.path)):
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+        self.created = False
+        return True
+
+    def __exit__(self, exc_type: Any, *exc_info: Any) -> None:
+        if exc_type is not None:
+            self.discard_if_empty()
         self.close()
 
     def __repr__(self) -> str:
@@ -397,6 +436,24 @@ class ResultsTable:
 
     def __len__(self) -> int:
         return int(np.asarray(self.idx).shape[0])
+
+    def select(self, indices: Iterable[int]) -> "ResultsTable":
+        """The rows whose ``idx`` is in ``indices`` (file order kept): what one run's selection
+        covers in a file that holds more rows.
+
+        >>> t = ResultsTable(idx=np.array([0, 1, 2]), label=np.array([1, 1, 1]), predict=np.array([1, 0, 1]),
+        ...                  radius=np.array([0.5, 0.0, 0.2]), correct=np.array([1, 0, 1]))
+        >>> t.select([0, 2]).radius.tolist()
+        [0.5, 0.2]
+        """
+        wanted = np.fromiter((int(i) for i in indices), dtype=np.int64)
+        mask = np.isin(np.asarray(self.idx), wanted)
+        return ResultsTable(
+            idx=self.idx[mask], label=self.label[mask], predict=self.predict[mask], radius=self.radius[mask],
+            correct=self.correct[mask], time=None if self.time is None else self.time[mask],
+            extra={k: np.asarray(v)[mask] for k, v in self.extra.items()}, path=self.path, config=self.config,
+            has_radius=self.has_radius,
+        )
 
 
 def read_results(path: str | os.PathLike) -> ResultsTable:
@@ -586,7 +643,7 @@ def _config_differences(stored: Mapping[str, Any], new: Mapping[str, Any]) -> li
     return out
 
 
-def _read_sidecar(sidecar: str) -> dict[str, Any]:
+def _read_sidecar(sidecar: str, *, results: str | None = None) -> dict[str, Any]:
     try:
         with open(sidecar, "r", encoding="utf-8") as handle:
             document = json.load(handle)
@@ -595,6 +652,7 @@ def _read_sidecar(sidecar: str) -> dict[str, Any]:
     except ValueError as exc:
         raise ResultsFileError(
             f"{sidecar}: expected a JSON gsmooth results sidecar, got invalid JSON ({exc})"
+            + (f"; gsmooth never overwrites a file it did not write: use another --out than {results} or delete it" if results else "")
         ) from None
     if (
         not isinstance(document, dict)
@@ -604,6 +662,7 @@ def _read_sidecar(sidecar: str) -> dict[str, Any]:
         raise ResultsFileError(
             f"{sidecar}: expected a gsmooth results sidecar (an object with format "
             f"{_SIDECAR_FORMAT!r} and a config), got something else"
+            + (f"; gsmooth never overwrites a file it did not write: use another --out than {results} or delete it" if results else "")
         )
     return document
 

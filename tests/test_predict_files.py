@@ -315,7 +315,6 @@ ERROR_CASES = [
 def test_bad_inputs_exit_2_with_one_line(gray_ckpt, tmp_path, capsys, name, extra, needle):
     paths = _error_inputs(tmp_path)
     out_file = tmp_path / "out.jsonl"
-    out_file.write_text("previous results\n")
     target = paths.get(name, tmp_path / name)
     code, out, err = run_cli(capsys, "predict", "--model", gray_ckpt, "--input", target, *extra, *FAST, "--out", out_file)
     assert code == 2, err
@@ -324,7 +323,8 @@ def test_bad_inputs_exit_2_with_one_line(gray_ckpt, tmp_path, capsys, name, extr
     assert err.startswith("gsmooth predict: error: ")
     assert needle in err, err
     assert "Traceback" not in err
-    assert out_file.read_text() == "previous results\n"  # a bad input truncates nothing
+    assert not out_file.exists()  # a failed run leaves no output behind
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl")]  # nor a temporary file
 
 
 def test_errors_are_typed(tmp_path):

@@ -1,20 +1,24 @@
 """The ``gsmooth`` command line: ``certify``, ``predict``, ``train``, ``surrogate``, ``attack``, ``analyze``, ``corrupt``, ``plugins``.
 
 Every command turns a :class:`gsmooth.GsmoothError` into one line on stderr and exit code 2
-(argparse's own usage errors exit 2 as well); Ctrl-C exits 130 after saying where the rows are.
+(argparse's own usage errors exit 2 as well); Ctrl-C exits 130 and SIGTERM 143, after saying what
+was kept and how to continue (each command's ``interrupted(args)``).
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
+import threading
 
 from .. import __version__
 from ..errors import GsmoothError
 from . import analyze, attack, certify, corrupt, plugins, predict, surrogate, train
 
 COMMANDS = (certify, predict, train, surrogate, attack, analyze, corrupt, plugins)
+_COMMAND_MODULES = {m.__name__.rsplit(".", 1)[-1]: m for m in COMMANDS}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +64,24 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"gsmooth: {category.__name__}: {message}\n"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a batch scheduler's time limit), raised where the program is so that it
+    stops the way Ctrl-C does: rows written so far kept, a partial output finished or removed, one
+    line on stderr; exit code 143 (128 + SIGTERM)."""
+
+
+def _raise_terminated(signum, frame):  # pragma: no cover - exercised in a subprocess by the tests
+    raise Terminated()
+
+
+def interrupted_message(args) -> str:
+    """What the user is told after Ctrl-C / SIGTERM: the command's own ``interrupted(args)`` when it
+    has one (what was kept, and the exact way to continue), else nothing more."""
+    module = _COMMAND_MODULES.get(getattr(args, "command", None))
+    hint = getattr(module, "interrupted", None)
+    return hint(args) if hint is not None else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
@@ -70,16 +92,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(_join_negative_values([str(a) for a in argv]))
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return int(args.func(args) or 0)
     except GsmoothError as exc:
         print(f"gsmooth {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        out = getattr(args, "out", None)
-        where = f"; the rows written so far are in {out} — run the same command again to resume" if out else ""
-        print(f"\ngsmooth {args.command}: interrupted{where}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        hint = interrupted_message(args)
+        print(f"\ngsmooth {args.command}: {what}{'; ' + hint if hint else ''}", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,7 @@ and the empirical robust accuracy of both — an upper bound to set against ``gs
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from .common import (
     nonneg_int,
     parse_range_arg,
     positive_int,
+    check_results_out,
     setup_smoother,
     write_rows,
 )
@@ -94,7 +96,15 @@ def _theta(t) -> str:
     return ",".join(f"{v:.6g}" for v in t)
 
 
+def interrupted(args) -> str:
+    """After Ctrl-C / SIGTERM (see :func:`gsmooth.cli.interrupted_message`)."""
+    if getattr(args, "out", None) and os.path.exists(args.out):
+        return f"the rows written so far are in {args.out}; run the same command again to resume"
+    return "nothing was written"
+
+
 def run(args) -> int:
+    check_results_out(args)  # before loading anything: the output may be written
     setup = setup_smoother(args)
     smoother = setup.smoother
     transform = smoother.transform
@@ -111,8 +121,7 @@ def run(args) -> int:
     model_path = Path(args.model).resolve()
     config = {
         "command": "attack",
-        "model": str(model_path),
-        "model_sha256": file_sha256(model_path),
+        "model_sha256": file_sha256(model_path),  # the key: a copied or moved checkpoint resumes
         "dataset": setup.dataset_name,
         "split": args.split,
         "noise": smoother.noise.name,
@@ -161,11 +170,12 @@ def run(args) -> int:
             "n": r.n,
         }
 
-    elapsed = write_rows(
+    done = write_rows(
         args, setup, columns=COLUMNS, config=config, compute=compute, to_row=to_row, radius=False, desc="attack",
         group=1, with_labels=True,
     )
-    t = read_results(args.out)
+    elapsed = done.elapsed
+    t = read_results(args.out).select(done.indices)  # this command's selection, not every row in the file
     total = len(t)
     base = float(np.mean(t.extra["base_correct"])) if total else 0.0
     smoothed = float(np.mean(t.extra["smoothed_correct"])) if total else 0.0

@@ -9,6 +9,7 @@ see :mod:`gsmooth.interval`); rows then carry the transform's extra columns.
 from __future__ import annotations
 
 import argparse
+import os
 import contextlib
 import sys
 import warnings
@@ -16,6 +17,7 @@ import warnings
 from ..analysis import summarize
 from ..errors import InvalidParameterError
 from ..interval import check_interval_support, format_range, parse_range
+from ..results import read_results
 from ..transform_defaults import DEFAULT_SLICES, defaults_for
 from .common import (
     HelpFormatter,
@@ -24,6 +26,7 @@ from .common import (
     add_smoothing_args,
     apply_embedded_default,
     base_config,
+    check_results_out,
     parse_range_arg,
     positive_int,
     setup_smoother,
@@ -241,11 +244,20 @@ def print_summary(args, setup, elapsed: float, s, *, lines: list[str]) -> None:
     if getattr(args, "embedded", None) is not None:
         print(f"  note       embedded default: small model, {s.n_points} images, n={args.n} samples per test (papers: "
               f"n=100,000) -> smaller radii than a full run; pass --model CKPT for your own")
-    print(f"  rows       {args.out}  (one row per image; configuration in {args.out}.json)")
+    print(f"  rows       {args.out}  (one row per image; configuration in {args.out}.json; the summary covers the "
+          f"{s.n_points} images selected by this command)")
+
+
+def interrupted(args) -> str:
+    """After Ctrl-C / SIGTERM (see :func:`gsmooth.cli.interrupted_message`)."""
+    if getattr(args, "out", None) and os.path.exists(args.out):
+        return f"the rows written so far are in {args.out}; run the same command again to resume"
+    return "nothing was written"
 
 
 def run(args) -> int:
     args.embedded = apply_embedded_default(args, "certify")
+    check_results_out(args)  # before loading anything: the output may be written
     setup = setup_smoother(args)
     smoother = setup.smoother
     progress_inside = not args.no_progress and args.n >= 20 * args.batch
@@ -265,16 +277,16 @@ def run(args) -> int:
 
         # Images share a forward batch while their sample counts are small compared to --batch; with
         # n >= batch each image is certified (and written) on its own.
-        elapsed = write_rows(
+        done = write_rows(
             args, setup, columns=COLUMNS, config=base_config(args, setup, "certify") | {"n0": args.n0},
             compute=compute, to_row=_row, radius=True, desc="certify", group=max(1, args.batch // max(args.n, args.n0)),
         )
         sigma = float(setup.noise_params.get("sigma", 0.25))
         radii = [0.0] + [round(f * sigma, 6) for f in (0.5, 1.0, 1.5, 2.0)]
-        s = summarize(args.out, radii)
+        s = summarize(read_results(args.out).select(done.indices), radii, name=args.out)
         acc = "  ".join(f"r={r:g}: {a:.3f}" for r, a in zip(s.radii, s.certified_accuracy))
         print_summary(
-            args, setup, elapsed, s,
+            args, setup, done.elapsed, s,
             lines=[
                 f"certified accuracy ({smoother.norm} radius)  {acc}",
                 f"ACR {s.acr:.3f}   abstained {s.abstain_rate:.1%}   (certified accuracy at r = fraction of all images "
@@ -333,12 +345,12 @@ def _run_transform(args, setup, progress_inside: bool) -> int:
         group = max(1, args.batch // (max(args.n, args.n0) * k_total))
 
     with collected_lipschitz_warnings() as lipschitz_notes:  # said once in the summary, not mid-progress-bar
-        elapsed = write_rows(
+        done = write_rows(
             args, setup, columns=TRANSFORM_COLUMNS, config=config, compute=compute,
             to_row=lambda c: _transform_row(c, units=units, range_text=range_text), radius=True, desc="certify",
             group=group,
         )
-    s = summarize(args.out, [0.0])
+    s = summarize(read_results(args.out).select(done.indices), [0.0], name=args.out)
     if pairs is None:
         meaning = _radius_meaning(smoother.norm).replace("theta=0", "theta = 0")
         lines = [
@@ -366,5 +378,5 @@ def _run_transform(args, setup, progress_inside: bool) -> int:
                 "estimate, not a bound (--require-sound refuses it)"
             )
     lines += [f"M* note: {m}" for m in lipschitz_notes]
-    print_summary(args, setup, elapsed, s, lines=lines)
+    print_summary(args, setup, done.elapsed, s, lines=lines)
     return 0

@@ -395,8 +395,7 @@ def base_config(args, setup: Setup, command: str) -> dict:
     path = Path(args.model).resolve()
     config = {
         "command": command,
-        "model": str(path),
-        "model_sha256": file_sha256(path),
+        "model_sha256": file_sha256(path),  # the key: a copied or moved checkpoint resumes
         "dataset": setup.dataset_name,
         "split": args.split,
         "noise": setup.smoother.noise.name,
@@ -414,24 +413,61 @@ def base_config(args, setup: Setup, command: str) -> dict:
     return config
 
 
+def input_paths(args) -> dict:
+    """The files a command reads, by option: an output may be none of them."""
+    return {
+        "--model": getattr(args, "model", None),
+        "--surrogate": getattr(args, "surrogate", None),
+        "--input": getattr(args, "input", None),
+    }
+
+
+def check_results_out(args, *, option: str = "--out") -> None:
+    """Before any work: ``--out`` (and its ``.json`` sidecar) may be written — not an input, in a
+    writable folder; an existing file is left to :class:`gsmooth.results.ResultsWriter`, which
+    resumes it only when gsmooth wrote it for the same configuration."""
+    from ..output_files import check_output_file
+    from ..results import sidecar_path
+
+    inputs = input_paths(args)
+    check_output_file(args.out, option=option, inputs=inputs, exists_ok=True)
+    check_output_file(sidecar_path(args.out), option=f"{option}'s sidecar", inputs=inputs, exists_ok=True)
+
+
+@dataclass
+class RowsWritten:
+    """What :func:`write_rows` did: the selected image indices (in order) and the wall time."""
+
+    indices: list
+    elapsed: float
+
+
 def write_rows(
     args, setup: Setup, *, columns, config, compute, to_row, radius: bool, desc: str, group: int,
     with_labels: bool = False,
-) -> float:
+) -> RowsWritten:
     """Evaluate the selected images in groups and append one results row per image.
 
     ``compute(images, keys)`` (``compute(images, keys, labels)`` with ``with_labels``) returns one
     result per image; ``to_row(result)`` gives the row's extra columns. Rows already in ``--out``
-    (same configuration) are skipped: this is the resume. Returns the wall time in seconds.
+    (same configuration) are skipped: this is the resume. The model's path is recorded in the
+    sidecar's ``info`` (not compared: the configuration is keyed by the checkpoint's SHA-256).
     """
     import time
 
     from ..results import ResultsWriter
 
+    check_results_out(args)
     dataset = load_eval_dataset(args, setup.dataset_name)
     indices = selected_indices(args, len(dataset))
+    if not indices:
+        raise InvalidParameterError(
+            f"--start/--skip/--max expected to select at least one of the {len(dataset)} images of "
+            f"{setup.dataset_name} ({args.split}), got --start {args.start} --skip {args.skip} --max {args.max}"
+        )
     t_start = time.perf_counter()
-    with ResultsWriter(args.out, columns=columns, config=config, resume=True, radius=radius) as writer:
+    info = {"model": str(Path(args.model).resolve())}
+    with ResultsWriter(args.out, columns=columns, config=config, resume=True, radius=radius, info=info) as writer:
         todo = [i for i in indices if i not in writer.done]
         if writer.done:
             print(f"resuming {args.out}: {len(writer.done)} rows present, {len(todo)} to go", file=sys.stderr)
@@ -452,7 +488,7 @@ def write_rows(
         finally:
             if bar is not None:
                 bar.close()
-    return time.perf_counter() - t_start
+    return RowsWritten(indices, time.perf_counter() - t_start)
 
 
 class HelpFormatter(argparse.HelpFormatter):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from ..errors import InvalidParameterError
 from .common import HelpFormatter, nonneg_int, positive_int
@@ -47,12 +48,30 @@ def _parse_names(text: str | None) -> list[str] | None:
     return [check_corruption_name(n) for n in names]
 
 
+def _check_out_folder(args, names: list[str]) -> None:
+    """``--out``: a folder gsmooth corrupt wrote with the same recipe (its info.json is checked when the
+    data is known), or one holding none of the files this run writes; never the dataset folder."""
+    from ..cifar_c import INFO_FILE, LABELS_FILE
+    from ..output_files import check_not_input, check_output_dir, probe_writable
+
+    out = Path(args.out).expanduser()
+    if out.is_dir() and (out / INFO_FILE).is_file():  # written by gsmooth corrupt: write_corrupted checks its recipe
+        check_not_input(out, {"--data-dir": args.data_dir}, option="--out")
+        probe_writable(out, option="--out", target=args.out)
+        return
+    check_output_dir(
+        out, option="--out", inputs={"--data-dir": args.data_dir},
+        names=(INFO_FILE, LABELS_FILE, *(f"{n}.npy" for n in names)),
+    )
+
+
 def run(args) -> int:
     from ..cifar_c import write_corrupted
     from ..corruptions import CORRUPTIONS
     from ..data import load_dataset
 
     names = _parse_names(args.corruptions)  # fail fast, before loading the data
+    _check_out_folder(args, names if names is not None else list(CORRUPTIONS))
     ds = load_dataset(args.dataset, split="test", root=args.data_dir, download=args.download)
     n = len(ds) if args.max is None else min(args.max, len(ds))
     t0 = time.perf_counter()

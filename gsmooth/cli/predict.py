@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -11,7 +12,8 @@ from ..data import dataset_info
 from ..errors import InvalidParameterError, ResultsFileError, UnknownComponentError
 from ..results import read_results
 from .common import (
-    HelpFormatter, add_model_args, add_sampling_args, add_smoothing_args, apply_embedded_default, base_config,
+    HelpFormatter, add_model_args, add_sampling_args, add_smoothing_args, apply_embedded_default, base_config, check_results_out,
+    input_paths,
     positive_int, setup_smoother,
     write_rows,
 )
@@ -80,6 +82,16 @@ def _row(pr) -> dict:
     }
 
 
+def interrupted(args) -> str:
+    """After Ctrl-C / SIGTERM (see :func:`gsmooth.cli.interrupted_message`)."""
+    note = getattr(args, "interrupted_note", None)
+    if note:
+        return note
+    if getattr(args, "input", None) is None and getattr(args, "out", None):
+        return f"the rows written so far are in {args.out}; run the same command again to resume"
+    return ""
+
+
 def run(args) -> int:
     if args.input is not None:
         return run_files(args)
@@ -102,17 +114,19 @@ def run(args) -> int:
 
 def run_dataset(args) -> int:
     """Dataset mode: one resumable TSV row per selected test image."""
+    check_results_out(args)  # before loading anything: the output may be written
     setup = setup_smoother(args)
     smoother = setup.smoother
 
     def compute(images, keys):
         return smoother.predict(images, n=args.n, alpha=args.alpha, batch_size=args.batch, seed=args.seed, keys=keys)
 
-    elapsed = write_rows(
+    done = write_rows(
         args, setup, columns=COLUMNS, config=base_config(args, setup, "predict"), compute=compute, to_row=_row,
         radius=False, desc="predict", group=max(1, args.batch // args.n),
     )
-    t = read_results(args.out)
+    elapsed = done.elapsed
+    t = read_results(args.out).select(done.indices)  # this command's selection, not every row in the file
     total = len(t)
     accuracy = float(t.correct.mean()) if total else 0.0
     abstained = float((t.predict == -1).mean()) if total else 0.0
@@ -192,13 +206,13 @@ def certificate_line(name: str, cert, names) -> dict:
     }
 
 
-def _open_out(path: str):
-    if path == "-":
-        return sys.stdout, "standard output"
-    try:
-        return open(path, "w", encoding="utf-8"), path
-    except OSError as exc:
-        raise ResultsFileError(f"--out expected a writable file, got {path!r} ({exc.strerror or exc})") from None
+def _check_jsonl_out(args) -> None:
+    """``--out`` of file mode: a new file, not an input (``-``: standard output)."""
+    if args.out is None or args.out == "-":
+        return
+    from ..output_files import check_output_file
+
+    check_output_file(args.out, inputs=input_paths(args), advice="choose another --out, delete it, or use --out - (standard output)")
 
 
 def run_files(args) -> int:
@@ -206,6 +220,7 @@ def run_files(args) -> int:
     from ..image_files import open_images
 
     _check_file_mode_args(args)
+    _check_jsonl_out(args)  # before loading anything
     if args.model is None:  # the embedded model of --transform (additive: Fashion-MNIST, sigma 0.25)
         from ..embedded import embedded_default
 
@@ -235,32 +250,41 @@ def run_files(args) -> int:
 
         to_line, verb = prediction_line, "predicted"
     group = max(1, args.batch // (max(args.n, n0) if args.certify else args.n))  # as write_rows: O(batch)
-    out, where = _open_out(args.out or "-")
+    from ..output_files import atomic_output
+
+    to_stdout = (args.out or "-") == "-"
+    where = "standard output" if to_stdout else args.out
     written = abstained = 0
     bar = None
     t_start = time.perf_counter()
+    # a file appears complete (temporary file + rename) or, after Ctrl-C/SIGTERM, with the lines
+    # computed so far (said below); an error leaves no file
+    sink = contextlib.nullcontext(sys.stdout) if to_stdout else atomic_output(args.out, "w", keep_on_interrupt=True)
     try:
-        if not args.no_progress:
-            from tqdm.auto import tqdm
+        with sink as out:
+            if not args.no_progress:
+                from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(indices), unit="img", desc="certify" if args.certify else "predict")
-        for chunk, images in source.groups(group, indices):
-            # keys = positions in the full input list: a sub-selection reproduces the full run's lines
-            for i, res in zip(chunk, compute(images, chunk)):
-                out.write(json.dumps(to_line(source.names[i], res, names)) + "\n")
-                out.flush()
-                written += 1
-                abstained += int(res.prediction == -1)
-            if bar is not None:
-                bar.update(len(chunk))
+                bar = tqdm(total=len(indices), unit="img", desc="certify" if args.certify else "predict")
+            for chunk, images in source.groups(group, indices):
+                # keys = positions in the full input list: a sub-selection reproduces the full run's lines
+                for i, res in zip(chunk, compute(images, chunk)):
+                    out.write(json.dumps(to_line(source.names[i], res, names)) + "\n")
+                    out.flush()
+                    written += 1
+                    abstained += int(res.prediction == -1)
+                if bar is not None:
+                    bar.update(len(chunk))
     except KeyboardInterrupt:
-        print(f"\ngsmooth predict: interrupted; {written} of {len(indices)} lines written to {where}", file=sys.stderr)
-        return 130
+        rest = (
+            f"; for the rest run the same command with --start {indices[written]} and another --out"
+            if written < len(indices) else ""
+        )
+        args.interrupted_note = f"{where} holds the first {written} of {len(indices)} lines (incomplete){rest}"
+        raise
     finally:
         if bar is not None:
             bar.close()
-        if out is not sys.stdout:
-            out.close()
     elapsed = time.perf_counter() - t_start
     print(
         f"{verb} {written} image{'' if written == 1 else 's'} in {elapsed:.1f} s: {abstained} abstained; "
