@@ -87,7 +87,14 @@ _EXACT_MAX_DIM = 16
 
 
 class LipschitzWarning(UserWarning):
-    """The Lipschitz estimate had to fall back or found autograd and finite differences disagreeing."""
+    """The Lipschitz estimate had to fall back or found autograd and finite differences disagreeing.
+
+    ``summary`` is the message without its pointer into the API (``GEstimate.notes``): what the
+    command line shows its users."""
+
+    def __init__(self, message: str, *, api_hint: str = "") -> None:
+        super().__init__(message + api_hint)
+        self.summary = message
 
 
 # --------------------------------------------------------------------------------------------
@@ -517,9 +524,10 @@ def estimate_G(
                     raise
                 notes.append(f"autograd failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
                 warnings.warn(
-                    f"estimate_G: autograd failed on transform {tname!r}; using finite differences "
-                    "(see GEstimate.notes)",
-                    LipschitzWarning,
+                    LipschitzWarning(
+                        f"autograd failed on transform {tname!r}; M* uses finite differences",
+                        api_hint=" (estimate_G; see GEstimate.notes)",
+                    ),
                     stacklevel=2,
                 )
                 used = "fd"
@@ -536,11 +544,12 @@ def estimate_G(
                         f"{float(fd_vals[k]):.4g}); kept the larger"
                     )
                     warnings.warn(
-                        f"estimate_G: autograd and finite differences disagree on transform {tname!r} at some "
-                        "grid points (see GEstimate.notes): it may not be differentiable in θ by autograd "
-                        "(e.g. θ converted to a Python float, |θ| at 0) or not smooth there; keeping the "
-                        "larger value",
-                        LipschitzWarning,
+                        LipschitzWarning(
+                            f"autograd and finite differences disagree on transform {tname!r} at some grid points "
+                            "(it may not be differentiable in θ by autograd, e.g. θ converted to a Python float or "
+                            "|θ| at 0, or not smooth there); M* keeps the larger value",
+                            api_hint=" (estimate_G; see GEstimate.notes)",
+                        ),
                         stacklevel=2,
                     )
                 vals = torch.maximum(vals, fd_vals)

@@ -38,3 +38,18 @@ def test_python_api_example_runs():
     exec(api, namespace)
     cert = namespace["cert"]
     assert cert.prediction == namespace["label"] == 9 and cert.radius > 0  # the embedded model, test image 0
+
+
+def test_one_quickstart_time_everywhere():
+    """The README and the CLI help quote the one measured figure, gsmooth.embedded.QUICKSTART_TIME;
+    no other duration is claimed for the embedded runs."""
+    from gsmooth.cli import build_parser
+    from gsmooth.embedded import QUICKSTART_TIME
+
+    text = README.read_text()
+    quickstart = text[text.index("## Quickstart") : text.index("\n## ", text.index("## Quickstart") + 5)]
+    assert QUICKSTART_TIME in quickstart
+    helps = build_parser()._subparsers._group_actions[0].choices["certify"].format_help()
+    assert QUICKSTART_TIME.split(" (")[0] in " ".join(helps.split())
+    for stale in ("~1 min", "under 2 minutes", "under two minutes"):
+        assert stale not in text and stale not in helps

@@ -15,6 +15,7 @@ import sys
 import warnings
 
 from ..analysis import summarize
+from ..embedded import QUICKSTART_TIME
 from ..errors import InvalidParameterError
 from ..interval import check_interval_support, format_range, parse_range
 from ..results import read_results
@@ -64,7 +65,7 @@ def add_parser(sub) -> None:
             "image is appended to --out as soon as it is computed; re-running the same command resumes."
         ),
         epilog=(
-            "examples: gsmooth certify --transform rotational_blur (the embedded model, offline, ~1 min); "
+            f"examples: gsmooth certify --transform rotational_blur (the embedded model, offline, {QUICKSTART_TIME}); "
             "gsmooth certify --model fm_sigma025.pt --n 10000 --max 200 --out results.tsv; "
             "gsmooth certify --model fm_bright.pt --transform brightness --range -0.2:0.2 --out bright.tsv "
             "(--range alone: the transform's default range; noise, sigma and slices default per transform, "
@@ -222,8 +223,9 @@ def collected_lipschitz_warnings():
         finally:
             for w in caught:
                 if issubclass(w.category, LipschitzWarning):
-                    if str(w.message) not in notes:
-                        notes.append(str(w.message))
+                    text = getattr(w.message, "summary", str(w.message))  # without the pointer into the API
+                    if text not in notes:
+                        notes.append(text)
     for w in caught:
         if not issubclass(w.category, LipschitzWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

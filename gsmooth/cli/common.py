@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import Checkpoint, load_checkpoint
+from ..embedded import QUICKSTART_TIME
 from ..data import load_dataset
 from ..errors import CheckpointError, InvalidParameterError
 from ..registry import get_registry
@@ -68,7 +69,7 @@ def add_model_args(p: argparse.ArgumentParser, *, embedded: bool = False) -> Non
             "--model", metavar="CKPT",
             help="checkpoint written by `gsmooth train`; default: the small model shipped in the package for "
             "--transform (additive or rotational_blur), certified on 'fashion-mnist-sample' (500 real test images) "
-            "with small sample sizes, offline in under 2 minutes on a CPU (see gsmooth.embedded)",
+            f"with small sample sizes, offline in {QUICKSTART_TIME} (see gsmooth.embedded)",
         )
     else:
         g.add_argument("--model", required=True, metavar="CKPT", help="checkpoint written by `gsmooth train`")

@@ -141,7 +141,12 @@ def add_parser(sub) -> None:
     lp.add_argument("--start", type=nonneg_int, default=0, help="index of the first image")
     lp.add_argument("--grid", type=positive_int, default=10, help="grid points per parameter")
     lp.add_argument("--iters", type=positive_int, default=50, help="power iterations (d > 16 only)")
-    lp.add_argument("--sigma-ratio", type=positive_float, default=1.0, help="r = sigma_xi / sigma_theta")
+    lp.add_argument(
+        "--sigma-ratio", type=positive_float, default=None,
+        help="r = sigma_xi / sigma_theta (default: the transform's defaults, latent_sigma / sigma from "
+        "gsmooth.transform_defaults, the ratio `gsmooth certify` uses for a model trained with them; 1 for a "
+        "transform without defaults)",
+    )
     lp.add_argument("--method", choices=("auto", "exact", "power", "fd"), default="auto",
                     help="Jacobian method (auto: autograd cross-checked by finite differences)")
     lp.add_argument("--no-fd-check", action="store_true",
@@ -243,6 +248,11 @@ def run_eval(args) -> int:
 
 def run_lipschitz(args) -> int:
     device, sur, ds, pairs = _load_for_eval(args)
+    if args.sigma_ratio is None:  # as `gsmooth certify` for a model trained with the transform's defaults
+        from ..transform_defaults import defaults_for
+
+        table = defaults_for(sur.transform_name)
+        args.sigma_ratio = table.sigma_ratio if table is not None and table.sigma_ratio is not None else 1.0
     st = SurrogateTransform(
         surrogate=sur, sigma_ratio=args.sigma_ratio, certified_range=pairs, grid=args.grid, iters=args.iters,
         method=args.method, fd_check=not args.no_fd_check,

@@ -4,8 +4,8 @@ They make the first minute work offline: ``gsmooth certify`` (additive Gaussian 
 ``gsmooth certify --transform rotational_blur`` need no checkpoint, no dataset and no download.
 Without ``--model`` the command takes the embedded model for the transform, the embedded slice of
 the Fashion-MNIST test set (dataset ``fashion-mnist-sample``: the first :data:`SAMPLE_SIZE` test
-images, in test-set order) and the sample sizes of the table below, chosen so that a run takes well
-under two minutes on two CPU cores. Every other option still applies (``--n``, ``--max``, ``--range``,
+images, in test-set order) and the sample sizes of the table below, chosen so that a run takes
+:data:`QUICKSTART_TIME` (the one figure the README and ``--help`` quote). Every other option still applies (``--n``, ``--max``, ``--range``,
 ``--device`` …), and ``--model`` switches the embedded default off entirely.
 
 ============== =============================== ========== ===== ===== ===== ===================
@@ -31,9 +31,12 @@ from pathlib import Path
 from ..errors import InvalidParameterError
 
 __all__ = [
-    "EmbeddedDefault", "EMBEDDED", "EMBEDDED_DIR", "SAMPLE_DATASET", "SAMPLE_FILE", "SAMPLE_SIZE", "embedded_default", "manifest",
+    "EmbeddedDefault", "EMBEDDED", "EMBEDDED_DIR", "QUICKSTART_TIME", "SAMPLE_DATASET", "SAMPLE_FILE", "SAMPLE_SIZE", "embedded_default", "manifest",
 ]
 
+#: How long the embedded runs take, measured with ``bash experiments/embedded/time_quickstart.sh``
+#: (README and ``--help`` quote this text; tests/test_readme.py checks that they do).
+QUICKSTART_TIME = "70–90 s on 2 CPU cores (the additive one: 15 s)"
 #: Folder holding the embedded files (package data).
 EMBEDDED_DIR = Path(__file__).resolve().parent
 #: Dataset name of the embedded test slice (see :func:`gsmooth.data.load_dataset`).
