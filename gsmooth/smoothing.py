@@ -35,6 +35,22 @@ def _model_name(model) -> str:
     return f"{type(model).__name__} from {path}" if path else type(model).__name__
 
 
+def _model_dtype(model) -> torch.dtype | None:
+    """The floating dtype of the model's first floating parameter/buffer (images are converted to
+    it: float64 pixels for a float32 model), or ``None`` (no parameters: images kept as given)."""
+    if not isinstance(model, nn.Module):
+        return None
+    for t in (*model.parameters(), *model.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 def _model_device(model: nn.Module) -> torch.device:
     for p in model.parameters():
         return p.device
@@ -153,6 +169,7 @@ class Smoother:
         if isinstance(model, nn.Module):
             model.to(self.device)
         self.transform.to(self.device)
+        self.model_dtype = _model_dtype(model)
         shape = input_shape if input_shape is not None else getattr(model, "input_shape", None)
         self.input_shape = tuple(int(s) for s in shape) if shape is not None else None
 
@@ -230,6 +247,25 @@ class Smoother:
             f"num_classes={self.num_classes}, device={self.device})"
         )
 
+    def _forward(self, inputs: torch.Tensor):
+        """The base model on a batch of (noisy, transformed) images; its own failures become a
+        :class:`~gsmooth.errors.ModelOutputError` naming the model and the batch (the original
+        exception chained), out-of-memory an error about the batch size."""
+        try:
+            return self.model(inputs)
+        except torch.cuda.OutOfMemoryError as exc:
+            raise InvalidParameterError(
+                f"expected a batch size that fits in memory on {self.device}, got {inputs.shape[0]} noisy inputs per "
+                f"forward pass ({_first_line(exc)}); lower batch_size (--batch)"
+            ) from exc
+        except (RuntimeError, ValueError, TypeError, IndexError, AttributeError) as exc:
+            raise ModelOutputError(
+                f"the base model ({_model_name(self.model)}) failed on a batch of shape {tuple(inputs.shape)} "
+                f"{str(inputs.dtype).replace('torch.', '')} on {inputs.device}: {_first_line(exc)} (expected a model "
+                "taking (N, C, H, W) images in [0, 1] and returning (N, num_classes) logits; pass input_shape= to "
+                "check image shapes up front)"
+            ) from exc
+
     # -- checks ----------------------------------------------------------------------------------
     def _check_input(self, x) -> tuple[torch.Tensor, bool]:
         if not isinstance(x, torch.Tensor):
@@ -243,6 +279,8 @@ class Smoother:
             raise InputError(
                 f"expected floating-point pixels in [0, 1], got dtype {x.dtype} (convert with x.float() / 255)"
             )
+        if x.device.type == "meta":
+            raise InputError("expected images holding values (on cpu or cuda), got a tensor on the meta device")
         single = x.ndim == 3
         if single:
             x = x.unsqueeze(0)
@@ -261,7 +299,8 @@ class Smoother:
                 f"expected pixels in [0, 1] (normalization belongs inside the model so radii are in pixel "
                 f"space), got values in [{lo:.3g}, {hi:.3g}]"
             )
-        return x.to(self.device), single
+        # pixels in the model's floating dtype (float64 or float16 images for a float32 model)
+        return x.to(self.device, dtype=self.model_dtype or x.dtype), single
 
     def _check_keys(self, keys, batch: int) -> list[int]:
         if keys is None:
@@ -412,7 +451,7 @@ class Smoother:
                         tb = tb + torch.repeat_interleave(
                             centers[owners], torch.tensor(sizes, device=self.device), dim=0
                         )
-                logits = self.model(self.transform(xb, tb))
+                logits = self._forward(self.transform(xb, tb))
                 if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[1] != k:
                     got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
                     raise ModelOutputError(
