@@ -16,12 +16,26 @@ mapping with ``label``, ``predict`` and ``radius`` arrays:
 [0.5, 0.25]
 >>> float(average_certified_radius(data)), float(abstention_rate(data))
 (0.325, 0.25)
+
+**Units.** A radius means nothing without what it measures: an ℓ2 radius in pixel space, an ℓ1
+one, degrees of rotation, pixels² of blur variance, or (interval certificates) no radius at all but
+one certified range per row. :func:`radius_unit` reads it from the file's own ``norm``, ``units``,
+``certificate``, ``transform`` and ``range`` columns (and its JSON sidecar), never from a table of
+built-in names; a file without them (locuslab/smoothing's Cohen format) is read as Gaussian ℓ2
+radii in pixel space, and :attr:`RadiusUnit.note` says so. :func:`markdown_report` writes one table
+per unit group and :func:`plot_certified_accuracy` one panel per group; :func:`markdown_table` is
+one table and refuses summaries of different units. Radii given explicitly apply to every radius
+group as given; without them each group gets :func:`default_radii` from its own rows. Files
+without a radius column (``gsmooth predict``/``attack`` output) are refused
+(:class:`~gsmooth.errors.ResultsFileError`), not read as radius 0.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence, Union
 
@@ -32,16 +46,24 @@ from .results import ResultsTable, read_results
 
 __all__ = [
     "DEFAULT_RADII",
+    "RadiusUnit",
     "Summary",
     "certified_accuracy",
     "average_certified_radius",
     "abstention_rate",
     "summarize",
+    "radius_unit",
+    "group_by_unit",
+    "default_radii",
+    "is_interval_results",
     "markdown_table",
+    "markdown_report",
+    "certified_accuracy_figure",
     "plot_certified_accuracy",
 ]
 
-#: Radii reported when none are given (Cohen et al.'s CIFAR-10 table, plus r = 0).
+#: Radii of :func:`summarize` when none are given (Cohen et al.'s CIFAR-10 table, plus r = 0); the
+#: report and the CLI derive each unit group's own defaults instead (:func:`default_radii`).
 DEFAULT_RADII: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 ResultsLike = Union[ResultsTable, Mapping[str, Any], str, os.PathLike]
@@ -60,9 +82,33 @@ class _Points:
         return int(self.radius.shape[0])
 
 
+def _no_radius_message(table: Any) -> str:
+    """One line refusing a file without a radius column (PREDICT or attack output)."""
+    path = getattr(table, "path", None) or "results"
+    config = getattr(table, "config", None) or {}
+    command = config.get("command") if isinstance(config, Mapping) else None
+    what = f"a {command} file" if command in ("predict", "attack") else "a prediction-only file"
+    columns = ["idx", "label", "predict", "correct"]
+    columns += ["time"] if getattr(table, "time", None) is not None else []
+    columns += list(getattr(table, "extra", None) or {})
+    shown = ", ".join(columns[:8]) + (", …" if len(columns) > 8 else "")
+    hint = (
+        "an attack file's outcome per image is in its columns base_correct and smoothed_correct"
+        if command == "attack"
+        else "a predict file's accuracy is the mean of its correct column, which `gsmooth predict` prints"
+    )
+    return (
+        f"{path}: expected a certify results file with a radius column, got {what} without one "
+        f"(columns {shown}); certified accuracy needs radii: run `gsmooth certify` on the same images "
+        f"({hint})"
+    )
+
+
 def _points(source: ResultsLike) -> _Points:
     if isinstance(source, (str, os.PathLike)):
         source = read_results(source)
+    if getattr(source, "has_radius", True) is False:
+        raise ResultsFileError(_no_radius_message(source))
     if isinstance(source, Mapping):
         try:
             label, predict, radius = source["label"], source["predict"], source["radius"]
@@ -151,7 +197,8 @@ class Summary:
 
     ``clean_accuracy`` is the smoothed classifier's accuracy (certified accuracy at r = 0);
     ``certified_accuracy[i]`` belongs to ``radii[i]``. ``table`` keeps the source rows (for
-    plots and other radii) when they came from a file or a :class:`ResultsTable`.
+    plots and other radii) when they came from a file or a :class:`ResultsTable`; ``unit`` says
+    what the radii measure (:func:`radius_unit`).
 
     >>> s = summarize({"label": [1, 2], "predict": [1, 2], "radius": [0.3, 0.8]}, [0.5], name="demo")
     >>> s.n_points, s.clean_accuracy, s.certified_accuracy, s.acr
@@ -166,6 +213,7 @@ class Summary:
     acr: float
     abstain_rate: float
     table: Any = field(default=None, repr=False, compare=False)
+    unit: "RadiusUnit | None" = field(default=None, repr=False, compare=False)
 
     def at(self, radius: float) -> float:
         """Certified accuracy at ``radius`` (recomputed from the rows if not among ``radii``)."""
@@ -199,15 +247,17 @@ def summarize(
     accuracy = _certified_accuracy(points, r)
     if name is None:
         name = getattr(results, "path", None) or "results"
+    unit = radius_unit(results)
     return Summary(
         name=str(name),
         n_points=points.n,
         clean_accuracy=float(_certified_accuracy(points, np.asarray(0.0))),
         radii=tuple(float(x) for x in r),
         certified_accuracy=tuple(float(x) for x in accuracy),
-        acr=math.nan if is_interval_results(results) else float(np.where(points.correct, points.radius, 0.0).mean()),
+        acr=math.nan if unit.interval else float(np.where(points.correct, points.radius, 0.0).mean()),
         abstain_rate=float(points.abstain.mean()),
         table=results,
+        unit=unit,
     )
 
 
@@ -217,6 +267,159 @@ def is_interval_results(table: Any) -> bool:
     extra = getattr(table, "extra", None) or {}
     kinds = extra.get("certificate") if isinstance(extra, Mapping) else None
     return kinds is not None and len(kinds) > 0 and all(str(k) == "interval" for k in kinds)
+
+
+# --------------------------------------------------------------------------------------------
+# units: what a file's radius column measures
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RadiusUnit:
+    """What the radius column of one results file measures.
+
+    ``key`` names the group (files of one key share a table and a plot panel) and heads its
+    section; ``axis`` labels the plot's x axis; ``interval`` marks interval certificates (one
+    certified range per row, no radius axis, no ACR); ``note`` is an assumption made about the
+    file (a Cohen-format file read as ℓ2 pixel radii), said beside its table. Two units are
+    equal when their keys are.
+
+    >>> radius_unit({"label": [1], "predict": [1], "radius": [0.5], "norm": ["l1"]}).key
+    'l1 (pixels)'
+    """
+
+    key: str
+    axis: str = field(compare=False)
+    description: str = field(compare=False)
+    interval: bool = field(default=False, compare=False)
+    note: str | None = field(default=None, compare=False)
+
+
+#: The unit of a :class:`Summary` made by hand, without rows and without a unit.
+_UNRECORDED = RadiusUnit(
+    key="radius (units not recorded)",
+    axis="certified radius (units not recorded)",
+    description="a summary without rows or unit: what its radii measure is not known",
+)
+_PARAM_NORM = re.compile(r"^(?:(?P<ball>\S+) )?(?P<kind>param\+?)(?: \[(?P<units>.*)\])?$")
+_COLUMN_PREFERENCE = ("norm", "units", "certificate", "transform", "range")
+
+
+def _source_name(source: Any) -> str:
+    return str(getattr(source, "path", None) or getattr(source, "name", None) or "results")
+
+
+def _one_value(source: Any, name: str) -> str | None:
+    """The single value of column ``name`` in ``source`` (None when absent or empty); a file
+    whose rows disagree is refused, since its radii would measure several things."""
+    if isinstance(source, Mapping):
+        values = source.get(name)
+    else:
+        extra = getattr(source, "extra", None) or {}
+        values = extra.get(name) if isinstance(extra, Mapping) else None
+    if values is None:
+        return None
+    items = [values] if isinstance(values, str) else np.asarray(values).reshape(-1).tolist()
+    distinct = sorted({str(v).strip() for v in items} - {"", "nan"})
+    if len(distinct) > 1:
+        raise ResultsFileError(
+            f"{_source_name(source)}: expected one {name} for every row (what its radii measure), got "
+            f"{', '.join(map(repr, distinct[:4]))}{' …' if len(distinct) > 4 else ''}; split the rows into "
+            "one file per kind of certificate"
+        )
+    return distinct[0] if distinct else None
+
+
+def radius_unit(source: Any) -> RadiusUnit:
+    """What the radii of ``source`` (a results file, :class:`ResultsTable`, mapping or
+    :class:`Summary`) measure, from its own ``norm``/``units``/``certificate``/``transform``/``range``
+    columns, else its sidecar's configuration; without any of them (Cohen's format) the radii are
+    read as Gaussian ℓ2 radii in pixel space, and :attr:`RadiusUnit.note` says so.
+
+    >>> radius_unit({"label": [1], "predict": [1], "radius": [0.5]}).key
+    'l2 (pixels)'
+    >>> radius_unit({"label": [1], "predict": [1], "radius": [9.0], "norm": ["param [degrees]"],
+    ...              "units": ["degrees (radius around theta=0)"], "transform": ["rotation"]}).key
+    'rotation parameter: degrees (radius around theta=0)'
+    """
+    if isinstance(source, Summary):
+        if source.unit is not None:
+            return source.unit
+        return radius_unit(source.table) if source.table is not None else _UNRECORDED
+    if isinstance(source, (str, os.PathLike)):
+        source = read_results(source)
+    if getattr(source, "has_radius", True) is False:
+        raise ResultsFileError(_no_radius_message(source))
+    config = getattr(source, "config", None) or {}
+    config = config if isinstance(config, Mapping) else {}
+    found = {name: _one_value(source, name) for name in _COLUMN_PREFERENCE}
+
+    def pick(name: str) -> str | None:
+        value = found[name]
+        if value is None and config.get(name) not in (None, ""):
+            value = str(config[name])
+        return value
+
+    norm, units, certificate, rng = pick("norm"), found["units"], pick("certificate"), pick("range")
+    # the configuration holds the registered name; the column the transform's description
+    transform = str(config["transform"]) if config.get("transform") else found["transform"]
+    if transform:
+        transform = transform.split("(", 1)[0].strip() or transform
+    parameter = f"{transform or 'transform'} parameter"
+
+    if certificate == "interval":
+        units_text = units or "parameter units"
+        range_text = rng or "its range (not recorded)"
+        return RadiusUnit(
+            key=f"{parameter}: interval certificate over {range_text} ({units_text})",
+            axis=f"{parameter} over the whole range {range_text} ({units_text})",
+            description=(
+                f"no radius: each row is certified (or not) for every {parameter} value in {range_text} ({units_text})"
+            ),
+            interval=True,
+        )
+    if norm is None and units is None:
+        return RadiusUnit(
+            key="l2 (pixels)",
+            axis="certified radius (l2 norm, pixel space)",
+            description="certified radius, l2 norm of a perturbation of the pixels",
+            note=(
+                "no norm column (locuslab/smoothing's Cohen format): radii read as Gaussian smoothing's l2 radii "
+                "in pixel space"
+            ),
+        )
+    match = _PARAM_NORM.match(norm or "param")
+    if match is None and norm is not None and "param" not in norm:  # l2, l1, linf, or a plugin's norm
+        return RadiusUnit(
+            key=f"{norm} (pixels)",
+            axis=f"certified radius ({norm} norm, pixel space)",
+            description=f"certified radius, {norm} norm of a perturbation of the pixels",
+        )
+    if match is None:  # a parameter norm this reader does not parse: keep the file's own words
+        return RadiusUnit(
+            key=f"{parameter}: {norm}" + (f", {units}" if units else ""),
+            axis=f"certified radius ({parameter}, {norm})",
+            description=f"certified radius in the {parameter} ({norm})",
+        )
+    base = match.group("units") or units or "parameter units"
+    ball, one_sided = match.group("ball"), match.group("kind") == "param+"
+    key = f"{parameter}: {units or base}"
+    if one_sided and not units:
+        key += " (one-sided: increases of theta only)"
+    if ball:
+        key += f", {ball} norm over the parameters"
+    axis = f"certified radius, {parameter} ({base})"
+    if ball:
+        axis = f"certified {ball} radius, {parameter} ({base})"
+    if one_sided:
+        axis += ", increases only"
+    return RadiusUnit(
+        key=key,
+        axis=axis,
+        description=f"certified radius in the {parameter} around theta = 0, in {base}"
+        + (" (increases of theta only)" if one_sided else "")
+        + (f", {ball} norm over the parameters" if ball else ""),
+    )
 
 
 def _as_summary(item: Any, radii: Any = DEFAULT_RADII) -> Summary:
@@ -229,17 +432,88 @@ def _as_list(items: Any) -> list:
     return list(items)
 
 
+def group_by_unit(items: Any) -> list[tuple[RadiusUnit, list[Summary]]]:
+    """Summaries of ``items`` (summaries, tables, paths or mappings) grouped by what their radii
+    measure, groups and members in order of first appearance.
+
+    >>> a = {"label": [1], "predict": [1], "radius": [0.5], "norm": ["l2"]}
+    >>> b = {"label": [1], "predict": [1], "radius": [0.5], "norm": ["l1"]}
+    >>> [(unit.key, len(members)) for unit, members in group_by_unit([a, b, a])]
+    [('l2 (pixels)', 2), ('l1 (pixels)', 1)]
+    """
+    groups: dict[str, tuple[RadiusUnit, list[Summary]]] = {}
+    for item in _as_list(items):
+        summary = _as_summary(item, (0.0,))
+        unit = radius_unit(summary)
+        groups.setdefault(unit.key, (unit, []))[1].append(summary)
+    return list(groups.values())
+
+
+def _nice_step(raw: float) -> float:
+    exponent = math.floor(math.log10(raw))
+    for mantissa in (1.0, 2.0, 2.5, 5.0, 10.0):
+        step = mantissa * 10.0**exponent
+        if step >= raw * (1 - 1e-9):
+            return step
+    return 10.0 ** (exponent + 1)  # pragma: no cover - the loop always returns
+
+
+def default_radii(items: Any) -> tuple[float, ...]:
+    """Radii for a group of results of one unit when none are given: 0 and round steps (1, 2, 2.5
+    or 5 × 10^k, at most 4 of them) up to the largest certified radius of a correct row.
+
+    >>> default_radii([{"label": [1, 1], "predict": [1, 1], "radius": [0.3, 0.93]}])
+    (0.0, 0.25, 0.5, 0.75)
+    >>> default_radii([{"label": [1], "predict": [1], "radius": [31.0]}])
+    (0.0, 10.0, 20.0, 30.0)
+    """
+    top = 0.0
+    for item in _as_list(items):
+        source = item.table if isinstance(item, Summary) else item
+        if source is None:
+            continue
+        p = _points(source)
+        radii = p.radius[p.correct & np.isfinite(p.radius)]
+        if radii.size:
+            top = max(top, float(radii.max()))
+    if top <= 0:
+        return (0.0,)
+    step = _nice_step(top / 4)
+    count = int(math.floor(top / step + 1e-9))
+    return tuple(float(f"{k * step:.12g}") for k in range(count + 1))
+
+
+# --------------------------------------------------------------------------------------------
+# tables
+# --------------------------------------------------------------------------------------------
+
+
 def _radius_label(r: float) -> str:
     text = f"{r:.2f}"
     return text if float(text) == r else f"{r:g}"
+
+
+def _check_one_unit(rows: Sequence[Summary]) -> RadiusUnit:
+    units = [(radius_unit(s), s.name) for s in rows]
+    first, first_name = units[0]
+    for unit, name in units[1:]:
+        if unit != first:
+            raise InvalidParameterError(
+                f"summaries expected results whose radii measure one thing, got {first.key!r} for {first_name} and "
+                f"{unit.key!r} for {name}; use markdown_report, which writes one table per unit"
+            )
+    return first
 
 
 def markdown_table(summaries: Iterable[Any], radii: Any = None) -> str:
     """A Markdown table with one row per results file:
     ``| file | n | r=0.00 | r=0.25 | … | ACR | abstain |``, values to 3 decimals.
 
-    ``summaries`` holds :class:`Summary` objects, tables or paths. ``radii`` defaults to the
-    radii of the first summary.
+    ``summaries`` holds :class:`Summary` objects, tables or paths whose radii measure one thing
+    (one :func:`radius_unit`; mixing units is refused — :func:`markdown_report` writes one table
+    per unit). ``radii`` defaults to the radii of the first summary. Interval certificates have
+    no radius axis: their table is ``| file | n | certified (whole range) | abstain |`` (the range
+    is in the unit's key).
 
     >>> s = summarize({"label": [1, 2], "predict": [1, -1], "radius": [0.3, 0.0]}, [0, 0.25], name="a.tsv")
     >>> print(markdown_table([s]))
@@ -255,55 +529,88 @@ def markdown_table(summaries: Iterable[Any], radii: Any = None) -> str:
         radii = first.radii if isinstance(first, Summary) else DEFAULT_RADII
     r = tuple(float(x) for x in _radii_array(radii).reshape(-1))
     rows = [_as_summary(item, r) for item in items]
-    header = ["file", "n"] + [f"r={_radius_label(x)}" for x in r] + ["ACR", "abstain"]
+    unit = _check_one_unit(rows)
+    if unit.interval:
+        header = ["file", "n", "certified (whole range)", "abstain"]
+    else:
+        header = ["file", "n"] + [f"r={_radius_label(x)}" for x in r] + ["ACR", "abstain"]
     lines = [
         "| " + " | ".join(header) + " |",
         "|---|" + "---:|" * (len(header) - 1),
     ]
     for s in rows:
         cells = [s.name.replace("|", "\\|"), str(s.n_points)]
-        cells += [f"{s.at(x):.3f}" for x in r]
-        cells += ["n/a" if math.isnan(s.acr) else f"{s.acr:.3f}", f"{s.abstain_rate:.3f}"]
+        if unit.interval:
+            cells += [f"{s.clean_accuracy:.3f}", f"{s.abstain_rate:.3f}"]
+        else:
+            cells += [f"{s.at(x):.3f}" for x in r]
+            cells += ["n/a" if math.isnan(s.acr) else f"{s.acr:.3f}", f"{s.abstain_rate:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _norm_of(table: Any) -> str | None:
-    """The norm the radii are measured in, if the file says (``norm`` column or config key)."""
-    extra = getattr(table, "extra", None) or {}
-    if "norm" in extra and len(extra["norm"]):
-        values = {str(v) for v in np.asarray(extra["norm"]).tolist()}
-        if len(values) == 1:
-            return values.pop()
-    config = getattr(table, "config", None) or {}
-    norm = config.get("norm")
-    return str(norm) if norm is not None else None
+_RADIUS_LEGEND = (
+    "r=x: certified accuracy at radius x = fraction of ALL rows that are correct with certified radius >= x "
+    "(wrong and abstained rows count as not certified); ACR: average certified radius = mean over all rows "
+    "of the radius if correct, else 0; abstain: fraction of rows with predict = -1."
+)
+_INTERVAL_LEGEND = (
+    "certified (whole range): fraction of ALL rows that are correct and certified for every parameter value "
+    "in the range (wrong and abstained rows count as not certified); no radius columns and no ACR: a row "
+    "certifies one range, its radius column only holds the range's extent when certified; abstain: fraction "
+    "of rows with predict = -1 (some slice of the range not certified or of another class)."
+)
 
 
-def plot_certified_accuracy(
-    summaries_or_tables: Any,
-    path: str | os.PathLike,
-    *,
-    labels: Sequence[str] | None = None,
-    max_radius: float | None = None,
-    title: str | None = None,
-) -> str:
-    """Plot certified accuracy against radius, one exact step curve per results file.
+def markdown_report(items: Any, radii: Any = None) -> str:
+    """One Markdown section per unit group (:func:`group_by_unit`): a heading naming what the
+    radii measure, the table (:func:`markdown_table`), a legend line saying what each column
+    means, and a note for each assumption made (a Cohen-format file read as ℓ2 pixel radii).
 
-    Items are :class:`Summary` objects (made from rows), :class:`ResultsTable` objects or paths.
-    The curve is evaluated on a fine radius grid plus every certified radius, so its steps are
-    exact. Saved with matplotlib's Agg canvas (no pyplot, no GUI, the user's backend untouched)
-    in the format of ``path``'s suffix (PNG by default). Returns ``path``.
+    ``radii`` apply to every radius group as given; without them each group gets
+    :func:`default_radii` from its own rows. Interval groups have no radius axis and ignore them.
 
-    >>> import os, tempfile
-    >>> out = os.path.join(tempfile.mkdtemp(), "ca.png")
-    >>> data = {"label": [1, 1, 1], "predict": [1, 1, 0], "radius": [0.2, 0.9, 0.0]}
-    >>> plot_certified_accuracy([data], out, labels=["sigma=0.25"]) == out
-    True
+    >>> a = {"label": [1, 2], "predict": [1, -1], "radius": [0.3, 0.0], "norm": ["l2", "l2"]}
+    >>> print(markdown_report([summarize(a, name="a.tsv")], radii=[0, 0.25]))
+    ### l2 (pixels)
+    <BLANKLINE>
+    unit: certified radius, l2 norm of a perturbation of the pixels
+    <BLANKLINE>
+    | file | n | r=0.00 | r=0.25 | ACR | abstain |
+    |---|---:|---:|---:|---:|---:|
+    | a.tsv | 2 | 0.500 | 0.500 | 0.150 | 0.500 |
+    <BLANKLINE>
+    r=x: certified accuracy at radius x = fraction of ALL rows that are correct with certified radius >= x (wrong and abstained rows count as not certified); ACR: average certified radius = mean over all rows of the radius if correct, else 0; abstain: fraction of rows with predict = -1.
     """
-    items = _as_list(summaries_or_tables)
-    if not items:
-        raise InvalidParameterError("summaries_or_tables expected at least one item, got none")
+    groups = group_by_unit(items)
+    if not groups:
+        raise InvalidParameterError("items expected at least one results file, got none")
+    sections = []
+    if len(groups) > 1:
+        sections.append(
+            f"{len(groups)} groups of results whose radii measure different things: one table each; numbers in "
+            "different tables are not comparable."
+        )
+    for unit, members in groups:
+        group_radii = radii if radii is not None else default_radii(members)
+        lines = [f"### {unit.key}", "", f"unit: {unit.description}", "", markdown_table(members, group_radii), ""]
+        lines.append(_INTERVAL_LEGEND if unit.interval else _RADIUS_LEGEND)
+        notes: dict[str, list[str]] = {}
+        for s in members:
+            note = radius_unit(s).note
+            if note is not None:
+                notes.setdefault(note, []).append(s.name)
+        lines += [f"note: {', '.join(names)}: {note}." for note, names in notes.items()]
+        sections.append("\n".join(lines))
+    return "\n\n".join(sections)
+
+
+# --------------------------------------------------------------------------------------------
+# plots
+# --------------------------------------------------------------------------------------------
+
+
+def _plot_sources(items: list, labels: Sequence[str] | None) -> tuple[list, list[str]]:
     sources, names = [], []
     for item in items:
         if isinstance(item, Summary):
@@ -324,48 +631,117 @@ def plot_certified_accuracy(
                 f"labels expected {len(sources)} entries (one per file), got {len(labels)}"
             )
         names = labels
-    points = [_points(s) for s in sources]
+    return sources, names
 
-    if max_radius is None:
-        finite = np.concatenate([p.radius[p.correct & np.isfinite(p.radius)] for p in points])
-        top = float(finite.max()) if finite.size else 0.0
-        max_radius = top * 1.05 if top > 0 else 1.0
-    elif not (isinstance(max_radius, (int, float)) and np.isfinite(max_radius) and max_radius > 0):
+
+def certified_accuracy_figure(
+    summaries_or_tables: Any,
+    *,
+    labels: Sequence[str] | None = None,
+    max_radius: float | None = None,
+    title: str | None = None,
+):
+    """A matplotlib :class:`~matplotlib.figure.Figure` (Agg canvas, no pyplot) of certified
+    accuracy: one panel (axes) per unit group (:func:`radius_unit`), its x axis labelled with the
+    unit, one exact step curve per results file, a legend per panel. Interval groups get one bar
+    per file (fraction certified over the whole range). ``max_radius`` applies to every radius
+    panel; without it each panel ends a little past its largest certified radius.
+
+    >>> data = {"label": [1, 1, 1], "predict": [1, 1, 0], "radius": [0.2, 0.9, 0.0], "norm": ["l1"] * 3}
+    >>> [ax.get_xlabel() for ax in certified_accuracy_figure([data]).axes]
+    ['certified radius (l1 norm, pixel space)']
+    """
+    items = _as_list(summaries_or_tables)
+    if not items:
+        raise InvalidParameterError("summaries_or_tables expected at least one item, got none")
+    sources, names = _plot_sources(items, labels)
+    if max_radius is not None and not (
+        isinstance(max_radius, (int, float)) and np.isfinite(max_radius) and max_radius > 0
+    ):
         raise InvalidParameterError(f"max_radius expected a finite number > 0, got {max_radius!r}")
+    points = [_points(s) for s in sources]
+    units = [radius_unit(s) for s in sources]
+    groups: dict[str, tuple[RadiusUnit, list[int]]] = {}
+    for i, unit in enumerate(units):
+        groups.setdefault(unit.key, (unit, []))[1].append(i)
 
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    ncols = min(len(groups), 2)
+    nrows = math.ceil(len(groups) / ncols)
+    figure = Figure(figsize=(6.4 * ncols, 4.4 * nrows), dpi=120)
+    FigureCanvasAgg(figure)
+    for panel, (unit, members) in enumerate(groups.values()):
+        axes = figure.add_subplot(nrows, ncols, panel + 1)
+        axes.set_title("\n".join(textwrap.wrap(unit.key, 60)), fontsize=9)
+        if unit.interval:
+            for position, i in enumerate(members):
+                axes.bar(position, _certified_accuracy(points[i], np.asarray(0.0)), width=0.6, label=names[i])
+            axes.set_xlim(-0.75, len(members) - 0.25)
+            axes.set_xticks(range(len(members)))
+            axes.set_xticklabels([names[i] for i in members], rotation=20, fontsize=8)
+            axes.set_xlabel("\n".join(textwrap.wrap(unit.axis, 60)))
+            axes.set_ylabel("certified accuracy (whole range)")
+        else:
+            top = max_radius
+            if top is None:
+                finite = np.concatenate([points[i].radius[points[i].correct & np.isfinite(points[i].radius)]
+                                         for i in members])
+                peak = float(finite.max()) if finite.size else 0.0
+                top = peak * 1.05 if peak > 0 else 1.0
+            fine = np.linspace(0.0, float(top), 1001)
+            for i in members:
+                p = points[i]
+                steps = p.radius[p.correct]
+                steps = steps[(steps >= 0) & (steps <= top)]
+                grid = np.union1d(fine, steps)
+                # accuracy(r) counts radius >= r: constant on (r_i-1, r_i], hence drawstyle "steps-pre"
+                assumed = " (read as l2)" if units[i].note else ""
+                axes.plot(grid, _certified_accuracy(p, grid), drawstyle="steps-pre", label=names[i] + assumed)
+            axes.set_xlim(0.0, float(top))
+            axes.set_xlabel("\n".join(textwrap.wrap(unit.axis, 60)))
+            axes.set_ylabel("certified accuracy (fraction of all rows)")
+        axes.set_ylim(0.0, 1.0)
+        axes.grid(True, alpha=0.3)
+        axes.legend(loc="upper right", fontsize=8)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_certified_accuracy(
+    summaries_or_tables: Any,
+    path: str | os.PathLike,
+    *,
+    labels: Sequence[str] | None = None,
+    max_radius: float | None = None,
+    title: str | None = None,
+) -> str:
+    """Plot certified accuracy against radius (:func:`certified_accuracy_figure`: one panel per
+    unit group, one exact step curve per results file) and save it.
+
+    Items are :class:`Summary` objects (made from rows), :class:`ResultsTable` objects or paths.
+    The curve is evaluated on a fine radius grid plus every certified radius, so its steps are
+    exact. Saved with matplotlib's Agg canvas (no pyplot, no GUI, the user's backend untouched)
+    in the format of ``path``'s suffix (PNG by default). Returns ``path``.
+
+    >>> import os, tempfile
+    >>> out = os.path.join(tempfile.mkdtemp(), "ca.png")
+    >>> data = {"label": [1, 1, 1], "predict": [1, 1, 0], "radius": [0.2, 0.9, 0.0]}
+    >>> plot_certified_accuracy([data], out, labels=["sigma=0.25"]) == out
+    True
+    """
     out = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(directory):
         raise ResultsFileError(f"cannot write plot to {out}: directory {directory} does not exist")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise ResultsFileError(f"cannot write plot to {out}: directory {directory} is not writable")
+    figure = certified_accuracy_figure(summaries_or_tables, labels=labels, max_radius=max_radius, title=title)
     suffix = os.path.splitext(out)[1].lower().lstrip(".")
     fmt = suffix if suffix in ("png", "pdf", "svg", "eps", "ps") else "png"
-
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(6.0, 4.0), dpi=120)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot(1, 1, 1)
-    fine = np.linspace(0.0, float(max_radius), 1001)
-    for p, name in zip(points, names):
-        steps = p.radius[p.correct]
-        steps = steps[(steps >= 0) & (steps <= max_radius)]
-        grid = np.union1d(fine, steps)
-        # accuracy(r) counts radius >= r: constant on (r_i-1, r_i], hence drawstyle "steps-pre"
-        axes.plot(grid, _certified_accuracy(p, grid), drawstyle="steps-pre", label=name)
-    norm = {_norm_of(s) for s in sources}
-    norm_text = norm.pop() if len(norm) == 1 else None
-    axes.set_xlabel(f"radius ({norm_text})" if norm_text else "radius")
-    axes.set_ylabel("certified accuracy")
-    axes.set_xlim(0.0, float(max_radius))
-    axes.set_ylim(0.0, 1.0)
-    axes.grid(True, alpha=0.3)
-    axes.legend(loc="upper right")
-    if title:
-        axes.set_title(title)
-    figure.tight_layout()
     try:
         figure.savefig(out, format=fmt)
     except OSError as exc:

@@ -17,5 +17,6 @@ for sigma in 0.25 0.50; do
     --n0 100 --n 10000 --alpha 0.001 --batch 1000 --seed 0 --max 200 --no-progress \
     --out "$out/certify_sigma$tag.tsv" 2>&1 | tee -a "$out/certify_sigma$tag.log"
 done
+rm -f "$out/certified_accuracy.png"  # analyze refuses to overwrite an existing plot; this one is redrawn
 gsmooth analyze "$out/certify_sigma025.tsv" "$out/certify_sigma050.tsv" --labels "sigma=0.25,sigma=0.50" \
   --radii 0,0.25,0.5,0.75,1.0,1.25,1.5 --plot "$out/certified_accuracy.png" | tee "$out/analyze.md"

@@ -1,11 +1,29 @@
-"""``gsmooth analyze``: certified accuracy per radius, ACR and abstention rate; optional plot."""
+"""``gsmooth analyze``: certified accuracy per radius, ACR and abstention rate; optional plot.
+
+Files are grouped by what their radius measures (:func:`gsmooth.analysis.radius_unit`, read from
+each file's own ``norm``/``units``/``certificate``/``transform``/``range`` columns and sidecar):
+an ℓ2 pixel radius, an ℓ1 one, a transform's parameter in its units, or an interval certificate
+over one range. Each group gets its own table (a heading naming the unit, a legend line saying
+what each column means) and its own plot panel; numbers are never put side by side across
+groups. Cohen-format files (locuslab/smoothing, no ``norm`` column) are read as Gaussian ℓ2 pixel
+radii, and the output says so.
+
+``--radii`` applies to every radius group as given (0.25 means 0.25 of each group's own unit);
+without it each group gets 0 and up to four round steps up to its largest certified radius.
+Interval groups have no radius axis: they report the fraction certified over their whole range.
+
+Files without a radius column (``gsmooth predict``/``attack`` output) are refused with one line,
+and so is a ``--plot`` path that is an input file or already exists.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 
-from ..analysis import markdown_table, plot_certified_accuracy, summarize
-from ..errors import InvalidParameterError
+from ..analysis import group_by_unit, markdown_report, plot_certified_accuracy, summarize
+from ..errors import InvalidParameterError, ResultsFileError
+from ..results import sidecar_path
 from .common import HelpFormatter
 
 
@@ -14,7 +32,7 @@ def _radii(text: str) -> list[float]:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated radii like 0,0.25,0.5, got {text!r}") from None
-    if not values or any(v < 0 for v in values):
+    if not values or any(not v >= 0 for v in values):
         raise argparse.ArgumentTypeError(f"expected non-negative radii, got {text!r}")
     return values
 
@@ -24,38 +42,62 @@ def add_parser(sub) -> None:
         "analyze",
         help="certified accuracy table (markdown) and curve from results files",
         description=(
-            "Summarise results files from `gsmooth certify` (or locuslab/smoothing's Cohen-format TSVs): "
-            "certified accuracy at each radius = fraction of ALL rows that are correct with radius >= r "
-            "(abstentions count as wrong), the average certified radius (ACR) and the abstention rate."
+            "Summarise results files from `gsmooth certify` (or locuslab/smoothing's Cohen-format TSVs, read as "
+            "Gaussian l2 radii in pixel space): certified accuracy at each radius = fraction of ALL rows that are "
+            "correct with radius >= r (abstentions count as wrong), the average certified radius (ACR) and the "
+            "abstention rate. Files are grouped by what their radius measures (l2 or l1 pixels, a transform's "
+            "parameter in its units, an interval certificate over one range), read from each file's own columns: "
+            "one table and one plot panel per group, never one axis for different units. Interval certificates "
+            "report the fraction certified over the whole range (no radius, no ACR). Files without a radius "
+            "column (gsmooth predict/attack output) are refused."
         ),
         epilog="example: gsmooth analyze a.tsv b.tsv --radii 0,0.25,0.5,0.75,1 --plot curve.png",
         formatter_class=HelpFormatter,
     )
-    p.add_argument("files", nargs="+", metavar="TSV", help="results files")
-    p.add_argument("--radii", type=_radii, default=[0.0, 0.25, 0.5, 0.75, 1.0], help="comma-separated radii")
+    p.add_argument("files", nargs="+", metavar="TSV", help="results files of `gsmooth certify` (or Cohen-format)")
+    p.add_argument(
+        "--radii", type=_radii, default=None,
+        help="comma-separated radii, applied to every radius group as given, each in its own unit (default: per "
+        "group, 0 and up to 4 round steps up to the group's largest certified radius); interval groups ignore it",
+    )
     p.add_argument("--labels", help="comma-separated curve/table labels, one per file (default: file names)")
-    p.add_argument("--plot", metavar="PNG", help="draw certified accuracy against radius, one curve per file")
+    p.add_argument(
+        "--plot", metavar="PNG",
+        help="draw certified accuracy against radius: one panel per unit group, one curve per file; the path must "
+        "not exist yet and must not be an input",
+    )
     p.set_defaults(func=run)
+
+
+def _check_plot_path(plot: str, inputs: list[str]) -> None:
+    """Refuse a ``--plot`` path that is one of the inputs (or their sidecars) or an existing file.
+
+    Kept small and in one place on purpose: a shared output-safety check may replace it."""
+    target = os.path.realpath(plot)
+    for name in inputs:
+        if target in (os.path.realpath(name), os.path.realpath(sidecar_path(name))):
+            raise ResultsFileError(
+                f"cannot write plot to {plot}: expected a new image path, got the input {name} (or its sidecar)"
+            )
+    if os.path.lexists(plot):
+        raise ResultsFileError(
+            f"cannot write plot to {plot}: expected a path that does not exist yet, got an existing "
+            f"{'directory' if os.path.isdir(plot) else 'file'}; choose another --plot or delete it"
+        )
 
 
 def run(args) -> int:
     labels = args.labels.split(",") if args.labels else None
     if labels is not None and len(labels) != len(args.files):
         raise InvalidParameterError(f"--labels expected {len(args.files)} labels (one per file), got {len(labels)}")
-    summaries = [
-        summarize(f, args.radii, name=labels[i] if labels else None) for i, f in enumerate(args.files)
-    ]
-    print(markdown_table(summaries, args.radii))
-    from ..analysis import is_interval_results
-
-    interval = [s.name for s in summaries if is_interval_results(s.table)]
-    if interval:
-        print(
-            f"\nACR n/a for {', '.join(interval)}: interval certificates (one range per row; the radius column is the "
-            "range's extent when certified), so certified accuracy at r <= extent is the fraction certified over the "
-            "whole range and an average radius means nothing"
-        )
     if args.plot:
-        path = plot_certified_accuracy(summaries, args.plot, labels=labels)
-        print(f"\nplot written to {path}")
+        _check_plot_path(args.plot, args.files)
+    summaries = [
+        summarize(f, [0.0], name=labels[i] if labels else None) for i, f in enumerate(args.files)
+    ]
+    print(markdown_report(summaries, args.radii))
+    if args.plot:
+        path = plot_certified_accuracy(summaries, args.plot)
+        panels = len(group_by_unit(summaries))
+        print(f"\nplot written to {path} ({panels} panel{'s' if panels > 1 else ''}, one per unit group)")
     return 0
