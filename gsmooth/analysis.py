@@ -733,17 +733,32 @@ def plot_certified_accuracy(
     >>> plot_certified_accuracy([data], out, labels=["sigma=0.25"]) == out
     True
     """
+    from .output_files import atomic_output, check_output_file
+
     out = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(directory):
-        raise ResultsFileError(f"cannot write plot to {out}: directory {directory} does not exist")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise ResultsFileError(f"cannot write plot to {out}: directory {directory} is not writable")
+    fmt = plot_format(out)
+    check_output_file(out, option="plot path", exists_ok=True)  # folder exists and is writable (probed)
     figure = certified_accuracy_figure(summaries_or_tables, labels=labels, max_radius=max_radius, title=title)
-    suffix = os.path.splitext(out)[1].lower().lstrip(".")
-    fmt = suffix if suffix in ("png", "pdf", "svg", "eps", "ps") else "png"
-    try:
-        figure.savefig(out, format=fmt)
-    except OSError as exc:
-        raise ResultsFileError(f"cannot write plot to {out}: {exc.strerror or exc}") from exc
+    with atomic_output(out, "wb") as handle:  # the old file or the complete new one, never a torn one
+        figure.savefig(handle, format=fmt)
     return out
+
+
+#: Formats ``--plot`` writes, by file suffix (matplotlib's vector and raster backends without extras).
+PLOT_FORMATS = ("png", "pdf", "svg", "eps", "ps")
+
+
+def plot_format(path: str | os.PathLike) -> str:
+    """The matplotlib format of a plot path from its suffix (none: PNG); another suffix is refused.
+
+    >>> plot_format("curve.pdf"), plot_format("curve")
+    ('pdf', 'png')
+    """
+    suffix = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    if not suffix:
+        return "png"
+    if suffix not in PLOT_FORMATS:
+        raise InvalidParameterError(
+            f"plot {os.fspath(path)!r}: expected a suffix among {', '.join('.' + f for f in PLOT_FORMATS)}, got .{suffix}"
+        )
+    return suffix

@@ -22,7 +22,7 @@ from gsmooth.analysis import (
     radius_unit,
     summarize,
 )
-from gsmooth.errors import InputError, InvalidParameterError, ResultsFileError
+from gsmooth.errors import OutputFileError, InputError, InvalidParameterError, ResultsFileError
 from gsmooth.results import ResultsWriter, read_results
 
 # A hand-made evaluation of 17 points: (label, predict, radius).
@@ -190,7 +190,7 @@ def test_plot_single_table_and_max_radius(tmp_path):
 
 
 def test_plot_errors(tmp_path):
-    with pytest.raises(ResultsFileError, match="cannot write plot to .*does not exist"):
+    with pytest.raises(OutputFileError, match="expected a path in an existing folder.*does not exist"):
         plot_certified_accuracy([as_arrays(ROWS)], tmp_path / "nope" / "ca.png")
     with pytest.raises(InvalidParameterError, match="labels expected 1 entries"):
         plot_certified_accuracy([as_arrays(ROWS)], tmp_path / "ca.png", labels=["a", "b"])

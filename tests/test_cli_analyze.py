@@ -92,16 +92,18 @@ def test_analyze_refuses_plot_over_an_input_or_an_existing_file(files, tmp_path,
     before = files["l2"].read_bytes()
     code, out, err = run_cli(capsys, "analyze", files["l2"], "--plot", files["l2"])
     assert code == 2 and out == "" and err.count("\n") == 1
-    assert "expected a new image path, got the input" in err
+    assert "--plot expected a path that is not an input" in err and "which is the input" in err
     assert files["l2"].read_bytes() == before
     code, _, err = run_cli(capsys, "analyze", files["l2"], "--plot", str(files["l2"]) + ".json")
-    assert code == 2 and "(or its sidecar)" in err
+    assert code == 2 and "which is the sidecar of" in err
     existing = tmp_path / "old.png"
     existing.write_bytes(b"keep me")
     code, out, err = run_cli(capsys, "analyze", files["l2"], "--plot", existing)
     assert code == 2 and out == "" and err.count("\n") == 1
-    assert "expected a path that does not exist yet, got an existing file" in err
+    assert "--plot expected a new file" in err and "already exists" in err
     assert existing.read_bytes() == b"keep me"
+    code, out, err = run_cli(capsys, "analyze", files["l2"], "--plot", tmp_path / "curve.jpg")
+    assert code == 2 and "expected a suffix among .png" in err and not (tmp_path / "curve.jpg").exists()
 
 
 def test_analyze_still_reads_cohen_files(files, capsys):

@@ -70,20 +70,14 @@ def add_parser(sub) -> None:
 
 
 def _check_plot_path(plot: str, inputs: list[str]) -> None:
-    """Refuse a ``--plot`` path that is one of the inputs (or their sidecars) or an existing file.
+    """``--plot``: a new file (gsmooth never overwrites one it did not write), none of the inputs or
+    their sidecars, in a writable folder, with a suffix matplotlib writes — before reading anything."""
+    from ..analysis import plot_format
+    from ..output_files import check_output_file
 
-    Kept small and in one place on purpose: a shared output-safety check may replace it."""
-    target = os.path.realpath(plot)
-    for name in inputs:
-        if target in (os.path.realpath(name), os.path.realpath(sidecar_path(name))):
-            raise ResultsFileError(
-                f"cannot write plot to {plot}: expected a new image path, got the input {name} (or its sidecar)"
-            )
-    if os.path.lexists(plot):
-        raise ResultsFileError(
-            f"cannot write plot to {plot}: expected a path that does not exist yet, got an existing "
-            f"{'directory' if os.path.isdir(plot) else 'file'}; choose another --plot or delete it"
-        )
+    named = {f"input {name}": name for name in inputs} | {f"sidecar of {name}": sidecar_path(name) for name in inputs}
+    check_output_file(plot, option="--plot", inputs=named, advice="choose another --plot or delete it")
+    plot_format(plot)
 
 
 def run(args) -> int:
