@@ -13,7 +13,8 @@ from typing import Any, Mapping
 
 from .errors import InvalidParameterError
 
-__all__ = ["Interval", "Options", "validate_params", "check_probability", "check_positive_int"]
+__all__ = ["Interval", "Options", "validate_params", "check_probability", "check_positive_int", "check_device",
+           "check_input_shape", "check_path"]
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,64 @@ def check_positive_int(name: str, value: Any) -> int:
     """Validate a strictly positive integer (sample counts, batch sizes)."""
     validate_params("gsmooth", {name: value}, {name: [Interval(Integral, 1, None)]})
     return int(value)
+
+
+def check_device(device: Any, *, option: str = "device") -> "torch.device":
+    """A :class:`torch.device` that can hold tensors here, or an :class:`InvalidParameterError`
+    (``option`` names the argument in the message): a name torch does not know, ``meta`` (tensors
+    without values: nothing can be counted), and a device this machine does not have (CUDA without
+    a GPU, ``cuda:7`` on a one-GPU machine, ``mps`` off Apple silicon) are refused before any work,
+    by allocating an empty tensor there."""
+    import torch
+
+    if isinstance(device, bool) or not isinstance(device, (str, torch.device, int)):
+        raise InvalidParameterError(f"{option} expected cpu, cuda or cuda:N (a str or torch.device), got {device!r}")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise InvalidParameterError(f"{option} expected cpu, cuda or cuda:N, got {device!r}") from None
+    if dev.type == "meta":
+        raise InvalidParameterError(
+            f"{option} expected a device holding values (cpu, cuda), got {device!r} (meta tensors have no values to count)"
+        )
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidParameterError(f"{option} expected an available device, got {device!r} but CUDA is not available here")
+    try:
+        torch.empty(0, device=dev)
+    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, AssertionError… for absent devices
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InvalidParameterError(f"{option} expected an available device, got {device!r} ({first})") from None
+    return dev
+
+
+def check_input_shape(shape: Any, *, owner: str = "input_shape") -> tuple[int, int, int]:
+    """``(C, H, W)`` of positive integers (a tuple, list, :class:`torch.Size` or integer array), or
+    an :class:`InvalidParameterError`."""
+    import operator
+
+    try:
+        items = [operator.index(v) for v in shape if not isinstance(v, bool)]
+        given = len(list(shape))
+    except TypeError:
+        raise InvalidParameterError(f"{owner} expected (C, H, W) of positive integers, got {shape!r}") from None
+    if given != 3 or len(items) != 3 or min(items) < 1:
+        raise InvalidParameterError(f"{owner} expected (C, H, W) of positive integers, got {shape!r}")
+    return tuple(items)  # type: ignore[return-value]
+
+
+def check_path(path: Any, *, what: str = "path") -> str:
+    """A file-system path as ``str``: a ``str``, an :class:`os.PathLike` or ``bytes`` (decoded the
+    way the OS does, :func:`os.fsdecode`); anything else (``None``, a number, a tensor) is an
+    :class:`InvalidParameterError` naming ``what``, not a ``TypeError`` from deep inside ``open``."""
+    import os
+
+    if isinstance(path, (str, bytes, os.PathLike)):
+        try:
+            text = os.fsdecode(os.fspath(path))
+        except TypeError:  # a PathLike whose __fspath__ returns something odd
+            text = None
+        if isinstance(text, str):
+            if "\x00" in text:
+                raise InvalidParameterError(f"{what} expected a file path, got {path!r} (it holds a NUL character)")
+            return text
+    raise InvalidParameterError(f"{what} expected a file path (str or os.PathLike), got {type(path).__name__} {path!r}")
