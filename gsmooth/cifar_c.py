@@ -99,7 +99,7 @@ def available_corruptions(root: PathLike) -> list[str]:
         >>> available_corruptions("/nonexistent")
         []
     """
-    root = Path(root).expanduser()
+    root = Path(os.path.expanduser(root))
     return [name for name in CORRUPTIONS if (root / f"{name}.npy").is_file()]
 
 
@@ -184,7 +184,7 @@ def load_corrupted(
         isinstance(max_images, bool) or not isinstance(max_images, Integral) or max_images < 1
     ):
         raise InvalidParameterError(f"max_images: expected a positive integer or None, got {max_images!r}")
-    root = Path(root).expanduser()
+    root = Path(os.path.expanduser(root))
     path = root / f"{name}.npy"
     labels_path = root / LABELS_FILE
     if not root.is_dir():
@@ -330,7 +330,7 @@ def write_corrupted(
     text = check_path(root, what="write_corrupted: root")
     if not text.strip():
         raise InvalidParameterError("write_corrupted: root expected a folder path, got an empty one")
-    root = Path(text).expanduser()
+    root = Path(os.path.expanduser(text))
     if root.exists() and not root.is_dir():
         raise InvalidParameterError(f"write_corrupted: root expected a folder, got {str(root)!r} which is a file")
     try:

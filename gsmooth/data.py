@@ -174,7 +174,7 @@ def dataset_info(name: str) -> DatasetInfo:
 def default_data_root() -> Path:
     """Root of torchvision-layout datasets: ``$GSMOOTH_DATA_DIR`` or ``~/.cache/gsmooth/data``."""
     env = os.environ.get("GSMOOTH_DATA_DIR")
-    return Path(env).expanduser() if env else Path("~/.cache/gsmooth/data").expanduser()
+    return Path(os.path.expanduser(env)) if env else Path(os.path.expanduser("~/.cache/gsmooth/data"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -550,7 +550,7 @@ def load_dataset(
                 f"{'no such directory' if not directory.is_dir() else 'missing files'})"
             )
     if images is None:
-        tv_root = Path(root).expanduser() if root is not None else default_data_root()
+        tv_root = Path(os.path.expanduser(root)) if root is not None else default_data_root()
         try:
             images, targets, classes = _load_torchvision(key, tv_root, split, download, info)
         except DatasetNotFoundError as exc:

@@ -130,7 +130,7 @@ def open_images(path: PathLike, input_shape: Sequence[int], *, resize: bool = Fa
     """Check every image at ``path`` now (readable, size, value range) and return an
     :class:`ImageSource` that reads them on demand. Arguments and errors as :func:`load_images`."""
     shape = _check_input_shape(input_shape)
-    p = Path(check_path(path, what="--input")).expanduser()
+    p = Path(os.path.expanduser(check_path(path, what="--input")))
     if not p.exists():
         raise ImagePathError(f"--input expected an image folder, an image file or a .npy/.pt file, got {str(path)!r} which does not exist")
     if p.is_dir():

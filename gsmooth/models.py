@@ -240,9 +240,11 @@ class CifarResNet(nn.Module):
 
     def __init__(self, *, depth: int, num_classes: int = 10, in_channels: int = 3) -> None:
         super().__init__()
-        if isinstance(depth, bool) or not isinstance(depth, Integral) or depth < 8 or (depth - 2) % 6:
+        if (isinstance(depth, bool) or not isinstance(depth, Integral) or depth < 8 or (depth - 2) % 6
+                or depth > MAX_RESNET_DEPTH):
             raise InvalidParameterError(
-                f"resnet: expected depth = 6n + 2 with n ≥ 1 (8, 14, 20, 32, 44, 56, 110, …), got {depth!r}"
+                f"resnet: expected depth = 6n + 2 with n ≥ 1 (8, 14, 20, 32, 44, 56, 110, …) up to {MAX_RESNET_DEPTH}, "
+                f"got {depth!r}"
             )
         n = (int(depth) - 2) // 6
         self.depth = int(depth)
@@ -354,6 +356,9 @@ _ARCHS: dict[str, Callable[[int, tuple[int, int, int]], nn.Module]] = {
     },
 }
 _RESNET_RE = re.compile(r"^resnet(\d+)$")
+#: The deepest CIFAR ResNet built (He et al.'s ResNet-1202): a deeper one would not fit in memory
+#: (``resnet8000000000000000000000`` is 6n + 2 too).
+MAX_RESNET_DEPTH = 1202
 
 
 def available_architectures() -> list[str]:
@@ -369,13 +374,15 @@ def _make_net(arch: str, num_classes: int, input_shape: tuple[int, int, int]) ->
         return _ARCHS[key](num_classes, input_shape)
     match = _RESNET_RE.match(key)
     if match:
-        depth = int(match.group(1))
-        if depth >= 8 and (depth - 2) % 6 == 0:
+        digits = match.group(1)
+        depth = int(digits) if len(digits) <= 6 else None  # (Python refuses int() of 4300+ digits)
+        if depth is not None and 8 <= depth <= MAX_RESNET_DEPTH and (depth - 2) % 6 == 0:
             return resnet(depth, num_classes=num_classes, in_channels=input_shape[0])
         hint = f" For the ImageNet ResNet use 'tv:{key}'." if key in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152") else ""
+        shown = digits if len(digits) <= 24 else f"{digits[:12]}…({len(digits)} digits)"
         raise InvalidParameterError(
-            f"architecture {arch!r}: CIFAR ResNets expected depth = 6n + 2 "
-            f"(20, 32, 44, 56, 110, …), got {depth}.{hint}"
+            f"architecture 'resnet{shown}': CIFAR ResNets expected depth = 6n + 2 "
+            f"(20, 32, 44, 56, 110, …) up to {MAX_RESNET_DEPTH}, got {shown}.{hint}"
         )
     close = difflib.get_close_matches(key, list(_ARCHS), n=1, cutoff=0.5)
     hint = f" Did you mean {close[0]!r}?" if close else ""

@@ -123,7 +123,7 @@ def check_output_file(
     text = os.fspath(path)
     if not text or not text.strip():
         raise OutputFileError(f"{option} expected a file path, got an empty one")
-    p = Path(text).expanduser()
+    p = Path(os.path.expanduser(text))
     if p.is_dir():
         raise OutputFileError(f"{option} expected a file path, got {text!r} which is a folder")
     check_not_input(p, inputs or {}, option=option)
@@ -152,7 +152,7 @@ def check_output_dir(
     text = os.fspath(path)
     if not text or not text.strip():
         raise OutputFileError(f"{option} expected a folder path, got an empty one")
-    p = Path(text).expanduser()
+    p = Path(os.path.expanduser(text))
     if p.is_symlink() and not p.exists():
         raise OutputFileError(f"{option} expected a folder, got {text!r} which is a dangling symbolic link")
     if p.exists() and not p.is_dir():
@@ -200,7 +200,7 @@ def atomic_output(path: PathLike, mode: str = "wb", *, keep_on_interrupt: bool =
     ``mode`` is ``"wb"`` or ``"w"`` (UTF-8 text)."""
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_output expected mode 'wb' or 'w', got {mode!r}")
-    target = Path(os.fspath(path)).expanduser()
+    target = Path(os.path.expanduser(os.fspath(path)))
     directory = target.absolute().parent
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")

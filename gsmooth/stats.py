@@ -32,6 +32,10 @@ def clopper_pearson_lower(count, n, alpha):
     with np.errstate(invalid="ignore"):
         lower = stats.beta.ppf(alpha, count, n - count + 1.0)
     lower = np.where(count <= 0, 0.0, lower)
+    # scipy's root finder gives up (NaN) for extreme alphas (alpha=1e-300, count = n - 1 small): the
+    # true bound is then astronomically small, and 0 is a valid, conservative lower bound; a NaN
+    # p_lower would be carried into certificates and results files
+    lower = np.where(np.isnan(lower), 0.0, np.clip(lower, 0.0, 1.0))
     return float(lower) if lower.ndim == 0 else lower
 
 

@@ -34,6 +34,7 @@ import math
 import operator
 import os
 import tempfile
+import traceback
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -45,7 +46,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import gsmooth
-from fuzz_support import fuzz_examples
+from fuzz_support import bounded_memory, fuzz_examples
 from gsmooth import GsmoothError
 
 SHAPE = (1, 4, 4)
@@ -56,14 +57,37 @@ DTYPES = [torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.i
 DEVICES = ["cpu", "meta"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _bounded_memory():
+    """An example that would take all the machine's memory fails instead (see fuzz_support)."""
+    with bounded_memory():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _in_a_scratch_folder(tmp_path, monkeypatch):
+    """Run each fuzz test in an empty folder: a call that writes to the working directory by
+    mistake (an empty path taken as ".") must not write into the repository, and is seen."""
+    monkeypatch.chdir(tmp_path)
+    yield
+    left = os.listdir(tmp_path)
+    assert not left, f"files written to the working directory: {left}"
+
+
 def typed(fn, *args, **kwargs):
     """``("ok", result)`` or ``("error", exc)`` for a GsmoothError; anything else propagates (fails)."""
+    crash = None
     try:
         return "ok", fn(*args, **kwargs)
     except GsmoothError as exc:
         assert str(exc).strip(), f"{type(exc).__name__} without a message"
         event(f"{type(exc).__name__}")
+        exc.__traceback__ = None  # the frames would keep the example's tensors alive
         return "error", exc
+    except Exception as exc:  # noqa: BLE001 - not a typed error: the property fails
+        crash = "".join(traceback.format_exception(exc))
+        del exc
+    pytest.fail(f"{getattr(fn, '__qualname__', fn)} raised an untyped error:\n{crash}", pytrace=False)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ import os
 import re
 import shutil
 import tempfile
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,7 +71,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import gsmooth.embedded
-from fuzz_support import fuzz_examples
+from fuzz_support import bounded_memory, fuzz_examples
 from gsmooth.checkpoint import load_checkpoint, save_checkpoint
 from gsmooth.cli import main
 from gsmooth.data import dataset_info
@@ -94,6 +95,18 @@ ODD_NAMES = ["", " ", "gausian", "GAUSSIAN", "gaussian\nx", "a\tb", "../gaussian
 RANGE_BAD = ["", "nan:1", "1:0", "-inf:inf", "0:1:2", "a:b", "0:1,0:1,0:1", "0:1,", ",", ":", "1e308:1e309",
              "-100:100", "0:0", "-0.2:0.2,-0.2:0.2"]
 DEVICE_BAD = ["meta", "cuda", "cuda:7", "nonsense", "", "cpu:1", "mps", "xpu", "cuda:-1", "-1", "CPU", "cpu "]
+
+
+#: Values that hit known failures left to other modules' owners (see the test_known_* tests at the
+#: end): the strategies of the commands concerned leave them out until those are fixed.
+BEYOND_64_BITS = {"18446744073709551616", "9" * 30}  # train --seed/--batch, surrogate train --seed
+FLOAT32_OVERFLOW = {"1e308", "1.7976931348623157e308"}  # train --lr/--weight-decay, surrogate train --lr/--latent-sigma
+
+
+def without(values: tuple[list, list], known: set) -> tuple[list, list]:
+    """(good, bad) with the known failures left out of bad."""
+    good, bad = values
+    return good, [v for v in bad if v not in known]
 
 
 def ints(good: list, *, huge: bool) -> tuple[list, list]:
@@ -148,6 +161,13 @@ SMALL_CERTIFY = ["--n", "10", "--n0", "5", "--max", "2", "--batch", "20", "--no-
 def _quiet_main(argv) -> int:
     with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
         return main([str(a) for a in argv])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _bounded_memory():
+    """An example that would take all the machine's memory fails instead (see fuzz_support)."""
+    with bounded_memory():
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -475,20 +495,32 @@ def run_checked(ws: Workspace, argv: list, capsys, *, command: str) -> Outcome:
     argv = [str(a) for a in argv]
     shown = " ".join(repr(a) if (not a or " " in a or "\n" in a or "\t" in a) else a for a in _shown(argv, ws))
     note(f"argv: gsmooth {shown}")
+    trace = os.environ.get("GSMOOTH_FUZZ_TRACE")  # a file: every argv before it runs (to find a hang)
+    if trace:
+        with open(trace, "a") as f:
+            f.write(f"gsmooth {shown}\n")
     roots = (ws.root, ws.assets.root, EMBEDDED)
     before = snapshot(*roots)
     names_before = all_names(ws.root, ws.assets.root)
     capsys.readouterr()
     cwd = os.getcwd()
     os.chdir(ws.root)
+    crash = None
     try:
         try:
             rc = main(argv)
         except SystemExit as exc:  # argparse
             rc = exc.code
+        except Exception as exc:  # noqa: BLE001 - the user would see this traceback
+            # keep the text, drop the frames: a stored traceback would hold the example's datasets
+            # and models alive while hypothesis shrinks (gigabytes over hundreds of examples)
+            crash = "".join(traceback.format_exception(exc))
+            del exc
     finally:
         os.chdir(cwd)
     out, err = capsys.readouterr()
+    if crash is not None:
+        pytest.fail(f"uncaught exception (a traceback for the user):\n{crash}", pytrace=False)
     note(f"rc={rc}\nstderr: {err!r}")
     event(f"exit {rc}")  # pytest --hypothesis-show-statistics: how many examples succeed
     assert "Traceback" not in err and "Traceback" not in out
@@ -589,7 +621,8 @@ def _certify_like(d: Draw, ws: Workspace, argv: list, *, command: str) -> dict:
     d.add(argv, "--start", *ints([None, "0", "5"], huge=True))
     d.add(argv, "--max", ["1", "2"], BAD_INTS)
     if command == "certify":
-        d.add(argv, "--range", [None], RANGE_BAD + ["default"])
+        interval = flags_of(argv).get("--transform") == "brightness"  # a transform with a parameter
+        d.add(argv, "--range", [None, "default", "-0.1:0.1"] if interval else [None], RANGE_BAD + ["default"])
         d.add(argv, "--slices", *ints([None, "2"], huge=False))
         d.add(argv, "--require-sound", [None], [True])
     argv.append("--no-progress")
@@ -713,7 +746,7 @@ def test_fuzz_train(assets, capsys, data):
         argv = ["train"]
         d.add(argv, "--dataset", ["fashion-mnist"], ["mnist", "cifar10", "", "fashion-mnist-sample", "imagenet"])
         d.add(argv, "--arch", [None, "small_cnn"], ["resnet21", "resnet2", "tv:nonexistent", "tv:", "", "small cnn",
-                                                    "resnet-4", "resnet8000000000000000000000"])
+                                                    "resnet-4", "resnet8000000000000000000000", "resnet" + "9" * 5000])
         d.add(argv, "--noise", [None, "gaussian", "laplace"], ODD_NAMES + ["exponential"])
         d.add(argv, "--sigma", *floats([None, "0.25"], huge=True))
         d.add(argv, "--transform", [None, "additive"], transforms_bad() + ["brightness", "rotational_blur"])
@@ -724,12 +757,12 @@ def test_fuzz_train(assets, capsys, data):
         d.add(argv, "--no-noise", [None], [True])
         d.add(argv, "--augment", [None, "none"], ["augmix", "bogus"])
         d.add(argv, "--epochs", *ints(["1"], huge=False))
-        d.add(argv, "--batch", *ints(["25", "50"], huge=True))
-        d.add(argv, "--lr", *floats([None, "0.01"], huge=True))
+        d.add(argv, "--batch", *without(ints(["25", "50"], huge=True), BEYOND_64_BITS))
+        d.add(argv, "--lr", *without(floats([None, "0.01"], huge=True), FLOAT32_OVERFLOW))
         d.add(argv, "--optimizer", [None, "adam", "sgd"], ["SGD", "rmsprop", ""])
         d.add(argv, "--schedule", [None, "step", "constant"], ["linear", ""])
-        d.add(argv, "--weight-decay", [None, "0", "1e-4"], ["-1", "nan", "inf", "-inf", "abc", "", "1e308"])
-        d.add(argv, "--seed", *ints([None, "1"], huge=True))
+        d.add(argv, "--weight-decay", [None, "0", "1e-4"], ["-1", "nan", "inf", "-inf", "abc", "", "1e38"])
+        d.add(argv, "--seed", *without(ints([None, "1"], huge=True), BEYOND_64_BITS))
         d.add(argv, "--max-train", ["50"], BAD_INTS)
         d.add(argv, "--max-eval", ["10"], BAD_INTS)
         d.add(argv, "--data-dir", [None], [ws.file("folder"), ws.file("missing"), ws.file("png"), ""])
@@ -760,15 +793,15 @@ def test_fuzz_surrogate_train(assets, capsys, data):
         d.add(argv, "--range", [None, "0:5"], RANGE_BAD)
         d.add(argv, "--epochs", *ints(["1"], huge=False))
         d.add(argv, "--batch", *ints(["10", "20"], huge=True))
-        d.add(argv, "--lr", *floats([None, "0.001"], huge=True))
+        d.add(argv, "--lr", *without(floats([None, "0.001"], huge=True), FLOAT32_OVERFLOW))
         d.add(argv, "--max-train", ["20"], BAD_INTS)
         d.add(argv, "--max-eval", ["4"], BAD_INTS)
         d.add(argv, "--bins", *ints(["1", "2"], huge=False))
         d.add(argv, "--width", *ints(["4"], huge=False))
         d.add(argv, "--encoder-width", *ints(["4"], huge=False))
-        d.add(argv, "--latent-sigma", [None, "0", "0.1"], ["-1", "nan", "inf", "", "abc", "1e308"])
+        d.add(argv, "--latent-sigma", [None, "0", "0.1"], ["-1", "nan", "inf", "", "abc"])
         d.add(argv, "--time-limit", *floats([None, "100"], huge=True))
-        d.add(argv, "--seed", *ints([None, "2"], huge=True))
+        d.add(argv, "--seed", *without(ints([None, "2"], huge=True), BEYOND_64_BITS))
         d.add(argv, "--device", [None, "cpu"], DEVICE_BAD)
         d.add(argv, "--data-dir", [None], [ws.file("folder"), ws.file("missing"), ""])
         out = ws.out(d.value("--out", ["new"], OUT_BAD_KINDS), ".pt")
@@ -778,6 +811,7 @@ def test_fuzz_surrogate_train(assets, capsys, data):
             from gsmooth.surrogate import load_surrogate
 
             load_surrogate(out)
+            assert " nan " not in r.out, f"a surrogate whose held-out error is NaN was saved:\n{r.out}"
 
 
 @pytest.mark.parametrize("sub", ["eval", "lipschitz"])
@@ -953,3 +987,58 @@ def test_fuzz_argv_shapes(capsys, argv):
     if rc == 2:
         lines = [line for line in err.splitlines() if line.strip()]
         assert lines and (lines[0].startswith("usage: ") or ERROR_LINE.match(lines[-1])), err
+
+
+# ------------------------------------------------------------------------------------------------
+# Known failures, left to the owners of the modules (other sessions are editing them): the minimal
+# argv the fuzzers found, xfail(strict=True) so that the fix makes them fail loudly (then remove
+# the mark and the value from BEYOND_64_BITS / FLOAT32_OVERFLOW above).
+# ------------------------------------------------------------------------------------------------
+
+TRAIN_TINY = ["train", "--dataset", "fashion-mnist", "--epochs", "1", "--max-train", "50", "--max-eval", "10",
+              "--batch", "25", "--no-progress"]
+SURROGATE_TINY = ["surrogate", "train", "--transform", "rotational_blur", "--dataset", "fashion-mnist", "--epochs", "1",
+                  "--max-train", "20", "--max-eval", "4", "--batch", "10", "--width", "4", "--encoder-width", "4",
+                  "--bins", "1", "--no-progress"]
+
+
+def _one_line_or_ok(argv, tmp_path, capsys, command) -> tuple[int, str]:
+    capsys.readouterr()
+    try:
+        rc = main([*argv, "--out", str(tmp_path / "out.pt")])
+    except SystemExit as exc:
+        rc = exc.code
+    out, err = capsys.readouterr()
+    if rc == 2:
+        check_error_output(err, command)
+    assert rc in (0, 2), err
+    return rc, out
+
+
+@pytest.mark.xfail(strict=True, reason="gsmooth/training.py, gsmooth/cli/train.py (train/surrogate resume work): "
+                                       "a traceback instead of one error line")
+@pytest.mark.parametrize("extra", [
+    ["--seed", "18446744073709551616"],  # ValueError: Overflow when unpacking long long (torch.manual_seed)
+    ["--batch", "18446744073709551616"],  # ValueError from torch's BatchSampler (islice stop > sys.maxsize)
+    ["--lr", "1e308"],  # RuntimeError: value cannot be converted to type float without overflow (SGD step)
+    ["--weight-decay", "1e308"],  # the same RuntimeError
+], ids=["seed-2**64", "batch-2**64", "lr-1e308", "weight-decay-1e308"])
+def test_known_train_overflow(extra, tmp_path, capsys):
+    _one_line_or_ok([*TRAIN_TINY, *extra], tmp_path, capsys, "train")
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError,
+                   reason="gsmooth/surrogate.py, gsmooth/cli/surrogate.py (train/surrogate resume work): "
+                          "`surrogate train --seed 18446744073709551616` is a traceback (ValueError: Overflow when "
+                          "unpacking long long) instead of one error line")
+def test_known_surrogate_train_seed_overflow(tmp_path, capsys):
+    _one_line_or_ok([*SURROGATE_TINY, "--seed", "18446744073709551616"], tmp_path, capsys, "surrogate")
+
+
+@pytest.mark.xfail(strict=True, reason="gsmooth/surrogate.py (train/surrogate resume work): a surrogate training that "
+                                       "diverges (NaN weights) exits 0 and saves the surrogate, its held-out table all "
+                                       "NaN; `gsmooth train` refuses a NaN loss ('training diverged')")
+@pytest.mark.parametrize("extra", [["--lr", "1e308"], ["--latent-sigma", "1e308"]], ids=["lr", "latent-sigma"])
+def test_known_surrogate_train_divergence_is_an_error(extra, tmp_path, capsys):
+    rc, out = _one_line_or_ok([*SURROGATE_TINY, *extra], tmp_path, capsys, "surrogate")
+    assert rc == 2 and not (tmp_path / "out.pt").exists(), out

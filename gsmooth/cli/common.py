@@ -215,7 +215,7 @@ def check_device(device: str) -> torch.device:
 
 def resolve_surrogate_path(path: str | None, *, what: str) -> tuple[str, str]:
     """``(absolute path, sha256)`` of a surrogate checkpoint, or a clear error when it is missing."""
-    p = Path(path).expanduser()
+    p = Path(os.path.expanduser(path))
     if not p.is_file():
         raise InvalidParameterError(f"{what}: expected a surrogate checkpoint file, got {path!r} which does not exist")
     p = p.resolve()
@@ -241,7 +241,7 @@ def recorded_path_near(recorded: str, checkpoint_path) -> str:
     checkpoint's folder (so a folder of checkpoints can be moved, and the embedded model finds its
     surrogate); an absolute path that no longer exists falls back to the same file name beside
     the checkpoint. The sha256 recorded at training time is still checked by the caller."""
-    p = Path(recorded).expanduser()
+    p = Path(os.path.expanduser(recorded))
     here = Path(checkpoint_path).resolve().parent
     if not p.is_absolute():
         return str(here / p)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def _check_out_folder(args, names: list[str]) -> None:
 
     if not args.out.strip():  # Path("") would be the current folder
         raise OutputFileError("--out expected a folder path, got an empty one")
-    out = Path(args.out).expanduser()
+    out = Path(os.path.expanduser(args.out))
     if out.is_dir() and (out / INFO_FILE).is_file():  # written by gsmooth corrupt: write_corrupted checks its recipe
         check_not_input(out, {"--data-dir": args.data_dir}, option="--out")
         probe_writable(out, option="--out", target=args.out)
