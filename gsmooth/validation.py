@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from .errors import InvalidParameterError
 
-__all__ = ["Interval", "Options", "validate_params", "check_probability", "check_positive_int"]
+__all__ = ["Interval", "Options", "validate_params", "check_probability", "check_positive_int", "check_device"]
 
 
 @dataclass(frozen=True)
@@ -83,3 +83,49 @@ def check_positive_int(name: str, value: Any) -> int:
     """Validate a strictly positive integer (sample counts, batch sizes)."""
     validate_params("gsmooth", {name: value}, {name: [Interval(Integral, 1, None)]})
     return int(value)
+
+
+#: Device types gsmooth runs on, and how to ask whether one is present.
+_DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
+
+
+def check_device(device: Any, *, what: str = "device"):
+    """``device`` as a :class:`torch.device` that exists on this machine, else an
+    :class:`InvalidParameterError` that names ``what`` (``"--device"``, ``"map_location"`` …):
+    a wrong device is the device's fault, never reported as a broken checkpoint.
+
+    Accepted: ``cpu``; ``cuda`` / ``cuda:N`` with CUDA available and N below the device count;
+    ``mps`` / ``xpu`` where available. ``None`` is not a device (callers default it themselves).
+
+    >>> check_device("cpu", what="--device")
+    device(type='cpu')
+    >>> check_device("nonsense", what="--device")
+    Traceback (most recent call last):
+    ...
+    gsmooth.errors.InvalidParameterError: --device expected cpu, cuda or cuda:N, got 'nonsense'
+    """
+    import torch
+
+    try:
+        dev = device if isinstance(device, torch.device) else torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise InvalidParameterError(f"{what} expected cpu, cuda or cuda:N, got {device!r}") from None
+    if dev.type not in _DEVICE_TYPES:
+        raise InvalidParameterError(f"{what} expected cpu, cuda or cuda:N, got {device!r} (device type {dev.type!r})")
+    if dev.type == "cpu":
+        return dev
+    backend = getattr(torch, dev.type, None) if dev.type != "mps" else getattr(torch.backends, "mps", None)
+    available = bool(backend is not None and backend.is_available())
+    if not available:
+        raise InvalidParameterError(
+            f"{what} expected an available device, got {device!r} but {dev.type.upper()} is not available here "
+            f"(use cpu)"
+        )
+    if dev.index is not None and dev.type in ("cuda", "xpu"):
+        count = getattr(torch, dev.type).device_count()
+        if dev.index >= count:
+            raise InvalidParameterError(
+                f"{what} expected an available device, got {device!r} but this machine has {count} "
+                f"{dev.type.upper()} device(s) ({dev.type}:0..{dev.type}:{count - 1})"
+            )
+    return dev

@@ -207,13 +207,10 @@ def warn(msg: str) -> None:
 
 
 def check_device(device: str) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise InvalidParameterError(f"--device expected cpu, cuda or cuda:N, got {device!r}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidParameterError(f"--device expected an available device, got {device!r} but CUDA is not available here")
-    return dev
+    """``--device`` checked before anything is loaded (see :func:`gsmooth.validation.check_device`)."""
+    from ..validation import check_device as _check
+
+    return _check(device, what="--device")
 
 
 def resolve_surrogate_path(path: str | None, *, what: str) -> tuple[str, str]:
