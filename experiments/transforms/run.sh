@@ -90,7 +90,7 @@ timed() {  # timed TRANSFORM STEP LOG cmd...   (appends "T step seconds" to time
 vanilla="$CKPTS/vanilla.pt"
 if [ "$VANILLA" = 1 ]; then
   # shellcheck disable=SC2086
-  timed vanilla train "$OUT/vanilla_train.log" gsmooth train --dataset "$DATASET" --arch "$ARCH" --no-noise \
+  timed vanilla train "$OUT/vanilla_train.log" gsmooth train --clip-grad 0 --dataset "$DATASET" --arch "$ARCH" --no-noise \
     --epochs "$EPOCHS" --max-train "$MAX_TRAIN" $TRAIN_ARGS "${common[@]}" --resume --out "$vanilla"
 fi
 
@@ -121,13 +121,13 @@ print(x.sigma_ratio if '$LATENT_SIGMA' == '' else float('${LATENT_SIGMA:-0}') / 
         --sigma-ratio "$ratio" --device "$DEVICE" "${data[@]}"
     fi
     # shellcheck disable=SC2086
-    timed "$t" train "$d/train.log" gsmooth train --dataset "$DATASET" --arch "$ARCH" --transform "$t" \
+    timed "$t" train "$d/train.log" gsmooth train --clip-grad 0 --dataset "$DATASET" --arch "$ARCH" --transform "$t" \
       --surrogate "$sur" "${latent[@]}" --epochs "$SUR_MODEL_EPOCHS" --max-train "$SUR_MODEL_MAX_TRAIN" $TRAIN_ARGS \
       "${common[@]}" --resume --out "$model"
     n0=$N0_SUR; n=$N_SUR; pn=$PRED_N_SUR; atk=$ATK_SUR; surflag=(--surrogate "$sur")
   else
     # shellcheck disable=SC2086
-    timed "$t" train "$d/train.log" gsmooth train --dataset "$DATASET" --arch "$ARCH" --transform "$t" \
+    timed "$t" train "$d/train.log" gsmooth train --clip-grad 0 --dataset "$DATASET" --arch "$ARCH" --transform "$t" \
       --epochs "$EPOCHS" --max-train "$MAX_TRAIN" $TRAIN_ARGS "${common[@]}" --resume --out "$model"
     n0=$N0_EXACT; n=$N_EXACT; pn=$PRED_N_EXACT; atk=$ATK_EXACT
   fi

@@ -14,6 +14,6 @@ for t in $list; do
   python -c "import sys; from gsmooth.surrogate import saved_surrogate_progress as p; s = p('$sur'); sys.exit(0 if s and s['heldout'] else 1)" \
     || gsmooth surrogate train --transform "$t" --dataset fashion-mnist --epochs 3 --max-train 20000 \
     --time-limit 150 --max-eval 500 --seed 0 --no-progress --resume --out "$sur"
-  gsmooth train --dataset fashion-mnist --arch small_cnn --transform "$t" --surrogate "$sur" --epochs 2 \
+  gsmooth train --clip-grad 0 --dataset fashion-mnist --arch small_cnn --transform "$t" --surrogate "$sur" --epochs 2 \
     --max-train 20000 --batch 128 --lr 0.05 --seed 0 --no-progress --resume --out "$CKPTS/$t.pt"
 done
