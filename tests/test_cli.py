@@ -4,6 +4,7 @@ and as real subprocesses where process behaviour matters: exit codes, SIGKILL an
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -259,3 +260,82 @@ def test_training_is_reproducible_from_the_seed(tmp_path, capsys):
     assert run_cli(capsys, *base, "--seed", "1", "--out", tmp_path / "c.pt")[0] == 0
     c = load_checkpoint(tmp_path / "c.pt").state_dict
     assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+# -- progress: every long run shows it, short ones are not flooded -----------------------------------
+
+_BAR = re.compile(r"(?P<desc>[\w ]+):\s+(?:\d+%\|[^|]*\|\s*)?(?P<n>[\d.]+)(?P<nu>[kMG]?)(?:/(?P<t>[\d.]+)(?P<tu>[kMG]?))?")
+_SCALE = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}
+
+
+def bar_counts(err: str, desc: str) -> list[tuple[float, float | None]]:
+    """``(count, total)`` of every rendering of tqdm bar ``desc`` in captured stderr."""
+    out = []
+    for piece in re.split(r"[\r\n]", err):
+        m = _BAR.search(piece.replace("\x1b[A", ""))
+        if m and m["desc"].strip() == desc:
+            total = float(m["t"]) * _SCALE[m["tu"]] if m["t"] else None
+            out.append((float(m["n"]) * _SCALE[m["nu"]], total))
+    return out
+
+
+def assert_advancing(err: str, desc: str, total: float) -> None:
+    counts = bar_counts(err, desc)
+    assert counts, f"no {desc!r} bar in: {err[-1500:]!r}"
+    assert all(t is not None and abs(t - total) <= 0.01 * total for _, t in counts), counts
+    ns = [n for n, _ in counts]
+    assert ns[0] == 0 and any(0 < n < total for n in ns), ns  # it moved while the image was computed
+    assert ns == sorted(ns), ns
+
+
+@pytest.fixture(scope="module")
+def brightness_ckpt(tmp_path_factory) -> Path:
+    info = dataset_info("fashion-mnist")
+    torch.manual_seed(0)
+    model = build_model("small_cnn", num_classes=10, input_shape=info.input_shape, mean=info.mean, std=info.std)
+    path = tmp_path_factory.mktemp("ckpt_b") / "fm_bright.pt"
+    save_checkpoint(
+        path, model=model, arch="small_cnn", dataset="fashion-mnist", num_classes=10, input_shape=info.input_shape,
+        mean=info.mean, std=info.std, epoch=1,
+        smoothing={"noise": "gaussian", "noise_params": {"sigma": 0.2}, "transform": "brightness", "transform_params": {}},
+    )
+    return path
+
+
+#: (argv, samples per image): configurations with many forward passes per image
+LONG_IMAGES = {
+    # n0 + n = 10020 samples: 101 forward passes of 100, one bar over both phases
+    "certify": (["certify", "--n0", "20", "--n", "10000", "--batch", "100"], 10020),
+    # before: no bar inside an image at all
+    "predict": (["predict", "--n", "10000", "--batch", "100"], 10000),
+    # 200 slices of n0 + n = 60 samples: 120 forward passes of 100 for one image; before: no bar (n < 20 batch)
+    "interval": (["certify", "--transform", "brightness", "--range", "-0.2:0.2", "--slices", "200", "--n0", "10",
+                  "--n", "50", "--batch", "100"], 200 * 60),
+}
+
+
+@pytest.mark.parametrize("case", list(LONG_IMAGES))
+def test_progress_inside_long_images(ckpt, brightness_ckpt, tmp_path, capsys, case):
+    """An image needing many forward passes shows a bar over its samples (both phases, every slice)
+    that advances while it is computed; the per-image bar is there too; --no-progress shows neither."""
+    argv, samples = LONG_IMAGES[case]
+    model = brightness_ckpt if case == "interval" else ckpt
+    code, _, err = run_cli(capsys, *argv, "--model", model, "--max", "1", "--out", tmp_path / "a.tsv")
+    assert code == 0, err
+    assert_advancing(err, "sampling", samples)
+    assert bar_counts(err, argv[0])[-1] == (1, 1)
+    code, _, err = run_cli(capsys, *argv, "--model", model, "--max", "1", "--out", tmp_path / "b.tsv", "--no-progress")
+    assert code == 0, err
+    assert not bar_counts(err, "sampling") and not bar_counts(err, argv[0]) and "%|" not in err, err
+
+
+def test_short_runs_show_the_per_image_bar_only(ckpt, tmp_path, capsys):
+    code, _, err = run_cli(capsys, "certify", "--model", ckpt, "--n0", "20", "--n", "200", "--batch", "100",
+                           "--max", "3", "--out", tmp_path / "c.tsv")
+    assert code == 0
+    assert not bar_counts(err, "sampling"), err  # 3 forward passes per image: no bar inside
+    assert bar_counts(err, "certify")[-1] == (3, 3)
+    code, _, err = run_cli(capsys, "predict", "--model", ckpt, "--n", "200", "--batch", "100", "--max", "3",
+                           "--out", tmp_path / "p.tsv")
+    assert code == 0
+    assert not bar_counts(err, "sampling") and bar_counts(err, "predict")[-1] == (3, 3), err
