@@ -262,6 +262,89 @@ def test_training_is_reproducible_from_the_seed(tmp_path, capsys):
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
+# -- SIGTERM: a clean stop of a real process, rows kept ---------------------------------------------
+
+
+def _wait_for_lines(proc, path: Path, lines: int, what: str) -> None:
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if path.exists() and len(path.read_bytes().splitlines()) >= lines:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"{what} ended before it could be terminated: {proc.stderr.read().decode()}")
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail(f"{what}: no {lines} lines in {path} after 180 s")
+
+
+def test_sigterm_stops_certify_and_predict_cleanly_exit_143_rows_kept(ckpt, tmp_path, capsys):
+    """`kill PID` (a batch scheduler's time limit) on real `gsmooth` processes once rows exist: exit 143,
+    one line saying what was kept and how to go on, no traceback; every row kept is complete and the
+    results files resume. The three commands run side by side (each start costs seconds of imports)."""
+    import json
+
+    import numpy as np
+
+    sampling = ["--n", "3000", "--batch", "500", "--no-progress"]
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "imgs.npy", rng.integers(0, 256, size=(12, 28, 28), dtype=np.uint8))
+    runs = {
+        "certify": (["certify", "--model", str(ckpt), "--n0", "20", *sampling, "--max", "12", "--out", "c.tsv"], "c.tsv", 3),
+        "predict": (["predict", "--model", str(ckpt), *sampling, "--max", "12", "--out", "p.tsv"], "p.tsv", 3),
+        "predict --input": (["predict", "--model", str(ckpt), "--input", "imgs.npy", *sampling, "--max", "10",
+                             "--out", "f.jsonl"], None, 2),
+    }
+    procs = {
+        name: subprocess.Popen([*_gsmooth_cmd(), *argv], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for name, (argv, _, _) in runs.items()
+    }
+    try:
+        for name, (argv, out, lines) in runs.items():
+            if out is None:  # file mode writes to a hidden temporary file until it ends
+                deadline = time.time() + 180
+                while time.time() < deadline and not any(
+                    len(p.read_bytes().splitlines()) >= lines for p in tmp_path.glob(".f.jsonl.*.tmp")
+                ):
+                    assert procs[name].poll() is None, procs[name].stderr.read().decode()
+                    time.sleep(0.05)
+            else:
+                _wait_for_lines(procs[name], tmp_path / out, lines, name)
+            procs[name].send_signal(signal.SIGTERM)
+        results = {name: (p.wait(timeout=120), p.stderr.read().decode()) for name, p in procs.items()}
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for name, (code, err) in results.items():
+        assert code == 143, f"{name}: exit {code}: {err}"
+        assert "Traceback" not in err, f"{name}: {err}"
+    for name in ("certify", "predict"):
+        err = results[name][1].rstrip().splitlines()[-1]
+        out = runs[name][1]
+        assert err == (f"gsmooth {name}: terminated (SIGTERM); the rows written so far are in {out}; run the same "
+                       "command again to resume"), err
+        kept = read_results(tmp_path / out)
+        assert 2 <= len(kept) < 12 and list(kept.idx) == list(range(len(kept)))
+        # the same command resumes from the rows kept (in-process: no second start-up)
+        cwd = os.getcwd()
+        os.chdir(tmp_path)
+        try:
+            code, _, err = run_cli(capsys, *runs[name][0])
+        finally:
+            os.chdir(cwd)
+        assert code == 0 and f"resuming {out}: {len(kept)} rows present" in err, err
+        assert list(read_results(tmp_path / out).idx) == list(range(12))
+    err = results["predict --input"][1].rstrip().splitlines()[-1]
+    lines = [json.loads(line) for line in (tmp_path / "f.jsonl").read_text().splitlines()]  # every line complete
+    written = len(lines)
+    assert 2 <= written < 10 and [d["file"] for d in lines] == [f"imgs.npy[{i}]" for i in range(written)]
+    assert err == (f"gsmooth predict: terminated (SIGTERM); f.jsonl holds the first {written} of 10 lines "
+                   f"(incomplete); for the rest run the same command with --start {written} --max {10 - written} and "
+                   "another --out"), err
+    assert not list(tmp_path.glob(".f.jsonl.*")), "no temporary file is left"
+
+
 # -- progress: every long run shows it, short ones are not flooded -----------------------------------
 
 _BAR = re.compile(r"(?P<desc>[\w ]+):\s+(?:\d+%\|[^|]*\|\s*)?(?P<n>[\d.]+)(?P<nu>[kMG]?)(?:/(?P<t>[\d.]+)(?P<tu>[kMG]?))?")

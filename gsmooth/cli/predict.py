@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import time
 
@@ -87,9 +88,9 @@ def interrupted(args) -> str:
     note = getattr(args, "interrupted_note", None)
     if note:
         return note
-    if getattr(args, "input", None) is None and getattr(args, "out", None):
+    if getattr(args, "input", None) is None and getattr(args, "out", None) and os.path.exists(args.out):
         return f"the rows written so far are in {args.out}; run the same command again to resume"
-    return ""
+    return "nothing was written"
 
 
 def run(args) -> int:
@@ -282,8 +283,9 @@ def run_files(args) -> int:
                 if bar is not None:
                     bar.update(len(chunk))
     except KeyboardInterrupt:
+        more = f" --max {len(indices) - written}" if args.max is not None else ""  # not past the selection
         rest = (
-            f"; for the rest run the same command with --start {indices[written]} and another --out"
+            f"; for the rest run the same command with --start {indices[written]}{more} and another --out"
             if written < len(indices) else ""
         )
         args.interrupted_note = f"{where} holds the first {written} of {len(indices)} lines (incomplete){rest}"
