@@ -206,7 +206,14 @@ class ResultsWriter:
             document["info"] = self.info  # recorded, not compared on resume (e.g. the model's path)
         payload = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
         _atomic_write(sidecar, payload)
-        _atomic_write(self.path, self._header)  # the TSV appears with its complete header
+        try:
+            _atomic_write(self.path, self._header)  # the TSV appears with its complete header
+        except BaseException:  # e.g. Ctrl-C/SIGTERM between the two: no sidecar without its TSV
+            try:
+                os.unlink(sidecar)
+            except OSError:
+                pass
+            raise
         self.created = True
         self._open_locked()
 

@@ -1470,10 +1470,13 @@ class SurrogateTransform(Transform):
 
         check_range_in_domain(self._true(), low, high, owner=f"surrogate({self.surrogate.transform_name})")
 
-    def path_shift_bounds(self, x0: torch.Tensor, lows, highs, centers):
+    def path_shift_bounds(self, x0: torch.Tensor, lows, highs, centers, *, progress: bool = False):
         """Per-slice bounds ``T_k`` on the path shift of image ``x0`` ``(C, H, W)`` (one parameter):
-        see :func:`gsmooth.path_bounds.slice_shift_bounds`. ``sound`` when :attr:`guarantee` is."""
+        see :func:`gsmooth.path_bounds.slice_shift_bounds`. ``sound`` when :attr:`guarantee` is.
+        ``progress``: tqdm bars (stderr) over the slices' speed bounds and the path points evaluated
+        (with many slices this takes long before any sample is drawn)."""
         from .path_bounds import slice_shift_bounds
+        from .progress import progress_bar
 
         if self.d != 1:
             raise InvalidParameterError(
@@ -1497,7 +1500,16 @@ class SurrogateTransform(Transform):
 
             w_norm = float(linear_operator_norm(W))
             x_cpu = x0.detach().reshape(self.surrogate.input_shape).double().cpu()
-            speeds = [true.path_speed_bound(x_cpu, float(a), float(b)) for a, b in zip(lows, highs)]
+            bar = progress_bar(len(lows), unit="slice", desc="path speed bounds") if progress else None
+            try:
+                speeds = []
+                for a, b in zip(lows, highs):
+                    speeds.append(true.path_speed_bound(x_cpu, float(a), float(b)))
+                    if bar is not None:
+                        bar.update(1)
+            finally:
+                if bar is not None:
+                    bar.close()
             if all(v is not None and math.isfinite(float(v)) for v in speeds):
                 lipschitz = [(lip_f2 * float(v) + w_norm) * (1.0 + 1e-9) for v in speeds]
         span = (float(lows.min()), float(highs.max()))
@@ -1507,7 +1519,7 @@ class SurrogateTransform(Transform):
         kinks = true.kink_points(*span, image_size=tuple(x64.shape)) if takes_size else true.kink_points(*span)
         return slice_shift_bounds(
             path, W, lows=lows, highs=highs, centers=centers, ratio=float(self.sigma_ratio), lipschitz=lipschitz,
-            kinks=kinks,
+            kinks=kinks, progress=progress,
         )
 
     def check_point_certificate(self) -> None:
