@@ -288,7 +288,10 @@ def run_files(args) -> int:
             f"; for the rest run the same command with --start {indices[written]}{more} and another --out"
             if written < len(indices) else ""
         )
-        args.interrupted_note = f"{where} holds the first {written} of {len(indices)} lines (incomplete){rest}"
+        args.interrupted_note = (
+            f"{where} holds the first {written} of {len(indices)} lines (incomplete){rest}" if written or to_stdout
+            else "nothing was written"
+        )
         raise
     finally:
         if bar is not None:
