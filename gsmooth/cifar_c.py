@@ -43,6 +43,7 @@ from .corruptions import CORRUPTIONS, SEVERITIES, check_corruption_name, check_s
 from .data import DatasetFormatError, DatasetInfo, ImageTensorDataset, dataset_info
 from .errors import DatasetNotFoundError, InputError, InvalidParameterError, OutputFileError, UnknownComponentError
 from .output_files import atomic_output, atomic_write, check_output_dir
+from .validation import check_path
 
 __all__ = [
     "available_corruptions",
@@ -326,8 +327,16 @@ def write_corrupted(
         raise InvalidParameterError("corruptions: expected at least one name, got none")
     names = list(dict.fromkeys(names))
 
-    root = Path(root).expanduser()
-    root.mkdir(parents=True, exist_ok=True)
+    text = check_path(root, what="write_corrupted: root")
+    if not text.strip():
+        raise InvalidParameterError("write_corrupted: root expected a folder path, got an empty one")
+    root = Path(text).expanduser()
+    if root.exists() and not root.is_dir():
+        raise InvalidParameterError(f"write_corrupted: root expected a folder, got {str(root)!r} which is a file")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputFileError(f"write_corrupted: cannot create the folder {str(root)!r}: {exc.strerror or exc}") from None
     labels_u8 = np.tile(y.numpy().astype(np.uint8), 5)
     labels_sha = hashlib.sha256(labels_u8.tobytes()).hexdigest()
     info = {

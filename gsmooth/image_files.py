@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import GsmoothError, InputError
+from .validation import check_path
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -129,7 +130,7 @@ def open_images(path: PathLike, input_shape: Sequence[int], *, resize: bool = Fa
     """Check every image at ``path`` now (readable, size, value range) and return an
     :class:`ImageSource` that reads them on demand. Arguments and errors as :func:`load_images`."""
     shape = _check_input_shape(input_shape)
-    p = Path(path).expanduser()
+    p = Path(check_path(path, what="--input")).expanduser()
     if not p.exists():
         raise ImagePathError(f"--input expected an image folder, an image file or a .npy/.pt file, got {str(path)!r} which does not exist")
     if p.is_dir():

@@ -153,6 +153,8 @@ def check_output_dir(
     if not text or not text.strip():
         raise OutputFileError(f"{option} expected a folder path, got an empty one")
     p = Path(text).expanduser()
+    if p.is_symlink() and not p.exists():
+        raise OutputFileError(f"{option} expected a folder, got {text!r} which is a dangling symbolic link")
     if p.exists() and not p.is_dir():
         raise OutputFileError(f"{option} expected a folder, got {text!r} which is a file")
     for name, given in (inputs or {}).items():

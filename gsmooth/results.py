@@ -45,6 +45,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from .errors import InvalidParameterError, ResultsFileError
+from .validation import check_path
 
 try:  # advisory lock so that two runs never append to the same file (POSIX only)
     import fcntl
@@ -136,7 +137,7 @@ class ResultsWriter:
         radius: bool = True,
         info: Mapping[str, Any] | None = None,
     ) -> None:
-        self.path = os.fspath(path)
+        self.path = check_path(path, what="ResultsWriter: path")
         self._base = COHEN_COLUMNS if radius else PREDICT_COLUMNS
         self.columns: tuple[str, ...] = _full_columns(columns, self._base)
         self.config: dict[str, Any] = _normalise_config(config)
@@ -485,7 +486,7 @@ def read_results(path: str | os.PathLike) -> ResultsTable:
     >>> t.radius.tolist(), t.time.tolist()
     ([0.412], [2.5])
     """
-    path = os.fspath(path)
+    path = check_path(path, what="read_results: path")
     if not os.path.exists(path):
         raise ResultsFileError(f"cannot read results: expected a TSV file at {path}, got nothing there")
     if os.path.isdir(path):
@@ -751,9 +752,9 @@ def _as_int(name: str, value: Any, *, minimum: int) -> int:
     value = _scalar(value)
     if isinstance(value, bool):
         value = int(value)
-    if not isinstance(value, Integral) or value < minimum:
+    if not isinstance(value, Integral) or value < minimum or value >= 2**63:  # read back as int64
         raise InvalidParameterError(
-            f"results row {name} expected an integer >= {minimum}, got {value!r}"
+            f"results row {name} expected an integer >= {minimum} (64-bit), got {value!r}"
         )
     return int(value)
 
@@ -797,9 +798,9 @@ def _parse_ints(path: str, linenos: list[int], name: str, values: list[str]) -> 
     for i, value in enumerate(values):
         try:
             out[i] = int(value)
-        except ValueError:
+        except (ValueError, OverflowError):  # not an integer, or beyond int64
             raise ResultsFileError(
-                f"{path} line {linenos[i]}: column {name} expected an integer, got {value!r}"
+                f"{path} line {linenos[i]}: column {name} expected an integer (64-bit), got {value!r}"
             ) from None
     return out
 
@@ -841,7 +842,7 @@ def _parse_extra(values: list[str]) -> np.ndarray:
     try:
         if nonempty and len(nonempty) == len(values):
             return np.array([int(v) for v in values], dtype=np.int64)
-    except ValueError:
+    except (ValueError, OverflowError):  # not integers, or beyond int64: numbers or text
         pass
     try:
         if nonempty:

@@ -7,7 +7,9 @@ for its Lipschitz factor M*, ``R = noise.radius(p_lower) / M*``.
 from __future__ import annotations
 
 import math
+import operator
 import warnings
+from collections.abc import Mapping
 from numbers import Integral
 from typing import Sequence
 
@@ -23,7 +25,7 @@ from .registry import get_registry
 from .seeding import NoiseStream
 from .stats import binomial_p_value, clopper_pearson_lower
 from .transform import Transform
-from .validation import Interval, check_positive_int, check_probability, validate_params
+from .validation import Interval, check_device, check_input_shape, check_positive_int, check_probability, validate_params
 
 __all__ = ["Smoother", "check_domain", "check_range_in_domain", "PHASE_SELECTION", "PHASE_ESTIMATION", "PHASE_PREDICTION"]
 
@@ -53,6 +55,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _model_device(model: nn.Module) -> torch.device:
+    if not isinstance(model, nn.Module):  # a plain function: nothing to ask
+        return torch.device("cpu")
     for p in model.parameters():
         return p.device
     for b in model.buffers():
@@ -166,13 +170,16 @@ class Smoother:
         self._transform = transform
         self._check_pair()
         self.num_classes = int(num_classes)
-        self.device = torch.device(device) if device is not None else _model_device(model)
+        if device is not None:
+            self.device = check_device(device, what="Smoother: device")
+        else:  # the model's own device (a model moved to meta holds no weights to run)
+            self.device = check_device(_model_device(model), what="Smoother: the model's device")
         if isinstance(model, nn.Module):
             model.to(self.device)
         self.transform.to(self.device)
         self.model_dtype = _model_dtype(model)
         shape = input_shape if input_shape is not None else getattr(model, "input_shape", None)
-        self.input_shape = tuple(int(s) for s in shape) if shape is not None else None
+        self.input_shape = check_input_shape(shape, owner="Smoother: input_shape") if shape is not None else None
 
     def _check_pair(self) -> None:
         """Refuse noise/transform pairs whose radius would not be a certificate (see DESIGN §6)."""
@@ -268,10 +275,44 @@ class Smoother:
             ) from exc
 
     # -- checks ----------------------------------------------------------------------------------
+    def _check_logits(self, logits, batch: int) -> torch.Tensor:
+        """The model's output for ``batch`` noisy inputs as real, finite ``(batch, num_classes)``
+        logits on the smoother's device, or a :class:`~gsmooth.errors.ModelOutputError`: a wrong
+        shape (one row too many would count votes that were never drawn), complex, boolean or
+        value-less (meta) tensors, and NaN/inf are never counted as votes."""
+        k = self.num_classes
+        if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or tuple(logits.shape) != (batch, k):
+            got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+            raise ModelOutputError(
+                f"expected the model ({_model_name(self.model)}) to return logits of shape ({batch}, num_classes={k}) "
+                f"for a batch of {batch} noisy inputs, got {got}"
+            )
+        if logits.is_complex() or logits.dtype == torch.bool:
+            raise ModelOutputError(
+                f"expected real-valued logits from the model ({_model_name(self.model)}), got dtype "
+                f"{str(logits.dtype).replace('torch.', '')}"
+            )
+        if logits.device.type == "meta":
+            raise ModelOutputError(
+                f"expected logits holding values from the model ({_model_name(self.model)}), got a tensor on the meta device"
+            )
+        logits = logits.to(self.device)
+        if not bool(torch.isfinite(logits).all()):  # argmax of NaN is class 0: never count it as a vote
+            bad = int((~torch.isfinite(logits)).any(dim=1).sum())
+            raise ModelOutputError(
+                f"expected finite logits from the model ({_model_name(self.model)}), got NaN/inf for {bad} of "
+                f"{logits.shape[0]} noisy inputs (broken weights, or an overflow at this input scale): no "
+                "prediction or certificate is made from them"
+            )
+        return logits
+
     def _check_input(self, x) -> tuple[torch.Tensor, bool]:
         if not isinstance(x, torch.Tensor):
             if isinstance(x, np.ndarray):
-                x = torch.from_numpy(x)
+                if x.dtype.kind not in "biufc":  # bool, int, uint, float, complex
+                    raise InputError(f"expected an image array of numbers, got a numpy array of dtype {x.dtype}")
+                # native byte order, positive strides: what torch can take (a big-endian or flipped array)
+                x = torch.from_numpy(np.ascontiguousarray(x, dtype=x.dtype.newbyteorder("=")))
             else:
                 raise InputError(f"expected an image tensor (C,H,W) or batch (B,C,H,W), got {type(x).__name__}")
         if x.ndim not in (3, 4):
@@ -291,6 +332,9 @@ class Smoother:
             )
         if x.shape[0] == 0:
             raise InputError("expected at least one image, got an empty batch")
+        if x.numel() == 0:
+            raise InputError(f"expected images with at least one pixel, got shape {tuple(x.shape[1:])}")
+        x = x.detach()
         if not bool(torch.isfinite(x).all()):
             bad = int((~torch.isfinite(x)).sum())
             raise InputError(f"expected finite pixel values, got {bad} NaN/inf value(s)")
@@ -306,7 +350,14 @@ class Smoother:
     def _check_keys(self, keys, batch: int) -> list[int]:
         if keys is None:
             return list(range(batch))
-        keys = [int(k) for k in keys]
+        try:
+            if isinstance(keys, (str, bytes, Mapping)):
+                raise TypeError
+            keys = [operator.index(k) for k in keys]  # integers: ints, numpy ints, 0-d integer tensors
+        except TypeError:
+            raise InvalidParameterError(
+                f"keys: expected one integer per image ({batch}), got {keys!r}"
+            ) from None
         if len(keys) != batch:
             raise InvalidParameterError(f"expected one key per image ({batch}), got {len(keys)}")
         return keys
@@ -460,18 +511,7 @@ class Smoother:
                             centers[owners], torch.tensor(sizes, device=self.device), dim=0
                         )
                 logits = self._forward(self.transform(xb, tb))
-                if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[1] != k:
-                    got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-                    raise ModelOutputError(
-                        f"expected the model to return logits of shape (N, num_classes={k}), got {got}"
-                    )
-                if not bool(torch.isfinite(logits).all()):  # argmax of NaN is class 0: never count it as a vote
-                    bad = int((~torch.isfinite(logits)).any(dim=1).sum())
-                    raise ModelOutputError(
-                        f"expected finite logits from the model ({_model_name(self.model)}), got NaN/inf for {bad} of "
-                        f"{logits.shape[0]} noisy inputs (broken weights, or an overflow at this input scale): no "
-                        "prediction or certificate is made from them"
-                    )
+                logits = self._check_logits(logits, xb.shape[0])
                 pred = logits.argmax(dim=1)
                 if len(owners) == 1:
                     flat = pred + owners[0] * k

@@ -13,7 +13,8 @@ from typing import Any, Mapping
 
 from .errors import InvalidParameterError
 
-__all__ = ["Interval", "Options", "validate_params", "check_probability", "check_positive_int", "check_device"]
+__all__ = ["Interval", "Options", "validate_params", "check_probability", "check_positive_int", "check_device",
+           "check_input_shape", "check_path"]
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,14 @@ _DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
 
 
 def check_device(device: Any, *, what: str = "device"):
-    """``device`` as a :class:`torch.device` that exists on this machine, else an
+    """``device`` as a :class:`torch.device` that can hold tensors on this machine, else an
     :class:`InvalidParameterError` that names ``what`` (``"--device"``, ``"map_location"`` …):
     a wrong device is the device's fault, never reported as a broken checkpoint.
 
     Accepted: ``cpu``; ``cuda`` / ``cuda:N`` with CUDA available and N below the device count;
-    ``mps`` / ``xpu`` where available. ``None`` is not a device (callers default it themselves).
+    ``mps`` / ``xpu`` where available — checked by allocating an empty tensor there. Refused:
+    names torch does not know, other types, and ``meta`` (tensors without values: nothing can be
+    counted). ``None`` is not a device (callers default it themselves).
 
     >>> check_device("cpu", what="--device")
     device(type='cpu')
@@ -106,10 +109,16 @@ def check_device(device: Any, *, what: str = "device"):
     """
     import torch
 
+    if isinstance(device, bool) or not isinstance(device, (str, torch.device, int)):
+        raise InvalidParameterError(f"{what} expected cpu, cuda or cuda:N (a str or torch.device), got {device!r}")
     try:
         dev = device if isinstance(device, torch.device) else torch.device(device)
     except (RuntimeError, ValueError, TypeError):
         raise InvalidParameterError(f"{what} expected cpu, cuda or cuda:N, got {device!r}") from None
+    if dev.type == "meta":
+        raise InvalidParameterError(
+            f"{what} expected a device holding values (cpu, cuda), got {device!r} (meta tensors have no values to count)"
+        )
     if dev.type not in _DEVICE_TYPES:
         raise InvalidParameterError(f"{what} expected cpu, cuda or cuda:N, got {device!r} (device type {dev.type!r})")
     if dev.type == "cpu":
@@ -128,4 +137,42 @@ def check_device(device: Any, *, what: str = "device"):
                 f"{what} expected an available device, got {device!r} but this machine has {count} "
                 f"{dev.type.upper()} device(s) ({dev.type}:0..{dev.type}:{count - 1})"
             )
+    try:
+        torch.empty(0, device=dev)
+    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, AssertionError… for absent devices
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InvalidParameterError(f"{what} expected an available device, got {device!r} ({first})") from None
     return dev
+
+
+def check_input_shape(shape: Any, *, owner: str = "input_shape") -> tuple[int, int, int]:
+    """``(C, H, W)`` of positive integers (a tuple, list, :class:`torch.Size` or integer array), or
+    an :class:`InvalidParameterError`."""
+    import operator
+
+    try:
+        items = [operator.index(v) for v in shape if not isinstance(v, bool)]
+        given = len(list(shape))
+    except TypeError:
+        raise InvalidParameterError(f"{owner} expected (C, H, W) of positive integers, got {shape!r}") from None
+    if given != 3 or len(items) != 3 or min(items) < 1:
+        raise InvalidParameterError(f"{owner} expected (C, H, W) of positive integers, got {shape!r}")
+    return tuple(items)  # type: ignore[return-value]
+
+
+def check_path(path: Any, *, what: str = "path") -> str:
+    """A file-system path as ``str``: a ``str``, an :class:`os.PathLike` or ``bytes`` (decoded the
+    way the OS does, :func:`os.fsdecode`); anything else (``None``, a number, a tensor) is an
+    :class:`InvalidParameterError` naming ``what``, not a ``TypeError`` from deep inside ``open``."""
+    import os
+
+    if isinstance(path, (str, bytes, os.PathLike)):
+        try:
+            text = os.fsdecode(os.fspath(path))
+        except TypeError:  # a PathLike whose __fspath__ returns something odd
+            text = None
+        if isinstance(text, str):
+            if "\x00" in text:
+                raise InvalidParameterError(f"{what} expected a file path, got {path!r} (it holds a NUL character)")
+            return text
+    raise InvalidParameterError(f"{what} expected a file path (str or os.PathLike), got {type(path).__name__} {path!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..errors import InvalidParameterError
+from ..errors import InvalidParameterError, OutputFileError
 from .common import HelpFormatter, nonneg_int, positive_int
 
 
@@ -54,6 +54,8 @@ def _check_out_folder(args, names: list[str]) -> None:
     from ..cifar_c import INFO_FILE, LABELS_FILE
     from ..output_files import check_not_input, check_output_dir, probe_writable
 
+    if not args.out.strip():  # Path("") would be the current folder
+        raise OutputFileError("--out expected a folder path, got an empty one")
     out = Path(args.out).expanduser()
     if out.is_dir() and (out / INFO_FILE).is_file():  # written by gsmooth corrupt: write_corrupted checks its recipe
         check_not_input(out, {"--data-dir": args.data_dir}, option="--out")
