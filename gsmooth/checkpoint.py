@@ -417,7 +417,10 @@ class Checkpoint:
             CheckpointError: the state dict does not match the architecture (names the keys).
         """
         from .models import build_model
+        from .validation import check_device
 
+        if device is not None:
+            device = check_device(device, what="build_model: device")
         model = build_model(
             self.arch,
             num_classes=self.num_classes,
@@ -521,8 +524,10 @@ def load_checkpoint(
         CheckpointError: the file is missing, not a torch file, not a gsmooth checkpoint (e.g. a
             bare state dict; the message says how to wrap it), of a newer version, or incomplete.
     """
+    from .validation import check_path
+
     check_map_location(map_location, what="load_checkpoint: map_location")
-    path = Path(path)
+    path = Path(os.path.expanduser(check_path(path, what="checkpoint")))
     if not path.exists():
         raise CheckpointError(f"checkpoint: expected an existing file, got {str(path)!r} (no such file)")
     if not path.is_file():
