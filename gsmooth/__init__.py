@@ -27,6 +27,7 @@ from .errors import (
     OutputFileError,
     PluginError,
     ResultsFileError,
+    TrainingDivergedError,
     UnknownComponentError,
 )
 from .hookspecs import hookimpl, hookspec
@@ -61,4 +62,5 @@ __all__ = [
     "OutputFileError",
     "ResultsFileError",
     "ModelOutputError",
+    "TrainingDivergedError",
 ]

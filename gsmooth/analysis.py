@@ -124,9 +124,12 @@ def _points(source: ResultsLike) -> _Points:
             f"results expected a ResultsTable, a path to a results file, or a mapping of "
             f"label/predict/radius arrays, got {type(source).__name__}"
         )
-    label = np.asarray(label)
-    predict = np.asarray(predict)
-    radius = np.asarray(radius, dtype=float)
+    label = _class_indices("label", label, minimum=0)
+    predict = _class_indices("predict", predict, minimum=-1)
+    try:
+        radius = np.asarray(radius, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"results radius expected numbers, got {_short(radius)}") from None
     for name, array in (("label", label), ("predict", predict), ("radius", radius)):
         if array.ndim != 1:
             raise InputError(f"results {name} expected a 1-D array, got shape {array.shape}")
@@ -139,9 +142,31 @@ def _points(source: ResultsLike) -> _Points:
         raise InputError("results expected at least one evaluated point, got none")
     if np.any(np.isnan(radius)):
         raise InputError("results radius expected numbers, got NaN")
+    if np.any(radius < 0):
+        raise InputError(f"results radius expected radii >= 0, got {float(radius.min()):g}")
     abstain = predict == -1
     correct = (predict == label) & ~abstain
     return _Points(correct=correct, radius=radius, abstain=abstain)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _class_indices(name: str, values: Any, *, minimum: int) -> np.ndarray:
+    """A 1-D integer array of class indices (``>= minimum``; -1 = abstain for predictions), or a
+    typed error: text, ``None``, fractions and other negatives are not classes."""
+    array = np.asarray(values)
+    if array.dtype.kind == "b" or array.dtype.kind not in "iuf":
+        raise InputError(f"results {name} expected integer class indices, got {array.dtype} values like {_short(values)}")
+    if array.dtype.kind == "f":
+        if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
+            raise InputError(f"results {name} expected integer class indices, got non-integer values like {_short(values)}")
+        array = array.astype(np.int64)
+    if array.size and int(array.min()) < minimum:
+        raise InputError(f"results {name} expected class indices >= {minimum}, got {int(array.min())}")
+    return array
 
 
 def _radii_array(radii: Any) -> np.ndarray:
@@ -151,6 +176,8 @@ def _radii_array(radii: Any) -> np.ndarray:
         raise InvalidParameterError(f"radii expected numbers, got {radii!r}") from None
     if np.any(np.isnan(r)):
         raise InvalidParameterError(f"radii expected numbers, got NaN in {radii!r}")
+    if np.any(r < 0):
+        raise InvalidParameterError(f"radii expected radii >= 0, got {float(r.min()):g} in {_short(radii)}")
     return r
 
 
@@ -243,7 +270,10 @@ def summarize(
     if isinstance(results, (str, os.PathLike)):
         results = read_results(results)
     points = _points(results)
-    r = _radii_array(radii).reshape(-1)
+    r = _radii_array(radii)
+    if r.ndim > 1:
+        raise InvalidParameterError(f"radii expected a number or a 1-D sequence of radii, got shape {r.shape}")
+    r = r.reshape(-1)
     accuracy = _certified_accuracy(points, r)
     if name is None:
         name = getattr(results, "path", None) or "results"

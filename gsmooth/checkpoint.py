@@ -19,8 +19,9 @@ reads it with ``torch.load(weights_only=True)``, which never runs code from the 
 ``trusted=True`` (a file you made yourself, holding e.g. numpy arrays) does it fall back to full
 unpickling (``weights_only=False``), which can execute arbitrary code from a malicious file.
 
-Writes are atomic: the dict goes to ``<path>.tmp``, is flushed to disk, then renamed over
-``<path>`` with :func:`os.replace`, so a killed job leaves the previous checkpoint intact.
+Writes are atomic: the dict goes to a fresh temporary file beside ``<path>``, is flushed to disk,
+then renamed over ``<path>`` with :func:`os.replace`, so a killed job leaves the previous
+checkpoint intact.
 
 Example:
     >>> from gsmooth.models import build_model
@@ -232,34 +233,123 @@ def save_checkpoint(
 
 
 def atomic_torch_save(payload: Any, path: PathLike) -> Path:
-    """``torch.save`` to ``path.tmp``, fsync, ``os.replace`` onto ``path``, fsync the directory.
+    """``torch.save`` to a temporary file beside ``path`` (a fresh name, so no other file is ever
+    clobbered), fsync, ``os.replace`` onto ``path``, fsync the directory
+    (:func:`gsmooth.output_files.atomic_output`).
 
-    A kill at any moment leaves either the previous file or the new one, never a torn one.
+    A kill at any moment leaves either the previous file or the new one, never a torn one; an
+    unwritable folder is an :class:`~gsmooth.errors.OutputFileError`.
     """
-    path = Path(path)
+    from .output_files import atomic_output
+
+    path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable (POSIX); harmless to skip elsewhere
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+    if path.is_dir():
+        from .errors import OutputFileError
+
+        raise OutputFileError(f"cannot write {str(path)!r}: it is a folder")
+    with atomic_output(path, "wb") as f:
+        torch.save(payload, f)
     return path
+
+
+def nonfinite_tensors(module: nn.Module) -> list[str]:
+    """Names of the floating-point parameters and buffers of ``module`` holding NaN or inf: a
+    training loop checks them before it writes a checkpoint (a diverged model is never saved)."""
+    return [name for name, t in list(module.named_parameters()) + list(module.named_buffers())
+            if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+
+
+def describe_unreadable(path: PathLike) -> str:
+    """What a file that ``torch.load`` cannot read looks like, from its first bytes: an empty
+    file, text (JSON, …), a NumPy array, a plain pickle, or unknown binary data."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError as exc:
+        return f"a file that cannot be read ({exc.strerror or exc})"
+    if not head:
+        return "an empty file"
+    if head.startswith(b"\x93NUMPY"):
+        return "a NumPy .npy file"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive that is not a complete torch.save file"
+    if head[:1] == b"\x80":
+        return "a Python pickle that is not a torch.save file"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data of another format"
+    stripped = text.lstrip()
+    kind = "a JSON/text file" if stripped[:1] in ("{", "[") else "a text file"
+    first = stripped.splitlines()[0][:40] if stripped else ""
+    return f"{kind} (it begins {first!r})" if first else kind
+
+
+def _unsupported_global(exc: BaseException) -> Optional[str]:
+    """The "Unsupported global: …" line of torch's weights-only refusal, if that is the reason (a
+    real torch/pickle file holding Python objects), else ``None`` (the file is not a pickle)."""
+    for line in str(exc).splitlines():
+        if "Unsupported global" in line:
+            return line.strip().split(". Please use")[0].split("WeightsUnpickler error:")[-1].strip()
+    return None
+
+
+def check_map_location(map_location: Any, *, what: str) -> None:
+    """A device given as ``map_location`` exists here (a wrong device is not a broken checkpoint)."""
+    if isinstance(map_location, (str, torch.device)):
+        from .validation import check_device
+
+        check_device(map_location, what=what)
+
+
+def torch_load_plain(
+    path: Path, *, map_location: Any, where: str, what: str, trusted: bool = False, trust_option: bool = True
+) -> Any:
+    """``torch.load(weights_only=True)`` with gsmooth's messages: a file torch cannot read is
+    described (:func:`describe_unreadable`); ``trusted=True`` is suggested only for a real torch file
+    that safe loading refuses because it holds Python objects (and only where the caller has that
+    option: ``trust_option``); a checkpoint saved on a device that is missing here is blamed on the
+    device."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        detail = _unsupported_global(exc)
+        if detail is None:
+            raise CheckpointError(
+                f"{where}: expected a file written by torch.save, got {describe_unreadable(path)}"
+            ) from None
+        if not trusted:
+            advice = (
+                " If you made this file yourself and trust it, pass trusted=True (full unpickling can run code "
+                "from the file)." if trust_option else " Save it again from tensors and plain values."
+            )
+            raise CheckpointError(
+                f"{where}: expected {what} of tensors and plain Python values, got one holding other Python "
+                f"objects, which safe loading refuses ({detail}).{advice}"
+            ) from exc
+        try:
+            # Full unpickling, only on the caller's explicit word that the file is trusted.
+            return torch.load(path, map_location=map_location, weights_only=False)
+        except Exception as exc2:  # noqa: BLE001 - any unpickling failure means "not readable"
+            raise CheckpointError(
+                f"{where}: expected a file written by torch.save, got unreadable data ({exc2})"
+            ) from exc2
+    except Exception as exc:  # noqa: BLE001 - torch raises many types on garbage (IndexError, RuntimeError, EOFError, …)
+        text = str(exc)
+        if "deserialize object on a CUDA device" in text or "deserialize object on device" in text:
+            raise InvalidParameterError(
+                f"{where}: its tensors were saved on a device that is not available here; expected "
+                f"map_location (--device) to name an available device, got {map_location!r}"
+            ) from None
+        seen = describe_unreadable(path)
+        if seen.startswith(("binary", "a zip")):
+            seen += f" ({type(exc).__name__}: {text.splitlines()[0] if text else 'unreadable'})"
+        raise CheckpointError(f"{where}: expected a file written by torch.save, got {seen}") from None
 
 
 def check_version_and_keys(obj: Mapping, *, where: str, what: str, version: int, required) -> None:
@@ -327,7 +417,10 @@ class Checkpoint:
             CheckpointError: the state dict does not match the architecture (names the keys).
         """
         from .models import build_model
+        from .validation import check_device
 
+        if device is not None:
+            device = check_device(device, what="build_model: device")
         model = build_model(
             self.arch,
             num_classes=self.num_classes,
@@ -377,7 +470,17 @@ def _load_strict(model: nn.Module, state: Mapping[str, Any], arch: str, path: Pa
         ) from exc
 
 
+#: ``format`` of a surrogate file (:mod:`gsmooth.surrogate`; spelled here to avoid the import).
+SURROGATE_FORMAT = "gsmooth-surrogate"
+
+
 def _describe_foreign(obj: Any) -> str:
+    if isinstance(obj, Mapping) and obj.get("format") == SURROGATE_FORMAT:
+        return (
+            f"a gsmooth surrogate (format {SURROGATE_FORMAT!r}, written by `gsmooth surrogate train`), not a "
+            "classifier: pass it with --surrogate (SurrogateTransform.from_checkpoint in Python), and as --model a "
+            "classifier trained by `gsmooth train`"
+        )
     if isinstance(obj, Mapping):
         if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
             return (
@@ -421,38 +524,16 @@ def load_checkpoint(
         CheckpointError: the file is missing, not a torch file, not a gsmooth checkpoint (e.g. a
             bare state dict; the message says how to wrap it), of a newer version, or incomplete.
     """
-    path = Path(path)
+    from .validation import check_path
+
+    check_map_location(map_location, what="load_checkpoint: map_location")
+    path = Path(os.path.expanduser(check_path(path, what="checkpoint")))
     if not path.exists():
         raise CheckpointError(f"checkpoint: expected an existing file, got {str(path)!r} (no such file)")
     if not path.is_file():
         raise CheckpointError(f"checkpoint: expected a file, got the directory {str(path)!r}")
 
-    try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "weights only" not in str(exc).lower() and "weights_only" not in str(exc).lower():
-            raise CheckpointError(
-                f"{str(path)!r}: expected a file written by torch.save, got unreadable data ({exc})"
-            ) from exc
-        if not trusted:
-            raise CheckpointError(
-                f"{str(path)!r}: expected a checkpoint of tensors and plain Python values, got one "
-                "holding other Python objects, which safe loading refuses. If you made this file "
-                "yourself and trust it, pass trusted=True (full unpickling can run code from the "
-                "file)."
-            ) from exc
-        try:
-            # Full unpickling, only on the caller's explicit word that the file is trusted.
-            obj = torch.load(path, map_location=map_location, weights_only=False)
-        except Exception as exc2:  # noqa: BLE001 - any unpickling failure means "not readable"
-            raise CheckpointError(
-                f"{str(path)!r}: expected a file written by torch.save, got unreadable data ({exc2})"
-            ) from exc2
-    except Exception as exc:  # noqa: BLE001 - torch raises many types on garbage (IndexError, RuntimeError, EOFError, …)
-        raise CheckpointError(
-            f"{str(path)!r}: expected a file written by torch.save, got unreadable data "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-        ) from exc
+    obj = torch_load_plain(path, map_location=map_location, where=repr(str(path)), what="a checkpoint", trusted=trusted)
 
     if not isinstance(obj, Mapping) or obj.get("format") != FORMAT:
         raise CheckpointError(

@@ -52,6 +52,7 @@ __all__ = [
     "dataset_info",
     "default_data_root",
     "load_dataset",
+    "dataset_files",
     "read_idx",
     "DEBIAN_FASHION_MNIST_DIR",
 ]
@@ -478,6 +479,32 @@ def _load_embedded_sample(split: str, info: DatasetInfo) -> ImageTensorDataset:
         )
     blob = torch.load(path, map_location="cpu", weights_only=True)
     return ImageTensorDataset(blob["images"], blob["labels"], classes=info.classes, info=info, split="test")
+
+
+def dataset_files(name: str, *, root: Optional[PathLike] = None) -> list[Path]:
+    """The files on disk that :func:`load_dataset` may read for ``name`` (both splits), so that a
+    command can refuse to write over one of them (:func:`gsmooth.output_files.check_not_input`).
+    Unknown names give ``[]`` (the loader reports them)."""
+    try:
+        key = _canonical_name(name)
+    except GsmoothError:
+        return []
+    folders: list[Path] = []
+    if key == "fashion-mnist-sample":
+        from .embedded import EMBEDDED_DIR, SAMPLE_FILE
+
+        return [p for p in (EMBEDDED_DIR / SAMPLE_FILE,) if p.is_file()]
+    if key == "fashion-mnist" and root is None:
+        folders.append(_fashion_mnist_dir())
+    tv_root = Path(root).expanduser() if root is not None else default_data_root()
+    folders.append(_tv_location(key, tv_root))
+    files: list[Path] = []
+    for folder in folders:
+        try:
+            files += sorted(p for p in folder.iterdir() if p.is_file())
+        except OSError:
+            continue
+    return files
 
 
 def load_dataset(

@@ -22,6 +22,7 @@ __all__ = [
     "OutputFileError",
     "ResultsFileError",
     "ModelOutputError",
+    "TrainingDivergedError",
 ]
 
 
@@ -73,3 +74,9 @@ class ResultsFileError(OutputFileError):
 class ModelOutputError(InputError):
     """The base model returned something that cannot be counted as votes (NaN/inf logits, a wrong
     shape): an error naming the model, never a confident answer."""
+
+
+class TrainingDivergedError(InvalidParameterError):
+    """Training stopped because the loss (or a weight) became NaN/inf: the checkpoint on disk is
+    the last finite epoch, never the diverged one; the message names the epoch and what to lower
+    (usually the learning rate)."""

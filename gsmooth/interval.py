@@ -559,7 +559,9 @@ def certify_interval(
         slices: K slices per parameter (int or d ints); the family has prod(K_i) slices.
         n0, n: selection / estimation samples **per slice**.
         alpha: the family-wise failure probability; each slice is tested at alpha / K.
-        batch_size, seed, progress: as for :meth:`gsmooth.Smoother.certify`.
+        batch_size, seed: as for :meth:`gsmooth.Smoother.certify`.
+        progress: tqdm bars (stderr) over the noise samples of the call (every slice, both phases),
+            and for a surrogate over each image's path bounds (slices, path points).
         keys: one key per image naming its noise streams (slice k of image key uses
             :func:`slice_key` (key, k)); default 0..B−1.
 
@@ -632,7 +634,9 @@ def certify_interval(
         th = torch.as_tensor(plan.centers).to(device=param.device, dtype=x.dtype)
         for i in range(b):
             x0 = x[i]
-            bounds = transform.path_shift_bounds(x0, lows, highs, plan.centers[:, 0])
+            bounds = transform.path_shift_bounds(  # with many slices: long before any sample is drawn
+                x0, lows, highs, plan.centers[:, 0], **({"progress": True} if progress else {})
+            )
             guarantee = bounds.guarantee if guarantee == "sound" else guarantee
             # slice k is certified iff σ_θ Φ⁻¹(p_k) > T_k; as a radius: R_k = σ_θ Φ⁻¹(p_k) / M*_k > h
             m_k = np.maximum(bounds.upper / plan.requirement, 1.0) if plan.requirement > 0 else np.ones(k_total)

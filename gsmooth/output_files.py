@@ -195,7 +195,7 @@ def atomic_output(path: PathLike, mode: str = "wb", *, keep_on_interrupt: bool =
     """Open a temporary file beside ``path``; on normal exit flush, fsync and :func:`os.replace` it
     onto ``path``. On an exception the temporary file is removed and ``path`` is untouched — except
     with ``keep_on_interrupt`` on :class:`KeyboardInterrupt` (Ctrl-C, SIGTERM in the CLI), where
-    what was written so far is renamed onto ``path`` (the caller says it is incomplete).
+    what was written so far (if anything) is renamed onto ``path`` (the caller says it is incomplete).
 
     ``mode`` is ``"wb"`` or ``"w"`` (UTF-8 text)."""
     if mode not in ("wb", "w"):
@@ -212,7 +212,7 @@ def atomic_output(path: PathLike, mode: str = "wb", *, keep_on_interrupt: bool =
         try:
             yield handle
         except KeyboardInterrupt:
-            if keep_on_interrupt:
+            if keep_on_interrupt and handle.tell() > 0:  # nothing written yet: no empty file either
                 _finish(handle, tmp, target)
                 finished = True
             raise

@@ -81,8 +81,8 @@ class PathShiftBounds:
 class _PathCache:
     """``α ↦ F2(τ(α, x))`` as float64 vectors, each α evaluated once (batched)."""
 
-    def __init__(self, path: Callable[[torch.Tensor], torch.Tensor], chunk: int):
-        self.path, self.chunk = path, int(chunk)
+    def __init__(self, path: Callable[[torch.Tensor], torch.Tensor], chunk: int, bar=None):
+        self.path, self.chunk, self.bar = path, int(chunk), bar
         self.values: dict[float, np.ndarray] = {}
         self.norms: dict[float, float] = {}  # ‖F2(τ(α, x))‖, for the float slack
 
@@ -100,6 +100,8 @@ class _PathCache:
                 )
             for a, v, nv in zip(part, out, np.linalg.norm(out, axis=1)):
                 self.values[a], self.norms[a] = v, float(nv)
+            if self.bar is not None:
+                self.bar.update(len(part))
 
     def __getitem__(self, a: float) -> np.ndarray:
         return self.values[float(a)]
@@ -121,6 +123,7 @@ def slice_shift_bounds(
     max_points: int = 257,
     chunk: int = 256,
     fp_rtol: float = 1e-5,
+    progress: bool = False,
 ) -> PathShiftBounds:
     """Upper bounds on ``T_k = sup_{α ∈ [lo_k, hi_k]} √(|α − c_k|² + ‖Δ_k(α)‖²/ratio²)`` per slice.
 
@@ -140,6 +143,7 @@ def slice_shift_bounds(
         max_points: path evaluations per slice at most (sound mode); the bound is valid whenever
             it stops, only looser.
         chunk: path evaluations per batch.
+        progress: a tqdm counter (stderr) of the path points evaluated.
         fp_rtol: sound mode: ‖Δ‖ is raised by ``fp_rtol·(‖F2(τ(α, x))‖ + ‖F2(τ(c, x))‖)`` to cover
             the sampler's float32 evaluation of the encoder and the transform (measured ≤ 5e-7
             relative on the embedded rotational-blur surrogate; the default keeps a 20× margin).
@@ -147,6 +151,26 @@ def slice_shift_bounds(
     Returns:
         a :class:`PathShiftBounds`.
     """
+    bar = None
+    if progress:
+        from .progress import progress_bar
+
+        bar = progress_bar(None, unit="point", desc="path bounds")
+    try:
+        return _slice_shift_bounds(
+            path, W, lows=lows, highs=highs, centers=centers, ratio=ratio, lipschitz=lipschitz, kinks=kinks,
+            initial=initial, estimate_points=estimate_points, rtol=rtol, max_points=max_points, chunk=chunk,
+            fp_rtol=fp_rtol, bar=bar,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _slice_shift_bounds(
+    path, W, *, lows, highs, centers, ratio, lipschitz, kinks, initial, estimate_points, rtol, max_points, chunk,
+    fp_rtol, bar,
+) -> PathShiftBounds:
     lo = np.asarray(lows, dtype=np.float64).reshape(-1)
     hi = np.asarray(highs, dtype=np.float64).reshape(-1)
     c = np.asarray(centers, dtype=np.float64).reshape(-1)
@@ -164,7 +188,7 @@ def slice_shift_bounds(
         if not np.all(np.isfinite(lip)) or np.any(lip < 0):
             raise InvalidParameterError(f"path bounds: expected finite Lipschitz constants >= 0, got {lipschitz!r}")
     W64 = W.detach().double().cpu().numpy().reshape(-1)
-    cache = _PathCache(path, chunk)
+    cache = _PathCache(path, chunk, bar)
     kinks = np.asarray(sorted(float(v) for v in kinks), dtype=np.float64)
 
     def grid(k: int, count: int) -> list[float]:

@@ -189,10 +189,17 @@ class ResultsWriter:
         stored_config = {k: v for k, v in stored["config"].items() if k not in self.info}
         differences = _config_differences(stored_config, {k: v for k, v in self.config.items() if k not in self.info})
         if differences:
+            empty = ""
+            try:
+                with open(self.path, "rb") as handle:
+                    if len(handle.read(len(self._header) + 1)) <= len(self._header):  # nothing after the header
+                        empty = f" (it holds no rows yet: delete {self.path} and {sidecar} to use the path)"
+            except OSError:
+                pass
             raise ResultsFileError(
                 f"{self.path} was written by a different configuration: "
                 + "; ".join(differences)
-                + "; use another --out or delete it"
+                + f"; use another --out or delete it{empty}"
             )
 
     def _create(self, sidecar: str) -> None:
@@ -207,7 +214,14 @@ class ResultsWriter:
             document["info"] = self.info  # recorded, not compared on resume (e.g. the model's path)
         payload = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
         _atomic_write(sidecar, payload)
-        _atomic_write(self.path, self._header)  # the TSV appears with its complete header
+        try:
+            _atomic_write(self.path, self._header)  # the TSV appears with its complete header
+        except BaseException:  # e.g. Ctrl-C/SIGTERM between the two: no sidecar without its TSV
+            try:
+                os.unlink(sidecar)
+            except OSError:
+                pass
+            raise
         self.created = True
         self._open_locked()
 

@@ -20,6 +20,7 @@ from torch import nn
 from .certificate import ABSTAIN, Certificate, Prediction, ResultBatch
 from .errors import InputError, InvalidParameterError, ModelOutputError
 from .noise import Noise
+from .progress import progress_bar
 from .registry import get_registry
 from .seeding import NoiseStream
 from .stats import binomial_p_value, clopper_pearson_lower
@@ -170,9 +171,9 @@ class Smoother:
         self._check_pair()
         self.num_classes = int(num_classes)
         if device is not None:
-            self.device = check_device(device, option="Smoother: device")
+            self.device = check_device(device, what="Smoother: device")
         else:  # the model's own device (a model moved to meta holds no weights to run)
-            self.device = check_device(_model_device(model), option="Smoother: the model's device")
+            self.device = check_device(_model_device(model), what="Smoother: the model's device")
         if isinstance(model, nn.Module):
             model.to(self.device)
         self.transform.to(self.device)
@@ -460,7 +461,16 @@ class Smoother:
             x, num, batch_size=batch_size, seed=seed, phase=phase, keys=keys, progress=progress, centers=centers
         )
 
-    def _count(self, x, num, *, batch_size, seed, phase, keys, progress, centers=None) -> torch.Tensor:
+    @torch.no_grad()
+    def _count(self, x, num, *, batch_size, seed, phase, keys, progress, centers=None, bar=None) -> torch.Tensor:
+        """The sampling loop behind :meth:`count`, CERTIFY, PREDICT and interval certificates;
+        ``bar``: a progress bar to advance by the samples drawn (else ``progress`` opens one of its
+        own over ``B · num`` samples).
+
+        Always without autograd: votes need no gradient, and with it the forward pass of every
+        batch would keep its activations for a backward pass that never comes (for a surrogate's
+        U-Net at ``batch_size=1000``, about 2.6 GB). Memory is O(batch_size).
+        """
         b, k = x.shape[0], self.num_classes
         param_shape = self.transform.param_shape(tuple(x.shape[1:]))
         generator = torch.Generator(device=self.device)
@@ -470,11 +480,9 @@ class Smoother:
         ]
         counts = torch.zeros(b * k, dtype=torch.int64, device=self.device)
         remaining = [num] * b
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=b * num, unit="sample", unit_scale=True, leave=False, desc="sampling")
+        own_bar = None
+        if bar is None and progress:
+            bar = own_bar = progress_bar(b * num, unit="sample", desc="sampling")
         was_training = getattr(self.model, "training", False)
         if isinstance(self.model, nn.Module):
             self.model.eval()
@@ -516,8 +524,8 @@ class Smoother:
                 if bar is not None:
                     bar.update(filled)
         finally:
-            if bar is not None:
-                bar.close()
+            if own_bar is not None:
+                own_bar.close()
             if was_training:
                 self.model.train()
         return counts.view(b, k).cpu()
@@ -551,7 +559,8 @@ class Smoother:
             seed: base seed; with ``keys`` it fixes every θ (results do not depend on batch_size).
             keys: one integer per image naming its noise stream (default 0..B−1; the CLI passes
                 dataset indices so a resumed run reproduces an uninterrupted one).
-            progress: show a tqdm bar over samples.
+            progress: show a tqdm bar (stderr) over the noise samples of the call: selection and
+                estimation together, ``B · (n0 + n)``.
             center: the centre c of the parameter noise (transforms with a parameter only): the
                 smoothed classifier certified is ``g_c(x) = argmax_y P_θ(f(τ(c + θ, x)) = y)`` and
                 the radius is around c in parameter space (``‖δ‖ < R`` ⇒ ``g_{c+δ}(x) = g_c(x)``).
@@ -581,10 +590,15 @@ class Smoother:
         """The sampling half of CERTIFY on a checked ``(B,C,H,W)`` batch: ĉ from ``n0`` selection
         draws, its count nA among ``n`` fresh estimation draws and the one-sided Clopper–Pearson
         ``p_lower`` — numpy arrays ``(c_hat, n_a, p_lower)``, one entry per image."""
-        kw = dict(batch_size=batch_size, seed=seed, keys=keys, progress=progress, centers=centers)
-        counts0 = self._count(x, n0, phase=PHASE_SELECTION, **kw)
-        c_hat = counts0.argmax(dim=1)
-        counts = self._count(x, n, phase=PHASE_ESTIMATION, **kw)
+        bar = progress_bar(x.shape[0] * (n0 + n), unit="sample", desc="sampling") if progress else None
+        kw = dict(batch_size=batch_size, seed=seed, keys=keys, progress=False, centers=centers, bar=bar)
+        try:  # one bar over both phases: its end is the end of the call
+            counts0 = self._count(x, n0, phase=PHASE_SELECTION, **kw)
+            c_hat = counts0.argmax(dim=1)
+            counts = self._count(x, n, phase=PHASE_ESTIMATION, **kw)
+        finally:
+            if bar is not None:
+                bar.close()
         n_a = counts.gather(1, c_hat[:, None]).squeeze(1).numpy()
         p_lower = np.atleast_1d(clopper_pearson_lower(n_a, n, alpha))
         return c_hat.numpy(), n_a, p_lower

@@ -69,7 +69,6 @@ import inspect
 import datetime as _dt
 import math
 import os
-import pickle
 import time
 from dataclasses import dataclass, field
 from numbers import Integral, Real
@@ -82,8 +81,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checkpoint import FORMAT as CLASSIFIER_FORMAT
-from .checkpoint import _check_safe, _gsmooth_version, _load_strict, atomic_torch_save, check_version_and_keys
-from .errors import CheckpointError, InputError, InvalidParameterError, UnknownComponentError
+from .checkpoint import SURROGATE_FORMAT, _check_safe, _gsmooth_version, _load_strict, atomic_torch_save, check_map_location
+from .checkpoint import check_version_and_keys, nonfinite_tensors, torch_load_plain
+from .errors import CheckpointError, InputError, InvalidParameterError, TrainingDivergedError, UnknownComponentError
 from .lipschitz import GEstimate, estimate_G, normalize_param_range
 from .seeding import derive_seed
 from .transform import Transform
@@ -98,6 +98,8 @@ __all__ = [
     "BinStats",
     "SurrogateEvaluation",
     "train_surrogate",
+    "read_training_state",
+    "saved_surrogate_progress",
     "evaluate_surrogate",
     "save_surrogate",
     "load_surrogate",
@@ -105,7 +107,7 @@ __all__ = [
 ]
 
 #: Value of the ``format`` key of a surrogate checkpoint.
-FORMAT = "gsmooth-surrogate"
+FORMAT = SURROGATE_FORMAT
 #: Current surrogate checkpoint layout; :func:`load_surrogate` reads ``1..VERSION``.
 VERSION = 1
 
@@ -287,6 +289,9 @@ class SurrogateModel(nn.Module):
         self.dataset: Optional[str] = None
         self.training_info: dict = {}
         self.heldout: Optional[SurrogateEvaluation] = None
+        #: what :func:`train_surrogate` needs to continue (written by :func:`save_surrogate` as
+        #: ``"resume"``): configuration, completed epochs, position in a partial epoch, Adam's state
+        self.resume_state: Optional[dict] = None
 
     # -- parts -----------------------------------------------------------------------------------
     def arch(self) -> dict:
@@ -439,18 +444,89 @@ def _sample_uniform(pairs, n: int, gen: torch.Generator) -> torch.Tensor:
 
 
 def _check_device(device) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError, TypeError):
-        raise InvalidParameterError(f"surrogate: device expected cpu, cuda or cuda:N, got {device!r}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidParameterError(f"surrogate: device expected an available device, got {device!r} but CUDA is not available")
-    return dev
+    from .validation import check_device
+
+    return check_device(device, what="surrogate: device")
 
 
 # --------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------
+
+
+#: What must be equal for ``train_surrogate(resume=True)`` to continue a checkpoint (``epochs``
+#: may grow: it is not part of the configuration).
+RESUME_KEYS = (
+    "transform", "transform_params", "param_range", "dataset", "train_images", "max_train", "input_shape",
+    "batch_size", "lr", "seed", "width", "encoder_width", "latent_sigma",
+)
+
+
+def read_training_state(path: PathLike, *, map_location="cpu") -> tuple[SurrogateModel, dict]:
+    """The surrogate in ``path`` and its training state (``"resume"`` in the file: configuration,
+    completed epochs, position inside a time-limited epoch, optimizer state), for
+    ``train_surrogate(resume=True)``. A surrogate written without one (an older gsmooth, or
+    :func:`save_surrogate` by hand) gets a state rebuilt from its metadata with ``optimizer``
+    ``None``: it can be recognised as complete, not trained further. Refused
+    (:class:`~gsmooth.errors.CheckpointError`) when ``path`` is not a surrogate."""
+    try:
+        model, obj = _read_surrogate(path, map_location=map_location)
+    except CheckpointError as exc:
+        raise CheckpointError(f"cannot resume {str(path)}: {exc}") from None
+    state = obj.get("resume")
+    if isinstance(state, Mapping) and isinstance(state.get("config"), Mapping) and "optimizer" in state:
+        return model, dict(state)
+    info = model.training_info or {}
+    arch = obj.get("arch") or {}
+    history = info.get("history") or []
+    complete = bool(history) and all(int(r.get("samples", -1)) == int(info.get("train_images", -2)) for r in history)
+    config = {
+        "transform": model.transform_name,
+        "transform_params": dict(model.transform_params),
+        "param_range": [list(p) for p in model.param_range],
+        "dataset": model.dataset,
+        "train_images": info.get("train_images"),
+        "max_train": info.get("max_train"),
+        "input_shape": list(model.input_shape),
+        "batch_size": info.get("batch_size"),
+        "lr": info.get("lr"),
+        "seed": info.get("seed"),
+        "width": arch.get("width"),
+        "encoder_width": arch.get("encoder_width"),
+        "latent_sigma": info.get("latent_sigma"),
+    }
+    return model, {"config": config, "epoch": len(history) if complete else 0, "position": None, "optimizer": None,
+                   "legacy": True}
+
+
+def check_continuable(state: Mapping, epochs: int, path) -> None:
+    """Refuse to train further a surrogate whose file has no optimizer state (an older gsmooth):
+    it can only be recognised as complete (``state["epoch"] >= epochs``)."""
+    if state.get("optimizer") is None and int(state.get("epoch", 0)) < epochs:
+        raise CheckpointError(
+            f"cannot resume {str(path)}: expected a surrogate written by `gsmooth surrogate train` with its training "
+            f"state, got one without (written by an older gsmooth or by save_surrogate), so its "
+            f"{int(state.get('epoch', 0))} epoch(s) cannot be continued to {epochs}; choose another --out"
+        )
+
+
+def saved_surrogate_progress(path: PathLike) -> Optional[dict]:
+    """``{"epoch": completed epochs, "epochs": planned, "partial": bool, "heldout": bool}`` of the
+    surrogate checkpoint in ``path``, or ``None`` when there is none (what an interrupted run kept)."""
+    try:
+        if not Path(path).is_file():
+            return None
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+        state = obj.get("resume") or {}
+        info = obj.get("training") or {}
+        return {
+            "epoch": int(state.get("epoch", info.get("epochs_done", 0))),
+            "epochs": int(info.get("epochs", 0)),
+            "partial": state.get("position") is not None,
+            "heldout": obj.get("heldout") is not None,
+        }
+    except Exception:  # noqa: BLE001 - any unreadable file: nothing we can describe
+        return None
 
 
 def train_surrogate(
@@ -471,6 +547,8 @@ def train_surrogate(
     time_limit: Optional[float] = None,
     progress: bool = False,
     log: Optional[Callable[[str], None]] = None,
+    checkpoint: Optional[PathLike] = None,
+    resume: bool = False,
 ) -> SurrogateModel:
     """Train a surrogate ``H(F2(x) + F1(θ))`` of ``transform`` with L1 loss and Adam.
 
@@ -484,20 +562,35 @@ def train_surrogate(
         param_range: ``(lo, hi)`` / ``"lo:hi"`` / d pairs; default :data:`DEFAULT_RANGES` by name.
         epochs, batch_size: passes over the (first ``max_train``) images and batch size.
         lr: Adam learning rate (1e-3 as in the GSmooth code).
-        seed: seeds initialisation, shuffling and θ (the global RNG is left untouched).
+        seed: seeds initialisation, shuffling and θ (the global RNG is left untouched); each
+            epoch draws from its own generator seeded from ``(seed, epoch)``.
         device: where to train.
         max_train: use only the first N images.
         width, encoder_width: sizes of H and F2 (see :class:`SurrogateModel`).
         latent_sigma: std of latent noise ξ added while training (0: a surrogate of τ itself; > 0
             also teaches H to denoise the latent, which the smoothed classifier's samples carry).
         dataset_name: recorded in the checkpoint (default: ``dataset.name`` if it has one).
-        time_limit: stop after the batch during which this many seconds have passed (the last
-            epoch in ``history`` is then partial: see its ``samples``).
+        time_limit: stop after the batch during which this many seconds of training have passed
+            in this call (the last epoch in ``history`` is then partial: see its ``samples``).
+            With ``checkpoint``, the position inside that epoch is saved, so ``resume=True``
+            continues exactly there.
         progress: tqdm bar over batches. log: called with one line per epoch.
+        checkpoint: a file rewritten atomically after every epoch (and at a time-limit stop) with
+            the surrogate as :func:`save_surrogate` writes it plus its training state (Adam's
+            state, completed epochs, the position inside a partial epoch): a run killed at any
+            moment keeps its last completed epoch. Checked before any work: an existing file is
+            refused unless ``resume``.
+        resume: continue the run saved in ``checkpoint`` (same configuration, else
+            :class:`~gsmooth.errors.CheckpointError` listing the differences; ``epochs`` may
+            grow); the result equals an uninterrupted run's. A missing checkpoint starts afresh.
 
     Returns:
         the trained :class:`SurrogateModel` in eval mode, its metadata filled (``history`` in
-        ``training_info``).
+        ``training_info``; ``resume_state`` holds what the checkpoint stores to continue).
+
+    Raises:
+        TrainingDivergedError: the L1 loss or a weight became NaN/inf; ``checkpoint`` then keeps
+            the last finite epoch (nothing of the diverged one is written).
     """
     validate_params(
         "train_surrogate",
@@ -515,34 +608,139 @@ def train_surrogate(
     if time_limit is not None:
         validate_params("train_surrogate", {"time_limit": time_limit}, {"time_limit": [Interval(Real, 0, None, closed="neither")]})
     device = _check_device(device)
+    existing = None
+    if checkpoint is not None:
+        from .output_files import check_output_file
+
+        checkpoint = check_output_file(
+            checkpoint, option="train_surrogate: checkpoint", exists_ok=resume,
+            advice="pass resume=True to continue that run (same configuration), or choose another path",
+        )
+        if resume and checkpoint.exists():
+            existing = read_training_state(checkpoint, map_location=device)
     tr = _resolve_transform(transform)
     name = getattr(tr, "name", "") or type(tr).__name__
     d = _transform_param_dim(tr, param_range)
     pairs = normalize_param_range(param_range if param_range is not None else default_range(name), d)
     images = _Images(dataset, max_train, "train_surrogate")
     shape = images.shape
+    n = len(images)
+    dataset_label = dataset_name or _meta_str(dataset, "name") or "custom"
+    config = {
+        "transform": name,
+        "transform_params": dict(tr.get_params()) if hasattr(tr, "get_params") else {},
+        "param_range": [list(p) for p in pairs],
+        "dataset": dataset_label,
+        "train_images": n,
+        "max_train": max_train,
+        "input_shape": list(shape),
+        "batch_size": batch_size,
+        "lr": float(lr),
+        "seed": seed,
+        "width": width,
+        "encoder_width": encoder_width,
+        "latent_sigma": float(latent_sigma),
+    }
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         model = SurrogateModel(input_shape=shape, param_dim=d, width=width, encoder_width=encoder_width)
     model.to(device)
     tr.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    n = len(images)
-    history = []
+    history: list[dict] = []
+    done = 0  # completed epochs
+    position = None  # where a time-limited epoch stopped: {"epoch", "offset", "generator", "total", "count"}
+    seconds_before = 0.0
+    if existing is not None:
+        saved_model, state = existing
+        theirs = dict(state["config"])
+        legacy = bool(state.get("legacy"))  # an older file: compare what its metadata records
+        diff = {k: (theirs.get(k), config.get(k)) for k in RESUME_KEYS
+                if not (legacy and theirs.get(k) is None) and not _plain_eq(theirs.get(k), config.get(k))}
+        if diff:
+            details = "; ".join(f"{k}: expected {a!r} (in checkpoint), got {b!r}" for k, (a, b) in diff.items())
+            raise CheckpointError(f"cannot resume {checkpoint}: it was trained with a different configuration: {details}")
+        if int(state.get("epoch", 0)) >= epochs:
+            # nothing to train: the file is returned as it is (its held-out table included), so a
+            # complete surrogate is never rewritten (its SHA-256 is what models trained on it record)
+            if log is not None:
+                log(f"resuming {checkpoint}: all {int(state.get('epoch', 0))} epoch(s) done, nothing to train")
+            saved_model.resume_state = None if legacy else dict(state)
+            return saved_model.eval()
+        check_continuable(state, epochs, checkpoint)
+        model.load_state_dict(saved_model.state_dict())
+        opt.load_state_dict(state["optimizer"])
+        done = int(state.get("epoch", 0))
+        position = state.get("position")
+        history = [dict(r) for r in saved_model.training_info.get("history", [])]
+        seconds_before = float(saved_model.training_info.get("seconds", 0.0))
+        if log is not None:
+            where = f" and {position['count']}/{n} images of epoch {done + 1}" if position else ""
+            log(f"resuming {checkpoint} after epoch {done}/{epochs}{where}")
+    kept = _held(done, epochs, position, n) if existing is not None else None  # what the checkpoint on disk holds
+
+    def fill_metadata(seconds: float) -> None:
+        model.transform_name = name
+        model.transform_params = dict(config["transform_params"])
+        model.transform_kind = getattr(tr, "kind", None)
+        model.param_units = getattr(tr, "param_units", "") or ""
+        model.param_range = pairs
+        model.dataset = dataset_label
+        model.training_info = {
+            "epochs": epochs,
+            "epochs_done": len(history),
+            "batch_size": batch_size,
+            "lr": lr,
+            "optimizer": "adam",
+            "loss": "l1",
+            "seed": seed,
+            "max_train": max_train,
+            "train_images": n,
+            "latent_sigma": float(latent_sigma),
+            "seconds": seconds,
+            "history": [dict(r) for r in history],
+        }
+        model.resume_state = {
+            "config": dict(config),
+            "epoch": done,
+            "position": position,
+            "optimizer": opt.state_dict(),
+        }
+
+    def save(seconds: float, epoch: int) -> None:
+        bad = nonfinite_tensors(model)
+        if bad:  # a finite loss whose step overflowed the weights: never written
+            raise TrainingDivergedError(_diverged(
+                f"weight {bad[0]}", "not finite", epoch=epoch, epochs=epochs, lr=lr, kept=kept, out=checkpoint))
+        fill_metadata(seconds)
+        if checkpoint is not None:
+            save_surrogate(checkpoint, model, heldout=None)
+
+    remaining = sum(math.ceil(n / batch_size) for _ in range(done + 1, epochs + 1))
+    if position is not None:
+        remaining -= math.ceil(position["offset"] / batch_size)
     bar = None
-    if progress:
+    if progress and remaining > 0:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs * math.ceil(n / batch_size), unit="batch", leave=False, desc="surrogate")
+        bar = tqdm(total=remaining, unit="batch", leave=False, desc="surrogate")
     start = time.perf_counter()
     out_of_time = False
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(done + 1, epochs + 1):
             gen = torch.Generator().manual_seed(derive_seed(seed, epoch))
             perm = torch.randperm(n, generator=gen)
             model.train()
-            total, count, t0 = 0.0, 0, time.perf_counter()
-            for s in range(0, n, batch_size):
+            total, count, first, t0 = 0.0, 0, 0, time.perf_counter()
+            if position is not None and int(position["epoch"]) == epoch:
+                # continue a time-limited epoch where it stopped: same permutation, same generator state
+                gen.set_state(position["generator"])
+                total, count, first = float(position["total"]), int(position["count"]), int(position["offset"])
+                t0 -= float(position.get("seconds", 0.0))
+                if history and history[-1].get("epoch") == epoch:
+                    history.pop()  # its partial row is completed below
+            position = None
+            for s in range(first, n, batch_size):
                 idx = perm[s : s + batch_size]
                 xb = images.batch(idx, device)
                 theta = _sample_uniform(pairs, len(idx), gen).to(device=device, dtype=xb.dtype)
@@ -552,50 +750,80 @@ def train_surrogate(
                 if latent_sigma > 0:
                     xi = torch.randn(xb.shape, generator=gen, dtype=xb.dtype).to(device) * latent_sigma
                 loss = (model(xb, theta, xi) - target).abs().mean()
+                value = loss.item()
+                if not math.isfinite(value):  # checked before the step: no NaN reaches the weights
+                    raise TrainingDivergedError(_diverged(
+                        "the L1 loss", value, epoch=epoch, epochs=epochs, lr=lr, kept=kept, out=checkpoint))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total += loss.item() * len(idx)
+                total += value * len(idx)
                 count += len(idx)
                 if bar is not None:
                     bar.update(1)
-                if time_limit is not None and time.perf_counter() - start >= time_limit:
+                if time_limit is not None and time.perf_counter() - start >= time_limit and s + batch_size < n:
                     out_of_time = True
+                    position = {
+                        "epoch": epoch, "offset": s + batch_size, "generator": gen.get_state(),
+                        "total": total, "count": count, "seconds": time.perf_counter() - t0,
+                    }
                     break
             row = {"epoch": epoch, "l1": total / count, "seconds": time.perf_counter() - t0, "samples": count}
             history.append(row)
+            if not out_of_time:
+                done = epoch
+            save(seconds_before + time.perf_counter() - start, epoch)
+            kept = _held(done, epochs, position, n) if checkpoint is not None else None
             if log is not None:
                 part = f", partial: {count}/{n}" if count < n else ""
-                log(f"epoch {epoch}/{epochs}  train L1 {row['l1']:.5f}  ({row['seconds']:.1f} s, {count} images{part})")
+                log(f"epoch {epoch}/{epochs}  train L1 {row['l1']:.5f}  ({row['seconds']:.1f} s, {count} images{part})"
+                    + (f"  -> {checkpoint}" if checkpoint is not None else ""))
             if out_of_time:
                 if log is not None:
                     log(f"time limit of {time_limit:g} s reached during epoch {epoch}; stopping")
                 break
+            if time_limit is not None and time.perf_counter() - start >= time_limit and epoch < epochs:
+                out_of_time = True
+                if log is not None:
+                    log(f"time limit of {time_limit:g} s reached at the end of epoch {epoch}; stopping")
+                break
     finally:
         if bar is not None:
             bar.close()
-    model.eval()
-    model.transform_name = name
-    model.transform_params = dict(tr.get_params()) if hasattr(tr, "get_params") else {}
-    model.transform_kind = getattr(tr, "kind", None)
-    model.param_units = getattr(tr, "param_units", "") or ""
-    model.param_range = pairs
-    model.dataset = dataset_name or _meta_str(dataset, "name") or "custom"
-    model.training_info = {
-        "epochs": epochs,
-        "epochs_done": len(history),
-        "batch_size": batch_size,
-        "lr": lr,
-        "optimizer": "adam",
-        "loss": "l1",
-        "seed": seed,
-        "max_train": max_train,
-        "train_images": n,
-        "latent_sigma": float(latent_sigma),
-        "seconds": time.perf_counter() - start,
-        "history": history,
-    }
-    return model
+    fill_metadata(seconds_before + time.perf_counter() - start)
+    return model.eval()
+
+
+def _plain_eq(a, b) -> bool:
+    """Configuration values compared as plain data (tuples and lists alike)."""
+    def norm(v):
+        if isinstance(v, (list, tuple)):
+            return [norm(x) for x in v]
+        if isinstance(v, Mapping):
+            return {k: norm(x) for k, x in v.items()}
+        return v
+
+    return norm(a) == norm(b)
+
+
+def _held(done: int, epochs: int, position: Optional[Mapping], n: int) -> str:
+    """What a surrogate checkpoint holds, in words."""
+    if position is None:
+        return f"epoch {done}/{epochs}"
+    return f"epoch {done}/{epochs} and {int(position['count'])}/{n} images of epoch {int(position['epoch'])}"
+
+
+def _diverged(what: str, value, *, epoch: int, epochs: int, lr: float, kept: Optional[str], out) -> str:
+    if out is None:
+        keep = "no checkpoint was requested"
+    elif kept:
+        keep = f"{out} keeps {kept}, the last finite state (nothing of epoch {epoch} was written)"
+    else:
+        keep = f"nothing was saved ({out} is written after each finite epoch)"
+    return (
+        f"surrogate training diverged in epoch {epoch}/{epochs}: {what} is {value}; expected finite values. {keep}; "
+        f"try a lower --lr (got {lr:g}, e.g. --lr {lr / 10:g})"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -838,13 +1066,25 @@ def save_surrogate(
         "training": dict(surrogate.training_info),
         "heldout": heldout.to_dict() if heldout is not None else None,
         "extra": dict(extra) if extra is not None else {},
+        "resume": _to_cpu(surrogate.resume_state) if getattr(surrogate, "resume_state", None) else None,
         "torch_version": str(torch.__version__),
         "gsmooth_version": _gsmooth_version(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    for key in ("transform_params", "training", "heldout", "extra"):
+    for key in ("transform_params", "training", "heldout", "extra", "resume"):
         _check_safe(payload[key], f"save_surrogate {key}")
     return atomic_torch_save(payload, path)
+
+
+def _to_cpu(value):
+    """Tensors moved to the CPU inside plain containers (a file that loads anywhere)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, Mapping):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
 
 
 def load_surrogate(path: PathLike, *, map_location="cpu") -> SurrogateModel:
@@ -858,31 +1098,21 @@ def load_surrogate(path: PathLike, *, map_location="cpu") -> SurrogateModel:
             checkpoint — the message says so), a newer version, missing keys, or weights that do
             not match the recorded architecture.
     """
+    return _read_surrogate(path, map_location=map_location)[0]
+
+
+def _read_surrogate(path: PathLike, *, map_location="cpu") -> tuple[SurrogateModel, dict]:
+    """:func:`load_surrogate`, also returning the file's raw dict (its ``"resume"`` state)."""
+    check_map_location(map_location, what="load_surrogate: map_location")
     path = Path(path)
     where = repr(str(path))
     if not path.exists():
         raise CheckpointError(f"surrogate: expected an existing file, got {where} (no such file)")
     if not path.is_file():
         raise CheckpointError(f"surrogate: expected a file, got the directory {where}")
-    try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        msg = str(exc)
-        detail = next((ln.strip() for ln in msg.splitlines() if "Unsupported global" in ln), None)
-        if detail is None:
-            raise CheckpointError(
-                f"{where}: expected a file written by torch.save, got unreadable data "
-                f"({msg.split('WeightsUnpickler error:')[-1].split('Check the documentation')[0].strip() or 'UnpicklingError'})"
-            ) from exc
-        raise CheckpointError(
-            f"{where}: expected a surrogate checkpoint of tensors and plain values, got one holding other Python "
-            f"objects, which safe loading refuses ({detail.split('. Please use')[0]})"
-        ) from exc
-    except Exception as exc:  # noqa: BLE001 - torch raises many types on garbage
-        raise CheckpointError(
-            f"{where}: expected a file written by torch.save, got unreadable data ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''})"
-        ) from exc
+    obj = torch_load_plain(
+        path, map_location=map_location, where=where, what="a surrogate checkpoint", trust_option=False
+    )
     if not isinstance(obj, Mapping) or obj.get("format") != FORMAT:
         if isinstance(obj, Mapping) and obj.get("format") == CLASSIFIER_FORMAT:
             got = "a gsmooth classifier checkpoint (format 'gsmooth-checkpoint'); pass that as the model, and a file from `gsmooth surrogate train` as the surrogate"
@@ -917,7 +1147,7 @@ def load_surrogate(path: PathLike, *, map_location="cpu") -> SurrogateModel:
     model.training_info = dict(obj.get("training") or {})
     model.heldout = heldout
     model.checkpoint_path = path
-    return model.eval()
+    return model.eval(), obj
 
 
 # --------------------------------------------------------------------------------------------
@@ -1240,10 +1470,13 @@ class SurrogateTransform(Transform):
 
         check_range_in_domain(self._true(), low, high, owner=f"surrogate({self.surrogate.transform_name})")
 
-    def path_shift_bounds(self, x0: torch.Tensor, lows, highs, centers):
+    def path_shift_bounds(self, x0: torch.Tensor, lows, highs, centers, *, progress: bool = False):
         """Per-slice bounds ``T_k`` on the path shift of image ``x0`` ``(C, H, W)`` (one parameter):
-        see :func:`gsmooth.path_bounds.slice_shift_bounds`. ``sound`` when :attr:`guarantee` is."""
+        see :func:`gsmooth.path_bounds.slice_shift_bounds`. ``sound`` when :attr:`guarantee` is.
+        ``progress``: tqdm bars (stderr) over the slices' speed bounds and the path points evaluated
+        (with many slices this takes long before any sample is drawn)."""
         from .path_bounds import slice_shift_bounds
+        from .progress import progress_bar
 
         if self.d != 1:
             raise InvalidParameterError(
@@ -1267,7 +1500,16 @@ class SurrogateTransform(Transform):
 
             w_norm = float(linear_operator_norm(W))
             x_cpu = x0.detach().reshape(self.surrogate.input_shape).double().cpu()
-            speeds = [true.path_speed_bound(x_cpu, float(a), float(b)) for a, b in zip(lows, highs)]
+            bar = progress_bar(len(lows), unit="slice", desc="path speed bounds") if progress else None
+            try:
+                speeds = []
+                for a, b in zip(lows, highs):
+                    speeds.append(true.path_speed_bound(x_cpu, float(a), float(b)))
+                    if bar is not None:
+                        bar.update(1)
+            finally:
+                if bar is not None:
+                    bar.close()
             if all(v is not None and math.isfinite(float(v)) for v in speeds):
                 lipschitz = [(lip_f2 * float(v) + w_norm) * (1.0 + 1e-9) for v in speeds]
         span = (float(lows.min()), float(highs.max()))
@@ -1277,7 +1519,7 @@ class SurrogateTransform(Transform):
         kinks = true.kink_points(*span, image_size=tuple(x64.shape)) if takes_size else true.kink_points(*span)
         return slice_shift_bounds(
             path, W, lows=lows, highs=highs, centers=centers, ratio=float(self.sigma_ratio), lipschitz=lipschitz,
-            kinks=kinks,
+            kinks=kinks, progress=progress,
         )
 
     def check_point_certificate(self) -> None:

@@ -10,6 +10,10 @@ picks the same surrogate up.
 Checkpoints (one per epoch, written atomically) record architecture, dataset, number of classes,
 normalization and smoothing, and carry optimizer/scheduler state for ``resume``. Data order and
 noise are seeded per epoch, so a resumed run sees the same batches as an uninterrupted one.
+A NaN/inf loss (checked before the step) or weight (checked before the save) stops the run with a
+:class:`~gsmooth.errors.TrainingDivergedError` naming the epoch; the checkpoint on disk stays the
+last finite epoch. ``TrainConfig.clip_grad`` clips the gradient's global norm (``gsmooth train``
+defaults it to 5 for a new run; the library default ``None`` keeps older configurations as they were).
 """
 
 from __future__ import annotations
@@ -25,16 +29,17 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .data import dataset_info, load_dataset
-from .errors import CheckpointError, InvalidParameterError, ResultsFileError
+from .checkpoint import load_checkpoint, nonfinite_tensors, save_checkpoint
+from .data import dataset_files, dataset_info, load_dataset
+from .errors import CheckpointError, GsmoothError, InvalidParameterError, TrainingDivergedError
+from .output_files import check_output_file
 from .models import build_model
 from .registry import get_registry
 from .seeding import derive_seed
 from .smoothing import Smoother
 from .validation import Interval, Options, validate_params
 
-__all__ = ["TrainConfig", "EpochStats", "train", "evaluate"]
+__all__ = ["TrainConfig", "EpochStats", "train", "evaluate", "check_checkpoint_out", "read_resumable", "saved_epoch"]
 
 _CONSTRAINTS = {
     "epochs": [Interval(Integral, 1, None)],
@@ -47,6 +52,7 @@ _CONSTRAINTS = {
     "seed": [Interval(Integral, 0, None)],
     "augment": [Options(("none", "augmix"))],
     "vanilla": [Options((True, False))],
+    "clip_grad": [Interval(Real, 0, None, closed="neither"), Options((None,))],
 }
 
 
@@ -75,6 +81,7 @@ class TrainConfig:
     latent_sigma: float | None = None  # σ_ξ of the surrogate's latent noise
     augment: str = "none"  # "augmix": torchvision's AugMix on every training image (gsmooth.augmentation)
     vanilla: bool = False  # no smoothing noise at all (a baseline; the checkpoint records no smoothing)
+    clip_grad: float | None = None  # clip the gradient's global L2 norm to this (None: no clipping)
 
     def validate(self) -> None:
         validate_params("train", {k: getattr(self, k) for k in _CONSTRAINTS}, _CONSTRAINTS)
@@ -170,18 +177,67 @@ def evaluate(smoother: Smoother, loader, *, seed: int = 0) -> tuple[float, float
     return correct / max(total, 1), noisy / max(total, 1)
 
 
-def _check_out(out: Path, resume: bool) -> None:
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise ResultsFileError(f"cannot write checkpoint {out}: directory {parent} does not exist")
-    import os
+#: How an existing output is refused without --resume (train and surrogate train).
+RESUME_ADVICE = "add --resume to continue that run (same configuration), or choose another path"
 
-    if not os.access(parent, os.W_OK):
-        raise ResultsFileError(f"cannot write checkpoint {out}: directory {parent} is not writable")
-    if out.exists() and not resume:
-        raise ResultsFileError(
-            f"checkpoint {out} already exists: expected a new path, or --resume to continue that run"
+
+def check_checkpoint_out(out, *, resume: bool, inputs=None, option: str = "--out") -> Path:
+    """Before any work: the checkpoint ``out`` may be written (:func:`gsmooth.output_files.check_output_file`):
+    not one of ``inputs`` (``{"--surrogate": path, …}``), in an existing writable folder (probed),
+    and new unless ``resume`` (the caller then checks that it is a run of the same configuration)."""
+    return check_output_file(out, option=option, inputs=inputs or {}, exists_ok=resume, advice=RESUME_ADVICE)
+
+
+def dataset_inputs(name: str, root=None) -> dict:
+    """``{"--dataset NAME": file, …}``: the dataset files an output may not be."""
+    return {f"--dataset {name} ({p.name})": p for p in dataset_files(name, root=root)}
+
+
+def saved_epoch(path) -> int | None:
+    """Completed epochs recorded in the checkpoint ``path``, or ``None`` when there is none
+    (missing or unreadable): what an interrupted run has kept."""
+    try:
+        if path is None or not Path(path).is_file():
+            return None
+        return int(load_checkpoint(path).epoch)
+    except (GsmoothError, OSError, ValueError, RuntimeError):
+        return None
+
+
+def diverged_message(what: str, *, epoch: int, epochs: int, value, lr: float, kept: int | None, out) -> str:
+    """One line for a run stopped on a NaN/inf: where, what is kept on disk, what to lower."""
+    if kept:
+        keep = f"{out} keeps epoch {kept}/{epochs}, the last finite one (nothing of epoch {epoch} was written)"
+    else:
+        keep = f"nothing was saved ({out} is written after each finite epoch)"
+    return (
+        f"training diverged in epoch {epoch}/{epochs}: {what} is {value}; expected finite values. {keep}; "
+        f"try a lower --lr (got {lr:g}, e.g. --lr {lr / 10:g})"
+    )
+
+
+def _resume_config_diff(saved: dict, cfg: TrainConfig) -> dict:
+    defaults = {f.name: (f.default if f.default is not MISSING else f.default_factory()) for f in fields(TrainConfig)
+                if f.default is not MISSING or f.default_factory is not MISSING}
+    mine = {k: v for k, v in cfg.__dict__.items() if k != "epochs"}
+    # options added after a checkpoint was written count as their defaults
+    theirs = {k: saved.get(k, defaults.get(k)) for k in mine}
+    return {k: (theirs.get(k), mine.get(k)) for k in mine if theirs.get(k) != mine.get(k)}
+
+
+def read_resumable(out, *, map_location="cpu"):
+    """The checkpoint in ``out`` as a run ``train`` can continue: a gsmooth classifier checkpoint
+    written by :func:`train` (it records ``train_config``); anything else is refused with what it is."""
+    try:
+        ckpt = load_checkpoint(out, map_location=map_location)
+    except CheckpointError as exc:
+        raise CheckpointError(f"cannot resume {out}: {exc}") from None
+    if not (ckpt.extra or {}).get("train_config"):
+        raise CheckpointError(
+            f"cannot resume {out}: expected a checkpoint written by `gsmooth train` (it records its training "
+            "configuration), got a gsmooth checkpoint without one; choose another --out"
         )
+    return ckpt
 
 
 def train(
@@ -201,7 +257,9 @@ def train(
         cfg: the run's :class:`TrainConfig`.
         out: checkpoint path (rewritten atomically after every epoch).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` …
-        resume: continue from ``out`` if it exists (its configuration must match ``cfg``).
+        resume: continue from ``out`` if it exists (its configuration must match ``cfg``;
+            ``epochs`` may grow). Without it an existing ``out`` is refused before any work, as is
+            an ``out`` that is an input (the surrogate, a dataset file) or in an unwritable folder.
         data_root, download: passed to :func:`gsmooth.data.load_dataset`.
         progress: tqdm bar per epoch.
         log: where one line per epoch goes.
@@ -209,16 +267,27 @@ def train(
     Returns:
         the per-epoch statistics of the epochs run in this call.
 
+    Raises:
+        OutputFileError: ``out`` cannot be written (see ``resume``).
+        CheckpointError: ``resume`` of a file that is not a checkpoint of :func:`train`, or of a
+            different configuration (the differences are listed).
+        TrainingDivergedError: the loss or a weight became NaN/inf (``out`` keeps the last finite epoch).
+
     Example:
         >>> cfg = TrainConfig(arch="small_cnn", dataset="fashion-mnist", epochs=1, max_train=512)
         >>> stats = train(cfg, out="/tmp/fm.pt")  # doctest: +SKIP
     """
+    from .validation import check_device
+
     cfg.validate()
-    out = Path(out)
-    _check_out(out, resume)
-    _check_surrogate(cfg)
-    device = torch.device(device)
+    device = check_device(device, what="train: device")
     info = dataset_info(cfg.dataset)
+    inputs = {"surrogate": cfg.surrogate, **dataset_inputs(cfg.dataset, data_root)}
+    out = check_checkpoint_out(out, resume=resume, inputs=inputs, option="train: out")
+    existing = None
+    if resume and out.exists():
+        existing = read_resumable(out, map_location=device)  # refused now, before any work, if it is not ours
+    _check_surrogate(cfg)
     # Initial weights from the run's seed (the global RNG is restored afterwards), so the same
     # command trains the same model.
     with torch.random.fork_rng(devices=[]):
@@ -241,15 +310,10 @@ def train(
 
     start_epoch = 0
     earlier: list[dict] = []  # epochs of an interrupted run, kept in the checkpoint's history
-    if resume and out.exists():
-        ckpt = load_checkpoint(out, map_location=device)
-        saved = ckpt.extra.get("train_config", {}) if ckpt.extra else {}
-        defaults = {f.name: (f.default if f.default is not MISSING else f.default_factory()) for f in fields(TrainConfig)
-                    if f.default is not MISSING or f.default_factory is not MISSING}
-        mine = {k: v for k, v in cfg.__dict__.items() if k != "epochs"}
-        # options added after a checkpoint was written count as their defaults
-        theirs = {k: saved.get(k, defaults.get(k)) for k in mine}
-        diff = {k: (theirs.get(k), mine.get(k)) for k in mine if theirs.get(k) != mine.get(k)}
+    if existing is not None:
+        ckpt = existing
+        saved = ckpt.extra.get("train_config", {})
+        diff = _resume_config_diff(saved, cfg)
         if diff:
             details = "; ".join(f"{k}: expected {a!r} (in checkpoint), got {b!r}" for k, (a, b) in diff.items())
             raise CheckpointError(f"cannot resume {out}: it was trained with a different configuration: {details}")
@@ -264,6 +328,7 @@ def train(
         if start_epoch >= cfg.epochs:
             log("nothing to do: all epochs done")
             return []
+    kept = start_epoch or None  # the epoch the checkpoint on disk holds (None: no checkpoint yet)
 
     augment = info.name.startswith("cifar")  # crop+flip for CIFAR; none for the 28x28 digit/fashion sets
     train_set = load_dataset(cfg.dataset, split="train", root=data_root, download=download, augment=augment)
@@ -304,18 +369,26 @@ def train(
                 noisy = x if cfg.vanilla else smoother.perturb(x, generator=noise_gen)
             logits = model(noisy)
             loss = loss_fn(logits, y)
+            value = loss.item()
+            if not math.isfinite(value):  # checked before the step: no NaN reaches the weights
+                if bar is not None:
+                    bar.close()
+                raise TrainingDivergedError(diverged_message(
+                    "the training loss", epoch=epoch + 1, epochs=cfg.epochs, value=value, lr=cfg.lr, kept=kept, out=out))
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.clip_grad is not None:
+                torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
             opt.step()
-            if not math.isfinite(loss.item()):
-                raise InvalidParameterError(
-                    f"training diverged at epoch {epoch + 1}: loss is {loss.item()}; expected a finite loss "
-                    f"(try a smaller --lr, got {cfg.lr})"
-                )
-            total_loss += loss.item() * len(y)
+            total_loss += value * len(y)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(y)
         sched.step()
+        bad = nonfinite_tensors(model)
+        if bad:  # a finite loss whose step overflowed the weights: never written
+            raise TrainingDivergedError(diverged_message(
+                f"weight {bad[0]}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""), epoch=epoch + 1,
+                epochs=cfg.epochs, value="not finite", lr=cfg.lr, kept=kept, out=out))
         clean, noisy = evaluate(smoother, test_loader, seed=cfg.seed)
         stats = EpochStats(epoch + 1, total_loss / seen, correct / seen, clean, noisy, time.perf_counter() - t0)
         history.append(stats)
@@ -334,6 +407,7 @@ def train(
             scheduler=sched,
             extra={"train_config": dict(cfg.__dict__), "history": earlier + [s.__dict__ for s in history]},
         )
+        kept = epoch + 1
         log(
             f"epoch {stats.epoch}/{cfg.epochs}  loss {stats.train_loss:.4f}  train acc {stats.train_acc:.4f}  "
             f"test acc clean {stats.clean_acc:.4f} / noisy {stats.noisy_acc:.4f}  ({stats.seconds:.1f} s)  -> {out}"

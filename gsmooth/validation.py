@@ -86,31 +86,62 @@ def check_positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
-def check_device(device: Any, *, option: str = "device") -> "torch.device":
-    """A :class:`torch.device` that can hold tensors here, or an :class:`InvalidParameterError`
-    (``option`` names the argument in the message): a name torch does not know, ``meta`` (tensors
-    without values: nothing can be counted), and a device this machine does not have (CUDA without
-    a GPU, ``cuda:7`` on a one-GPU machine, ``mps`` off Apple silicon) are refused before any work,
-    by allocating an empty tensor there."""
+#: Device types gsmooth runs on, and how to ask whether one is present.
+_DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
+
+
+def check_device(device: Any, *, what: str = "device"):
+    """``device`` as a :class:`torch.device` that can hold tensors on this machine, else an
+    :class:`InvalidParameterError` that names ``what`` (``"--device"``, ``"map_location"`` …):
+    a wrong device is the device's fault, never reported as a broken checkpoint.
+
+    Accepted: ``cpu``; ``cuda`` / ``cuda:N`` with CUDA available and N below the device count;
+    ``mps`` / ``xpu`` where available — checked by allocating an empty tensor there. Refused:
+    names torch does not know, other types, and ``meta`` (tensors without values: nothing can be
+    counted). ``None`` is not a device (callers default it themselves).
+
+    >>> check_device("cpu", what="--device")
+    device(type='cpu')
+    >>> check_device("nonsense", what="--device")
+    Traceback (most recent call last):
+    ...
+    gsmooth.errors.InvalidParameterError: --device expected cpu, cuda or cuda:N, got 'nonsense'
+    """
     import torch
 
     if isinstance(device, bool) or not isinstance(device, (str, torch.device, int)):
-        raise InvalidParameterError(f"{option} expected cpu, cuda or cuda:N (a str or torch.device), got {device!r}")
+        raise InvalidParameterError(f"{what} expected cpu, cuda or cuda:N (a str or torch.device), got {device!r}")
     try:
-        dev = torch.device(device)
+        dev = device if isinstance(device, torch.device) else torch.device(device)
     except (RuntimeError, ValueError, TypeError):
-        raise InvalidParameterError(f"{option} expected cpu, cuda or cuda:N, got {device!r}") from None
+        raise InvalidParameterError(f"{what} expected cpu, cuda or cuda:N, got {device!r}") from None
     if dev.type == "meta":
         raise InvalidParameterError(
-            f"{option} expected a device holding values (cpu, cuda), got {device!r} (meta tensors have no values to count)"
+            f"{what} expected a device holding values (cpu, cuda), got {device!r} (meta tensors have no values to count)"
         )
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidParameterError(f"{option} expected an available device, got {device!r} but CUDA is not available here")
+    if dev.type not in _DEVICE_TYPES:
+        raise InvalidParameterError(f"{what} expected cpu, cuda or cuda:N, got {device!r} (device type {dev.type!r})")
+    if dev.type == "cpu":
+        return dev
+    backend = getattr(torch, dev.type, None) if dev.type != "mps" else getattr(torch.backends, "mps", None)
+    available = bool(backend is not None and backend.is_available())
+    if not available:
+        raise InvalidParameterError(
+            f"{what} expected an available device, got {device!r} but {dev.type.upper()} is not available here "
+            f"(use cpu)"
+        )
+    if dev.index is not None and dev.type in ("cuda", "xpu"):
+        count = getattr(torch, dev.type).device_count()
+        if dev.index >= count:
+            raise InvalidParameterError(
+                f"{what} expected an available device, got {device!r} but this machine has {count} "
+                f"{dev.type.upper()} device(s) ({dev.type}:0..{dev.type}:{count - 1})"
+            )
     try:
         torch.empty(0, device=dev)
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, AssertionError… for absent devices
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InvalidParameterError(f"{option} expected an available device, got {device!r} ({first})") from None
+        raise InvalidParameterError(f"{what} expected an available device, got {device!r} ({first})") from None
     return dev
 
 

@@ -4,6 +4,7 @@ and as real subprocesses where process behaviour matters: exit codes, SIGKILL an
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -259,3 +260,165 @@ def test_training_is_reproducible_from_the_seed(tmp_path, capsys):
     assert run_cli(capsys, *base, "--seed", "1", "--out", tmp_path / "c.pt")[0] == 0
     c = load_checkpoint(tmp_path / "c.pt").state_dict
     assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+# -- SIGTERM: a clean stop of a real process, rows kept ---------------------------------------------
+
+
+def _wait_for_lines(proc, path: Path, lines: int, what: str) -> None:
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if path.exists() and len(path.read_bytes().splitlines()) >= lines:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"{what} ended before it could be terminated: {proc.stderr.read().decode()}")
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail(f"{what}: no {lines} lines in {path} after 180 s")
+
+
+def test_sigterm_stops_certify_and_predict_cleanly_exit_143_rows_kept(ckpt, tmp_path, capsys):
+    """`kill PID` (a batch scheduler's time limit) on real `gsmooth` processes once rows exist: exit 143,
+    one line saying what was kept and how to go on, no traceback; every row kept is complete and the
+    results files resume. The three commands run side by side (each start costs seconds of imports)."""
+    import json
+
+    import numpy as np
+
+    sampling = ["--n", "3000", "--batch", "500", "--no-progress"]
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "imgs.npy", rng.integers(0, 256, size=(12, 28, 28), dtype=np.uint8))
+    runs = {
+        "certify": (["certify", "--model", str(ckpt), "--n0", "20", *sampling, "--max", "12", "--out", "c.tsv"], "c.tsv", 3),
+        "predict": (["predict", "--model", str(ckpt), *sampling, "--max", "12", "--out", "p.tsv"], "p.tsv", 3),
+        "predict --input": (["predict", "--model", str(ckpt), "--input", "imgs.npy", *sampling, "--max", "10",
+                             "--out", "f.jsonl"], None, 2),
+    }
+    procs = {
+        name: subprocess.Popen([*_gsmooth_cmd(), *argv], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for name, (argv, _, _) in runs.items()
+    }
+    try:
+        for name, (argv, out, lines) in runs.items():
+            if out is None:  # file mode writes to a hidden temporary file until it ends
+                deadline = time.time() + 180
+                while time.time() < deadline and not any(
+                    len(p.read_bytes().splitlines()) >= lines for p in tmp_path.glob(".f.jsonl.*.tmp")
+                ):
+                    assert procs[name].poll() is None, procs[name].stderr.read().decode()
+                    time.sleep(0.05)
+            else:
+                _wait_for_lines(procs[name], tmp_path / out, lines, name)
+            procs[name].send_signal(signal.SIGTERM)
+        results = {name: (p.wait(timeout=120), p.stderr.read().decode()) for name, p in procs.items()}
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for name, (code, err) in results.items():
+        assert code == 143, f"{name}: exit {code}: {err}"
+        assert "Traceback" not in err, f"{name}: {err}"
+    for name in ("certify", "predict"):
+        err = results[name][1].rstrip().splitlines()[-1]
+        out = runs[name][1]
+        assert err == (f"gsmooth {name}: terminated (SIGTERM); the rows written so far are in {out}; run the same "
+                       "command again to resume"), err
+        kept = read_results(tmp_path / out)
+        assert 2 <= len(kept) < 12 and list(kept.idx) == list(range(len(kept)))
+        # the same command resumes from the rows kept (in-process: no second start-up)
+        cwd = os.getcwd()
+        os.chdir(tmp_path)
+        try:
+            code, _, err = run_cli(capsys, *runs[name][0])
+        finally:
+            os.chdir(cwd)
+        assert code == 0 and f"resuming {out}: {len(kept)} rows present" in err, err
+        assert list(read_results(tmp_path / out).idx) == list(range(12))
+    err = results["predict --input"][1].rstrip().splitlines()[-1]
+    lines = [json.loads(line) for line in (tmp_path / "f.jsonl").read_text().splitlines()]  # every line complete
+    written = len(lines)
+    assert 2 <= written < 10 and [d["file"] for d in lines] == [f"imgs.npy[{i}]" for i in range(written)]
+    assert err == (f"gsmooth predict: terminated (SIGTERM); f.jsonl holds the first {written} of 10 lines "
+                   f"(incomplete); for the rest run the same command with --start {written} --max {10 - written} and "
+                   "another --out"), err
+    assert not list(tmp_path.glob(".f.jsonl.*")), "no temporary file is left"
+
+
+# -- progress: every long run shows it, short ones are not flooded -----------------------------------
+
+_BAR = re.compile(r"(?P<desc>[\w ]+):\s+(?:\d+%\|[^|]*\|\s*)?(?P<n>[\d.]+)(?P<nu>[kMG]?)(?:/(?P<t>[\d.]+)(?P<tu>[kMG]?))?")
+_SCALE = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}
+
+
+def bar_counts(err: str, desc: str) -> list[tuple[float, float | None]]:
+    """``(count, total)`` of every rendering of tqdm bar ``desc`` in captured stderr."""
+    out = []
+    for piece in re.split(r"[\r\n]", err):
+        m = _BAR.search(piece.replace("\x1b[A", ""))
+        if m and m["desc"].strip() == desc:
+            total = float(m["t"]) * _SCALE[m["tu"]] if m["t"] else None
+            out.append((float(m["n"]) * _SCALE[m["nu"]], total))
+    return out
+
+
+def assert_advancing(err: str, desc: str, total: float) -> None:
+    counts = bar_counts(err, desc)
+    assert counts, f"no {desc!r} bar in: {err[-1500:]!r}"
+    assert all(t is not None and abs(t - total) <= 0.01 * total for _, t in counts), counts
+    ns = [n for n, _ in counts]
+    assert ns[0] == 0 and any(0 < n < total for n in ns), ns  # it moved while the image was computed
+    assert ns == sorted(ns), ns
+
+
+@pytest.fixture(scope="module")
+def brightness_ckpt(tmp_path_factory) -> Path:
+    info = dataset_info("fashion-mnist")
+    torch.manual_seed(0)
+    model = build_model("small_cnn", num_classes=10, input_shape=info.input_shape, mean=info.mean, std=info.std)
+    path = tmp_path_factory.mktemp("ckpt_b") / "fm_bright.pt"
+    save_checkpoint(
+        path, model=model, arch="small_cnn", dataset="fashion-mnist", num_classes=10, input_shape=info.input_shape,
+        mean=info.mean, std=info.std, epoch=1,
+        smoothing={"noise": "gaussian", "noise_params": {"sigma": 0.2}, "transform": "brightness", "transform_params": {}},
+    )
+    return path
+
+
+#: (argv, samples per image): configurations with many forward passes per image
+LONG_IMAGES = {
+    # n0 + n = 10020 samples: 101 forward passes of 100, one bar over both phases
+    "certify": (["certify", "--n0", "20", "--n", "10000", "--batch", "100"], 10020),
+    # before: no bar inside an image at all
+    "predict": (["predict", "--n", "10000", "--batch", "100"], 10000),
+    # 200 slices of n0 + n = 60 samples: 120 forward passes of 100 for one image; before: no bar (n < 20 batch)
+    "interval": (["certify", "--transform", "brightness", "--range", "-0.2:0.2", "--slices", "200", "--n0", "10",
+                  "--n", "50", "--batch", "100"], 200 * 60),
+}
+
+
+@pytest.mark.parametrize("case", list(LONG_IMAGES))
+def test_progress_inside_long_images(ckpt, brightness_ckpt, tmp_path, capsys, case):
+    """An image needing many forward passes shows a bar over its samples (both phases, every slice)
+    that advances while it is computed; the per-image bar is there too; --no-progress shows neither."""
+    argv, samples = LONG_IMAGES[case]
+    model = brightness_ckpt if case == "interval" else ckpt
+    code, _, err = run_cli(capsys, *argv, "--model", model, "--max", "1", "--out", tmp_path / "a.tsv")
+    assert code == 0, err
+    assert_advancing(err, "sampling", samples)
+    assert bar_counts(err, argv[0])[-1] == (1, 1)
+    code, _, err = run_cli(capsys, *argv, "--model", model, "--max", "1", "--out", tmp_path / "b.tsv", "--no-progress")
+    assert code == 0, err
+    assert not bar_counts(err, "sampling") and not bar_counts(err, argv[0]) and "%|" not in err, err
+
+
+def test_short_runs_show_the_per_image_bar_only(ckpt, tmp_path, capsys):
+    code, _, err = run_cli(capsys, "certify", "--model", ckpt, "--n0", "20", "--n", "200", "--batch", "100",
+                           "--max", "3", "--out", tmp_path / "c.tsv")
+    assert code == 0
+    assert not bar_counts(err, "sampling"), err  # 3 forward passes per image: no bar inside
+    assert bar_counts(err, "certify")[-1] == (3, 3)
+    code, _, err = run_cli(capsys, "predict", "--model", ckpt, "--n", "200", "--batch", "100", "--max", "3",
+                           "--out", tmp_path / "p.tsv")
+    assert code == 0
+    assert not bar_counts(err, "sampling") and bar_counts(err, "predict")[-1] == (3, 3), err

@@ -295,3 +295,22 @@ def test_api_images_of_another_float_dtype_and_failing_models(ckpt):
     assert isinstance(exc.value.__cause__, RuntimeError)
     with pytest.raises(gsmooth.InputError, match="meta device"):
         sm.predict(x.to("meta"), n=10, alpha=0.01)
+
+
+def test_interrupt_before_the_first_line_leaves_no_empty_file(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_output(tmp_path / "p.jsonl", "w", keep_on_interrupt=True):
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_header_only_file_of_another_configuration_says_it_holds_no_rows(tmp_path):
+    out = tmp_path / "r.tsv"
+    ResultsWriter(out, columns=[], config={"a": 1}).close()  # e.g. SIGKILL after the header
+    with pytest.raises(ResultsFileError, match="it holds no rows yet"):
+        ResultsWriter(out, columns=[], config={"a": 2})
+    with ResultsWriter(out, columns=[], config={"a": 1}) as w:
+        w.write({"idx": 0, "label": 1, "predict": 1, "radius": 0.5, "time": 0.1})
+    with pytest.raises(ResultsFileError) as exc:
+        ResultsWriter(out, columns=[], config={"a": 2})
+    assert "no rows" not in str(exc.value)

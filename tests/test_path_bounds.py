@@ -50,3 +50,22 @@ def test_slice_bounds_are_never_below_the_brute_force_supremum(st, index):
         else:  # an estimate: a grid maximum, which the dense grid may exceed slightly
             assert b.upper[k] >= 0.9 * sup
     assert b.guarantee == st.guarantee
+
+
+def test_progress_bars_over_slices_and_path_points_change_nothing(st, capsys):
+    """With many slices the bounds take long before any sample is drawn: ``progress=True`` shows a
+    bar over the slices' speed bounds (sound mode) and a counter of the path points evaluated, on
+    stderr, and the bounds are the same."""
+    x, _ = load_dataset(SAMPLE_DATASET)[0]
+    lows = np.linspace(0.0, 4.0, 9)[:-1]
+    highs, centers = lows + 0.5, lows + 0.25
+    quiet = st.path_shift_bounds(x, lows, highs, centers)
+    assert capsys.readouterr().err == ""
+    loud = st.path_shift_bounds(x, lows, highs, centers, progress=True)
+    err = capsys.readouterr().err
+    assert "path bounds:" in err and "point" in err, err
+    if quiet.guarantee == "sound":
+        assert "path speed bounds:" in err and "0/8 " in err, err
+    np.testing.assert_array_equal(loud.upper, quiet.upper)
+    np.testing.assert_array_equal(loud.lower, quiet.lower)
+    assert loud.guarantee == quiet.guarantee

@@ -208,6 +208,33 @@ def test_count_memory_and_progress(capsys):
     assert model.calls == 1
 
 
+class GradProbe(nn.Module):
+    """A trainable model (weights with ``requires_grad``) that records whether autograd was on."""
+
+    def __init__(self, k: int = K):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+        self.k, self.grad_enabled = k, []
+
+    def forward(self, x):
+        self.grad_enabled.append(torch.is_grad_enabled())
+        return self.scale * x.flatten(1)[:, : self.k]
+
+
+def test_sampling_never_builds_an_autograd_graph():
+    # every route to the sampling loop (not only count(), which enters inference mode itself): a
+    # graph per batch would keep all activations alive — for a surrogate's U-Net, gigabytes
+    model = GradProbe()
+    smoother = Smoother(model, noise="gaussian", sigma=0.25, transform="brightness", num_classes=K)
+    x = graded_images()
+    smoother.count(x, 20)
+    smoother.certify(x, n0=10, n=20)
+    smoother.predict(x, n=20)
+    smoother.certify_interval(x[0], low=-0.1, high=0.1, slices=2, n0=10, n=20)
+    assert len(model.grad_enabled) >= 4 and not any(model.grad_enabled)
+    assert torch.is_grad_enabled()  # and nothing leaks out
+
+
 # -- perturb ------------------------------------------------------------------------------------------------
 def test_perturb_is_x_plus_theta():
     sigma = 0.2

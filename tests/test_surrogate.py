@@ -203,7 +203,7 @@ def test_bad_checkpoints(trained, tmp_path):
         load_surrogate(tmp_path)
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a torch file at all")
-    with pytest.raises(CheckpointError, match="unreadable"):
+    with pytest.raises(CheckpointError, match="expected a file written by torch.save, got a text file"):
         load_surrogate(garbage)
     other = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(2)}, other)

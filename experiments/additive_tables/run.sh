@@ -40,7 +40,7 @@ for s in $SIGMAS; do
   ckpt="$CKPTS/${DATASET}_${ARCH}_${noise}_$tag.pt"
   echo "== train $noise sigma=$s" | tee -a "$OUT/train_$tag.log"
   # shellcheck disable=SC2086
-  /usr/bin/time -a -o "$times" -f "train sigma=$s	%e" gsmooth train --dataset "$DATASET" --arch "$ARCH" --noise "$noise" \
+  /usr/bin/time -a -o "$times" -f "train sigma=$s	%e" gsmooth train --clip-grad 0 --dataset "$DATASET" --arch "$ARCH" --noise "$noise" \
     --sigma "$s" --epochs "$EPOCHS" $TRAIN_ARGS --seed 0 --device "$DEVICE" --no-progress --resume --out "$ckpt" \
     2>&1 | tee -a "$OUT/train_$tag.log"
   /usr/bin/time -a -o "$times" -f "certify sigma=$s	%e" gsmooth certify --model "$ckpt" --n0 100 --n "$N" \

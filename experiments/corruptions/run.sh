@@ -40,7 +40,7 @@ if [ ! -f "$C_DIR/labels.npy" ]; then
     --corruptions "$CORRUPTIONS" --seed 0 --no-progress --out "$C_DIR" 2>&1 | tee "$OUT/corrupt.log"
 fi
 # shellcheck disable=SC2086
-/usr/bin/time -a -o "$times" -f "train augmix	%e" gsmooth train --dataset "$DATASET" --arch "$ARCH" --no-noise \
+/usr/bin/time -a -o "$times" -f "train augmix	%e" gsmooth train --clip-grad 0 --dataset "$DATASET" --arch "$ARCH" --no-noise \
   --augment augmix --epochs "$EPOCHS" $TRAIN_ARGS --seed 0 --device "$DEVICE" "${data[@]}" --no-progress --resume \
   --out "$CKPTS/augmix.pt" 2>&1 | tee -a "$OUT/train_augmix.log"
 vanilla=(); [ -f "$MODELS/vanilla.pt" ] && vanilla=(--vanilla "$MODELS/vanilla.pt")

@@ -10,7 +10,7 @@ mkdir -p "$out" "$ckpts"
 EPOCHS=${EPOCHS:-5}
 for sigma in 0.25 0.50; do
   tag=${sigma/./}
-  /usr/bin/time -f "train sigma=$sigma: %e s" gsmooth train --dataset fashion-mnist --arch small_cnn --noise gaussian \
+  /usr/bin/time -f "train sigma=$sigma: %e s" gsmooth train --clip-grad 0 --dataset fashion-mnist --arch small_cnn --noise gaussian \
     --sigma "$sigma" --epochs "$EPOCHS" --batch 128 --lr 0.05 --seed 0 --no-progress --resume \
     --out "$ckpts/small_cnn_sigma$tag.pt" 2>&1 | tee -a "$out/train_sigma$tag.log"
   /usr/bin/time -f "certify sigma=$sigma: %e s" gsmooth certify --model "$ckpts/small_cnn_sigma$tag.pt" \

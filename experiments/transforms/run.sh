@@ -90,7 +90,7 @@ timed() {  # timed TRANSFORM STEP LOG cmd...   (appends "T step seconds" to time
 vanilla="$CKPTS/vanilla.pt"
 if [ "$VANILLA" = 1 ]; then
   # shellcheck disable=SC2086
-  timed vanilla train "$OUT/vanilla_train.log" gsmooth train --dataset "$DATASET" --arch "$ARCH" --no-noise \
+  timed vanilla train "$OUT/vanilla_train.log" gsmooth train --clip-grad 0 --dataset "$DATASET" --arch "$ARCH" --no-noise \
     --epochs "$EPOCHS" --max-train "$MAX_TRAIN" $TRAIN_ARGS "${common[@]}" --resume --out "$vanilla"
 fi
 
@@ -107,11 +107,12 @@ for t in $list; do
   latent=(); [ -n "$LATENT_SIGMA" ] && latent=(--latent-sigma "$LATENT_SIGMA")
   if [ "$kind" = surrogate ]; then
     sur="$SUR_DIR/${t}_surrogate.pt"
-    if [ ! -f "$sur" ]; then
+    # complete = evaluated (the per-epoch checkpoint of an interrupted run has no held-out table yet)
+    if ! python -c "import sys; from gsmooth.surrogate import saved_surrogate_progress as p; s = p('$sur'); sys.exit(0 if s and s['heldout'] else 1)"; then
       limit=(); [ -n "$SUR_TIME_LIMIT" ] && limit=(--time-limit "$SUR_TIME_LIMIT")
       timed "$t" surrogate "$d/surrogate.log" gsmooth surrogate train --transform "$t" --dataset "$DATASET" \
         --epochs "$SUR_EPOCHS" --max-train "$SUR_MAX_TRAIN" "${limit[@]}" --max-eval "$SUR_MAX_EVAL" \
-        "${common[@]}" --out "$sur"
+        "${common[@]}" --resume --out "$sur"
     fi
     if [ ! -s "$d/lipschitz.log" ]; then  # M* on a few test images before certifying (diagnostic, cheap)
       ratio=$(python -c "from gsmooth.transform_defaults import defaults_for as d; x = d('$t'); \
@@ -120,13 +121,13 @@ print(x.sigma_ratio if '$LATENT_SIGMA' == '' else float('${LATENT_SIGMA:-0}') / 
         --sigma-ratio "$ratio" --device "$DEVICE" "${data[@]}"
     fi
     # shellcheck disable=SC2086
-    timed "$t" train "$d/train.log" gsmooth train --dataset "$DATASET" --arch "$ARCH" --transform "$t" \
+    timed "$t" train "$d/train.log" gsmooth train --clip-grad 0 --dataset "$DATASET" --arch "$ARCH" --transform "$t" \
       --surrogate "$sur" "${latent[@]}" --epochs "$SUR_MODEL_EPOCHS" --max-train "$SUR_MODEL_MAX_TRAIN" $TRAIN_ARGS \
       "${common[@]}" --resume --out "$model"
     n0=$N0_SUR; n=$N_SUR; pn=$PRED_N_SUR; atk=$ATK_SUR; surflag=(--surrogate "$sur")
   else
     # shellcheck disable=SC2086
-    timed "$t" train "$d/train.log" gsmooth train --dataset "$DATASET" --arch "$ARCH" --transform "$t" \
+    timed "$t" train "$d/train.log" gsmooth train --clip-grad 0 --dataset "$DATASET" --arch "$ARCH" --transform "$t" \
       --epochs "$EPOCHS" --max-train "$MAX_TRAIN" $TRAIN_ARGS "${common[@]}" --resume --out "$model"
     n0=$N0_EXACT; n=$N_EXACT; pn=$PRED_N_EXACT; atk=$ATK_EXACT
   fi

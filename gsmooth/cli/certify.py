@@ -28,6 +28,7 @@ from .common import (
     apply_embedded_default,
     base_config,
     check_results_out,
+    inner_progress,
     parse_range_arg,
     positive_int,
     setup_smoother,
@@ -262,7 +263,6 @@ def run(args) -> int:
     check_results_out(args)  # before loading anything: the output may be written
     setup = setup_smoother(args)
     smoother = setup.smoother
-    progress_inside = not args.no_progress and args.n >= 20 * args.batch
 
     if smoother.transform.param_dim is None:
         if args.range is not None or args.slices is not None:
@@ -271,17 +271,20 @@ def run(args) -> int:
                 f"(--transform brightness, gaussian_blur, …), got {setup.transform_name!r} (additive pixel noise)"
             )
 
+        # Images share a forward batch while their sample counts are small compared to --batch; with
+        # n >= batch each image is certified (and written) on its own.
+        group = max(1, args.batch // max(args.n, args.n0))
+        progress_inside = inner_progress(args, group * (args.n0 + args.n))
+
         def compute(images, keys):
             return smoother.certify(
                 images, n0=args.n0, n=args.n, alpha=args.alpha, batch_size=args.batch, seed=args.seed, keys=keys,
                 progress=progress_inside,
             )
 
-        # Images share a forward batch while their sample counts are small compared to --batch; with
-        # n >= batch each image is certified (and written) on its own.
         done = write_rows(
             args, setup, columns=COLUMNS, config=base_config(args, setup, "certify") | {"n0": args.n0},
-            compute=compute, to_row=_row, radius=True, desc="certify", group=max(1, args.batch // max(args.n, args.n0)),
+            compute=compute, to_row=_row, radius=True, desc="certify", group=group,
         )
         sigma = float(setup.noise_params.get("sigma", 0.25))
         radii = [0.0] + [round(f * sigma, 6) for f in (0.5, 1.0, 1.5, 2.0)]
@@ -296,10 +299,10 @@ def run(args) -> int:
             ],
         )
         return 0
-    return _run_transform(args, setup, progress_inside)
+    return _run_transform(args, setup)
 
 
-def _run_transform(args, setup, progress_inside: bool) -> int:
+def _run_transform(args, setup) -> int:
     smoother = setup.smoother
     transform = smoother.transform
     check_certifiable(setup)
@@ -323,28 +326,29 @@ def _run_transform(args, setup, progress_inside: bool) -> int:
         transform.check_point_certificate()  # e.g. a surrogate whose path does not start at x: refused now
         range_text = surrogate_range_text(transform) if transform.kind == "surrogate" else ""
         config |= {"certificate": "radius", "range": range_text or None}
+        group = max(1, args.batch // max(args.n, args.n0))
+        progress_inside = inner_progress(args, group * (args.n0 + args.n))
 
         def compute(images, keys):
             return smoother.certify(
                 images, n0=args.n0, n=args.n, alpha=args.alpha, batch_size=args.batch, seed=args.seed, keys=keys,
                 progress=progress_inside,
             )
-
-        group = max(1, args.batch // max(args.n, args.n0))
     else:
         slices = resolve_slices(args, setup)
         low, high = [p[0] for p in pairs], [p[1] for p in pairs]
         range_text = format_range(low, high)
         config |= {"certificate": "interval", "range": range_text, "slices": slices}
         k_total = slices ** len(pairs)
+        group = max(1, args.batch // (max(args.n, args.n0) * k_total))
+        # every slice is sampled: an image with many slices is long even when n is small
+        progress_inside = inner_progress(args, group * k_total * (args.n0 + args.n))
 
         def compute(images, keys):
             return smoother.certify_interval(
                 images, low=low, high=high, slices=slices, n0=args.n0, n=args.n, alpha=args.alpha,
                 batch_size=args.batch, seed=args.seed, keys=keys, progress=progress_inside,
             )
-
-        group = max(1, args.batch // (max(args.n, args.n0) * k_total))
 
     with collected_lipschitz_warnings() as lipschitz_notes:  # said once in the summary, not mid-progress-bar
         done = write_rows(

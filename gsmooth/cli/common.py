@@ -207,10 +207,10 @@ def warn(msg: str) -> None:
 
 
 def check_device(device: str) -> torch.device:
-    """``--device``: a device that can hold tensors here (:func:`gsmooth.validation.check_device`)."""
+    """``--device`` checked before anything is loaded (see :func:`gsmooth.validation.check_device`)."""
     from ..validation import check_device as _check
 
-    return _check(device, option="--device")
+    return _check(device, what="--device")
 
 
 def resolve_surrogate_path(path: str | None, *, what: str) -> tuple[str, str]:
@@ -430,6 +430,20 @@ def check_results_out(args, *, option: str = "--out") -> None:
     inputs = input_paths(args)
     check_output_file(args.out, option=option, inputs=inputs, exists_ok=True)
     check_output_file(sidecar_path(args.out), option=f"{option}'s sidecar", inputs=inputs, exists_ok=True)
+
+
+#: A step of the per-image progress bar (one image, or a group of images sharing forward batches)
+#: that needs at least this many forward passes of --batch samples gets a second bar over its
+#: samples (and, for a surrogate's interval certificate, over its path bounds), cleared when the
+#: step ends; shorter steps show the per-image bar only, so short runs are not flooded.
+INNER_PROGRESS_PASSES = 20
+
+
+def inner_progress(args, samples_per_step: int) -> bool:
+    """Whether each step of the per-image bar also shows a bar over its ``samples_per_step`` noise
+    samples (all phases, all slices): at least :data:`INNER_PROGRESS_PASSES` forward passes of
+    ``--batch``; never with ``--no-progress``."""
+    return not args.no_progress and samples_per_step >= INNER_PROGRESS_PASSES * args.batch
 
 
 @dataclass

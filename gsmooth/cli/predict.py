@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import time
 
@@ -13,7 +14,7 @@ from ..errors import InvalidParameterError, ResultsFileError, UnknownComponentEr
 from ..results import read_results
 from .common import (
     HelpFormatter, add_model_args, add_sampling_args, add_smoothing_args, apply_embedded_default, base_config, check_results_out,
-    input_paths,
+    inner_progress, input_paths,
     positive_int, setup_smoother,
     write_rows,
 )
@@ -87,9 +88,9 @@ def interrupted(args) -> str:
     note = getattr(args, "interrupted_note", None)
     if note:
         return note
-    if getattr(args, "input", None) is None and getattr(args, "out", None):
+    if getattr(args, "input", None) is None and getattr(args, "out", None) and os.path.exists(args.out):
         return f"the rows written so far are in {args.out}; run the same command again to resume"
-    return ""
+    return "nothing was written"
 
 
 def run(args) -> int:
@@ -117,13 +118,16 @@ def run_dataset(args) -> int:
     check_results_out(args)  # before loading anything: the output may be written
     setup = setup_smoother(args)
     smoother = setup.smoother
+    group = max(1, args.batch // args.n)
+    progress_inside = inner_progress(args, group * args.n)
 
     def compute(images, keys):
-        return smoother.predict(images, n=args.n, alpha=args.alpha, batch_size=args.batch, seed=args.seed, keys=keys)
+        return smoother.predict(images, n=args.n, alpha=args.alpha, batch_size=args.batch, seed=args.seed, keys=keys,
+                                progress=progress_inside)
 
     done = write_rows(
         args, setup, columns=COLUMNS, config=base_config(args, setup, "predict"), compute=compute, to_row=_row,
-        radius=False, desc="predict", group=max(1, args.batch // args.n),
+        radius=False, desc="predict", group=group,
     )
     elapsed = done.elapsed
     t = read_results(args.out).select(done.indices)  # this command's selection, not every row in the file
@@ -239,17 +243,20 @@ def run_files(args) -> int:
         if smoother.transform.param_dim is not None:  # as `gsmooth certify`: empirical transforms refused
             check_certifiable(setup)
         smoother.transform.check_point_certificate()
-
+    group = max(1, args.batch // (max(args.n, n0) if args.certify else args.n))  # as write_rows: O(batch)
+    progress_inside = inner_progress(args, group * ((n0 + args.n) if args.certify else args.n))
+    if args.certify:
         def compute(images, keys):
-            return smoother.certify(images, n0=n0, n=args.n, alpha=args.alpha, batch_size=args.batch, seed=args.seed, keys=keys)
+            return smoother.certify(images, n0=n0, n=args.n, alpha=args.alpha, batch_size=args.batch, seed=args.seed,
+                                    keys=keys, progress=progress_inside)
 
         to_line, verb = certificate_line, "certified"
     else:
         def compute(images, keys):
-            return smoother.predict(images, n=args.n, alpha=args.alpha, batch_size=args.batch, seed=args.seed, keys=keys)
+            return smoother.predict(images, n=args.n, alpha=args.alpha, batch_size=args.batch, seed=args.seed, keys=keys,
+                                    progress=progress_inside)
 
         to_line, verb = prediction_line, "predicted"
-    group = max(1, args.batch // (max(args.n, n0) if args.certify else args.n))  # as write_rows: O(batch)
     from ..output_files import atomic_output
 
     to_stdout = (args.out or "-") == "-"
@@ -276,11 +283,15 @@ def run_files(args) -> int:
                 if bar is not None:
                     bar.update(len(chunk))
     except KeyboardInterrupt:
+        more = f" --max {len(indices) - written}" if args.max is not None else ""  # not past the selection
         rest = (
-            f"; for the rest run the same command with --start {indices[written]} and another --out"
+            f"; for the rest run the same command with --start {indices[written]}{more} and another --out"
             if written < len(indices) else ""
         )
-        args.interrupted_note = f"{where} holds the first {written} of {len(indices)} lines (incomplete){rest}"
+        args.interrupted_note = (
+            f"{where} holds the first {written} of {len(indices)} lines (incomplete){rest}" if written or to_stdout
+            else "nothing was written"
+        )
         raise
     finally:
         if bar is not None:

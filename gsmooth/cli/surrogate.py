@@ -24,12 +24,16 @@ from ..errors import InvalidParameterError
 from ..lipschitz import LipschitzWarning, normalize_param_range
 from ..surrogate import (
     DEFAULT_RANGES,
+    check_continuable,
     evaluate_surrogate,
     load_surrogate,
+    read_training_state,
     save_surrogate,
+    saved_surrogate_progress,
     SurrogateTransform,
     train_surrogate,
 )
+from ..training import check_checkpoint_out, dataset_inputs
 from .common import HelpFormatter, check_device, nonneg_int, positive_float, positive_int
 
 
@@ -77,7 +81,9 @@ def add_parser(sub) -> None:
         description=(
             "Train tau~(theta, x) = H(F2(x) + F1(theta)) to reproduce the transform (L1 loss, Adam, a fresh "
             "theta ~ U[range] for every sample at every step) on the training split; then evaluate it on the "
-            "test split (L1 and PSNR per theta bin) and save a self-describing checkpoint."
+            "test split (L1 and PSNR per theta bin) and save a self-describing checkpoint. The checkpoint "
+            "(weights, Adam state, epoch) is rewritten after every epoch; --resume continues an interrupted run "
+            "and gives the same surrogate as an uninterrupted one."
         ),
         epilog=(
             "default ranges (GSmooth paper where it gives one; motion blur is our pick): " + _ranges_help()
@@ -103,13 +109,18 @@ def add_parser(sub) -> None:
     t.add_argument("--latent-sigma", type=_nonneg_float, default=0.0,
                    help="latent noise xi while training (0: a surrogate of the transform itself)")
     t.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
-                   help="stop after the batch during which this much training time has passed")
+                   help="stop after the batch during which this much training time has passed (in this call); the "
+                   "surrogate is evaluated and saved, and --resume later continues from that very batch")
     t.add_argument("--seed", type=nonneg_int, default=0)
     t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
     t.add_argument("--data-dir", metavar="DIR", help="dataset root in torchvision's layout")
     t.add_argument("--download", action="store_true", help="let torchvision download a missing dataset")
     t.add_argument("--no-progress", action="store_true")
-    t.add_argument("--out", required=True, metavar="PATH", help="surrogate checkpoint to write")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run saved in --out (same configuration; --epochs may grow)")
+    t.add_argument("--out", required=True, metavar="PATH",
+                   help="surrogate checkpoint to write; rewritten after every epoch, so an interrupted run keeps its "
+                   "last completed epoch (--resume continues it)")
     t.set_defaults(func=run_train)
 
     e = ssub.add_parser(
@@ -179,8 +190,40 @@ def _describe(sur) -> str:
     )
 
 
+def interrupted(args) -> str:
+    """After Ctrl-C / SIGTERM (see :func:`gsmooth.cli.interrupted_message`): for ``surrogate train``,
+    what the checkpoint on disk holds and the exact way to continue; eval/lipschitz write nothing."""
+    if getattr(args, "surrogate_command", None) != "train":
+        return ""
+    out = args.out
+    state = saved_surrogate_progress(out)
+    if not state or (state["epoch"] == 0 and not state["partial"]):
+        return f"nothing was saved (no epoch was completed; {out} is written after each one)"
+    again = "run the same command again" if args.resume else "add --resume to the same command"
+    if state["epoch"] >= args.epochs:
+        if state["heldout"]:
+            return f"the surrogate in {out} is complete (all {args.epochs} epochs and its held-out table)"
+        return (f"all {args.epochs} epochs are saved in {out}, the held-out table is not; {again} to evaluate it "
+                f"(nothing is trained again)")
+    if not state["partial"]:
+        return f"the last completed epoch, {state['epoch']}/{args.epochs}, is saved in {out}; {again} to continue"
+    return f"{_progress(state['epoch'], True, args.epochs)} (where a time limit stopped) is saved in {out}; {again} to continue"
+
+
+def _progress(epoch: int, partial: bool, epochs: int) -> str:
+    """``epoch 2/5``, ``epoch 2/5 and part of epoch 3``, ``part of epoch 1``."""
+    if not partial:
+        return f"epoch {epoch}/{epochs}"
+    return f"epoch {epoch}/{epochs} and part of epoch {epoch + 1}" if epoch else f"part of epoch 1/{epochs}"
+
+
 def run_train(args) -> int:
     device = check_device(args.device)
+    # Before any work: --out may be written (not a dataset file, writable folder), and is new unless
+    # --resume names a surrogate of `gsmooth surrogate train` (configuration compared in train_surrogate).
+    out = check_checkpoint_out(args.out, resume=args.resume, inputs=dataset_inputs(args.dataset, args.data_dir))
+    if args.resume and out.exists():
+        check_continuable(read_training_state(out)[1], args.epochs, out)
     from ..components import transform as build
 
     tr = build(args.transform, **dict(args.transform_param))
@@ -211,14 +254,27 @@ def run_train(args) -> int:
         time_limit=args.time_limit,
         progress=not args.no_progress,
         log=lambda line: print(line, flush=True),
+        checkpoint=out,
+        resume=args.resume,
     )
     train_s = time.perf_counter() - start
+    if sur.heldout is not None:  # --resume of a complete surrogate: left as it is (its SHA-256 unchanged)
+        print(f"\nheld-out error of the surrogate of {tr.describe()} (as stored in {args.out}; "
+              f"`gsmooth surrogate eval` evaluates it again):")
+        print(sur.heldout.format_table(sur.param_units))
+        print(f"nothing to do: {args.out} is complete")
+        return 0
     ev = evaluate_surrogate(sur, test_ds, transform=tr, bins=args.bins, max_eval=args.max_eval, seed=args.seed, device=device)
     sur.heldout = ev
-    save_surrogate(args.out, sur)
+    save_surrogate(out, sur)
     print(f"\nheld-out error of the surrogate of {tr.describe()} (trained {train_s:.0f} s):")
     print(ev.format_table(sur.param_units))
-    print(f"saved {args.out}")
+    state = sur.resume_state or {}
+    if state.get("position") is not None or state.get("epoch", args.epochs) < args.epochs:
+        print(f"saved {args.out} (usable; trained {_progress(state.get('epoch', 0), state.get('position') is not None, args.epochs)} "
+              f"before the time limit: add --resume to the same command to continue)")
+    else:
+        print(f"saved {args.out}")
     return 0
 
 
