@@ -29,6 +29,7 @@ Names: the file name for image files, ``"file.npy[i]"`` for the i-th image of an
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,9 +271,14 @@ def _read_array(path: Path):
     """The array in ``path``: a numpy array (memory-mapped for .npy) or a CPU tensor."""
     if path.suffix.lower() == ".npy":
         try:
-            return np.load(path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except Exception as exc:  # noqa: BLE001 - numpy raises ValueError, OSError, EOFError, BadZipFile (a "PK" header)…
             raise ImageFileError(f"{path.name}: expected a .npy array file, got unreadable data ({_first_line(exc)})") from None
+        if not isinstance(arr, np.ndarray):  # an .npz archive named .npy
+            with contextlib.suppress(Exception):
+                arr.close()
+            raise ImageFileError(f"{path.name}: expected a .npy file holding one array, got an .npz archive")
+        return arr
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types on garbage

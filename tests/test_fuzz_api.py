@@ -406,7 +406,7 @@ CONSTRUCTION = {  # (good values, bad values)
     "model": (["linear", "linear64", "function"], [None, "string", 5]),
     "noise": (["gaussian", "laplace", "uniform", "obj"], ["exponential", "nope", "", None, 5, "obj_other_sigma",
                                                          _NotANoise()]),
-    "sigma": ([0.25, np.float64(0.3), 1e-3], [0.0, -1.0, float("nan"), float("inf"), "0.25", True, torch.tensor(0.25)]),
+    "sigma": ([0.25, np.float64(0.3), 1e-3], [0.0, -1.0, float("nan"), float("inf"), "0.25", True]),
     "transform": (["additive", "obj"], ["brightness", "rotation", "contrast", "translation", "nope", None, 5]),
     "num_classes": ([K, np.int64(K)], [2, 1, 0, -1, 2.0, True, None, "3", 10**6]),
     "device": ([None, "cpu", torch.device("cpu")], ["meta", "cuda:7", "nonsense", "", -1, "mps", "xpu", 1.5, True]
@@ -459,7 +459,7 @@ def test_fuzz_smoother_construction(data):
 
 
 INTERVAL = {  # (good values, bad values); low/high are drawn as a pair
-    "slices": ([1, 2, 3, np.int64(2)], [0, -1, 1.5, None, "2", True, (2, 2), float("nan")]),
+    "slices": ([1, 2, 3, np.int64(2)], [0, -1, 1.5, None, "2", True, float("nan")]),
     "n0": (GOOD["n0"], BAD["n0"]),
     "n": ([5, 10], BAD["n"]),
     "alpha": (GOOD["alpha"], BAD["alpha"]),
@@ -537,8 +537,8 @@ BAD_COLUMNS = ["", "a b", "x\ty", "x\ny", "1abc", None, 5, "é"]
 GOOD_CELLS = [0, 1, -1, 0.5, float("nan"), float("inf"), "text", "", True, 2**70, np.float32(0.5), np.int64(3), None,
               torch.tensor(1.0), [1, 2]]  # any other value is written as its str()
 BAD_CELLS = ["a\tb", "a\nb", "a\rb"]
-GOOD_CONFIG = [0.25, "a", None, [1], {"k": 1}, 2**70, True]
-BAD_CONFIG = [float("nan"), torch.tensor(1.0), object(), b"x", {1: 2}, float("inf")]
+GOOD_CONFIG = [0.25, "a", None, [1], {"k": 1}, 2**70, True, {1: 2}]  # nested keys are written as JSON strings
+BAD_CONFIG = [float("nan"), torch.tensor(1.0), object(), b"x", float("inf")]
 ROW_GOOD = {"idx": [0, 1, 2, 2**40, 2**63 - 1, np.int64(5)], "label": [0, 3, 9], "predict": [0, 3, -1],
             "time": [0.1, 0.0, 12.5, np.float64(1.0)], "radius": [0.0, 0.5, 1e-9, float("inf"), 3]}
 ROW_BAD = {"idx": [-1, 1.5, "3", None, 2**63, 2**70], "label": [-1, 1.5, "a", None], "predict": [-2, 2.5, None, "x"],
@@ -617,15 +617,14 @@ def test_fuzz_file_readers(data):
         f = Path(tmp) / f"file{ext}"
         content = data.draw(FILE_CONTENTS, label="content")
         f.write_bytes(content)
-        path = data.draw(st.sampled_from(["file", "str", "folder", "missing", None, 5, b"bytes-path", "", "~nouser/x"]),
+        path = data.draw(st.sampled_from(["file", "str", "folder", "missing", None, 5, b"bytes-path", "", "~nouser/x",
+                                          "nul"]),
                          label="path")
         arg = {"file": f, "str": str(f), "folder": tmp, "missing": os.path.join(tmp, "nope"), None: None, 5: 5,
-               b"bytes-path": os.fsencode(str(f)), "": "", "~nouser/x": "~nouser/x"}[path]
+               b"bytes-path": os.fsencode(str(f)), "": "", "~nouser/x": "~nouser/x", "nul": str(f) + "\x00"}[path]
         if reader == "read_results":
             status, out = typed(read_results, arg)
         elif reader == "load_checkpoint":
-            if not isinstance(arg, (str, os.PathLike)):
-                return  # known: test_known_load_checkpoint_path_of_another_type (left to checkpoint.py's owner)
             where = data.draw(st.sampled_from(["cpu", None, "meta", "nonsense", 5, torch.device("cpu")]), label="map")
             status, out = typed(load_checkpoint, arg, map_location=where)
         elif reader == "load_images":
@@ -640,8 +639,8 @@ def test_fuzz_file_readers(data):
 
 CIFAR_C = {  # (good values, bad values)
     "labels": (["range", "numpy", "torch"], ["longer", "list", "negative", "big", "float", None, "ab"]),
-    "corruptions": ([["gaussian_noise"], ["fog"], ["brightness", "contrast"]], [[], ["nope"], "fog", [5],
-                                                                                 ["gaussian_noise", "gaussian_noise"]]),
+    "corruptions": ([["gaussian_noise"], ["fog"], ["brightness", "contrast"], ["fog", "fog"]],  # repeats: once
+                    [[], ["nope"], "fog", [5]]),
     "seed": (GOOD["seed"], BAD["seed"]),
     "batch_size": ([1, 2, 1000, 2**62], BAD["batch_size"]),
     "root": (["new", "existing_empty", "missing_parent"], ["file", "", None, 5]),
@@ -718,7 +717,7 @@ SUMMARY_BAD = {"label": [["a", "b"], [1.5, 2], [None, 1], [1], [1, 2, 3]],
                "predict": [["a", "b"], [1.5, 1], [None, 1], [-2, 1], [1]],
                "radius": [["x", "y"], [float("nan"), 0.0], [-0.5, 0.0], [None, 0.1], [0.1]]}
 RADII_GOOD = [[0.0, 0.5], [0.25], np.array([0.0, 1.0]), (0.5,), [float("inf")]]
-RADII_BAD = [[float("nan")], None, ["a"], 0.5j]  # [[0.1]], [-1.0]: test_known_summarize_radii
+RADII_BAD = [[float("nan")], None, ["a"], 0.5j, [[0.1]], [-1.0]]
 
 
 @settings(max_examples=fuzz_examples(3.0))
@@ -728,8 +727,6 @@ def test_fuzz_summarize(data):
     from gsmooth.analysis import summarize
 
     fault = data.draw(st.sampled_from([None] * 3 + ["label", "predict", "radius", "radii"]), label="fault")
-    if fault in ("label", "predict", "radius"):
-        return  # known: test_known_summarize_rows (left to analysis.py's owner)
     rows = {k: data.draw(st.sampled_from(SUMMARY_BAD[k] if k == fault else SUMMARY_GOOD[k]), label=k)
             for k in SUMMARY_GOOD}
     radii = data.draw(st.sampled_from(RADII_BAD if fault == "radii" else RADII_GOOD), label="radii")
@@ -743,40 +740,30 @@ def test_fuzz_summarize(data):
 
 
 # ------------------------------------------------------------------------------------------------
-# Known failures, left to the owners of the modules (other sessions are editing them): each is the
-# minimal example the fuzzers found, marked xfail(strict=True) so that the fix makes it fail
-# loudly (then remove the mark, and the exclusion in the fuzz test that points here).
+# Found by the fuzzers in modules other sessions were editing, first kept as xfail(strict=True) with
+# the minimal example, fixed there since (checkpoint.py, analysis.py): now regression tests.
 # ------------------------------------------------------------------------------------------------
 
 EMBEDDED_MODEL = Path(gsmooth.__file__).resolve().parent / "embedded" / "additive.pt"
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="gsmooth/checkpoint.py (train/surrogate resume work): load_checkpoint(None) raises a bare "
-                          "TypeError from pathlib instead of a CheckpointError")
-@pytest.mark.parametrize("path", [None, 5, os.fsencode(str(EMBEDDED_MODEL))], ids=["None", "int", "bytes"])
-def test_known_load_checkpoint_path_of_another_type(path):
+@pytest.mark.parametrize("path", [None, 5], ids=["None", "int"])
+def test_found_load_checkpoint_path_of_another_type(path):
     from gsmooth.checkpoint import load_checkpoint
 
     with pytest.raises(GsmoothError):
         load_checkpoint(path)
+    assert load_checkpoint(os.fsencode(str(EMBEDDED_MODEL))).arch  # a bytes path is a path
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError,
-                   reason="gsmooth/checkpoint.py (train/surrogate resume work): Checkpoint.build_model(device='nonsense') "
-                          "raises torch's bare RuntimeError ('Expected one of cpu, cuda, …'); "
-                          "gsmooth.validation.check_device gives the typed error")
-def test_known_build_model_on_an_unknown_device():
+def test_found_build_model_on_an_unknown_device():
     from gsmooth.checkpoint import load_checkpoint
 
     with pytest.raises(GsmoothError):
         load_checkpoint(EMBEDDED_MODEL).build_model(device="nonsense")
 
 
-@pytest.mark.xfail(strict=True, reason="gsmooth/checkpoint.py (train/surrogate resume work): "
-                                       "load_checkpoint(path, map_location='meta') gives a CheckpointError whose message "
-                                       "is 13 lines long (torch's per-parameter load_state_dict report)")
-def test_known_load_checkpoint_on_meta_is_one_line():
+def test_found_load_checkpoint_on_meta_is_one_line():
     from gsmooth.checkpoint import load_checkpoint
 
     with pytest.raises(GsmoothError) as info:
@@ -784,19 +771,13 @@ def test_known_load_checkpoint_on_meta_is_one_line():
     assert len(str(info.value).splitlines()) == 1, str(info.value)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="gsmooth/analysis.py (units work): summarize() on a radius column of text raises numpy's "
-                          "bare ValueError ('could not convert string to float')")
-def test_known_summarize_radius_text_is_a_typed_error():
+def test_found_summarize_radius_text_is_a_typed_error():
     from gsmooth.analysis import summarize
 
     with pytest.raises(GsmoothError):
         summarize({"label": [1, 2], "predict": [1, -1], "radius": ["x", "y"]}, [0.5])
 
 
-@pytest.mark.xfail(strict=True, reason="gsmooth/analysis.py (units work): summarize() accepts labels/predictions that "
-                                       "are not class indices (text, 1.5, None, -2) and negative radii in the rows, "
-                                       "counting such rows as wrong instead of refusing them")
 @pytest.mark.parametrize("rows", [
     {"label": [1], "predict": ["a"], "radius": [0.5]},
     {"label": ["a"], "predict": [1], "radius": [0.5]},
@@ -805,18 +786,15 @@ def test_known_summarize_radius_text_is_a_typed_error():
     {"label": [1], "predict": [-2], "radius": [0.5]},
     {"label": [1], "predict": [1], "radius": [-0.5]},
 ], ids=["predict-text", "label-text", "label-1.5", "label-None", "predict--2", "radius--0.5"])
-def test_known_summarize_rows(rows):
+def test_found_summarize_rows(rows):
     from gsmooth.analysis import summarize
 
     with pytest.raises(GsmoothError):
         summarize(rows, [0.5])
 
 
-@pytest.mark.xfail(strict=True, reason="gsmooth/analysis.py (units work): summarize(..., radii=[-1]) reports a "
-                                       "certified accuracy at radius -1 (`gsmooth analyze --radii -1` refuses it), "
-                                       "radii=[[0.1]] is flattened silently")
 @pytest.mark.parametrize("radii", [[-1.0], [[0.1]]], ids=["negative", "nested"])
-def test_known_summarize_radii(radii):
+def test_found_summarize_radii(radii):
     from gsmooth.analysis import summarize
 
     with pytest.raises(GsmoothError):
