@@ -1026,24 +1026,22 @@ def _one_line_or_ok(argv, tmp_path, capsys, command) -> tuple[int, str]:
     return rc, out
 
 
-@pytest.mark.xfail(strict=True, reason="gsmooth/training.py, gsmooth/cli/train.py (train/surrogate resume work): "
-                                       "a traceback instead of one error line")
+# found by the fuzzer, fixed since (--seed/--batch/--lr/--weight-decay bounded by what torch takes): regression tests
 @pytest.mark.parametrize("extra", [
     ["--seed", "18446744073709551616"],  # ValueError: Overflow when unpacking long long (torch.manual_seed)
     ["--batch", "9223372036854775808"],  # ValueError from torch's BatchSampler (islice stop > sys.maxsize)
     ["--lr", "1e308"],  # RuntimeError: value cannot be converted to type float without overflow (SGD step)
     ["--weight-decay", "1e308"],  # the same RuntimeError
 ], ids=["seed-2**64", "batch-2**63", "lr-1e308", "weight-decay-1e308"])
-def test_known_train_overflow(extra, tmp_path, capsys):
-    _one_line_or_ok([*TRAIN_TINY, *extra], tmp_path, capsys, "train")
+def test_found_train_overflow_is_one_line(extra, tmp_path, capsys):
+    rc, _ = _one_line_or_ok([*TRAIN_TINY, *extra], tmp_path, capsys, "train")
+    assert rc == 2
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="gsmooth/surrogate.py, gsmooth/cli/surrogate.py (train/surrogate resume work): "
-                          "`surrogate train --seed 18446744073709551616` is a traceback (ValueError: Overflow when "
-                          "unpacking long long) instead of one error line")
-def test_known_surrogate_train_seed_overflow(tmp_path, capsys):
-    _one_line_or_ok([*SURROGATE_TINY, "--seed", "18446744073709551616"], tmp_path, capsys, "surrogate")
+# found by the fuzzer (a ValueError traceback from torch.manual_seed), fixed since: a regression test
+def test_found_surrogate_train_seed_overflow_is_one_line(tmp_path, capsys):
+    rc, _ = _one_line_or_ok([*SURROGATE_TINY, "--seed", "18446744073709551616"], tmp_path, capsys, "surrogate")
+    assert rc == 2
 
 
 # found by the fuzzer, fixed in gsmooth/surrogate.py since (a NaN loss stops the training): a regression test

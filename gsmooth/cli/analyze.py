@@ -19,10 +19,9 @@ and so is a ``--plot`` path that is an input file or already exists.
 from __future__ import annotations
 
 import argparse
-import os
 
 from ..analysis import group_by_unit, markdown_report, plot_certified_accuracy, summarize
-from ..errors import InvalidParameterError, ResultsFileError
+from ..errors import InvalidParameterError
 from ..results import sidecar_path
 from .common import HelpFormatter
 

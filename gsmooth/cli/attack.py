@@ -22,6 +22,8 @@ from .certify import resolve_range
 from .common import (
     HelpFormatter,
     add_model_args,
+    batch_int,
+    seed_int,
     add_smoothing_args,
     file_sha256,
     nonneg_int,
@@ -82,8 +84,8 @@ def add_parser(sub) -> None:
     g.add_argument("--n", type=positive_int, default=1000, help="Monte Carlo votes per smoothed evaluation")
     g.add_argument("--candidates", type=positive_int, default=3, help="alphas at which the smoothed classifier is evaluated")
     g = p.add_argument_group("sampling")
-    g.add_argument("--batch", type=positive_int, default=1000, help="samples per forward pass")
-    g.add_argument("--seed", type=nonneg_int, default=0, help="base seed")
+    g.add_argument("--batch", type=batch_int, default=1000, help="samples per forward pass")
+    g.add_argument("--seed", type=seed_int, default=0, help="base seed")
     g.add_argument("--skip", type=positive_int, default=1, help="evaluate every SKIP-th image of the split")
     g.add_argument("--start", type=nonneg_int, default=0, help="index of the first image")
     g.add_argument("--max", type=positive_int, default=None, help="attack at most MAX images (None: all)")

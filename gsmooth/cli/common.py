@@ -40,6 +40,49 @@ def nonneg_int(text: str) -> int:
     return value
 
 
+#: Largest seed: torch's generators take a signed 64-bit seed.
+MAX_SEED = 2**63 - 1
+#: Largest batch size: torch's samplers and index tensors take a signed 32-bit count.
+MAX_BATCH = 2**31 - 1
+#: Largest learning rate / weight decay: a float32 parameter update must stay representable.
+MAX_FLOAT32 = 3.4028234663852886e38
+
+
+def seed_int(text: str) -> int:
+    """``--seed``: an integer in [0, 2**63 - 1] (what torch's generators take)."""
+    value = nonneg_int(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**63 - 1], got {value}")
+    return value
+
+
+def batch_int(text: str) -> int:
+    """``--batch``: a positive integer up to 2**31 - 1."""
+    value = positive_int(text)
+    if value > MAX_BATCH:
+        raise argparse.ArgumentTypeError(f"expected a batch size in [1, 2**31 - 1], got {value}")
+    return value
+
+
+def float32_positive(text: str) -> float:
+    """A positive number a float32 tensor can hold (learning rates)."""
+    value = positive_float(text)
+    if value > MAX_FLOAT32:
+        raise argparse.ArgumentTypeError(f"expected a positive number up to 3.4e38 (float32), got {value:g}")
+    return value
+
+
+def float32_nonneg(text: str) -> float:
+    """A non-negative number a float32 tensor can hold (weight decay)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}") from None
+    if not 0.0 <= value <= MAX_FLOAT32:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 3.4e38] (float32), got {value:g}")
+    return value
+
+
 def probability(text: str) -> float:
     try:
         value = float(text)
@@ -133,8 +176,8 @@ def add_sampling_args(
                    help=f"samples to estimate/test it (default: {n_default}{later})")
     p.set_defaults(n_default=n_default)
     g.add_argument("--alpha", type=probability, default=0.001, help="failure probability of each certificate (default: 0.001)")
-    g.add_argument("--batch", type=positive_int, default=1000, help="noisy samples per forward pass (default: 1000); results do not depend on it")
-    g.add_argument("--seed", type=nonneg_int, default=0, help="base seed: the same seed gives the same results (default: 0)")
+    g.add_argument("--batch", type=batch_int, default=1000, help="noisy samples per forward pass (default: 1000); results do not depend on it")
+    g.add_argument("--seed", type=seed_int, default=0, help="base seed: the same seed gives the same results (default: 0)")
     g.add_argument("--skip", type=positive_int, default=1, help="evaluate every SKIP-th image of the split (default: 1)")
     g.add_argument("--start", type=nonneg_int, default=0, help="index of the first image (default: 0)")
     g.add_argument("--max", type=positive_int, default=None,

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from ..errors import InvalidParameterError, OutputFileError
-from .common import HelpFormatter, nonneg_int, positive_int
+from .common import HelpFormatter, batch_int, positive_int, seed_int
 
 
 def add_parser(sub) -> None:
@@ -30,8 +30,8 @@ def add_parser(sub) -> None:
         "--corruptions", default=None, metavar="A,B,...", help="comma-separated corruption names (default: all 19)"
     )
     p.add_argument("--max", type=positive_int, default=None, help="corrupt only the first MAX test images (default: all)")
-    p.add_argument("--seed", type=nonneg_int, default=0, help="base seed")
-    p.add_argument("--batch", type=positive_int, default=1000, help="images per corruption call (memory; part of the random recipe)")
+    p.add_argument("--seed", type=seed_int, default=0, help="base seed")
+    p.add_argument("--batch", type=batch_int, default=1000, help="images per corruption call (memory; part of the random recipe)")
     p.add_argument("--data-dir", default=None, metavar="D", help="dataset root (default: see gsmooth.data.load_dataset)")
     p.add_argument("--download", action="store_true", help="let torchvision download the dataset if missing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -10,7 +10,7 @@ import sys
 import time
 
 from ..data import dataset_info
-from ..errors import InvalidParameterError, ResultsFileError, UnknownComponentError
+from ..errors import InvalidParameterError, UnknownComponentError
 from ..results import read_results
 from .common import (
     HelpFormatter, add_model_args, add_sampling_args, add_smoothing_args, apply_embedded_default, base_config, check_results_out,

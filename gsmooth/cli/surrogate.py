@@ -34,7 +34,9 @@ from ..surrogate import (
     train_surrogate,
 )
 from ..training import check_checkpoint_out, dataset_inputs
-from .common import HelpFormatter, check_device, nonneg_int, positive_float, positive_int
+from .common import (
+    HelpFormatter, batch_int, check_device, float32_positive, nonneg_int, positive_float, positive_int, seed_int,
+)
 
 
 def _ranges_help() -> str:
@@ -99,8 +101,8 @@ def add_parser(sub) -> None:
     t.add_argument("--range", dest="param_range", default=None, metavar="LO:HI",
                    help="training parameter range (default: per transform, see below)")
     t.add_argument("--epochs", type=positive_int, default=5)
-    t.add_argument("--batch", type=positive_int, default=128, help="batch size")
-    t.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate")
+    t.add_argument("--batch", type=batch_int, default=128, help="batch size")
+    t.add_argument("--lr", type=float32_positive, default=1e-3, help="Adam learning rate")
     t.add_argument("--max-train", type=positive_int, default=None, help="use only the first N training images")
     t.add_argument("--max-eval", type=positive_int, default=1000, help="held-out test images for the table")
     t.add_argument("--bins", type=positive_int, default=5, help="theta bins of the held-out table")
@@ -111,7 +113,7 @@ def add_parser(sub) -> None:
     t.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
                    help="stop after the batch during which this much training time has passed (in this call); the "
                    "surrogate is evaluated and saved, and --resume later continues from that very batch")
-    t.add_argument("--seed", type=nonneg_int, default=0)
+    t.add_argument("--seed", type=seed_int, default=0)
     t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
     t.add_argument("--data-dir", metavar="DIR", help="dataset root in torchvision's layout")
     t.add_argument("--download", action="store_true", help="let torchvision download a missing dataset")
@@ -133,7 +135,7 @@ def add_parser(sub) -> None:
     e.add_argument("--max-eval", type=positive_int, default=1000, help="test images")
     e.add_argument("--bins", type=positive_int, default=5, help="theta bins")
     e.add_argument("--latent-sigma", type=_nonneg_float, default=0.0, help="evaluate with latent noise xi ~ N(0, s^2)")
-    e.add_argument("--seed", type=nonneg_int, default=0)
+    e.add_argument("--seed", type=seed_int, default=0)
     e.set_defaults(func=run_eval)
 
     lp = ssub.add_parser(

@@ -8,7 +8,10 @@ from ..errors import InvalidParameterError
 from ..registry import get_registry
 from ..training import TrainConfig, check_checkpoint_out, dataset_inputs, read_resumable, saved_epoch, train
 from ..transform_defaults import defaults_for
-from .common import HelpFormatter, check_device, nonneg_int, positive_float, positive_int
+from .common import (
+    HelpFormatter, batch_int, check_device, float32_nonneg, float32_positive, positive_float, positive_int,
+    seed_int,
+)
 
 
 #: Default gradient-norm clipping of a new run (see README "Training"): SGD at lr 0.1 on the
@@ -61,17 +64,17 @@ def add_parser(sub) -> None:
                    help="extra data augmentation: augmix = torchvision's AugMix on every training image (plain "
                    "cross-entropy, no Jensen-Shannon loss); CIFAR also gets random crop + flip")
     p.add_argument("--epochs", type=positive_int, default=10, help="passes over the training set")
-    p.add_argument("--batch", type=positive_int, default=128, help="training batch size")
-    p.add_argument("--lr", type=positive_float, default=None, help="learning rate (default: 0.1 for sgd, 1e-3 for adam)")
+    p.add_argument("--batch", type=batch_int, default=128, help="training batch size")
+    p.add_argument("--lr", type=float32_positive, default=None, help="learning rate (default: 0.1 for sgd, 1e-3 for adam)")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="SGD with momentum 0.9, or Adam")
     p.add_argument("--schedule", choices=("cosine", "step", "constant"), default="cosine", help="learning-rate schedule over the epochs")
-    p.add_argument("--weight-decay", type=float, default=5e-4, help="L2 weight decay")
+    p.add_argument("--weight-decay", type=float32_nonneg, default=5e-4, help="L2 weight decay")
     p.add_argument("--clip-grad", type=_nonneg_float, default=None, metavar="MAX_NORM",
                    help=f"clip the gradient's global L2 norm to MAX_NORM at every step; 0 turns clipping off (default: "
                    f"{DEFAULT_CLIP_GRAD:g} for a new run, whatever noise; with --resume: what the checkpoint was "
                    "trained with). Bounds the rare early gradient spikes of SGD at lr 0.1, which otherwise can leave "
                    "the model at chance or diverge")
-    p.add_argument("--seed", type=nonneg_int, default=0, help="seeds data order, noise and initialisation")
+    p.add_argument("--seed", type=seed_int, default=0, help="seeds data order, noise and initialisation")
     p.add_argument("--max-train", type=positive_int, default=None, help="use only the first N training images (quick runs)")
     p.add_argument("--max-eval", type=positive_int, default=2000, help="test images for the per-epoch accuracy")
     p.add_argument("--data-dir", metavar="DIR", help="dataset root in torchvision's layout")
