@@ -496,7 +496,7 @@ def dataset_files(name: str, *, root: Optional[PathLike] = None) -> list[Path]:
         return [p for p in (EMBEDDED_DIR / SAMPLE_FILE,) if p.is_file()]
     if key == "fashion-mnist" and root is None:
         folders.append(_fashion_mnist_dir())
-    tv_root = Path(root).expanduser() if root is not None else default_data_root()
+    tv_root = Path(os.path.expanduser(root)) if root is not None else default_data_root()
     folders.append(_tv_location(key, tv_root))
     files: list[Path] = []
     for folder in folders:

@@ -312,7 +312,7 @@ class Smoother:
                 if x.dtype.kind not in "biufc":  # bool, int, uint, float, complex
                     raise InputError(f"expected an image array of numbers, got a numpy array of dtype {x.dtype}")
                 # native byte order, positive strides: what torch can take (a big-endian or flipped array)
-                x = torch.from_numpy(np.ascontiguousarray(x, dtype=x.dtype.newbyteorder("=")))
+                x = torch.from_numpy(np.array(x, dtype=x.dtype.newbyteorder("="), order="C", copy=True))
             else:
                 raise InputError(f"expected an image tensor (C,H,W) or batch (B,C,H,W), got {type(x).__name__}")
         if x.ndim not in (3, 4):

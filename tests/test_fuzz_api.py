@@ -459,7 +459,8 @@ def test_fuzz_smoother_construction(data):
 
 
 INTERVAL = {  # (good values, bad values); low/high are drawn as a pair
-    "slices": ([1, 2, 3, np.int64(2)], [0, -1, 1.5, None, "2", True, float("nan")]),
+    # (a str: test_known_interval_slices_text, left to interval.py's owner)
+    "slices": ([1, 2, 3, np.int64(2)], [0, -1, 1.5, None, True, float("nan")]),
     "n0": (GOOD["n0"], BAD["n0"]),
     "n": ([5, 10], BAD["n"]),
     "alpha": (GOOD["alpha"], BAD["alpha"]),
@@ -737,6 +738,24 @@ def test_fuzz_summarize(data):
         assert 0.0 <= out.clean_accuracy <= 1.0 and all(0.0 <= a <= 1.0 for a in out.certified_accuracy)
     else:
         assert fault is not None, f"valid rows refused: {out}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Known failures, left to the owners of the modules (other sessions are editing them): the minimal
+# call the fuzzers found, xfail(strict=True) so that the fix makes it fail loudly (then remove the
+# mark and the exclusion the fuzz strategy notes).
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="gsmooth/interval.py (memory work): certify_interval(slices=...) takes a str "
+                                       "as a sequence of digits: slices='2' is accepted, '22' is read as 2 x 2 slices, "
+                                       "'x' raises a bare ValueError from int()")
+@pytest.mark.parametrize("slices", ["2", "x"])
+def test_known_interval_slices_text(slices):
+    smoother = gsmooth.Smoother(Linear(), noise="gaussian", sigma=0.2, transform="brightness", num_classes=K,
+                                input_shape=SHAPE)
+    with pytest.raises(GsmoothError):
+        smoother.certify_interval(torch.rand(*SHAPE), low=-0.1, high=0.1, slices=slices, n0=1, n=5)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -138,6 +138,7 @@ class Assets:
     npy: Path  # (3, 28, 28) uint8
     pt: Path  # (2, 1, 28, 28) float in [0, 1]
     corrupt_dir: Path  # a folder `gsmooth corrupt --corruptions gaussian_noise --max 2` wrote
+    fashion_dir: Path  # a copy of the Fashion-MNIST files, read through $GSMOOTH_FASHION_MNIST_DIR (an input)
     pristine: Path  # copies of root and of the embedded folder: a damaged input is restored after its example
 
     def restore(self) -> None:
@@ -172,8 +173,26 @@ def _bounded_memory():
 
 
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory) -> Assets:
+def assets(tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz-assets")
+    # the dataset is an input like any other: a copy among the assets, so that a command writing
+    # into the folder it reads the dataset from is seen (and the system's copy is never at risk)
+    from gsmooth.data import DEBIAN_FASHION_MNIST_DIR
+
+    fashion_dir = root / "fashion-mnist"
+    shutil.copytree(os.environ.get("GSMOOTH_FASHION_MNIST_DIR") or DEBIAN_FASHION_MNIST_DIR, fashion_dir)
+    saved = os.environ.get("GSMOOTH_FASHION_MNIST_DIR")
+    os.environ["GSMOOTH_FASHION_MNIST_DIR"] = str(fashion_dir)
+    try:
+        yield _build_assets(root, fashion_dir, tmp_path_factory)
+    finally:
+        if saved is None:
+            os.environ.pop("GSMOOTH_FASHION_MNIST_DIR", None)
+        else:
+            os.environ["GSMOOTH_FASHION_MNIST_DIR"] = saved
+
+
+def _build_assets(root: Path, fashion_dir: Path, tmp_path_factory) -> Assets:
     info = dataset_info("fashion-mnist")
     torch.manual_seed(0)
     model = build_model("small_cnn", num_classes=10, input_shape=info.input_shape, mean=info.mean, std=info.std)
@@ -211,11 +230,20 @@ def assets(tmp_path_factory) -> Assets:
     pristine = tmp_path_factory.mktemp("fuzz-pristine")
     shutil.copytree(root, pristine / "assets")
     shutil.copytree(EMBEDDED, pristine / "embedded", ignore=shutil.ignore_patterns("__pycache__"))
-    return Assets(root, ckpt, sur, cert, pred, images, npy, pt, corrupt_dir, pristine)
+    return Assets(root, ckpt, sur, cert, pred, images, npy, pt, corrupt_dir, fashion_dir, pristine)
+
+
+_HASHES: dict = {}
 
 
 def _hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """sha256 of a file, cached by (path, size, mtime, inode): the shared inputs (30 MB of dataset)
+    are not re-read for every example, and any write changes the key."""
+    st_ = path.stat()
+    key = (str(path), st_.st_size, st_.st_mtime_ns, st_.st_ino, st_.st_ctime_ns)
+    if key not in _HASHES:
+        _HASHES[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return _HASHES[key]
 
 
 def snapshot(*roots: Path) -> dict[Path, str]:
@@ -941,7 +969,7 @@ def test_fuzz_corrupt(assets, capsys, data):
         d.add(argv, "--data-dir", [None], [ws.file("folder"), ws.file("missing"), ws.file("png"), ""])
         out_kind = d.value("--out", ["new", "folder"],
                            [k for k in OUT_BAD_KINDS if k != "folder"] + ["corrupt_copy", "input"])
-        out = ws.out(out_kind, "", input_path=str(assets.images))
+        out = ws.out(out_kind, "", input_path=str(assets.fashion_dir))  # "input": the dataset's folder
         argv += ["--out", out, "--no-progress"]
         r = run_checked(ws, argv, capsys, command="corrupt")
         if r.rc == 0:

@@ -55,17 +55,21 @@ def _check_out_folder(args, names: list[str]) -> None:
     from ..cifar_c import INFO_FILE, LABELS_FILE
     from ..output_files import check_not_input, check_output_dir, probe_writable
 
+    from ..data import dataset_files
+
     if not args.out.strip():  # Path("") would be the current folder
         raise OutputFileError("--out expected a folder path, got an empty one")
     out = Path(os.path.expanduser(args.out))
+    # the folders the clean dataset is read from (the Debian Fashion-MNIST folder, torchvision's
+    # root, the package's embedded sample) are inputs too, --data-dir given or not
+    inputs = {"--data-dir": args.data_dir}
+    for folder in sorted({f.parent for f in dataset_files(args.dataset, root=args.data_dir)}):
+        inputs[f"--dataset {args.dataset} ({folder})"] = folder
     if out.is_dir() and (out / INFO_FILE).is_file():  # written by gsmooth corrupt: write_corrupted checks its recipe
-        check_not_input(out, {"--data-dir": args.data_dir}, option="--out")
+        check_not_input(out, inputs, option="--out")
         probe_writable(out, option="--out", target=args.out)
         return
-    check_output_dir(
-        out, option="--out", inputs={"--data-dir": args.data_dir},
-        names=(INFO_FILE, LABELS_FILE, *(f"{n}.npy" for n in names)),
-    )
+    check_output_dir(out, option="--out", inputs=inputs, names=(INFO_FILE, LABELS_FILE, *(f"{n}.npy" for n in names)))
 
 
 def run(args) -> int:

@@ -80,6 +80,13 @@ EMBEDDED: dict[str, EmbeddedDefault] = {
 }
 
 
+def _shell_word(text: str) -> str:
+    """``text`` as one shell word on one line (a name with a newline or a blank is quoted)."""
+    import shlex
+
+    return shlex.quote(text) if text.isprintable() else repr(text)
+
+
 def embedded_default(transform: str | None) -> EmbeddedDefault:
     """The embedded default for ``transform`` (``None``: additive), or a clear error.
 
@@ -97,7 +104,7 @@ def embedded_default(transform: str | None) -> EmbeddedDefault:
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise InvalidParameterError(
             f"no embedded default model for transform {name!r}: expected --model CKPT (train one with `gsmooth train "
-            f"--transform {name} …`), or one of the embedded transforms {', '.join(sorted(EMBEDDED))}.{hint}"
+            f"--transform {_shell_word(name)} …`), or one of the embedded transforms {', '.join(sorted(EMBEDDED))}.{hint}"
         )
     emb = EMBEDDED[name]
     if not emb.model_path.is_file():
