@@ -260,11 +260,12 @@ def slice_plan(low, high, slices=10, *, one_sided: bool = False, norm: str = "l2
     if isinstance(slices, Integral) and not isinstance(slices, bool):
         ks = [int(slices)] * d
     else:
-        try:
-            ks = [int(k) for k in slices]
-        except TypeError:
-            raise InvalidParameterError(f"interval: slices expected a positive integer or {d} of them, got {slices!r}") from None
-        if len(ks) != d or any(isinstance(k, bool) for k in slices):
+        if isinstance(slices, (str, bytes)) or not all(
+            isinstance(k, Integral) and not isinstance(k, bool) for k in (slices if hasattr(slices, "__iter__") else [None])
+        ):
+            raise InvalidParameterError(f"interval: slices expected a positive integer or {d} of them, got {slices!r}")
+        ks = [int(k) for k in slices]
+        if len(ks) != d:
             raise InvalidParameterError(f"interval: slices expected a positive integer or {d} of them, got {slices!r}")
     if any(k < 1 for k in ks):
         raise InvalidParameterError(f"interval: slices expected positive integers, got {slices!r}")

@@ -747,11 +747,9 @@ def test_fuzz_summarize(data):
 # ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="gsmooth/interval.py (memory work): certify_interval(slices=...) takes a str "
-                                       "as a sequence of digits: slices='2' is accepted, '22' is read as 2 x 2 slices, "
-                                       "'x' raises a bare ValueError from int()")
-@pytest.mark.parametrize("slices", ["2", "x"])
-def test_known_interval_slices_text(slices):
+# found by the fuzzer: certify_interval(slices="22") was read as 2 x 2 slices, "x" a bare ValueError; fixed since
+@pytest.mark.parametrize("slices", ["2", "x", "22", 2.0, [2.5], [True]])
+def test_found_interval_slices_text(slices):
     smoother = gsmooth.Smoother(Linear(), noise="gaussian", sigma=0.2, transform="brightness", num_classes=K,
                                 input_shape=SHAPE)
     with pytest.raises(GsmoothError):
