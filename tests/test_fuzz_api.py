@@ -280,6 +280,8 @@ def images(draw, fault=None):
     else:
         x = t.to(dtype)
     valid = fault is None
+    if fault == "shape":  # a drawn shape may happen to be a valid one
+        valid = len(shape) in (3, 4) and tuple(shape[-3:]) == SHAPE
     batch = 1 if len(shape) == 3 else (shape[0] if shape else 0)
     if fault == "device":
         return x.to("meta"), False, batch
@@ -756,6 +758,17 @@ def test_known_interval_slices_text(slices):
                                 input_shape=SHAPE)
     with pytest.raises(GsmoothError):
         smoother.certify_interval(torch.rand(*SHAPE), low=-0.1, high=0.1, slices=slices, n0=1, n=5)
+
+
+@pytest.mark.xfail(strict=True, reason="gsmooth/interval.py (memory work): a finite range whose width overflows "
+                                       "(low=-1e308, high=1e308) is refused as 'center: expected finite numbers, got "
+                                       "[inf, inf]' (after a RuntimeWarning 'overflow encountered in subtract'): the "
+                                       "message blames a centre the user never gave instead of the range")
+def test_known_interval_range_too_wide_blames_the_range():
+    smoother = gsmooth.Smoother(Linear(), noise="gaussian", sigma=0.2, transform="brightness", num_classes=K,
+                                input_shape=SHAPE)
+    with pytest.raises(GsmoothError, match="range"):
+        smoother.certify_interval(torch.rand(*SHAPE), low=-1e308, high=1e308, slices=2, n0=1, n=5)
 
 
 # ------------------------------------------------------------------------------------------------
