@@ -256,6 +256,13 @@ def slice_plan(low, high, slices=10, *, one_sided: bool = False, norm: str = "l2
         raise InvalidParameterError(f"interval: expected low and high of the same length, got {low!r} and {high!r}")
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()) or (lo > hi).any():
         raise InvalidParameterError(f"interval: expected finite low <= high, got low={lo.tolist()} high={hi.tolist()}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        width = hi - lo
+    if not np.isfinite(width).all():
+        raise InvalidParameterError(
+            f"interval: expected a range whose width high - low is a finite number, got low={lo.tolist()} "
+            f"high={hi.tolist()} (width overflows)"
+        )
     d = lo.size
     if isinstance(slices, Integral) and not isinstance(slices, bool):
         ks = [int(slices)] * d

@@ -5,6 +5,8 @@ Both are thin wrappers over :mod:`scipy.stats` so the statistics are those of a 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats
 
@@ -29,7 +31,9 @@ def clopper_pearson_lower(count, n, alpha):
     """
     count = np.asarray(count, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        # boost's "root finding evaluation exceeded" for extreme alphas: the NaN it comes with is handled below
+        warnings.simplefilter("ignore", RuntimeWarning)
         lower = stats.beta.ppf(alpha, count, n - count + 1.0)
     lower = np.where(count <= 0, 0.0, lower)
     # scipy's root finder gives up (NaN) for extreme alphas (alpha=1e-300, count = n - 1 small): the

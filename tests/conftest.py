@@ -3,13 +3,15 @@
 
 Two profiles, chosen with the ``HYPOTHESIS_PROFILE`` environment variable:
 
-- ``ci`` (the default, what ``pytest`` and ``bash .ci/run`` use): few examples per fuzz test, each
-  test's count scaled by its cost (:func:`fuzz_support.fuzz_examples`), ``derandomize=True`` (the same examples on
-  every run: a CI failure reproduces by re-running it; no example database is read or written),
+- ``ci`` (the default, what ``pytest`` and ``bash .ci/run`` use): ``max_examples=40``, scaled per
+  test by its cost (:func:`fuzz_support.fuzz_examples`: 0.5x to 8x), ``derandomize=True`` (the same
+  examples on every run: a CI failure reproduces by re-running it; no example database is read or
+  written),
   ``deadline=None`` (one CLI call may take a second on a loaded 2-core machine; a deadline would make
-  the suite flaky, not stricter). The two fuzz files add about a minute to ``pytest`` on 2 CPU cores.
-- ``long``: many more examples, random (not derandomized) and remembered in ``.hypothesis/`` (so a
-  failure found once is replayed first next time); run it by hand, for as long as you like::
+  the suite flaky, not stricter). The two fuzz files add ≈ 80 s to ``pytest`` on 2 CPU cores.
+- ``long``: 300 examples per test (≈ 8 minutes for both files), random (not derandomized) and
+  remembered in ``.hypothesis/`` (so a failure found once is replayed first next time); run it by
+  hand, as often as you like::
 
       HYPOTHESIS_PROFILE=long OMP_NUM_THREADS=1 pytest tests/test_fuzz_cli.py tests/test_fuzz_api.py
 
@@ -30,7 +32,7 @@ _SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, Health
 
 settings.register_profile(
     "ci",
-    max_examples=12,
+    max_examples=40,
     deadline=None,
     derandomize=True,
     database=None,
