@@ -56,9 +56,9 @@ a memory limit (:func:`fuzz_support.bounded_memory`: an example that would take 
 fails with torch's allocation error instead), and ``GSMOOTH_FUZZ_TRACE=FILE`` appends every argv to
 FILE before it runs (to find an example that hangs).
 
-Known failures in modules other sessions own are strict xfails at the end of the file
-(``test_known_*``, with the minimal argv); the strategies leave their values out
-(``BEYOND_64_BITS``, ``BEYOND_MAXSIZE``, ``FLOAT32_OVERFLOW``) until they are fixed.
+Failures found in modules other sessions own were kept as strict xfails at the end of the file
+(``test_known_*``, with the minimal argv; the strategies left their values out, ``without``)
+until their owners fixed them; they are regression tests now (``test_found_*``).
 """
 
 from __future__ import annotations
@@ -108,11 +108,12 @@ RANGE_BAD = ["", "nan:1", "1:0", "-inf:inf", "0:1:2", "a:b", "0:1,0:1,0:1", "0:1
 DEVICE_BAD = ["meta", "cuda", "cuda:7", "nonsense", "", "cpu:1", "mps", "xpu", "cuda:-1", "-1", "CPU", "cpu "]
 
 
-#: Values that hit known failures left to other modules' owners (see the test_known_* tests at the
-#: end): the strategies of the commands concerned leave them out until those are fixed.
-BEYOND_64_BITS = {"18446744073709551616", "9" * 30}  # train --seed, surrogate train --seed
-BEYOND_MAXSIZE = BEYOND_64_BITS | {"9223372036854775808"}  # train --batch (> sys.maxsize)
-FLOAT32_OVERFLOW = {"1e308", "1.7976931348623157e308"}  # train --lr/--weight-decay
+#: Values that hit a known failure left to another module's owner (a strict xfail test_known_* at
+#: the end of the file) are left out of the strategies concerned, with ``without``, until it is
+#: fixed (the failures fixed since are the test_found_* regression tests).
+KNOWN_FAILURES: dict[str, set] = {
+    "train --noise": {""},  # test_known_train_empty_noise_name
+}
 
 
 def without(values: tuple[list, list], known: set) -> tuple[list, list]:
@@ -797,7 +798,8 @@ def test_fuzz_train(assets, capsys, data):
         d.add(argv, "--dataset", ["fashion-mnist"], ["mnist", "cifar10", "", "fashion-mnist-sample", "imagenet"])
         d.add(argv, "--arch", [None, "small_cnn"], ["resnet21", "resnet2", "tv:nonexistent", "tv:", "", "small cnn",
                                                     "resnet-4", "resnet8000000000000000000000", "resnet" + "9" * 5000])
-        d.add(argv, "--noise", [None, "gaussian", "laplace"], ODD_NAMES + ["exponential"])
+        d.add(argv, "--noise", *without(([None, "gaussian", "laplace"], ODD_NAMES + ["exponential"]),
+                                        KNOWN_FAILURES["train --noise"]))
         d.add(argv, "--sigma", *floats([None, "0.25"], huge=True))
         d.add(argv, "--transform", [None, "additive"], transforms_bad() + ["brightness", "rotational_blur"])
         sur_kind = d.value("--surrogate", [None], ["surrogate"] + SURROGATE_BAD_KINDS)
@@ -807,12 +809,12 @@ def test_fuzz_train(assets, capsys, data):
         d.add(argv, "--no-noise", [None], [True])
         d.add(argv, "--augment", [None, "none"], ["augmix", "bogus"])
         d.add(argv, "--epochs", *ints(["1"], huge=False))
-        d.add(argv, "--batch", *without(ints(["25", "50"], huge=True), BEYOND_MAXSIZE))
-        d.add(argv, "--lr", *without(floats([None, "0.01"], huge=True), FLOAT32_OVERFLOW))
+        d.add(argv, "--batch", *ints(["25", "50"], huge=True))
+        d.add(argv, "--lr", *floats([None, "0.01"], huge=True))
         d.add(argv, "--optimizer", [None, "adam", "sgd"], ["SGD", "rmsprop", ""])
         d.add(argv, "--schedule", [None, "step", "constant"], ["linear", ""])
-        d.add(argv, "--weight-decay", [None, "0", "1e-4"], ["-1", "nan", "inf", "-inf", "abc", "", "1e38"])
-        d.add(argv, "--seed", *without(ints([None, "1"], huge=True), BEYOND_64_BITS))
+        d.add(argv, "--weight-decay", [None, "0", "1e-4"], ["-1", "nan", "inf", "-inf", "abc", "", "1e38", "1e308"])
+        d.add(argv, "--seed", *ints([None, "1"], huge=True))
         d.add(argv, "--max-train", ["50"], BAD_INTS)
         d.add(argv, "--max-eval", ["10"], BAD_INTS)
         d.add(argv, "--data-dir", [None], [ws.file("folder"), ws.file("missing"), ws.file("png"), ""])
@@ -851,7 +853,7 @@ def test_fuzz_surrogate_train(assets, capsys, data):
         d.add(argv, "--encoder-width", *ints(["4"], huge=False))
         d.add(argv, "--latent-sigma", [None, "0", "0.1"], ["-1", "nan", "inf", "", "abc", "1e308"])
         d.add(argv, "--time-limit", *floats([None, "100"], huge=True))
-        d.add(argv, "--seed", *without(ints([None, "2"], huge=True), BEYOND_64_BITS))
+        d.add(argv, "--seed", *ints([None, "2"], huge=True))
         d.add(argv, "--device", [None, "cpu"], DEVICE_BAD)
         d.add(argv, "--data-dir", [None], [ws.file("folder"), ws.file("missing"), ""])
         out = ws.out(d.value("--out", ["new"], OUT_BAD_KINDS), ".pt")
@@ -1040,9 +1042,9 @@ def test_fuzz_argv_shapes(capsys, argv):
 
 
 # ------------------------------------------------------------------------------------------------
-# Known failures, left to the owners of the modules (other sessions are editing them): the minimal
-# argv the fuzzers found, xfail(strict=True) so that the fix makes them fail loudly (then remove
-# the mark and the value from BEYOND_64_BITS / FLOAT32_OVERFLOW above).
+# Found by the fuzzer in modules other sessions were editing: first strict xfails with the minimal
+# argv (a new one goes here as ``test_known_*``, its values in KNOWN_FAILURES), fixed by their
+# owners since: regression tests.
 # ------------------------------------------------------------------------------------------------
 
 TRAIN_TINY = ["train", "--dataset", "fashion-mnist", "--epochs", "1", "--max-train", "50", "--max-eval", "10",
@@ -1088,3 +1090,11 @@ def test_found_surrogate_train_seed_overflow_is_one_line(tmp_path, capsys):
 def test_found_surrogate_train_divergence_is_an_error(extra, tmp_path, capsys):
     rc, out = _one_line_or_ok([*SURROGATE_TINY, *extra], tmp_path, capsys, "surrogate")
     assert rc == 2 and not (tmp_path / "out.pt").exists(), out
+
+
+@pytest.mark.xfail(strict=True, reason="gsmooth/cli/train.py (train/surrogate resume work): `gsmooth train --noise ''` "
+                                       "silently trains with the default noise (gaussian) instead of refusing the "
+                                       "empty name, as certify/predict/attack now do (cli.common.component_name)")
+def test_known_train_empty_noise_name(tmp_path, capsys):
+    rc, _ = _one_line_or_ok([*TRAIN_TINY, "--noise", ""], tmp_path, capsys, "train")
+    assert rc == 2 and not (tmp_path / "out.pt").exists()

@@ -83,6 +83,14 @@ def float32_nonneg(text: str) -> float:
     return value
 
 
+def component_name(text: str) -> str:
+    """``--noise`` / ``--transform``: a name, never a blank one (an empty name would silently mean
+    the default)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a registered name (see `gsmooth plugins`), got an empty one")
+    return text
+
+
 def probability(text: str) -> float:
     try:
         value = float(text)
@@ -128,9 +136,9 @@ def add_smoothing_args(p: argparse.ArgumentParser) -> None:
         "smoothing (default: what the checkpoint was trained with; for another transform, its defaults "
         "from gsmooth.transform_defaults)"
     )
-    g.add_argument("--noise", help="noise name (see `gsmooth plugins`), e.g. gaussian (l2), laplace (l1), uniform (l1)")
+    g.add_argument("--noise", type=component_name, help="noise name (see `gsmooth plugins`), e.g. gaussian (l2), laplace (l1), uniform (l1)")
     g.add_argument("--sigma", type=positive_float, help="noise scale: Gaussian std, Laplace scale, uniform half-width…")
-    g.add_argument("--transform", help="transform name (default: the checkpoint's, usually 'additive')")
+    g.add_argument("--transform", type=component_name, help="transform name (default: the checkpoint's, usually 'additive')")
     g.add_argument(
         "--surrogate", metavar="PATH",
         help="GSmooth surrogate of the transform (`gsmooth surrogate train`); default: the one the checkpoint was "
