@@ -205,7 +205,7 @@ def atomic_output(path: PathLike, mode: str = "wb", *, keep_on_interrupt: bool =
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
-        raise OutputFileError(f"cannot write {os.fspath(path)!r}: {exc.strerror or exc}") from None
+        raise OutputFileError(f"cannot write {os.fspath(path)!r}: {exc.strerror or exc}") from exc
     handle = os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {}))
     finished = False
     try:
@@ -234,7 +234,7 @@ def _finish(handle: IO, tmp: str, target: Path) -> None:
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except OSError as exc:
-        raise OutputFileError(f"cannot write {os.fspath(target)!r}: {exc.strerror or exc}") from None
+        raise OutputFileError(f"cannot write {os.fspath(target)!r}: {exc.strerror or exc}") from exc
     fsync_directory(target.absolute().parent)
 
 

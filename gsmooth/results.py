@@ -37,7 +37,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any, Iterable, Mapping
@@ -45,6 +44,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from .errors import InvalidParameterError, ResultsFileError
+from .output_files import atomic_write
 from .validation import check_path
 
 try:  # advisory lock so that two runs never append to the same file (POSIX only)
@@ -217,10 +217,7 @@ class ResultsWriter:
         try:
             _atomic_write(self.path, self._header)  # the TSV appears with its complete header
         except BaseException:  # e.g. Ctrl-C/SIGTERM between the two: no sidecar without its TSV
-            try:
-                os.unlink(sidecar)
-            except OSError:
-                pass
+            _unlink_quietly(sidecar)
             raise
         self.created = True
         self._open_locked()
@@ -401,11 +398,7 @@ class ResultsWriter:
         self.close()
         if not (self.created and self.rows_written == 0):
             return False
-        for p in (self.path, sidecar_path(self.path)):
-            try:
-                os.unlink(p)
-            except OSError:
-                pass
+        _unlink_quietly(self.path, sidecar_path(self.path))
         self.created = False
         return True
 
@@ -702,40 +695,22 @@ def _check_writable_target(path: str) -> None:
         )
 
 
+def _unlink_quietly(*paths: str) -> None:
+    for p in paths:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+
+
 def _atomic_write(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the complete new one."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = None
+    """Write ``data`` to ``path`` so that readers see the old file or the complete new one
+    (:func:`gsmooth.output_files.atomic_write`), failures as :class:`ResultsFileError`."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        tmp = None
-        _fsync_directory(directory)
-    except OSError as exc:
-        raise ResultsFileError(f"cannot write results to {path}: {exc.strerror or exc}") from exc
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-
-
-def _fsync_directory(directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some filesystems refuse
-        pass
-    finally:
-        os.close(fd)
+        atomic_write(path, data)
+    except OSError as exc:  # an OutputFileError chains the OSError behind it
+        cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+        raise ResultsFileError(f"cannot write results to {path}: {cause.strerror or cause}") from exc
 
 
 def _scalar(value: Any) -> Any:

@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from gsmooth.checkpoint import load_checkpoint, save_checkpoint
+from gsmooth.checkpoint import load_checkpoint
 from gsmooth.cli import main
-from gsmooth.data import dataset_info
-from gsmooth.models import build_model
 from gsmooth.results import read_results
+from toy_models import fashion_mnist_checkpoint
 
 
 def run_cli(capsys, *argv):
@@ -30,16 +29,7 @@ def run_cli(capsys, *argv):
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
     """A small CNN checkpoint for Fashion-MNIST (random weights: fast, and all the CLI needs)."""
-    info = dataset_info("fashion-mnist")
-    torch.manual_seed(0)
-    model = build_model("small_cnn", num_classes=10, input_shape=info.input_shape, mean=info.mean, std=info.std)
-    path = tmp_path_factory.mktemp("ckpt") / "fm.pt"
-    save_checkpoint(
-        path, model=model, arch="small_cnn", dataset="fashion-mnist", num_classes=10, input_shape=info.input_shape,
-        mean=info.mean, std=info.std, epoch=1,
-        smoothing={"noise": "gaussian", "noise_params": {"sigma": 0.25}, "transform": "additive", "transform_params": {}},
-    )
-    return path
+    return fashion_mnist_checkpoint(tmp_path_factory.mktemp("ckpt") / "fm.pt")
 
 
 SMALL = ["--n0", "20", "--n", "200", "--batch", "100", "--max", "4", "--no-progress"]
@@ -373,16 +363,10 @@ def assert_advancing(err: str, desc: str, total: float) -> None:
 
 @pytest.fixture(scope="module")
 def brightness_ckpt(tmp_path_factory) -> Path:
-    info = dataset_info("fashion-mnist")
-    torch.manual_seed(0)
-    model = build_model("small_cnn", num_classes=10, input_shape=info.input_shape, mean=info.mean, std=info.std)
-    path = tmp_path_factory.mktemp("ckpt_b") / "fm_bright.pt"
-    save_checkpoint(
-        path, model=model, arch="small_cnn", dataset="fashion-mnist", num_classes=10, input_shape=info.input_shape,
-        mean=info.mean, std=info.std, epoch=1,
+    return fashion_mnist_checkpoint(
+        tmp_path_factory.mktemp("ckpt_b") / "fm_bright.pt",
         smoothing={"noise": "gaussian", "noise_params": {"sigma": 0.2}, "transform": "brightness", "transform_params": {}},
     )
-    return path
 
 
 #: (argv, samples per image): configurations with many forward passes per image

@@ -15,13 +15,13 @@ import pytest
 import torch
 
 import gsmooth
-from gsmooth.checkpoint import save_checkpoint
 from gsmooth.cli import main
 from gsmooth.data import dataset_info
 from gsmooth.errors import OutputFileError, ResultsFileError
 from gsmooth.models import build_model
 from gsmooth.output_files import atomic_output, check_output_dir, check_output_file, same_file
 from gsmooth.results import ResultsWriter, read_results, sidecar_path
+from toy_models import fashion_mnist_checkpoint
 
 
 def run_cli(capsys, *argv):
@@ -38,23 +38,9 @@ def snapshot(folder) -> dict:
     return {p.relative_to(folder): digest(p) for p in Path(folder).rglob("*") if p.is_file()}
 
 
-def _save(path, model, smoothing=None):
-    info = dataset_info("fashion-mnist")
-    save_checkpoint(
-        path, model=model, arch="small_cnn", dataset="fashion-mnist", num_classes=10, input_shape=info.input_shape,
-        mean=info.mean, std=info.std, epoch=1,
-        smoothing=smoothing or {"noise": "gaussian", "noise_params": {"sigma": 0.25}, "transform": "additive",
-                                "transform_params": {}},
-    )
-    return path
-
-
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
-    info = dataset_info("fashion-mnist")
-    torch.manual_seed(0)
-    model = build_model("small_cnn", num_classes=10, input_shape=info.input_shape, mean=info.mean, std=info.std)
-    return _save(tmp_path_factory.mktemp("ckpt") / "fm.pt", model)
+    return fashion_mnist_checkpoint(tmp_path_factory.mktemp("ckpt") / "fm.pt")
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +50,7 @@ def nan_ckpt(tmp_path_factory) -> Path:
     with torch.no_grad():
         for p in model.parameters():
             p.fill_(float("nan"))
-    return _save(tmp_path_factory.mktemp("nan") / "nan.pt", model)
+    return fashion_mnist_checkpoint(tmp_path_factory.mktemp("nan") / "nan.pt", model=model)
 
 
 SMALL = ["--n0", "10", "--n", "50", "--batch", "50", "--max", "3", "--no-progress"]

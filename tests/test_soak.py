@@ -27,12 +27,9 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 import gsmooth
-from gsmooth.checkpoint import save_checkpoint
-from gsmooth.data import dataset_info
-from gsmooth.models import build_model
+from toy_models import fashion_mnist_checkpoint
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the fork server reads /proc to tell when a child is past startup"
@@ -104,16 +101,7 @@ def server():
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
     """A small CNN checkpoint for Fashion-MNIST (random weights: fast; the rows are what matters)."""
-    info = dataset_info("fashion-mnist")
-    torch.manual_seed(0)
-    model = build_model("small_cnn", num_classes=10, input_shape=info.input_shape, mean=info.mean, std=info.std)
-    path = tmp_path_factory.mktemp("soak_ckpt") / "fm.pt"
-    save_checkpoint(
-        path, model=model, arch="small_cnn", dataset="fashion-mnist", num_classes=10, input_shape=info.input_shape,
-        mean=info.mean, std=info.std, epoch=1,
-        smoothing={"noise": "gaussian", "noise_params": {"sigma": 0.25}, "transform": "additive", "transform_params": {}},
-    )
-    return path
+    return fashion_mnist_checkpoint(tmp_path_factory.mktemp("soak_ckpt") / "fm.pt")
 
 
 def certify_argv(ckpt, out: str, *, progress: bool = False) -> list:

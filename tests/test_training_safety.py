@@ -342,22 +342,28 @@ def test_old_surrogate_files_still_load_and_are_not_resumed(tmp_path):
 # --------------------------------------------------------------------------------------------
 
 
-def test_train_weights_overflowing_in_epoch_2_keep_epoch_1(tmp_path, capsys, monkeypatch):
-    """A finite loss whose step overflows the weights at the end of epoch 2: before, that NaN
-    checkpoint was written (and certify would later refuse it); now epoch 1 stays on disk."""
-    _needs_fashion_mnist()
-    real_step = torch.optim.SGD.step
+def overflow_weights_at_step(monkeypatch, optimizer_cls, at: int) -> None:
+    """Make ``optimizer_cls.step`` fill the first parameter with inf after its ``at``-th call: a
+    finite loss whose update overflows the weights."""
+    real_step = optimizer_cls.step
     calls = {"n": 0}
 
     def step(self, *args, **kwargs):
         result = real_step(self, *args, **kwargs)
         calls["n"] += 1
-        if calls["n"] == 4:  # the last step of epoch 2 (200 images, batch 100)
+        if calls["n"] == at:
             with torch.no_grad():
                 self.param_groups[0]["params"][0].fill_(float("inf"))
         return result
 
-    monkeypatch.setattr(torch.optim.SGD, "step", step)
+    monkeypatch.setattr(optimizer_cls, "step", step)
+
+
+def test_train_weights_overflowing_in_epoch_2_keep_epoch_1(tmp_path, capsys, monkeypatch):
+    """A finite loss whose step overflows the weights at the end of epoch 2: before, that NaN
+    checkpoint was written (and certify would later refuse it); now epoch 1 stays on disk."""
+    _needs_fashion_mnist()
+    overflow_weights_at_step(monkeypatch, torch.optim.SGD, 4)  # the last step of epoch 2 (200 images, batch 100)
     out = tmp_path / "m.pt"
     code, _, err = run_cli(capsys, *TRAIN, "--epochs", "3", "--out", out)
     assert code == 2, err
@@ -511,18 +517,7 @@ def test_a_wrong_device_is_blamed_on_the_device(tmp_path, capsys):
 
 
 def test_surrogate_weights_overflowing_are_never_saved(tmp_path, monkeypatch):
-    real_step = torch.optim.Adam.step
-    calls = {"n": 0}
-
-    def step(self, *args, **kwargs):
-        result = real_step(self, *args, **kwargs)
-        calls["n"] += 1
-        if calls["n"] == 2:  # the last step of epoch 2 (16 images, batch 16)
-            with torch.no_grad():
-                self.param_groups[0]["params"][0].fill_(float("inf"))
-        return result
-
-    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    overflow_weights_at_step(monkeypatch, torch.optim.Adam, 2)  # the last step of epoch 2 (16 images, batch 16)
     out = tmp_path / "s.pt"
     with pytest.raises(TrainingDivergedError, match=r"epoch 2/3: weight .* keeps epoch 1/3"):
         train_surrogate("brightness", torch.rand(16, 1, 8, 8), param_range=(0.0, 0.3), epochs=3, batch_size=16,

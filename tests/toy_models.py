@@ -63,3 +63,25 @@ class PdfOnlyLaplace(gsmooth.Noise):
 
     def ppf(self, p):
         return stats.laplace.ppf(p, scale=self.sigma)
+
+
+#: The smoothing a test checkpoint records unless told otherwise: Gaussian σ = 0.25, additive.
+ADDITIVE_SMOOTHING = {"noise": "gaussian", "noise_params": {"sigma": 0.25}, "transform": "additive", "transform_params": {}}
+
+
+def fashion_mnist_checkpoint(path, *, smoothing=None, model=None, seed: int = 0):
+    """Write a small-CNN Fashion-MNIST checkpoint to ``path`` (random weights from ``seed`` unless
+    ``model`` is given: fast, and all the CLI needs) recording ``smoothing``; returns ``path``."""
+    from gsmooth.checkpoint import save_checkpoint
+    from gsmooth.data import dataset_info
+    from gsmooth.models import build_model
+
+    info = dataset_info("fashion-mnist")
+    if model is None:
+        torch.manual_seed(seed)
+        model = build_model("small_cnn", num_classes=10, input_shape=info.input_shape, mean=info.mean, std=info.std)
+    save_checkpoint(
+        path, model=model, arch="small_cnn", dataset="fashion-mnist", num_classes=10, input_shape=info.input_shape,
+        mean=info.mean, std=info.std, epoch=1, smoothing=dict(smoothing or ADDITIVE_SMOOTHING),
+    )
+    return path

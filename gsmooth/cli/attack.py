@@ -9,7 +9,6 @@ and the empirical robust accuracy of both — an upper bound to set against ``gs
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ from .common import (
     parse_range_arg,
     positive_int,
     check_results_out,
+    results_interrupted,
     setup_smoother,
     write_rows,
 )
@@ -98,11 +98,8 @@ def _theta(t) -> str:
     return ",".join(f"{v:.6g}" for v in t)
 
 
-def interrupted(args) -> str:
-    """After Ctrl-C / SIGTERM (see :func:`gsmooth.cli.interrupted_message`)."""
-    if getattr(args, "out", None) and os.path.exists(args.out):
-        return f"the rows written so far are in {args.out}; run the same command again to resume"
-    return "nothing was written"
+#: After Ctrl-C / SIGTERM (see :func:`gsmooth.cli.interrupted_message`).
+interrupted = results_interrupted
 
 
 def run(args) -> int:

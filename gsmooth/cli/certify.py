@@ -9,7 +9,6 @@ see :mod:`gsmooth.interval`); rows then carry the transform's extra columns.
 from __future__ import annotations
 
 import argparse
-import os
 import contextlib
 import sys
 import warnings
@@ -28,6 +27,7 @@ from .common import (
     apply_embedded_default,
     base_config,
     check_results_out,
+    results_interrupted,
     inner_progress,
     parse_range_arg,
     positive_int,
@@ -251,11 +251,8 @@ def print_summary(args, setup, elapsed: float, s, *, lines: list[str]) -> None:
           f"{s.n_points} images selected by this command)")
 
 
-def interrupted(args) -> str:
-    """After Ctrl-C / SIGTERM (see :func:`gsmooth.cli.interrupted_message`)."""
-    if getattr(args, "out", None) and os.path.exists(args.out):
-        return f"the rows written so far are in {args.out}; run the same command again to resume"
-    return "nothing was written"
+#: After Ctrl-C / SIGTERM (see :func:`gsmooth.cli.interrupted_message`).
+interrupted = results_interrupted
 
 
 def run(args) -> int:

@@ -20,24 +20,29 @@ from ..registry import get_registry
 from ..smoothing import Smoother
 
 
-def positive_int(text: str) -> int:
+def _parsed(text: str, convert, expected: str):
+    """``convert(text)``, or argparse's error "expected <expected>, got '<text>'"."""
     try:
-        value = int(text)
+        return convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
+def _within(value, ok: bool, expected: str, shown: str | None = None):
+    """``value`` if ``ok``, else argparse's error "expected <expected>, got <value>"."""
+    if not ok:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value if shown is None else shown}")
     return value
+
+
+def positive_int(text: str) -> int:
+    value = _parsed(text, int, "a positive integer")
+    return _within(value, value > 0, "a positive integer")
 
 
 def nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
+    value = _parsed(text, int, "a non-negative integer")
+    return _within(value, value >= 0, "a non-negative integer")
 
 
 #: Largest seed: torch's generators take a signed 64-bit seed.
@@ -51,36 +56,25 @@ MAX_FLOAT32 = 3.4028234663852886e38
 def seed_int(text: str) -> int:
     """``--seed``: an integer in [0, 2**63 - 1] (what torch's generators take)."""
     value = nonneg_int(text)
-    if value > MAX_SEED:
-        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**63 - 1], got {value}")
-    return value
+    return _within(value, value <= MAX_SEED, "a seed in [0, 2**63 - 1]")
 
 
 def batch_int(text: str) -> int:
     """``--batch``: a positive integer up to 2**31 - 1."""
     value = positive_int(text)
-    if value > MAX_BATCH:
-        raise argparse.ArgumentTypeError(f"expected a batch size in [1, 2**31 - 1], got {value}")
-    return value
+    return _within(value, value <= MAX_BATCH, "a batch size in [1, 2**31 - 1]")
 
 
 def float32_positive(text: str) -> float:
     """A positive number a float32 tensor can hold (learning rates)."""
     value = positive_float(text)
-    if value > MAX_FLOAT32:
-        raise argparse.ArgumentTypeError(f"expected a positive number up to 3.4e38 (float32), got {value:g}")
-    return value
+    return _within(value, value <= MAX_FLOAT32, "a positive number up to 3.4e38 (float32)", f"{value:g}")
 
 
 def float32_nonneg(text: str) -> float:
     """A non-negative number a float32 tensor can hold (weight decay)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}") from None
-    if not 0.0 <= value <= MAX_FLOAT32:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 3.4e38] (float32), got {value:g}")
-    return value
+    value = _parsed(text, float, "a non-negative number")
+    return _within(value, 0.0 <= value <= MAX_FLOAT32, "a number in [0, 3.4e38] (float32)", f"{value:g}")
 
 
 def component_name(text: str) -> str:
@@ -92,23 +86,13 @@ def component_name(text: str) -> str:
 
 
 def probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {value}")
-    return value
+    value = _parsed(text, float, "a number in (0, 1)")
+    return _within(value, 0.0 < value < 1.0, "a number in (0, 1)")
 
 
 def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {value}")
-    return value
+    value = _parsed(text, float, "a positive number")
+    return _within(value, 0.0 < value < float("inf"), "a positive finite number")
 
 
 def add_model_args(p: argparse.ArgumentParser, *, embedded: bool = False) -> None:
@@ -497,6 +481,14 @@ def inner_progress(args, samples_per_step: int) -> bool:
     return not args.no_progress and samples_per_step >= INNER_PROGRESS_PASSES * args.batch
 
 
+def results_interrupted(args) -> str:
+    """The hint after Ctrl-C / SIGTERM of a command writing a results file (certify, predict,
+    attack): where the rows are and that the same command resumes — or that nothing was written."""
+    if getattr(args, "out", None) and os.path.exists(args.out):
+        return f"the rows written so far are in {args.out}; run the same command again to resume"
+    return "nothing was written"
+
+
 @dataclass
 class RowsWritten:
     """What :func:`write_rows` did: the selected image indices (in order) and the wall time."""
@@ -515,12 +507,12 @@ def write_rows(
     result per image; ``to_row(result)`` gives the row's extra columns. Rows already in ``--out``
     (same configuration) are skipped: this is the resume. The model's path is recorded in the
     sidecar's ``info`` (not compared: the configuration is keyed by the checkpoint's SHA-256).
+    The caller has checked ``--out`` with :func:`check_results_out` before any work.
     """
     import time
 
     from ..results import ResultsWriter
 
-    check_results_out(args)
     dataset = load_eval_dataset(args, setup.dataset_name)
     indices = selected_indices(args, len(dataset))
     if not indices:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 import time
 
@@ -14,6 +13,7 @@ from ..errors import InvalidParameterError, UnknownComponentError
 from ..results import read_results
 from .common import (
     HelpFormatter, add_model_args, add_sampling_args, add_smoothing_args, apply_embedded_default, base_config, check_results_out,
+    results_interrupted,
     inner_progress, input_paths,
     positive_int, setup_smoother,
     write_rows,
@@ -88,8 +88,8 @@ def interrupted(args) -> str:
     note = getattr(args, "interrupted_note", None)
     if note:
         return note
-    if getattr(args, "input", None) is None and getattr(args, "out", None) and os.path.exists(args.out):
-        return f"the rows written so far are in {args.out}; run the same command again to resume"
+    if getattr(args, "input", None) is None:
+        return results_interrupted(args)
     return "nothing was written"
 
 
