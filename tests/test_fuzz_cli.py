@@ -111,9 +111,7 @@ DEVICE_BAD = ["meta", "cuda", "cuda:7", "nonsense", "", "cpu:1", "mps", "xpu", "
 #: Values that hit a known failure left to another module's owner (a strict xfail test_known_* at
 #: the end of the file) are left out of the strategies concerned, with ``without``, until it is
 #: fixed (the failures fixed since are the test_found_* regression tests).
-KNOWN_FAILURES: dict[str, set] = {
-    "train --noise": {""},  # test_known_train_empty_noise_name
-}
+KNOWN_FAILURES: dict[str, set] = {}
 
 
 def without(values: tuple[list, list], known: set) -> tuple[list, list]:
@@ -798,8 +796,7 @@ def test_fuzz_train(assets, capsys, data):
         d.add(argv, "--dataset", ["fashion-mnist"], ["mnist", "cifar10", "", "fashion-mnist-sample", "imagenet"])
         d.add(argv, "--arch", [None, "small_cnn"], ["resnet21", "resnet2", "tv:nonexistent", "tv:", "", "small cnn",
                                                     "resnet-4", "resnet8000000000000000000000", "resnet" + "9" * 5000])
-        d.add(argv, "--noise", *without(([None, "gaussian", "laplace"], ODD_NAMES + ["exponential"]),
-                                        KNOWN_FAILURES["train --noise"]))
+        d.add(argv, "--noise", [None, "gaussian", "laplace"], ODD_NAMES + ["exponential"])
         d.add(argv, "--sigma", *floats([None, "0.25"], huge=True))
         d.add(argv, "--transform", [None, "additive"], transforms_bad() + ["brightness", "rotational_blur"])
         sur_kind = d.value("--surrogate", [None], ["surrogate"] + SURROGATE_BAD_KINDS)
@@ -1092,9 +1089,8 @@ def test_found_surrogate_train_divergence_is_an_error(extra, tmp_path, capsys):
     assert rc == 2 and not (tmp_path / "out.pt").exists(), out
 
 
-@pytest.mark.xfail(strict=True, reason="gsmooth/cli/train.py (train/surrogate resume work): `gsmooth train --noise ''` "
-                                       "silently trains with the default noise (gaussian) instead of refusing the "
-                                       "empty name, as certify/predict/attack now do (cli.common.component_name)")
-def test_known_train_empty_noise_name(tmp_path, capsys):
-    rc, _ = _one_line_or_ok([*TRAIN_TINY, "--noise", ""], tmp_path, capsys, "train")
+# found by the fuzzer: `gsmooth train --noise ''` silently trained with the default noise; fixed since
+@pytest.mark.parametrize("option", ["--noise", "--transform"])
+def test_found_train_empty_component_name(option, tmp_path, capsys):
+    rc, _ = _one_line_or_ok([*TRAIN_TINY, option, ""], tmp_path, capsys, "train")
     assert rc == 2 and not (tmp_path / "out.pt").exists()

@@ -35,7 +35,7 @@ from ..surrogate import (
 )
 from ..training import check_checkpoint_out, dataset_inputs
 from .common import (
-    HelpFormatter, batch_int, check_device, float32_positive, nonneg_int, positive_float, positive_int, seed_int,
+    HelpFormatter, batch_int, check_device, component_name, float32_positive, nonneg_int, positive_float, positive_int, seed_int,
 )
 
 
@@ -94,7 +94,7 @@ def add_parser(sub) -> None:
         ),
         formatter_class=HelpFormatter,
     )
-    t.add_argument("--transform", required=True, help="the true transform (a registered name with param_dim >= 1)")
+    t.add_argument("--transform", type=component_name, required=True, help="the true transform (a registered name with param_dim >= 1)")
     t.add_argument("--transform-param", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="a parameter of the transform (repeatable), e.g. num_samples=16")
     t.add_argument("--dataset", required=True, help="mnist, fashion-mnist, cifar10 or cifar100")

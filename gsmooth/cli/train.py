@@ -9,7 +9,7 @@ from ..registry import get_registry
 from ..training import TrainConfig, check_checkpoint_out, dataset_inputs, read_resumable, saved_epoch, train
 from ..transform_defaults import defaults_for
 from .common import (
-    HelpFormatter, batch_int, check_device, float32_nonneg, float32_positive, positive_float, positive_int,
+    HelpFormatter, batch_int, check_device, component_name, float32_nonneg, float32_positive, positive_float, positive_int,
     seed_int,
 )
 
@@ -46,11 +46,11 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--dataset", required=True, help="mnist, fashion-mnist, cifar10 or cifar100")
     p.add_argument("--arch", default="small_cnn", help="small_cnn (28x28), resnet20, resnet110, resnet<6n+2>, or tv:<torchvision model>")
-    p.add_argument("--noise", default=None,
+    p.add_argument("--noise", type=component_name, default=None,
                    help="noise used for augmentation (see `gsmooth plugins`; default: gaussian, or the transform's default)")
     p.add_argument("--sigma", type=positive_float, default=None,
                    help="noise scale (default: 0.25 for additive noise, else the transform's default)")
-    p.add_argument("--transform", default="additive", help="transform the noise drives (default: additive pixel noise)")
+    p.add_argument("--transform", type=component_name, default="additive", help="transform the noise drives (default: additive pixel noise)")
     p.add_argument("--surrogate", metavar="PATH", default=None,
                    help="GSmooth surrogate of --transform (`gsmooth surrogate train`): the model trains on surrogate "
                    "outputs with noise on theta and on the latent; needed for transforms of kind empirical "
