@@ -35,6 +35,17 @@ def check_p_lower(p_lower) -> np.ndarray:
     return p
 
 
+def _inverse_density(pdf: Callable[[float], float], ppf: Callable[[float], float]) -> Callable[[float], float]:
+    """``p ↦ 1 / ψ(Ψ⁻¹(p))`` in floating point: a density that underflows to 0 gives ``inf`` (then
+    a typed error about the scale), never a ``ZeroDivisionError`` from Python's float division."""
+
+    def integrand(p: float) -> float:
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            return float(np.float64(1.0) / np.float64(pdf(ppf(p))))
+
+    return integrand
+
+
 def integrated_radius(
     p_lower,
     *,
@@ -82,9 +93,12 @@ def integrated_radius(
         pieces = [(b, min(0.5, a)), (max(0.5, b), a)] if b < 0.5 < a else [(b, a)]
         total = 0.0
         for lo, hi in pieces:
-            val, _ = integrate.quad(
-                lambda p: 1.0 / pdf(ppf(p)), lo, hi, epsabs=1e-13, epsrel=1e-12, limit=500
-            )
+            val, _ = integrate.quad(_inverse_density(pdf, ppf), lo, hi, epsabs=1e-13, epsrel=1e-12, limit=500)
             total += val
+        if not np.isfinite(total):  # a density that under/overflows at this scale (sigma=5e-324, 1e308)
+            raise InvalidParameterError(
+                f"radius: expected the noise's pdf/ppf to give a finite numerical radius at p_lower={a:g}, got "
+                f"{total} (the density under- or overflows at this scale: choose a moderate sigma)"
+            )
         out[i] = total / (2.0 * lipschitz)
     return float(out) if out.ndim == 0 else out

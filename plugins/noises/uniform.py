@@ -34,4 +34,4 @@ class UniformNoise(gsmooth.Noise):
         return np.where(inside, -np.log(2.0 * self.sigma), -np.inf)
 
     def radius(self, p_lower):
-        return self._out(2.0 * self.sigma * (self._p(p_lower) - 0.5))
+        return self._out(self.sigma * (2.0 * (self._p(p_lower) - 0.5)))  # sigma last: 2 * 1e308 * 0 would be NaN
