@@ -23,7 +23,7 @@ import time
 import torch
 
 import gsmooth
-from gsmooth.models import build_model
+from gsmooth.models.architectures import build_model
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .certificate import ABSTAIN, Certificate, Prediction, ResultBatch
+from .core.certificates import ABSTAIN, Certificate, Prediction, ResultBatch
 from .errors import (
     CheckpointError,
     DatasetNotFoundError,
@@ -30,11 +30,11 @@ from .errors import (
     TrainingDivergedError,
     UnknownComponentError,
 )
-from .hookspecs import hookimpl, hookspec
-from .noise import Noise
-from .transform import Transform
-from .components import available_noises, available_transforms, noise, transform
-from .smoothing import Smoother
+from .plugin.hookspecs import hookimpl, hookspec
+from .core.noise import Noise
+from .core.transform import Transform
+from .plugin.components import available_noises, available_transforms, noise, transform
+from .core.smoother import Smoother
 
 __all__ = [
     "__version__",

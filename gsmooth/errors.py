@@ -64,7 +64,7 @@ class DatasetNotFoundError(GsmoothError, FileNotFoundError):
 class OutputFileError(GsmoothError, OSError):
     """An output path cannot be written: it exists and gsmooth did not write it for the same
     configuration, it is one of the command's inputs, or its folder is missing or not writable
-    (see :mod:`gsmooth.output_files`)."""
+    (see :mod:`gsmooth.io.output_files`)."""
 
 
 class ResultsFileError(OutputFileError):

@@ -20,7 +20,7 @@ from fixed seeds: a check that passes once passes every time.
 Beyond conformance, :func:`falsify` / :func:`check_certificates` try to *break the certificates*
 a (noise, transform) pair produces: adversarial base classifiers (Neyman–Pearson worst cases) are
 certified with the public API and then attacked with PREDICT at points inside the certified region
-(see :mod:`gsmooth.falsification`)::
+(see :mod:`gsmooth.evaluation.falsification`)::
 
     from gsmooth.testing import check_certificates
 
@@ -39,9 +39,9 @@ import numpy as np
 import torch
 
 from .errors import InvalidParameterError
-from .falsification import FalsificationReport, check_certificates, falsify
-from .noise import NORMS, Noise
-from .transform import KINDS, Transform
+from .evaluation.falsification import FalsificationReport, check_certificates, falsify
+from .core.noise import NORMS, Noise
+from .core.transform import KINDS, Transform
 
 __all__ = ["check_noise", "check_transform", "falsify", "check_certificates", "FalsificationReport"]
 

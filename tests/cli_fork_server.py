@@ -58,7 +58,7 @@ def sigterm_caught(pid: int) -> bool:
 
 
 def _install_fault(fault: dict) -> None:
-    import gsmooth.results as results
+    import gsmooth.io.results as results
 
     sig = SIGNALS[fault.get("signal", "KILL")]
     nth = int(fault["nth"])
@@ -173,9 +173,9 @@ def _serve_one(req: dict, answer) -> None:
 
 def serve() -> None:
     import gsmooth.cli  # noqa: F401  the imports every child would otherwise pay for
-    import gsmooth.data  # noqa: F401
-    import gsmooth.results  # noqa: F401
-    from gsmooth.registry import get_registry
+    import gsmooth.data.datasets  # noqa: F401
+    import gsmooth.io.results  # noqa: F401
+    from gsmooth.plugin.registry import get_registry
 
     get_registry()  # imports the installed plugins (kornia, …): more import time, the same registry
 

@@ -1,4 +1,4 @@
-"""Tests of gsmooth.analysis: certified accuracy, ACR, abstention, tables and plots."""
+"""Tests of gsmooth.evaluation.analysis: certified accuracy, ACR, abstention, tables and plots."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from gsmooth.analysis import (
+from gsmooth.evaluation.analysis import (
     RadiusUnit,
     Summary,
     abstention_rate,
@@ -23,7 +23,7 @@ from gsmooth.analysis import (
     summarize,
 )
 from gsmooth.errors import OutputFileError, InputError, InvalidParameterError, ResultsFileError
-from gsmooth.results import ResultsWriter, read_results
+from gsmooth.io.results import ResultsWriter, read_results
 
 # A hand-made evaluation of 17 points: (label, predict, radius).
 CORRECT = [(1, 1, 0.0), (2, 2, 0.1), (3, 3, 0.25), (4, 4, 0.25), (5, 5, 0.5), (6, 6, 0.75),

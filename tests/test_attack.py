@@ -1,4 +1,4 @@
-"""gsmooth.attack: the parameter-range attack keeps interval certificates honest.
+"""gsmooth.evaluation.attack: the parameter-range attack keeps interval certificates honest.
 
 1. No image certified for a range is broken inside it: for every certified image the smoothed
    classifier is evaluated (Monte Carlo, n votes) at a dense grid of α in the range and at the
@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 import gsmooth
-from gsmooth.attack import attack, is_differentiable, smoothed_votes
+from gsmooth.evaluation.attack import attack, is_differentiable, smoothed_votes
 
 from toy_models import Bands
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from gsmooth.augmentation import SeededAugMix
-from gsmooth.checkpoint import load_checkpoint, save_checkpoint
+from gsmooth.training.augmentation import SeededAugMix
+from gsmooth.io.checkpoints import load_checkpoint, save_checkpoint
 from gsmooth.cli import main
 
 

@@ -1,4 +1,4 @@
-"""Tests of gsmooth.checkpoint: round trip, atomic writes, every error path."""
+"""Tests of gsmooth.io.checkpoints: round trip, atomic writes, every error path."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from gsmooth.checkpoint import FORMAT, Checkpoint, load_checkpoint, save_checkpoint
+from gsmooth.io.checkpoints import FORMAT, Checkpoint, load_checkpoint, save_checkpoint
 from gsmooth.errors import CheckpointError, InvalidParameterError
-from gsmooth.models import build_model
+from gsmooth.models.architectures import build_model
 
 SMOOTHING = {
     "noise": "gaussian",

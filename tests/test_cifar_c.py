@@ -1,4 +1,4 @@
-"""Tests of gsmooth.cifar_c (the CIFAR-10-C layout: write, read, malformed files) and `gsmooth corrupt`."""
+"""Tests of gsmooth.data.cifar_c (the CIFAR-10-C layout: write, read, malformed files) and `gsmooth corrupt`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from gsmooth.cifar_c import (
+from gsmooth.data.cifar_c import (
     INFO_FILE,
     LABELS_FILE,
     available_corruptions,
@@ -20,8 +20,8 @@ from gsmooth.cifar_c import (
     write_corrupted,
 )
 from gsmooth.cli import main
-from gsmooth.corruptions import CORRUPTIONS, corrupt
-from gsmooth.data import DatasetFormatError, ImageTensorDataset
+from gsmooth.data.corruptions import CORRUPTIONS, corrupt
+from gsmooth.data.datasets import DatasetFormatError, ImageTensorDataset
 from gsmooth.errors import DatasetNotFoundError, InputError, InvalidParameterError, UnknownComponentError
 
 N = 12
@@ -104,7 +104,7 @@ def test_batches_and_float_input_and_regenerating_one_corruption(tmp_path):
 
 def test_a_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     images, labels = tiny(1)
-    import gsmooth.cifar_c as cc
+    import gsmooth.data.cifar_c as cc
 
     def boom(*a, **k):
         raise RuntimeError("disk full")

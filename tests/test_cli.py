@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from gsmooth.checkpoint import load_checkpoint
+from gsmooth.io.checkpoints import load_checkpoint
 from gsmooth.cli import main
-from gsmooth.results import read_results
+from gsmooth.io.results import read_results
 from toy_models import fashion_mnist_checkpoint
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gsmooth.cli import main
-from gsmooth.results import ResultsWriter
+from gsmooth.io.results import ResultsWriter
 
 ROWS = [(1, 1, 0.3), (2, 2, 0.9), (3, -1, 0.0), (4, 5, 0.2)]
 ROTATION = [(1, 1, 12.0), (2, 2, 31.0), (3, -1, 0.0)]

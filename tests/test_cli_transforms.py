@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from gsmooth.checkpoint import load_checkpoint, save_checkpoint
+from gsmooth.io.checkpoints import load_checkpoint, save_checkpoint
 from gsmooth.cli import main
 from gsmooth.cli.certify import TRANSFORM_COLUMNS
-from gsmooth.data import dataset_info
-from gsmooth.models import build_model
-from gsmooth.results import COHEN_COLUMNS, read_results
-from gsmooth.surrogate import SurrogateModel, save_surrogate
+from gsmooth.data.datasets import dataset_info
+from gsmooth.models.architectures import build_model
+from gsmooth.io.results import COHEN_COLUMNS, read_results
+from gsmooth.surrogate.model import SurrogateModel
+from gsmooth.surrogate.io import save_surrogate
 
 
 def run_cli(capsys, *argv):

@@ -1,5 +1,5 @@
-"""TSS contrast + brightness: the slice requirement (gsmooth.contrast_regions) and the interval
-certificate built on it (gsmooth.interval), checked against brute force, Monte Carlo through the
+"""TSS contrast + brightness: the slice requirement (gsmooth.interval.contrast_regions) and the interval
+certificate built on it (gsmooth.interval.engine), checked against brute force, Monte Carlo through the
 real transform, and a coverage experiment with the worst-case classifier."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from scipy.stats import binom, norm
 from torch import nn
 
 import gsmooth
-from gsmooth.contrast_regions import NUMERICAL_MARGIN, _cell_width, cell_slack, slice_requirement
-from gsmooth.interval import UnsupportedTransformError, certify_interval
-from gsmooth.neyman_pearson import required_probability, tradeoff_point
+from gsmooth.interval.contrast_regions import NUMERICAL_MARGIN, _cell_width, cell_slack, slice_requirement
+from gsmooth.interval.engine import UnsupportedTransformError, certify_interval
+from gsmooth.interval.neyman_pearson import required_probability, tradeoff_point
 
 SIGMA = 0.2
 REF = (0.2, 0.5)  # the clean "image": two pixels, so (k, b) can be read back from any transform of it

@@ -1,4 +1,4 @@
-"""Tests of gsmooth.corruptions: the 19 CIFAR-10-C corruptions as batched pure functions.
+"""Tests of gsmooth.data.corruptions: the 19 CIFAR-10-C corruptions as batched pure functions.
 
 Independent references where they are cheap: the formulas of Hendrycks' make_cifar_c.py on simple
 images, scipy.ndimage (gaussian_filter, zoom, distance_transform_edt), Pillow (BOX resize, JPEG)
@@ -14,8 +14,8 @@ import pytest
 import scipy.ndimage as ndi
 import torch
 
-from gsmooth import corruptions as C
-from gsmooth.corruptions import CORRUPTIONS, EXTRA, STANDARD, corrupt
+from gsmooth.data import corruptions as C
+from gsmooth.data.corruptions import CORRUPTIONS, EXTRA, STANDARD, corrupt
 from gsmooth.errors import GsmoothError, InputError, InvalidParameterError, UnknownComponentError
 
 DETERMINISTIC = {

@@ -1,4 +1,4 @@
-"""Tests of gsmooth.data: offline Fashion-MNIST, the IDX reader, torchvision-backed loaders.
+"""Tests of gsmooth.data.datasets: offline Fashion-MNIST, the IDX reader, torchvision-backed loaders.
 
 Everything runs offline: torchvision datasets are fed small files written here in torchvision's
 on-disk layout, and downloads are never attempted.
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from gsmooth.data import (
+from gsmooth.data.datasets import (
     DEBIAN_FASHION_MNIST_DIR,
     DatasetFormatError,
     DatasetInfo,

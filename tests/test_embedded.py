@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from gsmooth.checkpoint import load_checkpoint
+from gsmooth.io.checkpoints import load_checkpoint
 from gsmooth.cli import main
 from gsmooth.cli.common import recorded_path_near
-from gsmooth.data import DEBIAN_FASHION_MNIST_DIR, load_dataset
+from gsmooth.data.datasets import DEBIAN_FASHION_MNIST_DIR, load_dataset
 from gsmooth.embedded import EMBEDDED, EMBEDDED_DIR, SAMPLE_FILE, SAMPLE_SIZE, embedded_default, manifest
 from gsmooth.errors import InvalidParameterError
-from gsmooth.results import read_results
+from gsmooth.io.results import read_results
 
 
 def run_cli(capsys, *args):
@@ -98,7 +98,7 @@ def test_certify_rotational_blur_without_model_gives_interval_rows(tmp_path, cap
 
 def test_require_sound_refuses_an_estimate_before_any_work(monkeypatch, tmp_path, capsys):
     """A true transform without a proven speed bound gives an ``estimate``: --require-sound exits 2."""
-    from gsmooth.transform import Transform
+    from gsmooth.core.transform import Transform
     from gsmooth_plugins.transforms.rotational_blur import RotationalBlur
 
     monkeypatch.setattr(RotationalBlur, "path_speed_bound", Transform.path_speed_bound)

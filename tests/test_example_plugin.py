@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 import gsmooth
-from gsmooth.registry import DISABLE_AUTOLOAD_ENV, Registry, get_registry, reset_registry
+from gsmooth.plugin.registry import DISABLE_AUTOLOAD_ENV, Registry, get_registry, reset_registry
 from gsmooth.testing import check_certificates, check_noise, check_transform
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "example_plugin"

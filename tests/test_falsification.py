@@ -18,8 +18,8 @@ import torch
 from scipy import stats
 
 import gsmooth
-from gsmooth.falsification import _Reader
-from gsmooth.registry import get_registry
+from gsmooth.evaluation.falsification import _Reader
+from gsmooth.plugin.registry import get_registry
 from gsmooth.testing import FalsificationReport, check_certificates, falsify
 from gsmooth_plugins.noises import GaussianNoise
 from toy_models import PdfOnlyLaplace
@@ -290,7 +290,8 @@ def test_the_reader_reads_the_parameter_off_the_image(name, axes):
 def test_untrained_surrogate_smoke(name, rng, sigma):
     """An untrained surrogate is the identity plus latent noise (pixel noise σ_ξ): its certificates
     about the true τ(β, x) go through M* = sqrt(1 + G²); a smoke run of the surrogate route."""
-    from gsmooth.surrogate import SurrogateModel, SurrogateTransform
+    from gsmooth.surrogate.model import SurrogateModel
+    from gsmooth.surrogate.transform import SurrogateTransform
 
     net = SurrogateModel(input_shape=(1, 8, 8), param_dim=1, width=8, encoder_width=8)
     net.transform_name, net.param_range = name, (rng,)
@@ -303,7 +304,8 @@ def test_untrained_surrogate_smoke(name, rng, sigma):
 def test_surrogate_route_quick():
     """The sound surrogate route (per-slice path bounds) in the default run: an untrained surrogate
     of rotational blur, point and interval claims attacked on the true transform's path."""
-    from gsmooth.surrogate import SurrogateModel, SurrogateTransform
+    from gsmooth.surrogate.model import SurrogateModel
+    from gsmooth.surrogate.transform import SurrogateTransform
 
     net = SurrogateModel(input_shape=(1, 8, 8), param_dim=1, width=8, encoder_width=8)
     net.transform_name, net.param_range = "rotational_blur", ((0.0, 10.0),)

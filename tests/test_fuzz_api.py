@@ -2,10 +2,10 @@
 
 Entry points: :class:`gsmooth.Smoother` (construction, ``certify``, ``predict``,
 ``certify_interval``), :func:`gsmooth.noise` / :func:`gsmooth.transform` (and a noise's
-``radius``), :class:`gsmooth.results.ResultsWriter` / :func:`gsmooth.results.read_results`,
-:func:`gsmooth.checkpoint.load_checkpoint`, :func:`gsmooth.image_files.open_images` /
-``load_images``, :func:`gsmooth.cifar_c.write_corrupted` / ``load_corrupted`` and
-:func:`gsmooth.analysis.summarize`.
+``radius``), :class:`gsmooth.io.results.ResultsWriter` / :func:`gsmooth.io.results.read_results`,
+:func:`gsmooth.io.checkpoints.load_checkpoint`, :func:`gsmooth.io.image_files.open_images` /
+``load_images``, :func:`gsmooth.data.cifar_c.write_corrupted` / ``load_corrupted`` and
+:func:`gsmooth.evaluation.analysis.summarize`.
 
 Strategies: tensors of random shapes (0 to 5 dimensions, empty ones included), of every torch
 dtype (bool, the integers, float16/bfloat16/32/64, complex64/128), on the ``meta`` device (and CUDA
@@ -552,7 +552,7 @@ ROW_BAD = {"idx": [-1, 1.5, "3", None, 2**63, 2**70], "label": [-1, 1.5, "a", No
 def test_fuzz_results_writer_round_trip(data):
     """What ResultsWriter accepts, read_results reads back (same idx, same radii); what it
     refuses is a typed error that leaves no file behind."""
-    from gsmooth.results import ResultsWriter, read_results
+    from gsmooth.io.results import ResultsWriter, read_results
 
     fault = data.draw(st.sampled_from([None] * 3 + ["columns", "config", "row", "cell"]), label="fault")
     columns = data.draw(st.lists(st.sampled_from(GOOD_COLUMNS), max_size=3, unique=True), label="columns")
@@ -608,10 +608,10 @@ FILE_CONTENTS = st.one_of(
 @given(data=st.data())
 def test_fuzz_file_readers(data):
     """read_results, load_checkpoint, load_images and summarize on any bytes, any path type, any options."""
-    from gsmooth.analysis import summarize
-    from gsmooth.checkpoint import load_checkpoint
-    from gsmooth.image_files import load_images
-    from gsmooth.results import read_results
+    from gsmooth.evaluation.analysis import summarize
+    from gsmooth.io.checkpoints import load_checkpoint
+    from gsmooth.io.image_files import load_images
+    from gsmooth.io.results import read_results
 
     reader = data.draw(st.sampled_from(["read_results", "load_checkpoint", "load_images", "summarize"]), label="reader")
     with tempfile.TemporaryDirectory() as tmp:
@@ -656,7 +656,7 @@ CIFAR_C = {  # (good values, bad values)
 @given(data=st.data())
 def test_fuzz_cifar_c(data):
     """write_corrupted then load_corrupted, one odd argument at a time (images included)."""
-    from gsmooth.cifar_c import load_corrupted, write_corrupted
+    from gsmooth.data.cifar_c import load_corrupted, write_corrupted
 
     fault = data.draw(st.sampled_from([None] * 3 + ["images"] + list(CIFAR_C)), label="fault")
     args = {name: data.draw(st.sampled_from(bad if fault == name else good), label=name)
@@ -726,7 +726,7 @@ RADII_BAD = [[float("nan")], None, ["a"], 0.5j, [[0.1]], [-1.0]]
 @given(data=st.data())
 def test_fuzz_summarize(data):
     """summarize() on label/predict/radius columns and radii, one odd value at a time."""
-    from gsmooth.analysis import summarize
+    from gsmooth.evaluation.analysis import summarize
 
     fault = data.draw(st.sampled_from([None] * 3 + ["label", "predict", "radius", "radii"]), label="fault")
     rows = {k: data.draw(st.sampled_from(SUMMARY_BAD[k] if k == fault else SUMMARY_GOOD[k]), label=k)
@@ -772,7 +772,7 @@ EMBEDDED_MODEL = Path(gsmooth.__file__).resolve().parent / "embedded" / "additiv
 
 @pytest.mark.parametrize("path", [None, 5], ids=["None", "int"])
 def test_found_load_checkpoint_path_of_another_type(path):
-    from gsmooth.checkpoint import load_checkpoint
+    from gsmooth.io.checkpoints import load_checkpoint
 
     with pytest.raises(GsmoothError):
         load_checkpoint(path)
@@ -780,14 +780,14 @@ def test_found_load_checkpoint_path_of_another_type(path):
 
 
 def test_found_build_model_on_an_unknown_device():
-    from gsmooth.checkpoint import load_checkpoint
+    from gsmooth.io.checkpoints import load_checkpoint
 
     with pytest.raises(GsmoothError):
         load_checkpoint(EMBEDDED_MODEL).build_model(device="nonsense")
 
 
 def test_found_load_checkpoint_on_meta_is_one_line():
-    from gsmooth.checkpoint import load_checkpoint
+    from gsmooth.io.checkpoints import load_checkpoint
 
     with pytest.raises(GsmoothError) as info:
         load_checkpoint(EMBEDDED_MODEL, map_location="meta").build_model()
@@ -795,7 +795,7 @@ def test_found_load_checkpoint_on_meta_is_one_line():
 
 
 def test_found_summarize_radius_text_is_a_typed_error():
-    from gsmooth.analysis import summarize
+    from gsmooth.evaluation.analysis import summarize
 
     with pytest.raises(GsmoothError):
         summarize({"label": [1, 2], "predict": [1, -1], "radius": ["x", "y"]}, [0.5])
@@ -810,7 +810,7 @@ def test_found_summarize_radius_text_is_a_typed_error():
     {"label": [1], "predict": [1], "radius": [-0.5]},
 ], ids=["predict-text", "label-text", "label-1.5", "label-None", "predict--2", "radius--0.5"])
 def test_found_summarize_rows(rows):
-    from gsmooth.analysis import summarize
+    from gsmooth.evaluation.analysis import summarize
 
     with pytest.raises(GsmoothError):
         summarize(rows, [0.5])
@@ -818,7 +818,7 @@ def test_found_summarize_rows(rows):
 
 @pytest.mark.parametrize("radii", [[-1.0], [[0.1]]], ids=["negative", "nested"])
 def test_found_summarize_radii(radii):
-    from gsmooth.analysis import summarize
+    from gsmooth.evaluation.analysis import summarize
 
     with pytest.raises(GsmoothError):
         summarize({"label": [1], "predict": [1], "radius": [0.5]}, radii)

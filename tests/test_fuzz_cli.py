@@ -7,7 +7,7 @@ fixtures are not reset between hypothesis examples; it is also the working direc
 embedded defaults write), runs ``gsmooth.cli.main(argv)`` in-process and checks **the property**:
 
 - the call returns (an uncaught exception is a traceback a user would see: a failure);
-- exit 0, and the output is well-formed (a results file :func:`gsmooth.results.read_results`
+- exit 0, and the output is well-formed (a results file :func:`gsmooth.io.results.read_results`
   reads, with one row per image of the command's selection; JSON lines, one per selected input; a
   checkpoint or surrogate that loads; a PNG; corrupted arrays that load), **or** exit 2 with one
   error line on stderr, ``gsmooth CMD: error: …`` (for ``surrogate``: ``gsmooth surrogate[ SUB]:
@@ -83,11 +83,11 @@ from PIL import Image
 
 import gsmooth.embedded
 from fuzz_support import bounded_memory, fuzz_examples
-from gsmooth.checkpoint import load_checkpoint, save_checkpoint
+from gsmooth.io.checkpoints import load_checkpoint, save_checkpoint
 from gsmooth.cli import main
-from gsmooth.data import dataset_info
-from gsmooth.models import build_model
-from gsmooth.results import read_results
+from gsmooth.data.datasets import dataset_info
+from gsmooth.models.architectures import build_model
+from gsmooth.io.results import read_results
 
 EMBEDDED = Path(gsmooth.embedded.__file__).resolve().parent
 FM_TEST_SIZE = 10_000  # Fashion-MNIST test split
@@ -187,7 +187,7 @@ def assets(tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz-assets")
     # the dataset is an input like any other: a copy among the assets, so that a command writing
     # into the folder it reads the dataset from is seen (and the system's copy is never at risk)
-    from gsmooth.data import DEBIAN_FASHION_MNIST_DIR
+    from gsmooth.data.datasets import DEBIAN_FASHION_MNIST_DIR
 
     fashion_dir = root / "fashion-mnist"
     shutil.copytree(os.environ.get("GSMOOTH_FASHION_MNIST_DIR") or DEBIAN_FASHION_MNIST_DIR, fashion_dir)
@@ -857,7 +857,7 @@ def test_fuzz_surrogate_train(assets, capsys, data):
         argv += ["--out", out, "--no-progress"]
         r = run_checked(ws, argv, capsys, command="surrogate")
         if r.rc == 0:
-            from gsmooth.surrogate import load_surrogate
+            from gsmooth.surrogate.io import load_surrogate
 
             load_surrogate(out)
             assert " nan " not in r.out, f"a surrogate whose held-out error is NaN was saved:\n{r.out}"
@@ -964,7 +964,7 @@ def test_fuzz_analyze(assets, capsys, data):
 @settings(max_examples=fuzz_examples(1.5))
 @given(data=st.data())
 def test_fuzz_corrupt(assets, capsys, data):
-    from gsmooth.cifar_c import load_corrupted
+    from gsmooth.data.cifar_c import load_corrupted
 
     names = ["--dataset", "--out", "--corruptions", "--max", "--seed", "--batch", "--data-dir"]
     with workspace(assets, data.draw) as ws:

@@ -1,4 +1,4 @@
-"""Interval certificates (gsmooth.interval) and the engine's centred smoothing (Smoother(center=…)).
+"""Interval certificates (gsmooth.interval.engine) and the engine's centred smoothing (Smoother(center=…)).
 
 Models here are functions of the mean pixel value, so the smoothed probabilities under brightness
 noise are Gaussian CDFs we can reason about exactly.
@@ -16,7 +16,7 @@ from torch import nn
 
 import gsmooth
 from gsmooth.errors import InvalidParameterError
-from gsmooth.interval import (
+from gsmooth.interval.engine import (
     IntervalCertificate,
     UnsupportedTransformError,
     certify_interval,
@@ -224,7 +224,8 @@ def test_additive_is_refused():
 
 
 def test_surrogate_interval_certifies_the_true_transform_on_shifted_images():
-    from gsmooth.surrogate import SurrogateModel, SurrogateTransform
+    from gsmooth.surrogate.model import SurrogateModel
+    from gsmooth.surrogate.transform import SurrogateTransform
 
     torch.manual_seed(0)
     net = SurrogateModel(input_shape=(1, 8, 8), param_dim=1, width=8, encoder_width=4)  # untrained: τ̃ = x
@@ -262,7 +263,8 @@ def test_surrogate_interval_draws_nothing_when_no_outcome_can_cover_a_slice():
     """Early exit: R_max = σΦ⁻¹((α/K)^(1/n)) / M* ≤ requirement → not certified, no model call."""
     from scipy import stats
 
-    from gsmooth.surrogate import SurrogateModel, SurrogateTransform
+    from gsmooth.surrogate.model import SurrogateModel
+    from gsmooth.surrogate.transform import SurrogateTransform
 
     torch.manual_seed(0)
     net = SurrogateModel(input_shape=(1, 8, 8), param_dim=1, width=8, encoder_width=4)

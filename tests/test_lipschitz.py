@@ -1,4 +1,4 @@
-"""gsmooth.lipschitz: Jacobian spectral norms, the grid estimate of G, and M* / the GSmooth radius.
+"""gsmooth.surrogate.lipschitz: Jacobian spectral norms, the grid estimate of G, and M* / the GSmooth radius.
 
 Truths used: closed-form Jacobians (F2 = identity and τ(α, x) = x + α·v, so ∂F2(τ)/∂α − W = v − w;
 a d = 2 linear case; a nonlinear τ = x·e^α), finite differences in float64, and the exact matrix
@@ -17,7 +17,7 @@ from torch import nn
 
 import gsmooth
 from gsmooth.errors import InputError, InvalidParameterError
-from gsmooth.lipschitz import (
+from gsmooth.surrogate.lipschitz import (
     GEstimate,
     LipschitzWarning,
     estimate_G,
@@ -28,7 +28,7 @@ from gsmooth.lipschitz import (
     param_grid,
     radius_from_G,
 )
-from gsmooth.surrogate import SurrogateModel
+from gsmooth.surrogate.model import SurrogateModel
 
 SHAPE = (1, 6, 6)
 M = 36
@@ -336,7 +336,7 @@ def test_real_transforms_autograd_agrees_with_fd_inside_range(name):
         tr = gsmooth.transform(name)
     except gsmooth.UnknownComponentError:
         pytest.skip(f"{name} not registered")
-    from gsmooth.surrogate import DEFAULT_RANGES
+    from gsmooth.surrogate.defaults import DEFAULT_RANGES
 
     lo, hi = DEFAULT_RANGES[name]
     sur = SurrogateModel(input_shape=(1, 12, 12), param_dim=1, width=8, encoder_width=4)

@@ -1,4 +1,4 @@
-"""Proven Lipschitz bounds (gsmooth.lipschitz_bounds) against exact or adversarially measured values.
+"""Proven Lipschitz bounds (gsmooth.surrogate.lipschitz_bounds) against exact or adversarially measured values.
 
 Each bound must be ≥ the truth (soundness) and, where the truth is known exactly, not vacuous.
 """
@@ -13,14 +13,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from gsmooth.errors import InvalidParameterError
-from gsmooth.lipschitz_bounds import (
+from gsmooth.surrogate.lipschitz_bounds import (
     SAFETY_FACTOR,
     conv2d_operator_norm_bound,
     encoder_lipschitz_bound,
     linear_operator_norm,
     silu_lipschitz,
 )
-from gsmooth.surrogate import ResidualEncoder
+from gsmooth.surrogate.model import ResidualEncoder
 
 F64 = torch.float64
 

@@ -1,4 +1,4 @@
-"""Tests of gsmooth.models: shapes, Normalize, CIFAR ResNet depth, torchvision models, errors."""
+"""Tests of gsmooth.models.architectures: shapes, Normalize, CIFAR ResNet depth, torchvision models, errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from gsmooth.errors import InputError, InvalidParameterError, UnknownComponentError
-from gsmooth.models import (
+from gsmooth.models.architectures import (
     CifarResNet,
     Normalize,
     SmallCNN,

@@ -11,9 +11,9 @@ from scipy import stats
 
 import gsmooth
 from gsmooth.errors import InvalidParameterError
-from gsmooth.noise import Noise
-from gsmooth.radius import integrated_radius
-from gsmooth.stats import clopper_pearson_lower
+from gsmooth.core.noise import Noise
+from gsmooth.core.radius import integrated_radius
+from gsmooth.core.stats import clopper_pearson_lower
 from gsmooth.testing import check_noise
 from gsmooth_plugins.noises import (
     ExponentialNoise,

@@ -1,6 +1,6 @@
 """Nothing lost: every command that writes checks its output before any work, never overwrites a
 file gsmooth did not write for the same configuration, never writes onto one of its inputs, and
-writes through a temporary file and an atomic rename (gsmooth.output_files)."""
+writes through a temporary file and an atomic rename (gsmooth.io.output_files)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ import torch
 
 import gsmooth
 from gsmooth.cli import main
-from gsmooth.data import dataset_info
+from gsmooth.data.datasets import dataset_info
 from gsmooth.errors import OutputFileError, ResultsFileError
-from gsmooth.models import build_model
-from gsmooth.output_files import atomic_output, check_output_dir, check_output_file, same_file
-from gsmooth.results import ResultsWriter, read_results, sidecar_path
+from gsmooth.models.architectures import build_model
+from gsmooth.io.output_files import atomic_output, check_output_dir, check_output_file, same_file
+from gsmooth.io.results import ResultsWriter, read_results, sidecar_path
 from toy_models import fashion_mnist_checkpoint
 
 

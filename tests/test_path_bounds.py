@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from gsmooth.data import load_dataset
+from gsmooth.data.datasets import load_dataset
 from gsmooth.embedded import SAMPLE_DATASET, embedded_default
-from gsmooth.surrogate import SurrogateTransform
+from gsmooth.surrogate.transform import SurrogateTransform
 
 RATIO = 0.1  # sigma_xi / sigma_theta of the embedded default (0.25 / 2.5)
 

@@ -1,5 +1,5 @@
 """``gsmooth predict --input``: the user's own image files in, one JSON line per image out; and
-:mod:`gsmooth.image_files`, which reads them (formats, channel conversion, resizing, errors)."""
+:mod:`gsmooth.io.image_files`, which reads them (formats, channel conversion, resizing, errors)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import torch
 from PIL import Image
 
 import gsmooth
-from gsmooth.checkpoint import load_checkpoint, save_checkpoint
+from gsmooth.io.checkpoints import load_checkpoint, save_checkpoint
 from gsmooth.cli import main
-from gsmooth.data import dataset_info
+from gsmooth.data.datasets import dataset_info
 from gsmooth.errors import InputError
-from gsmooth.image_files import ImageFileError, ImagePathError, load_images
-from gsmooth.models import build_model
+from gsmooth.io.image_files import ImageFileError, ImagePathError, load_images
+from gsmooth.models.architectures import build_model
 
 SIZE = 12  # tiny models: 12x12 inputs
 SIGMA = 0.25

@@ -236,7 +236,7 @@ def test_cli_accepts_the_transform(capsys, tmp_path):
     the embedded additive model, certified on the shipped quantised Fashion-MNIST sample."""
     from gsmooth.cli import main
     from gsmooth.embedded import embedded_default
-    from gsmooth.results import read_results
+    from gsmooth.io.results import read_results
 
     out = tmp_path / "q.tsv"
     argv = ["certify", "--model", embedded_default("additive").model_path, "--dataset", "fashion-mnist-sample",

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import gsmooth
-from gsmooth import registry as registry_mod
+from gsmooth.plugin import registry as registry_mod
 from gsmooth.errors import DuplicateComponentError, PluginError, UnknownComponentError
-from gsmooth.registry import DEFAULT_PLUGINS, DISABLE_AUTOLOAD_ENV, Registry, get_registry, reset_registry
+from gsmooth.plugin.registry import DEFAULT_PLUGINS, DISABLE_AUTOLOAD_ENV, Registry, get_registry, reset_registry
 
 BUILTIN_TRANSFORMS = {
     "additive", "quantized_additive", "brightness", "contrast", "gaussian_blur", "translation", "rotation",

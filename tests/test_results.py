@@ -1,4 +1,4 @@
-"""Tests of gsmooth.results: crash-safe, resumable TSV results and the reader."""
+"""Tests of gsmooth.io.results: crash-safe, resumable TSV results and the reader."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from gsmooth.errors import InvalidParameterError, ResultsFileError
-from gsmooth.results import COHEN_COLUMNS, ResultsWriter, read_results, sidecar_path
+from gsmooth.io.results import COHEN_COLUMNS, ResultsWriter, read_results, sidecar_path
 
 REPO = Path(__file__).resolve().parents[1]
 EXTRA = ["p_lower", "count", "noise", "sigma"]
@@ -236,11 +236,11 @@ def test_bad_rows_and_arguments(tmp_path):
 _KILLED_WRITER = textwrap.dedent(
     """
     import sys, types
-    # load gsmooth.results without the package facade (which imports torch: slow to start)
+    # load gsmooth.io.results without the package facade (which imports torch: slow to start)
     package = types.ModuleType("gsmooth")
     package.__path__ = [sys.argv[2]]
     sys.modules["gsmooth"] = package
-    from gsmooth.results import ResultsWriter
+    from gsmooth.io.results import ResultsWriter
     out = sys.argv[1]
     config = {"sigma": 0.25, "n": 1000}
     with ResultsWriter(out, columns=["p_lower", "note"], config=config) as w:

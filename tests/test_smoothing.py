@@ -373,7 +373,7 @@ def test_repr_and_norm():
 def test_noise_blocks_identical_whatever_threads_and_inference_mode(threads):
     """Blocks are drawn on worker threads when torch uses several; values must not change, in or out
     of inference mode."""
-    from gsmooth.seeding import BLOCK_SIZE, NoiseStream
+    from gsmooth.core.seeding import BLOCK_SIZE, NoiseStream
 
     noise = gsmooth.noise("gaussian", sigma=0.5)
     old = torch.get_num_threads()
@@ -406,9 +406,9 @@ def test_non_finite_logits_are_an_error_naming_the_model_never_votes():
 
 
 def test_a_checkpoint_with_nan_weights_is_named_in_the_error(tmp_path):
-    from gsmooth.checkpoint import load_checkpoint, save_checkpoint
-    from gsmooth.data import dataset_info
-    from gsmooth.models import build_model
+    from gsmooth.io.checkpoints import load_checkpoint, save_checkpoint
+    from gsmooth.data.datasets import dataset_info
+    from gsmooth.models.architectures import build_model
 
     info = dataset_info("fashion-mnist")
     net = build_model("small_cnn", num_classes=10, input_shape=info.input_shape, mean=info.mean, std=info.std)

@@ -12,7 +12,7 @@ from torch import nn
 
 import gsmooth
 from gsmooth.errors import InvalidParameterError
-from gsmooth.path_bounds import slice_shift_bounds
+from gsmooth.surrogate.path_bounds import slice_shift_bounds
 from toy_models import PdfOnlyLaplace
 
 
@@ -50,7 +50,7 @@ def test_one_sided_noise_on_a_blur_variance_is_accepted_inside_the_domain():
 
 
 def test_every_builtin_transform_domain_is_well_formed():
-    reg = gsmooth.registry.get_registry()
+    reg = gsmooth.plugin.registry.get_registry()
     for name in reg.transforms:
         t = reg.transform_class(name)()
         dom = t.domain()
@@ -113,7 +113,7 @@ def test_translation_range_rounds_inwards_and_says_integer_shifts():
         s.certify_interval(img(), low=0.2, high=0.4, slices=1, n0=10, n=20)
 
 
-# -- finding 4: per-slice path bounds (gsmooth.path_bounds) ----------------------------------
+# -- finding 4: per-slice path bounds (gsmooth.surrogate.path_bounds) ----------------------------------
 
 
 def _soft_disk_path(a: torch.Tensor) -> torch.Tensor:

@@ -44,8 +44,8 @@ from scipy import stats
 from torch import nn
 
 import gsmooth
-from gsmooth.smoothing import PHASE_ESTIMATION, PHASE_SELECTION
-from gsmooth.stats import clopper_pearson_lower
+from gsmooth.core.smoother import PHASE_ESTIMATION, PHASE_SELECTION
+from gsmooth.core.stats import clopper_pearson_lower
 
 from toy_models import NoiseCategorical
 
@@ -600,7 +600,7 @@ def test_predict_three_classes_statistic_rejects_the_over_n_mutant(probs, truth,
     exact = predict_truth3(probs, PRED3_N, PRED3_ALPHA, truth)
     mutant = predict_truth3(probs, PRED3_N, PRED3_ALPHA, truth, use_n=True)
     assert mutant["wrong"] > 2 * PRED3_ALPHA  # n_A ≈ 0.36–0.4 n is far from n/2: always "significant"
-    monkeypatch.setattr(gsmooth.smoothing, "binomial_p_value", _binomial_p_value_over_n(PRED3_N))
+    monkeypatch.setattr(gsmooth.core.smoother, "binomial_p_value", _binomial_p_value_over_n(PRED3_N))
     with pytest.raises(AssertionError, match="errors"):
         check_predict_error_rate(toy_smoother(probs), probs, truth, trials=PRED3_MUTANT_TRIALS, n=PRED3_N,
                                  alpha=PRED3_ALPHA, seed=603, exact=exact)

@@ -13,20 +13,15 @@ from scipy import stats
 from torch import nn
 
 import gsmooth
-from gsmooth.checkpoint import save_checkpoint
+from gsmooth.io.checkpoints import save_checkpoint
 from gsmooth.errors import CheckpointError, InputError, InvalidParameterError
-from gsmooth.lipschitz import estimate_G, radius_from_G
-from gsmooth.surrogate import (
-    FORMAT,
-    SurrogateEvaluation,
-    SurrogateModel,
-    SurrogateTransform,
-    default_range,
-    evaluate_surrogate,
-    load_surrogate,
-    save_surrogate,
-    train_surrogate,
-)
+from gsmooth.surrogate.lipschitz import estimate_G, radius_from_G
+from gsmooth.surrogate.io import FORMAT, load_surrogate, save_surrogate
+from gsmooth.surrogate.evaluate import SurrogateEvaluation, evaluate_surrogate
+from gsmooth.surrogate.model import SurrogateModel
+from gsmooth.surrogate.transform import SurrogateTransform
+from gsmooth.surrogate.defaults import default_range
+from gsmooth.surrogate.train import train_surrogate
 
 SHAPE = (1, 8, 8)
 
@@ -210,7 +205,7 @@ def test_bad_checkpoints(trained, tmp_path):
     with pytest.raises(CheckpointError, match="gsmooth surrogate"):
         load_surrogate(other)
     clf = tmp_path / "clf.pt"
-    from gsmooth.models import build_model
+    from gsmooth.models.architectures import build_model
 
     model = build_model("small_cnn", num_classes=10, input_shape=(1, 28, 28), mean=(0.5,), std=(0.5,))
     save_checkpoint(clf, model=model, arch="small_cnn", dataset="fashion-mnist", num_classes=10,
@@ -383,7 +378,7 @@ def test_cli_train_eval_lipschitz(tmp_path, capsys):
 
     try:
         gsmooth.transform("brightness")
-        from gsmooth.data import load_dataset
+        from gsmooth.data.datasets import load_dataset
 
         load_dataset("fashion-mnist", split="test")
     except Exception as exc:  # noqa: BLE001

@@ -15,24 +15,20 @@ import pytest
 import torch
 
 import gsmooth
-from gsmooth.checkpoint import load_checkpoint, save_checkpoint
+from gsmooth.io.checkpoints import load_checkpoint, save_checkpoint
 from gsmooth.cli import main
 from gsmooth.errors import CheckpointError, InvalidParameterError, OutputFileError, TrainingDivergedError
-from gsmooth.models import build_model
-from gsmooth.surrogate import (
-    SurrogateTransform,
-    load_surrogate,
-    save_surrogate,
-    saved_surrogate_progress,
-    train_surrogate,
-)
+from gsmooth.models.architectures import build_model
+from gsmooth.surrogate.transform import SurrogateTransform
+from gsmooth.surrogate.io import load_surrogate, save_surrogate
+from gsmooth.surrogate.train import saved_surrogate_progress, train_surrogate
 
 FM_TRAIN = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 
 
 def _needs_fashion_mnist():
     try:
-        gsmooth.data.load_dataset("fashion-mnist", split="test")
+        gsmooth.data.datasets.load_dataset("fashion-mnist", split="test")
     except Exception as exc:  # noqa: BLE001
         pytest.skip(f"needs offline Fashion-MNIST: {exc}")
 
@@ -66,7 +62,7 @@ def _no_work(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("work started before the output was checked")
 
-    monkeypatch.setattr(gsmooth.training, "load_dataset", boom)
+    monkeypatch.setattr(gsmooth.training.trainer, "load_dataset", boom)
     monkeypatch.setattr(gsmooth.cli.surrogate, "load_dataset", boom)
 
 
@@ -139,7 +135,7 @@ def test_train_resume_refuses_files_that_are_not_its_checkpoints(tmp_path, capsy
     js.write_text(json.dumps({"lr": 0.1}))
     code, _, err = run_cli(capsys, *TRAIN, "--resume", "--out", js)
     assert code == 2 and "JSON" in err and "trusted" not in err, err
-    info = gsmooth.data.dataset_info("fashion-mnist")
+    info = gsmooth.data.datasets.dataset_info("fashion-mnist")
     model = build_model("small_cnn", num_classes=10, input_shape=info.input_shape, mean=info.mean, std=info.std)
     bare = save_checkpoint(tmp_path / "bare.pt", model=model, arch="small_cnn", dataset="fashion-mnist", num_classes=10,
                            input_shape=info.input_shape, mean=info.mean, std=info.std, smoothing=None, epoch=3)
@@ -154,7 +150,7 @@ def test_train_resume_refuses_files_that_are_not_its_checkpoints(tmp_path, capsy
 
 def _interrupt_evaluation_at(monkeypatch, call: int):
     """Ctrl-C during the per-epoch evaluation number ``call`` (epoch ``call`` is then not saved)."""
-    real = gsmooth.training.evaluate
+    real = gsmooth.training.trainer.evaluate
     calls = {"n": 0}
 
     def evaluate(*args, **kwargs):
@@ -163,7 +159,7 @@ def _interrupt_evaluation_at(monkeypatch, call: int):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(gsmooth.training, "evaluate", evaluate)
+    monkeypatch.setattr(gsmooth.training.trainer, "evaluate", evaluate)
 
 
 def test_interrupted_train_advice_is_exact_and_the_advised_command_equals_an_uninterrupted_run(
@@ -211,7 +207,7 @@ def test_train_interrupted_after_resume_says_run_it_again(tmp_path, capsys, monk
 
 def _interrupt_surrogate_after_saves(monkeypatch, saves: int):
     """Ctrl-C right after the ``saves``-th per-epoch checkpoint of train_surrogate."""
-    real = gsmooth.surrogate.save_surrogate
+    real = gsmooth.surrogate.io.save_surrogate
     calls = {"n": 0}
 
     def save(*args, **kwargs):
@@ -221,7 +217,7 @@ def _interrupt_surrogate_after_saves(monkeypatch, saves: int):
             raise KeyboardInterrupt
         return path
 
-    monkeypatch.setattr(gsmooth.surrogate, "save_surrogate", save)
+    monkeypatch.setattr(gsmooth.surrogate.train, "save_surrogate", save)
 
 
 def test_interrupted_surrogate_train_resumes_to_the_uninterrupted_surrogate(tmp_path, capsys, monkeypatch):
@@ -403,7 +399,7 @@ def test_train_clips_gradients_by_default_and_old_checkpoints_resume_as_they_wer
 
 def test_train_nan_loss_names_the_epoch_and_keeps_the_last_finite_checkpoint(tmp_path, capsys, monkeypatch):
     _needs_fashion_mnist()
-    real_build = gsmooth.training.build_model
+    real_build = gsmooth.training.trainer.build_model
     calls = {"n": 0}
 
     def build(*args, **kwargs):
@@ -419,10 +415,10 @@ def test_train_nan_loss_names_the_epoch_and_keeps_the_last_finite_checkpoint(tmp
         model.register_forward_hook(hook)
         return model
 
-    monkeypatch.setattr(gsmooth.training, "build_model", build)
+    monkeypatch.setattr(gsmooth.training.trainer, "build_model", build)
     out = tmp_path / "m.pt"
     with pytest.raises(TrainingDivergedError, match="epoch 2/2.*keeps epoch 1/2"):
-        gsmooth.training.train(gsmooth.training.TrainConfig(arch="small_cnn", dataset="fashion-mnist", epochs=2,
+        gsmooth.training.trainer.train(gsmooth.training.trainer.TrainConfig(arch="small_cnn", dataset="fashion-mnist", epochs=2,
                                                             batch_size=100, max_train=200, max_eval=20),
                                out=out, progress=False, log=lambda line: None)
     assert load_checkpoint(out).epoch == 1
@@ -431,7 +427,7 @@ def test_train_nan_loss_names_the_epoch_and_keeps_the_last_finite_checkpoint(tmp
 def test_surrogate_nan_loss_stops_with_the_last_finite_epoch_on_disk(tmp_path, capsys, monkeypatch):
     """Before: no check at all; the NaN surrogate was evaluated and saved, exit 0."""
     _needs_fashion_mnist()
-    real_forward = gsmooth.surrogate.SurrogateModel.forward
+    real_forward = gsmooth.surrogate.model.SurrogateModel.forward
     calls = {"n": 0}
 
     def forward(self, *args, **kwargs):
@@ -442,7 +438,7 @@ def test_surrogate_nan_loss_stops_with_the_last_finite_epoch_on_disk(tmp_path, c
                 return y * float("nan")
         return y
 
-    monkeypatch.setattr(gsmooth.surrogate.SurrogateModel, "forward", forward)
+    monkeypatch.setattr(gsmooth.surrogate.model.SurrogateModel, "forward", forward)
     out = tmp_path / "s.pt"
     code, _, err = run_cli(capsys, *SURROGATE, "--epochs", "3", "--out", out)
     assert code == 2, err
@@ -495,7 +491,7 @@ def test_non_torch_files_never_suggest_trusted(tmp_path):
 
 def test_a_wrong_device_is_blamed_on_the_device(tmp_path, capsys):
     sur = _tiny_surrogate_file(tmp_path / "sur.pt")
-    info = gsmooth.data.dataset_info("fashion-mnist")
+    info = gsmooth.data.datasets.dataset_info("fashion-mnist")
     model = build_model("small_cnn", num_classes=10, input_shape=info.input_shape, mean=info.mean, std=info.std)
     ckpt = save_checkpoint(tmp_path / "m.pt", model=model, arch="small_cnn", dataset="fashion-mnist", num_classes=10,
                            input_shape=info.input_shape, mean=info.mean, std=info.std, smoothing=None, epoch=0)

@@ -72,9 +72,9 @@ ADDITIVE_SMOOTHING = {"noise": "gaussian", "noise_params": {"sigma": 0.25}, "tra
 def fashion_mnist_checkpoint(path, *, smoothing=None, model=None, seed: int = 0):
     """Write a small-CNN Fashion-MNIST checkpoint to ``path`` (random weights from ``seed`` unless
     ``model`` is given: fast, and all the CLI needs) recording ``smoothing``; returns ``path``."""
-    from gsmooth.checkpoint import save_checkpoint
-    from gsmooth.data import dataset_info
-    from gsmooth.models import build_model
+    from gsmooth.io.checkpoints import save_checkpoint
+    from gsmooth.data.datasets import dataset_info
+    from gsmooth.models.architectures import build_model
 
     info = dataset_info("fashion-mnist")
     if model is None:

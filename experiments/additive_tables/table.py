@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from gsmooth.analysis import plot_certified_accuracy, summarize
+from gsmooth.evaluation.analysis import plot_certified_accuracy, summarize
 
 RADII = {"cohen": [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5], "laplace": [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0]}
 NORM = {"cohen": "ℓ2", "laplace": "ℓ1"}

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 
-from gsmooth.checkpoint import load_checkpoint
-from gsmooth.cifar_c import available_corruptions, load_corrupted
+from gsmooth.io.checkpoints import load_checkpoint
+from gsmooth.data.cifar_c import available_corruptions, load_corrupted
 from gsmooth.cli.common import setup_smoother
 
 #: corruption -> the resolvable-transform model used for the TSS-style column (ours; see README).

@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 
 import gsmooth
-from gsmooth.checkpoint import load_checkpoint, save_checkpoint
-from gsmooth.data import load_dataset
+from gsmooth.io.checkpoints import load_checkpoint, save_checkpoint
+from gsmooth.data.datasets import load_dataset
 from gsmooth.embedded import EMBEDDED, SAMPLE_FILE, SAMPLE_SIZE
 
 LIMIT_BYTES = 10 * 1024 * 1024

@@ -8,7 +8,7 @@ dataset index), compare two ways of turning the slice counts into an interval ce
   largest ‖∂F2(τ(α, x))/∂α − W‖ over a 10-point α grid (autograd cross-checked with finite
   differences) — a grid estimate;
 - **after**: per slice k, M*_k = T_k / h with T_k a bound on sup_{α ∈ slice} √(|α − c_k|² +
-  ‖Δ(α)‖²/r²) (:mod:`gsmooth.path_bounds`) — ``sound`` when the true transform gives a proven path
+  ‖Δ(α)‖²/r²) (:mod:`gsmooth.surrogate.path_bounds`) — ``sound`` when the true transform gives a proven path
   speed bound and Lip(F2) is proven, else the maximum over a 33-point grid per slice (``estimate``).
 
 ``lower`` is the largest path shift actually evaluated (a true lower bound on the sup): ``lower/h``
@@ -35,14 +35,14 @@ import torch
 from scipy import stats
 
 import gsmooth
-from gsmooth.checkpoint import load_checkpoint
-from gsmooth.data import load_dataset
+from gsmooth.io.checkpoints import load_checkpoint
+from gsmooth.data.datasets import load_dataset
 from gsmooth.embedded import embedded_default
-from gsmooth.interval import slice_key, slice_plan
-from gsmooth.smoothing import PHASE_ESTIMATION, PHASE_SELECTION
-from gsmooth.stats import clopper_pearson_lower
-from gsmooth.surrogate import SurrogateTransform
-from gsmooth.transform_defaults import defaults_for
+from gsmooth.interval.engine import slice_key, slice_plan
+from gsmooth.core.smoother import PHASE_ESTIMATION, PHASE_SELECTION
+from gsmooth.core.stats import clopper_pearson_lower
+from gsmooth.surrogate.transform import SurrogateTransform
+from gsmooth.core.defaults import defaults_for
 
 
 def paths(t: str, ckpts: Path) -> tuple[str, str]:

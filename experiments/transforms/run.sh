@@ -108,14 +108,14 @@ for t in $list; do
   if [ "$kind" = surrogate ]; then
     sur="$SUR_DIR/${t}_surrogate.pt"
     # complete = evaluated (the per-epoch checkpoint of an interrupted run has no held-out table yet)
-    if ! python -c "import sys; from gsmooth.surrogate import saved_surrogate_progress as p; s = p('$sur'); sys.exit(0 if s and s['heldout'] else 1)"; then
+    if ! python -c "import sys; from gsmooth.surrogate.train import saved_surrogate_progress as p; s = p('$sur'); sys.exit(0 if s and s['heldout'] else 1)"; then
       limit=(); [ -n "$SUR_TIME_LIMIT" ] && limit=(--time-limit "$SUR_TIME_LIMIT")
       timed "$t" surrogate "$d/surrogate.log" gsmooth surrogate train --transform "$t" --dataset "$DATASET" \
         --epochs "$SUR_EPOCHS" --max-train "$SUR_MAX_TRAIN" "${limit[@]}" --max-eval "$SUR_MAX_EVAL" \
         "${common[@]}" --resume --out "$sur"
     fi
     if [ ! -s "$d/lipschitz.log" ]; then  # M* on a few test images before certifying (diagnostic, cheap)
-      ratio=$(python -c "from gsmooth.transform_defaults import defaults_for as d; x = d('$t'); \
+      ratio=$(python -c "from gsmooth.core.defaults import defaults_for as d; x = d('$t'); \
 print(x.sigma_ratio if '$LATENT_SIGMA' == '' else float('${LATENT_SIGMA:-0}') / x.sigma)")
       timed "$t" lipschitz "$d/lipschitz.log" gsmooth surrogate lipschitz --surrogate "$sur" --max "$LIP_IMAGES" \
         --sigma-ratio "$ratio" --device "$DEVICE" "${data[@]}"

@@ -26,7 +26,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from gsmooth.results import read_results
+from gsmooth.io.results import read_results
 
 ORDER = [
     "brightness", "contrast", "gaussian_blur", "translation", "rotational_blur", "defocus_blur", "zoom_blur", "pixelate",

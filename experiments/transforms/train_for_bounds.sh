@@ -11,7 +11,7 @@ mkdir -p "$CKPTS"
 for t in $list; do
   sur="$CKPTS/${t}_surrogate.pt"
   # complete = evaluated (the per-epoch checkpoint of an interrupted run has no held-out table yet)
-  python -c "import sys; from gsmooth.surrogate import saved_surrogate_progress as p; s = p('$sur'); sys.exit(0 if s and s['heldout'] else 1)" \
+  python -c "import sys; from gsmooth.surrogate.train import saved_surrogate_progress as p; s = p('$sur'); sys.exit(0 if s and s['heldout'] else 1)" \
     || gsmooth surrogate train --transform "$t" --dataset fashion-mnist --epochs 3 --max-train 20000 \
     --time-limit 150 --max-eval 500 --seed 0 --no-progress --resume --out "$sur"
   gsmooth train --clip-grad 0 --dataset fashion-mnist --arch small_cnn --transform "$t" --surrogate "$sur" --epochs 2 \

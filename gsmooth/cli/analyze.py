@@ -1,6 +1,6 @@
 """``gsmooth analyze``: certified accuracy per radius, ACR and abstention rate; optional plot.
 
-Files are grouped by what their radius measures (:func:`gsmooth.analysis.radius_unit`, read from
+Files are grouped by what their radius measures (:func:`gsmooth.evaluation.analysis.radius_unit`, read from
 each file's own ``norm``/``units``/``certificate``/``transform``/``range`` columns and sidecar):
 an ℓ2 pixel radius, an ℓ1 one, a transform's parameter in its units, or an interval certificate
 over one range. Each group gets its own table (a heading naming the unit, a legend line saying
@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..analysis import group_by_unit, markdown_report, plot_certified_accuracy, summarize
+from ..evaluation.analysis import group_by_unit, markdown_report, plot_certified_accuracy, summarize
 from ..errors import InvalidParameterError
-from ..results import sidecar_path
+from ..io.results import sidecar_path
 from .common import HelpFormatter
 
 
@@ -71,8 +71,8 @@ def add_parser(sub) -> None:
 def _check_plot_path(plot: str, inputs: list[str]) -> None:
     """``--plot``: a new file (gsmooth never overwrites one it did not write), none of the inputs or
     their sidecars, in a writable folder, with a suffix matplotlib writes — before reading anything."""
-    from ..analysis import plot_format
-    from ..output_files import check_output_file
+    from ..evaluation.analysis import plot_format
+    from ..io.output_files import check_output_file
 
     named = {f"input {name}": name for name in inputs} | {f"sidecar of {name}": sidecar_path(name) for name in inputs}
     check_output_file(plot, option="--plot", inputs=named, advice="choose another --plot or delete it")

@@ -1,7 +1,7 @@
 """``gsmooth attack``: search a transformation's parameter range for α that change the prediction.
 
 Reports, per image, whether the base model and the smoothed classifier keep the label over the
-whole range (grid + signed-gradient search with expectation over noise, see :mod:`gsmooth.attack`),
+whole range (grid + signed-gradient search with expectation over noise, see :mod:`gsmooth.evaluation.attack`),
 and the empirical robust accuracy of both — an upper bound to set against ``gsmooth certify
 --range``'s certified accuracy.
 """
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..attack import attack
+from ..evaluation.attack import attack
 from ..errors import InvalidParameterError
-from ..interval import format_range
-from ..results import read_results
+from ..interval.engine import format_range
+from ..io.results import read_results
 from .certify import resolve_range
 from .common import (
     HelpFormatter,

@@ -3,7 +3,7 @@
 Additive noise (the default): Cohen's radius in pixel space, columns as always. A transform with a
 parameter (``--transform brightness``, …): the radius is in the transform's parameter units around
 θ = 0, or, with ``--range lo:hi``, an interval certificate for the whole range (K slices at α/K each,
-see :mod:`gsmooth.interval`); rows then carry the transform's extra columns.
+see :mod:`gsmooth.interval.engine`); rows then carry the transform's extra columns.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import contextlib
 import sys
 import warnings
 
-from ..analysis import summarize
+from ..evaluation.analysis import summarize
 from ..embedded import QUICKSTART_TIME
 from ..errors import InvalidParameterError
-from ..interval import check_interval_support, format_range, parse_range
-from ..results import read_results
-from ..transform_defaults import DEFAULT_SLICES, defaults_for
+from ..interval.engine import check_interval_support, format_range, parse_range
+from ..io.results import read_results
+from ..core.defaults import DEFAULT_SLICES, defaults_for
 from .common import (
     HelpFormatter,
     add_model_args,
@@ -70,7 +70,7 @@ def add_parser(sub) -> None:
             "gsmooth certify --model fm_sigma025.pt --n 10000 --max 200 --out results.tsv; "
             "gsmooth certify --model fm_bright.pt --transform brightness --range -0.2:0.2 --out bright.tsv "
             "(--range alone: the transform's default range; noise, sigma and slices default per transform, "
-            "see gsmooth.transform_defaults)"
+            "see gsmooth.core.defaults)"
         ),
         formatter_class=HelpFormatter,
     )
@@ -212,9 +212,9 @@ def _transform_row(c, *, units: str, range_text: str) -> dict:
 
 @contextlib.contextmanager
 def collected_lipschitz_warnings():
-    """Collect :class:`gsmooth.lipschitz.LipschitzWarning` messages (distinct ones, in order) instead of
+    """Collect :class:`gsmooth.surrogate.lipschitz.LipschitzWarning` messages (distinct ones, in order) instead of
     printing them while rows are computed; every other warning is shown as usual."""
-    from ..lipschitz import LipschitzWarning
+    from ..surrogate.lipschitz import LipschitzWarning
 
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
@@ -372,7 +372,7 @@ def _run_transform(args, setup) -> int:
         if transform.guarantee == "sound":
             lines.append(
                 "kind surrogate, guarantee sound: the certificate is for the surrogate-smoothed classifier on truly "
-                "transformed images; M* (column mstar) is a proven bound on each slice's path (gsmooth.path_bounds)"
+                "transformed images; M* (column mstar) is a proven bound on each slice's path (gsmooth.surrogate.path_bounds)"
             )
         else:
             lines.append(

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import Checkpoint, load_checkpoint
+from ..io.checkpoints import Checkpoint, load_checkpoint
 from ..embedded import QUICKSTART_TIME
-from ..data import load_dataset
+from ..data.datasets import load_dataset
 from ..errors import CheckpointError, InvalidParameterError
-from ..registry import get_registry
-from ..smoothing import Smoother
+from ..plugin.registry import get_registry
+from ..core.smoother import Smoother
 
 
 def _parsed(text: str, convert, expected: str):
@@ -118,7 +118,7 @@ def add_model_args(p: argparse.ArgumentParser, *, embedded: bool = False) -> Non
 def add_smoothing_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(
         "smoothing (default: what the checkpoint was trained with; for another transform, its defaults "
-        "from gsmooth.transform_defaults)"
+        "from gsmooth.core.defaults)"
     )
     g.add_argument("--noise", type=component_name, help="noise name (see `gsmooth plugins`), e.g. gaussian (l2), laplace (l1), uniform (l1)")
     g.add_argument("--sigma", type=positive_float, help="noise scale: Gaussian std, Laplace scale, uniform half-width…")
@@ -136,7 +136,7 @@ def add_smoothing_args(p: argparse.ArgumentParser) -> None:
 
 def parse_range_arg(text: str) -> str:
     """argparse type of --range: keeps the text (validated against the transform later)."""
-    from ..interval import parse_range
+    from ..interval.engine import parse_range
 
     if text == "default":  # --range without a value
         return text
@@ -258,9 +258,9 @@ def resolve_surrogate_path(path: str | None, *, what: str) -> tuple[str, str]:
 
 
 def build_surrogate_transform(path: str, *, transform_name: str, sigma: float, latent_sigma: float, device):
-    """A :class:`gsmooth.surrogate.SurrogateTransform` over the surrogate in ``path`` (checked against
+    """A :class:`gsmooth.surrogate.transform.SurrogateTransform` over the surrogate in ``path`` (checked against
     ``transform_name``) with ``sigma_ratio = latent_sigma / sigma``."""
-    from ..surrogate import SurrogateTransform
+    from ..surrogate.transform import SurrogateTransform
 
     st = SurrogateTransform.from_checkpoint(path, sigma_ratio=float(latent_sigma) / float(sigma), map_location=device)
     recorded = getattr(st.surrogate, "transform_name", None)
@@ -288,8 +288,8 @@ def recorded_path_near(recorded: str, checkpoint_path) -> str:
 def smoothing_choice(args, trained: dict, *, command: str = "certify") -> dict:
     """Which transform / noise / σ / surrogate to use: command-line flags, then the checkpoint's
     training smoothing (when it is for the same transform), then the transform's defaults
-    (:mod:`gsmooth.transform_defaults`; parameter transforms only)."""
-    from ..transform_defaults import defaults_for
+    (:mod:`gsmooth.core.defaults`; parameter transforms only)."""
+    from ..core.defaults import defaults_for
 
     reg = get_registry()
     trained_transform = (trained.get("transform") or "additive") if trained else None
@@ -341,9 +341,9 @@ def setup_smoother(args) -> Setup:
     """Load the checkpoint and build the smoother; CLI flags override the checkpoint's smoothing.
 
     For a transform other than the checkpoint's, the noise, σ (and σ_ξ) default to the transform's
-    entry in :mod:`gsmooth.transform_defaults`. A surrogate (``--surrogate``, or the one the
+    entry in :mod:`gsmooth.core.defaults`. A surrogate (``--surrogate``, or the one the
     checkpoint was trained with) makes the smoother's transform a
-    :class:`gsmooth.surrogate.SurrogateTransform` of kind ``surrogate``.
+    :class:`gsmooth.surrogate.transform.SurrogateTransform` of kind ``surrogate``.
     """
     device = check_device(args.device)
     ckpt = load_checkpoint(args.model, map_location=device)
@@ -457,10 +457,10 @@ def input_paths(args) -> dict:
 
 def check_results_out(args, *, option: str = "--out") -> None:
     """Before any work: ``--out`` (and its ``.json`` sidecar) may be written — not an input, in a
-    writable folder; an existing file is left to :class:`gsmooth.results.ResultsWriter`, which
+    writable folder; an existing file is left to :class:`gsmooth.io.results.ResultsWriter`, which
     resumes it only when gsmooth wrote it for the same configuration."""
-    from ..output_files import check_output_file
-    from ..results import sidecar_path
+    from ..io.output_files import check_output_file
+    from ..io.results import sidecar_path
 
     inputs = input_paths(args)
     check_output_file(args.out, option=option, inputs=inputs, exists_ok=True)
@@ -511,7 +511,7 @@ def write_rows(
     """
     import time
 
-    from ..results import ResultsWriter
+    from ..io.results import ResultsWriter
 
     dataset = load_eval_dataset(args, setup.dataset_name)
     indices = selected_indices(args, len(dataset))

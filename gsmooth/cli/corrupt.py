@@ -16,10 +16,10 @@ def add_parser(sub) -> None:
         help="write corrupted copies of a test set in the CIFAR-10-C layout",
         description=(
             "Corrupt the test split of a dataset with the corruptions of CIFAR-10-C (Hendrycks & Dietterich "
-            "2019: 15 standard + 4 extra, severities 1-5, gsmooth.corruptions) and write the CIFAR-10-C layout: "
+            "2019: 15 standard + 4 extra, severities 1-5, gsmooth.data.corruptions) and write the CIFAR-10-C layout: "
             "OUT/<corruption>.npy uint8 (5N, H, W, C), rows [(s-1)N, sN) = severity s, OUT/labels.npy, "
             "and OUT/info.json. Seeded per (corruption, severity): the same seed and --batch give the same "
-            "files, and one corruption can be regenerated alone. Read them with gsmooth.cifar_c.load_corrupted."
+            "files, and one corruption can be regenerated alone. Read them with gsmooth.data.cifar_c.load_corrupted."
         ),
         epilog="example: gsmooth corrupt --dataset fashion-mnist --out fmnist_c --corruptions gaussian_noise,fog",
         formatter_class=HelpFormatter,
@@ -32,14 +32,14 @@ def add_parser(sub) -> None:
     p.add_argument("--max", type=positive_int, default=None, help="corrupt only the first MAX test images (default: all)")
     p.add_argument("--seed", type=seed_int, default=0, help="base seed")
     p.add_argument("--batch", type=batch_int, default=1000, help="images per corruption call (memory; part of the random recipe)")
-    p.add_argument("--data-dir", default=None, metavar="D", help="dataset root (default: see gsmooth.data.load_dataset)")
+    p.add_argument("--data-dir", default=None, metavar="D", help="dataset root (default: see gsmooth.data.datasets.load_dataset)")
     p.add_argument("--download", action="store_true", help="let torchvision download the dataset if missing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def _parse_names(text: str | None) -> list[str] | None:
-    from ..corruptions import check_corruption_name
+    from ..data.corruptions import check_corruption_name
 
     if text is None:
         return None
@@ -52,10 +52,10 @@ def _parse_names(text: str | None) -> list[str] | None:
 def _check_out_folder(args, names: list[str]) -> None:
     """``--out``: a folder gsmooth corrupt wrote with the same recipe (its info.json is checked when the
     data is known), or one holding none of the files this run writes; never the dataset folder."""
-    from ..cifar_c import INFO_FILE, LABELS_FILE
-    from ..output_files import check_not_input, check_output_dir, probe_writable
+    from ..data.cifar_c import INFO_FILE, LABELS_FILE
+    from ..io.output_files import check_not_input, check_output_dir, probe_writable
 
-    from ..data import dataset_files
+    from ..data.datasets import dataset_files
 
     if not args.out.strip():  # Path("") would be the current folder
         raise OutputFileError("--out expected a folder path, got an empty one")
@@ -73,9 +73,9 @@ def _check_out_folder(args, names: list[str]) -> None:
 
 
 def run(args) -> int:
-    from ..cifar_c import write_corrupted
-    from ..corruptions import CORRUPTIONS
-    from ..data import load_dataset
+    from ..data.cifar_c import write_corrupted
+    from ..data.corruptions import CORRUPTIONS
+    from ..data.datasets import load_dataset
 
     names = _parse_names(args.corruptions)  # fail fast, before loading the data
     _check_out_folder(args, names if names is not None else list(CORRUPTIONS))

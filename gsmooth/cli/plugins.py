@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..registry import get_registry
+from ..plugin.registry import get_registry
 
 
 def add_parser(sub) -> None:

@@ -8,9 +8,9 @@ import json
 import sys
 import time
 
-from ..data import dataset_info
+from ..data.datasets import dataset_info
 from ..errors import InvalidParameterError, UnknownComponentError
-from ..results import read_results
+from ..io.results import read_results
 from .common import (
     HelpFormatter, add_model_args, add_sampling_args, add_smoothing_args, apply_embedded_default, base_config, check_results_out,
     results_interrupted,
@@ -214,14 +214,14 @@ def _check_jsonl_out(args) -> None:
     """``--out`` of file mode: a new file, not an input (``-``: standard output)."""
     if args.out is None or args.out == "-":
         return
-    from ..output_files import check_output_file
+    from ..io.output_files import check_output_file
 
     check_output_file(args.out, inputs=input_paths(args), advice="choose another --out, delete it, or use --out - (standard output)")
 
 
 def run_files(args) -> int:
     """File mode: one JSON line per input image, written and flushed as it is computed."""
-    from ..image_files import open_images
+    from ..io.image_files import open_images
 
     _check_file_mode_args(args)
     _check_jsonl_out(args)  # before loading anything
@@ -257,7 +257,7 @@ def run_files(args) -> int:
                                     progress=progress_inside)
 
         to_line, verb = prediction_line, "predicted"
-    from ..output_files import atomic_output
+    from ..io.output_files import atomic_output
 
     to_stdout = (args.out or "-") == "-"
     where = "standard output" if to_stdout else args.out

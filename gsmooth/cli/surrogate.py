@@ -19,21 +19,15 @@ import time
 import warnings
 
 
-from ..data import load_dataset
+from ..data.datasets import load_dataset
 from ..errors import InvalidParameterError
-from ..lipschitz import LipschitzWarning, normalize_param_range
-from ..surrogate import (
-    DEFAULT_RANGES,
-    check_continuable,
-    evaluate_surrogate,
-    load_surrogate,
-    read_training_state,
-    save_surrogate,
-    saved_surrogate_progress,
-    SurrogateTransform,
-    train_surrogate,
-)
-from ..training import check_checkpoint_out, dataset_inputs
+from ..surrogate.lipschitz import LipschitzWarning, normalize_param_range
+from ..surrogate.defaults import DEFAULT_RANGES
+from ..surrogate.train import check_continuable, read_training_state, saved_surrogate_progress, train_surrogate
+from ..surrogate.evaluate import evaluate_surrogate
+from ..surrogate.io import load_surrogate, save_surrogate
+from ..surrogate.transform import SurrogateTransform
+from ..training.trainer import check_checkpoint_out, dataset_inputs
 from .common import (
     HelpFormatter, batch_int, check_device, component_name, float32_positive, nonneg_int, positive_float, positive_int, seed_int,
 )
@@ -157,13 +151,13 @@ def add_parser(sub) -> None:
     lp.add_argument(
         "--sigma-ratio", type=positive_float, default=None,
         help="r = sigma_xi / sigma_theta (default: the transform's defaults, latent_sigma / sigma from "
-        "gsmooth.transform_defaults, the ratio `gsmooth certify` uses for a model trained with them; 1 for a "
+        "gsmooth.core.defaults, the ratio `gsmooth certify` uses for a model trained with them; 1 for a "
         "transform without defaults)",
     )
     lp.add_argument("--method", choices=("auto", "exact", "power", "fd"), default="auto",
                     help="Jacobian method (auto: autograd cross-checked by finite differences)")
     lp.add_argument("--no-fd-check", action="store_true",
-                    help="do not cross-check autograd with finite differences (faster; see gsmooth.lipschitz)")
+                    help="do not cross-check autograd with finite differences (faster; see gsmooth.surrogate.lipschitz)")
     lp.set_defaults(func=run_lipschitz)
 
 
@@ -226,7 +220,7 @@ def run_train(args) -> int:
     out = check_checkpoint_out(args.out, resume=args.resume, inputs=dataset_inputs(args.dataset, args.data_dir))
     if args.resume and out.exists():
         check_continuable(read_training_state(out)[1], args.epochs, out)
-    from ..components import transform as build
+    from ..plugin.components import transform as build
 
     tr = build(args.transform, **dict(args.transform_param))
     pairs = normalize_param_range(args.param_range, getattr(tr, "param_dim", None)) if args.param_range else None
@@ -307,7 +301,7 @@ def run_eval(args) -> int:
 def run_lipschitz(args) -> int:
     device, sur, ds, pairs = _load_for_eval(args)
     if args.sigma_ratio is None:  # as `gsmooth certify` for a model trained with the transform's defaults
-        from ..transform_defaults import defaults_for
+        from ..core.defaults import defaults_for
 
         table = defaults_for(sur.transform_name)
         args.sigma_ratio = table.sigma_ratio if table is not None and table.sigma_ratio is not None else 1.0
@@ -349,7 +343,7 @@ def run_lipschitz(args) -> int:
     )
     print(
         "note: G is an estimate (maximum over the grid points, not the continuous range), so this M* is a "
-        "diagnostic; `gsmooth certify` bounds each slice's path instead (gsmooth.path_bounds; rows say whether "
+        "diagnostic; `gsmooth certify` bounds each slice's path instead (gsmooth.surrogate.path_bounds; rows say whether "
         "the bound is sound or an estimate in their guarantee column)."
     )
     for note in sorted(notes):

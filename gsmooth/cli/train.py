@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InvalidParameterError
-from ..registry import get_registry
-from ..training import TrainConfig, check_checkpoint_out, dataset_inputs, read_resumable, saved_epoch, train
-from ..transform_defaults import defaults_for
+from ..plugin.registry import get_registry
+from ..training.trainer import TrainConfig, check_checkpoint_out, dataset_inputs, read_resumable, saved_epoch, train
+from ..core.defaults import defaults_for
 from .common import (
     HelpFormatter, batch_int, check_device, component_name, float32_nonneg, float32_positive, positive_float, positive_int,
     seed_int,
@@ -103,7 +103,7 @@ def interrupted(args) -> str:
 
 def _resolve(args, saved: dict) -> dict:
     """noise, σ, surrogate and σ_ξ from the flags, then (for --resume) the checkpoint's training
-    configuration ``saved``, then the transform's defaults (:mod:`gsmooth.transform_defaults`)."""
+    configuration ``saved``, then the transform's defaults (:mod:`gsmooth.core.defaults`)."""
     reg = get_registry()
     transform_cls = reg.transform_class(args.transform)
     table = defaults_for(args.transform) if transform_cls.param_dim is not None else None

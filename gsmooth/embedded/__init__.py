@@ -39,7 +39,7 @@ __all__ = [
 QUICKSTART_TIME = "55–90 s on 2 CPU cores (the additive one: 15 s)"
 #: Folder holding the embedded files (package data).
 EMBEDDED_DIR = Path(__file__).resolve().parent
-#: Dataset name of the embedded test slice (see :func:`gsmooth.data.load_dataset`).
+#: Dataset name of the embedded test slice (see :func:`gsmooth.data.datasets.load_dataset`).
 SAMPLE_DATASET = "fashion-mnist-sample"
 #: File of the embedded test slice: ``{"images": uint8 (N,1,28,28), "labels": int64 (N,), ...}``.
 SAMPLE_FILE = "fashion_mnist_test_sample.pt"

@@ -62,7 +62,7 @@ class Contrast(gsmooth.Transform):
     (``composes_additively = False``; the law is :func:`contrast_compose`, named by
     ``composition = "contrast"``). Composition rescales the brightness noise by ``e^{−k}``, so an
     interval certificate compares each slice's estimate with a Neyman–Pearson requirement
-    (:mod:`gsmooth.contrast_regions`) instead of a radius with a half-diagonal; that logic lives in
+    (:mod:`gsmooth.interval.contrast_regions`) instead of a radius with a half-diagonal; that logic lives in
     the certification code, not in this transform. :func:`gsmooth.testing.check_transform` skips the
     additive composition check for it (its own law is tested with the plugin).
 
@@ -79,7 +79,7 @@ class Contrast(gsmooth.Transform):
     identity_at_zero = True
     #: θ's do not add under composition (see :func:`contrast_compose`) ...
     composes_additively = False
-    #: ... but compose by a law gsmooth certifies (:mod:`gsmooth.contrast_regions`).
+    #: ... but compose by a law gsmooth certifies (:mod:`gsmooth.interval.contrast_regions`).
     composition = "contrast"
 
     def __init__(self):

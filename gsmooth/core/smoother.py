@@ -1,0 +1,740 @@
+"""The smoothed classifier ``g(x) = argmax_c P_θ(f(τ(θ, x)) = c)`` with Cohen's CERTIFY and PREDICT.
+
+The engine never branches on component names: it asks the noise for its radius and the transform
+for its Lipschitz factor M*, ``R = noise.radius(p_lower) / M*``.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import warnings
+from collections.abc import Mapping
+from numbers import Integral
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .certificates import ABSTAIN, Certificate, Prediction, ResultBatch
+from ..errors import InputError, InvalidParameterError, ModelOutputError
+from .noise import Noise
+from .._progress import progress_bar
+from ..plugin.registry import get_registry
+from .seeding import NoiseStream
+from .stats import binomial_p_value, clopper_pearson_lower
+from .transform import Transform
+from ..validation import Interval, check_device, check_input_shape, check_positive_int, check_probability, validate_params
+
+__all__ = ["Smoother", "check_domain", "check_range_in_domain", "PHASE_SELECTION", "PHASE_ESTIMATION", "PHASE_PREDICTION"]
+
+PHASE_SELECTION, PHASE_ESTIMATION, PHASE_PREDICTION = 0, 1, 2
+
+
+def _model_name(model) -> str:
+    """A short name for messages: the checkpoint path a gsmooth model records, else its class."""
+    path = getattr(model, "checkpoint_path", None)
+    return f"{type(model).__name__} from {path}" if path else type(model).__name__
+
+
+def _model_dtype(model) -> torch.dtype | None:
+    """The floating dtype of the model's first floating parameter/buffer (images are converted to
+    it: float64 pixels for a float32 model), or ``None`` (no parameters: images kept as given)."""
+    if not isinstance(model, nn.Module):
+        return None
+    for t in (*model.parameters(), *model.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    if not isinstance(model, nn.Module):  # a plain function: nothing to ask
+        return torch.device("cpu")
+    for p in model.parameters():
+        return p.device
+    for b in model.buffers():
+        return b.device
+    return torch.device("cpu")
+
+
+def _domain_text(domain) -> str:
+    return " x ".join(f"[{lo:g}, {hi:g}]" for lo, hi in domain)
+
+
+def check_domain(transform, noise, centers=None, *, what: str = "center") -> None:
+    """Raise :class:`InvalidParameterError` unless ``centre + noise support`` stays in the
+    transform's parameter domain for every centre (rows of ``centers``, ``(K, d)``; default the
+    single centre 0), for transforms of kind ``exact`` (the composition law their certificates rest
+    on holds inside the domain only). Transforms without a declared
+    :attr:`~gsmooth.Transform.param_domain` accept everything; kind ``empirical``: a radius is a
+    parameter-space statement about g_δ(x), which holds for any function of θ, clamped or not; a
+    GSmooth surrogate's own θ is unbounded (its true transform's domain constrains the certified
+    range instead, :func:`check_range_in_domain`)."""
+    if transform.param_domain is None or transform.kind != "exact":
+        return
+    domain = transform.domain()
+    s_lo, s_hi = (float(v) for v in noise.support())
+    c = np.zeros((1, len(domain))) if centers is None else np.atleast_2d(np.asarray(centers, dtype=np.float64))
+    for j, (lo, hi) in enumerate(domain):
+        reach_lo, reach_hi = float(c[:, j].min()) + s_lo, float(c[:, j].max()) + s_hi
+        if reach_lo < lo or reach_hi > hi:
+            where = "" if centers is None else f" around {what} {float(c[:, j].min()):g}…{float(c[:, j].max()):g}"
+            raise InvalidParameterError(
+                f"transform {transform.name!r}: expected every smoothed parameter inside its domain "
+                f"{_domain_text(domain)} (θ{'' if len(domain) == 1 else f'_{j}'} ∈ [{lo:g}, {hi:g}]), got noise "
+                f"{noise.describe()} whose draws reach [{reach_lo:g}, {reach_hi:g}]{where}: the transform would clamp "
+                f"θ there, which breaks the composition law a certificate relies on"
+                + (" (use a one-sided noise such as exponential for a parameter that cannot go below "
+                   f"{lo:g}, centred at or above {lo:g})" if math.isfinite(lo) and not noise.one_sided else "")
+            )
+
+
+def check_range_in_domain(transform, low, high, *, owner: str) -> None:
+    """Raise :class:`InvalidParameterError` unless the range ``[low, high]`` (one entry per
+    parameter) lies in ``transform``'s parameter domain: a certificate over the range is about
+    τ(α, x) itself, not about a clamped copy of it. Any kind (a surrogate passes its true transform)."""
+    if transform.param_domain is None:
+        return
+    for (lo, hi), a, b in zip(transform.domain(), np.atleast_1d(low), np.atleast_1d(high)):
+        if a < lo or b > hi:
+            raise InvalidParameterError(
+                f"{owner}: transform {transform.name!r} is defined for θ in its domain [{lo:g}, {hi:g}]; expected a "
+                f"range inside it, got [{float(a):g}, {float(b):g}]"
+            )
+
+
+class Smoother:
+    """A base classifier turned into a certifiably robust smoothed classifier.
+
+    Args:
+        model: base classifier ``f``: ``(N, C, H, W)`` images in [0, 1] → ``(N, num_classes)`` logits
+            (normalization belongs inside the model).
+        noise: a :class:`gsmooth.Noise`, or a registered name (then pass ``sigma``).
+        transform: a :class:`gsmooth.Transform` or a registered name; default ``"additive"``
+            (τ(θ, x) = x + θ, classic randomized smoothing).
+        num_classes: number of classes of ``f``.
+        sigma: the noise scale when ``noise`` is given by name.
+        device: where to run; default the model's device.
+        input_shape: expected ``(C, H, W)``; default ``model.input_shape`` when the model records
+            it (gsmooth models do), else unchecked.
+
+    Example:
+        >>> import gsmooth, torch
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+        >>> smoother = gsmooth.Smoother(model, noise="gaussian", sigma=0.25, num_classes=10)
+        >>> cert = smoother.certify(torch.rand(1, 28, 28), n0=100, n=1000, alpha=0.001)
+        >>> cert.prediction, cert.radius  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        noise: Noise | str,
+        transform: Transform | str = "additive",
+        num_classes: int,
+        sigma: float | None = None,
+        device: torch.device | str | None = None,
+        input_shape: Sequence[int] | None = None,
+    ) -> None:
+        if not callable(model):
+            raise InvalidParameterError(f"Smoother: expected a callable model (nn.Module), got {type(model).__name__}")
+        registry = get_registry()
+        if isinstance(noise, str):
+            if sigma is None:
+                raise InvalidParameterError(f"Smoother: noise given by name {noise!r} expected sigma=…, got none")
+            noise = registry.noise_class(noise)(sigma=sigma)
+        elif not isinstance(noise, Noise):
+            raise InvalidParameterError(f"Smoother: expected noise to be a gsmooth.Noise or a name, got {type(noise).__name__}")
+        elif sigma is not None and sigma != getattr(noise, "sigma", None):
+            raise InvalidParameterError(f"Smoother: sigma={sigma} conflicts with the noise's sigma={noise.sigma}")
+        if isinstance(transform, str):
+            transform = registry.transform_class(transform)()
+        elif not isinstance(transform, Transform):
+            raise InvalidParameterError(
+                f"Smoother: expected transform to be a gsmooth.Transform or a name, got {type(transform).__name__}"
+            )
+        validate_params("Smoother", {"num_classes": num_classes}, {"num_classes": [Interval(Integral, 2, None)]})
+        check_noise = getattr(transform, "check_noise", None)
+        if check_noise is not None:
+            check_noise(noise)  # e.g. a GSmooth surrogate accepts Gaussian noise only
+        self.model = model
+        self._noise = noise
+        self._transform = transform
+        self._check_pair()
+        self.num_classes = int(num_classes)
+        if device is not None:
+            self.device = check_device(device, what="Smoother: device")
+        else:  # the model's own device (a model moved to meta holds no weights to run)
+            self.device = check_device(_model_device(model), what="Smoother: the model's device")
+        if isinstance(model, nn.Module):
+            model.to(self.device)
+        self.transform.to(self.device)
+        self.model_dtype = _model_dtype(model)
+        shape = input_shape if input_shape is not None else getattr(model, "input_shape", None)
+        self.input_shape = check_input_shape(shape, owner="Smoother: input_shape") if shape is not None else None
+
+    def _check_pair(self) -> None:
+        """Refuse noise/transform pairs whose radius would not be a certificate (see DESIGN §6)."""
+        noise, transform = self._noise, self._transform
+        if transform.param_dim is None:
+            if noise.norm not in ("l2", "l1", "linf"):
+                raise InvalidParameterError(
+                    f"Smoother: additive smoothing of pixels expected a noise whose radius is proven in a norm of the "
+                    f"image (declared norm 'l2', 'l1' or 'linf', verified by gsmooth.testing.check_noise; e.g. "
+                    f"gaussian, laplace), got noise {noise.name!r} with norm {noise.norm!r} (a 1-D parameter radius: "
+                    f"the Neyman–Pearson radius of one coordinate is not an l2/l1 radius in d dimensions)"
+                )
+            return
+        if transform.kind == "surrogate":
+            return  # the surrogate refuses what it cannot certify itself (check_noise)
+        d = self.center_dim
+        if d > 1 and noise.one_sided:
+            raise InvalidParameterError(
+                f"Smoother: a one-sided noise certifies increases of a single parameter; transform {transform.name!r} "
+                f"has {d} parameters, expected a two-sided noise (e.g. gaussian, l2 over the parameters), got "
+                f"{noise.name!r}"
+            )
+        if d > 1 and noise.norm not in ("l2", "l1", "linf"):
+            raise InvalidParameterError(
+                f"Smoother: transform {transform.name!r} has {d} parameters, so a radius is a ball in a norm over "
+                f"them; noise {noise.name!r} declares norm {noise.norm!r} (a 1-D radius), expected a noise proven in "
+                f"l2/l1/linf (e.g. gaussian)"
+            )
+        check_domain(transform, noise)
+
+    # -- description -----------------------------------------------------------------------------
+    @property
+    def noise(self) -> Noise:
+        """The smoothing noise (read-only: the pair was checked on construction; build a new
+        Smoother for another noise)."""
+        return self._noise
+
+    @noise.setter
+    def noise(self, value) -> None:
+        raise AttributeError(
+            "Smoother.noise is read-only: the noise/transform pair is checked once, on construction "
+            "(domain, norm, one-sidedness); build a new gsmooth.Smoother for another noise"
+        )
+
+    @property
+    def transform(self) -> Transform:
+        """The transform (read-only, like :attr:`noise`)."""
+        return self._transform
+
+    @transform.setter
+    def transform(self, value) -> None:
+        raise AttributeError(
+            "Smoother.transform is read-only: the noise/transform pair is checked once, on construction; "
+            "build a new gsmooth.Smoother for another transform"
+        )
+
+    @property
+    def norm(self) -> str:
+        """What radii measure: the noise's norm for additive smoothing, else the parameter space."""
+        if self.transform.param_dim is None:
+            return self.noise.norm
+        units = f" [{self.transform.param_units}]" if self.transform.param_units else ""
+        if self.noise.one_sided:  # certifies increases of the parameter only: [c, c + R)
+            return f"param+{units}"
+        d = self.center_dim
+        if d is not None and d > 1:  # a radius over several parameters is a ball in the noise's norm
+            return f"{self.noise.norm} param{units}"
+        return f"param{units}"
+
+    def __repr__(self) -> str:
+        return (
+            f"Smoother(noise={self.noise!r}, transform={self.transform.describe()}, "
+            f"num_classes={self.num_classes}, device={self.device})"
+        )
+
+    def _forward(self, inputs: torch.Tensor):
+        """The base model on a batch of (noisy, transformed) images; its own failures become a
+        :class:`~gsmooth.errors.ModelOutputError` naming the model and the batch (the original
+        exception chained), out-of-memory an error about the batch size."""
+        try:
+            return self.model(inputs)
+        except torch.cuda.OutOfMemoryError as exc:
+            raise InvalidParameterError(
+                f"expected a batch size that fits in memory on {self.device}, got {inputs.shape[0]} noisy inputs per "
+                f"forward pass ({_first_line(exc)}); lower batch_size (--batch)"
+            ) from exc
+        except (RuntimeError, ValueError, TypeError, IndexError, AttributeError) as exc:
+            raise ModelOutputError(
+                f"the base model ({_model_name(self.model)}) failed on a batch of shape {tuple(inputs.shape)} "
+                f"{str(inputs.dtype).replace('torch.', '')} on {inputs.device}: {_first_line(exc)} (expected a model "
+                "taking (N, C, H, W) images in [0, 1] and returning (N, num_classes) logits; pass input_shape= to "
+                "check image shapes up front)"
+            ) from exc
+
+    # -- checks ----------------------------------------------------------------------------------
+    def _check_logits(self, logits, batch: int) -> torch.Tensor:
+        """The model's output for ``batch`` noisy inputs as real, finite ``(batch, num_classes)``
+        logits on the smoother's device, or a :class:`~gsmooth.errors.ModelOutputError`: a wrong
+        shape (one row too many would count votes that were never drawn), complex, boolean or
+        value-less (meta) tensors, and NaN/inf are never counted as votes."""
+        k = self.num_classes
+        if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or tuple(logits.shape) != (batch, k):
+            got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+            raise ModelOutputError(
+                f"expected the model ({_model_name(self.model)}) to return logits of shape ({batch}, num_classes={k}) "
+                f"for a batch of {batch} noisy inputs, got {got}"
+            )
+        if logits.is_complex() or logits.dtype == torch.bool:
+            raise ModelOutputError(
+                f"expected real-valued logits from the model ({_model_name(self.model)}), got dtype "
+                f"{str(logits.dtype).replace('torch.', '')}"
+            )
+        if logits.device.type == "meta":
+            raise ModelOutputError(
+                f"expected logits holding values from the model ({_model_name(self.model)}), got a tensor on the meta device"
+            )
+        logits = logits.to(self.device)
+        if not bool(torch.isfinite(logits).all()):  # argmax of NaN is class 0: never count it as a vote
+            bad = int((~torch.isfinite(logits)).any(dim=1).sum())
+            raise ModelOutputError(
+                f"expected finite logits from the model ({_model_name(self.model)}), got NaN/inf for {bad} of "
+                f"{logits.shape[0]} noisy inputs (broken weights, or an overflow at this input scale): no "
+                "prediction or certificate is made from them"
+            )
+        return logits
+
+    def _check_input(self, x) -> tuple[torch.Tensor, bool]:
+        if not isinstance(x, torch.Tensor):
+            if isinstance(x, np.ndarray):
+                if x.dtype.kind not in "biufc":  # bool, int, uint, float, complex
+                    raise InputError(f"expected an image array of numbers, got a numpy array of dtype {x.dtype}")
+                # native byte order, positive strides: what torch can take (a big-endian or flipped array)
+                x = torch.from_numpy(np.array(x, dtype=x.dtype.newbyteorder("="), order="C", copy=True))
+            else:
+                raise InputError(f"expected an image tensor (C,H,W) or batch (B,C,H,W), got {type(x).__name__}")
+        if x.ndim not in (3, 4):
+            raise InputError(f"expected an image (C,H,W) or a batch (B,C,H,W), got a tensor of shape {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise InputError(
+                f"expected floating-point pixels in [0, 1], got dtype {x.dtype} (convert with x.float() / 255)"
+            )
+        if x.device.type == "meta":
+            raise InputError("expected images holding values (on cpu or cuda), got a tensor on the meta device")
+        single = x.ndim == 3
+        if single:
+            x = x.unsqueeze(0)
+        if self.input_shape is not None and tuple(x.shape[1:]) != self.input_shape:
+            raise InputError(
+                f"expected images of shape (C,H,W)={self.input_shape} for this model, got {tuple(x.shape[1:])}"
+            )
+        if x.shape[0] == 0:
+            raise InputError("expected at least one image, got an empty batch")
+        if x.numel() == 0:
+            raise InputError(f"expected images with at least one pixel, got shape {tuple(x.shape[1:])}")
+        x = x.detach()
+        if not bool(torch.isfinite(x).all()):
+            bad = int((~torch.isfinite(x)).sum())
+            raise InputError(f"expected finite pixel values, got {bad} NaN/inf value(s)")
+        lo, hi = float(x.min()), float(x.max())
+        if lo < -1e-4 or hi > 1 + 1e-4:
+            raise InputError(
+                f"expected pixels in [0, 1] (normalization belongs inside the model so radii are in pixel "
+                f"space), got values in [{lo:.3g}, {hi:.3g}]"
+            )
+        # pixels in the model's floating dtype (float64 or float16 images for a float32 model): the
+        # certificate is about the image the model sees, x rounded to that dtype (for float64 -> float32
+        # at most 2^-25 per pixel, 1.7e-6 in l2 over 784 pixels; see the README's floating-point soundness)
+        return x.to(self.device, dtype=self.model_dtype or x.dtype), single
+
+    def _check_keys(self, keys, batch: int) -> list[int]:
+        if keys is None:
+            return list(range(batch))
+        try:
+            if isinstance(keys, (str, bytes, Mapping)):
+                raise TypeError
+            keys = [operator.index(k) for k in keys]  # integers: ints, numpy ints, 0-d integer tensors
+        except TypeError:
+            raise InvalidParameterError(
+                f"keys: expected one integer per image ({batch}), got {keys!r}"
+            ) from None
+        if len(keys) != batch:
+            raise InvalidParameterError(f"expected one key per image ({batch}), got {len(keys)}")
+        return keys
+
+    @staticmethod
+    def _check_seed(seed) -> int:
+        validate_params("gsmooth", {"seed": seed}, {"seed": [Interval(Integral, 0, None)]})
+        return int(seed)
+
+    @property
+    def center_dim(self) -> int | None:
+        """How many numbers a smoothing centre has: the transform's θ length ``param_dim``, or
+        ``d`` for a GSmooth surrogate (its θ_full = (θ, ξ) has d + m numbers; the latent part ξ is
+        never centred). ``None`` for additive pixel smoothing (no centre)."""
+        explicit = getattr(self.transform, "center_dim", None)
+        if isinstance(explicit, Integral):
+            return int(explicit)
+        if self.transform.param_dim is None:
+            return None
+        if self.transform.kind == "surrogate" and isinstance(getattr(self.transform, "d", None), Integral):
+            return int(self.transform.d)
+        return int(self.transform.param_dim)
+
+    def _check_center(self, center, batch: int, param_shape: tuple[int, ...], dtype) -> torch.Tensor | None:
+        """``center`` as a ``(batch, *param_shape)`` tensor (zero-padded past ``center_dim``), or None."""
+        if center is None:
+            return None
+        d = self.center_dim
+        if d is None:
+            raise InvalidParameterError(
+                f"center: expected None for additive pixel smoothing (transform {self.transform.name!r} has no "
+                f"parameter to centre), got {center!r}"
+            )
+        try:
+            c = torch.as_tensor(center, dtype=torch.float64).detach().cpu()
+        except (TypeError, ValueError, RuntimeError):
+            raise InvalidParameterError(
+                f"center: expected {d} number(s) (or one row of {d} per image), got {center!r}"
+            ) from None
+        if c.ndim == 0 and d == 1:
+            c = c.reshape(1, 1)
+        elif c.ndim == 1 and c.numel() == d:
+            c = c.reshape(1, d)
+        if c.ndim != 2 or c.shape[1] != d or c.shape[0] not in (1, batch):
+            raise InvalidParameterError(
+                f"center: expected {d} number(s) for transform {self.transform.name!r} (param_dim {d}), or a "
+                f"({batch}, {d}) array with one centre per image, got shape {tuple(c.shape)}"
+            )
+        if not bool(torch.isfinite(c).all()):
+            raise InvalidParameterError(f"center: expected finite numbers, got {c.flatten().tolist()}")
+        if len(param_shape) != 1 or param_shape[0] < d:
+            raise InvalidParameterError(
+                f"center: expected a transform whose θ is a vector of at least {d} numbers, got θ of shape {param_shape}"
+            )
+        check_domain(self.transform, self.noise, c.expand(batch, d).numpy(), what="center")
+        full = torch.zeros(batch, param_shape[0], dtype=torch.float64)
+        full[:, :d] = c.expand(batch, d)
+        return full.to(device=self.device, dtype=dtype)
+
+    # -- sampling --------------------------------------------------------------------------------
+    def perturb(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``τ(θ, x)`` with one fresh θ ~ noise per image: ``(B,C,H,W)`` → ``(B,C,H,W)``.
+
+        This is the augmentation used for training, drawn from the very smoothing object that
+        certifies. ``generator`` must live on ``x``'s device.
+        """
+        theta = self.noise.sample(
+            (x.shape[0], *self.transform.param_shape(tuple(x.shape[1:]))),
+            generator=generator,
+            device=x.device,
+            dtype=x.dtype,
+        )
+        return self.transform(x, theta)
+
+    @torch.inference_mode()
+    def count(
+        self,
+        x: torch.Tensor,
+        num: int,
+        *,
+        batch_size: int = 1000,
+        seed: int = 0,
+        phase: int = PHASE_ESTIMATION,
+        keys: Sequence[int] | None = None,
+        progress: bool = False,
+        center=None,
+    ) -> torch.Tensor:
+        """Class votes of ``f(τ(c + θ, x))`` over ``num`` noise draws per image (c = ``center``, default 0).
+
+        Several images share a forward batch when ``num < batch_size``; memory is O(batch_size),
+        independent of ``num``. Returns an int64 tensor ``(B, num_classes)`` on the CPU.
+        ``center``: see :meth:`certify`.
+        """
+        x, _ = self._check_input(x)
+        num = check_positive_int("num", num)
+        batch_size = check_positive_int("batch_size", batch_size)
+        seed = self._check_seed(seed)
+        keys = self._check_keys(keys, x.shape[0])
+        centers = self._check_center(center, x.shape[0], self.transform.param_shape(tuple(x.shape[1:])), x.dtype)
+        return self._count(
+            x, num, batch_size=batch_size, seed=seed, phase=phase, keys=keys, progress=progress, centers=centers
+        )
+
+    @torch.no_grad()
+    def _count(self, x, num, *, batch_size, seed, phase, keys, progress, centers=None, bar=None) -> torch.Tensor:
+        """The sampling loop behind :meth:`count`, CERTIFY, PREDICT and interval certificates;
+        ``bar``: a progress bar to advance by the samples drawn (else ``progress`` opens one of its
+        own over ``B · num`` samples).
+
+        Always without autograd: votes need no gradient, and with it the forward pass of every
+        batch would keep its activations for a backward pass that never comes (for a surrogate's
+        U-Net at ``batch_size=1000``, about 2.6 GB). Memory is O(batch_size).
+        """
+        b, k = x.shape[0], self.num_classes
+        param_shape = self.transform.param_shape(tuple(x.shape[1:]))
+        generator = torch.Generator(device=self.device)
+        streams = [
+            NoiseStream(self.noise, param_shape, (seed, key, phase), device=self.device, dtype=x.dtype, generator=generator)
+            for key in keys
+        ]
+        counts = torch.zeros(b * k, dtype=torch.int64, device=self.device)
+        remaining = [num] * b
+        own_bar = None
+        if bar is None and progress:
+            bar = own_bar = progress_bar(b * num, unit="sample", desc="sampling")
+        was_training = getattr(self.model, "training", False)
+        if isinstance(self.model, nn.Module):
+            self.model.eval()
+        try:
+            i = 0
+            while i < b:
+                xs, thetas, owners, sizes = [], [], [], []
+                filled = 0
+                while filled < batch_size and i < b:
+                    take = min(remaining[i], batch_size - filled)
+                    thetas.append(streams[i].take(take))
+                    xs.append(x[i : i + 1].expand(take, *x.shape[1:]))
+                    owners.append(i)
+                    sizes.append(take)
+                    remaining[i] -= take
+                    filled += take
+                    if remaining[i] == 0:
+                        i += 1
+                xb = xs[0] if len(xs) == 1 else torch.cat(xs)
+                tb = thetas[0] if len(thetas) == 1 else torch.cat(thetas)
+                if centers is not None:  # θ ~ c + noise (the draws themselves are unchanged)
+                    if len(owners) == 1:
+                        tb = tb + centers[owners[0]]
+                    else:
+                        tb = tb + torch.repeat_interleave(
+                            centers[owners], torch.tensor(sizes, device=self.device), dim=0
+                        )
+                logits = self._forward(self.transform(xb, tb))
+                logits = self._check_logits(logits, xb.shape[0])
+                pred = logits.argmax(dim=1)
+                if len(owners) == 1:
+                    flat = pred + owners[0] * k
+                else:
+                    owner = torch.repeat_interleave(
+                        torch.tensor(owners, device=self.device), torch.tensor(sizes, device=self.device)
+                    )
+                    flat = pred + owner * k
+                counts += torch.bincount(flat, minlength=b * k)
+                if bar is not None:
+                    bar.update(filled)
+        finally:
+            if own_bar is not None:
+                own_bar.close()
+            if was_training:
+                self.model.train()
+        return counts.view(b, k).cpu()
+
+    # -- Cohen's algorithms ----------------------------------------------------------------------
+    def certify(
+        self,
+        x,
+        *,
+        n0: int = 100,
+        n: int = 100_000,
+        alpha: float = 0.001,
+        batch_size: int = 1000,
+        seed: int = 0,
+        keys: Sequence[int] | None = None,
+        progress: bool = False,
+        center=None,
+    ) -> Certificate | ResultBatch:
+        """CERTIFY (Cohen et al. 2019, Alg. 1) for one image ``(C,H,W)`` or a batch ``(B,C,H,W)``.
+
+        ``n0`` draws select the top class ĉ, ``n`` fresh draws count it (nA); with the one-sided
+        Clopper–Pearson bound ``p_lower``, the result is ĉ with radius ``noise.radius(p_lower) / M*``,
+        or an abstention (-1, radius 0) when ``p_lower ≤ 1/2``. With probability ≥ 1 − alpha a
+        non-abstained answer is g(x) and g is constant within the radius.
+
+        Args:
+            x: image(s) in [0, 1].
+            n0, n: selection and estimation sample counts.
+            alpha: significance level in (0, 1).
+            batch_size: noisy samples per forward pass (images are packed together when n is small).
+            seed: base seed; with ``keys`` it fixes every θ (results do not depend on batch_size).
+            keys: one integer per image naming its noise stream (default 0..B−1; the CLI passes
+                dataset indices so a resumed run reproduces an uninterrupted one).
+            progress: show a tqdm bar (stderr) over the noise samples of the call: selection and
+                estimation together, ``B · (n0 + n)``.
+            center: the centre c of the parameter noise (transforms with a parameter only): the
+                smoothed classifier certified is ``g_c(x) = argmax_y P_θ(f(τ(c + θ, x)) = y)`` and
+                the radius is around c in parameter space (``‖δ‖ < R`` ⇒ ``g_{c+δ}(x) = g_c(x)``).
+                ``center_dim`` numbers (the transform's ``param_dim``; a surrogate's d — its latent
+                part is not centred), or one row per image. ``None`` (default) is c = 0, exactly the
+                uncentred smoother (the same noise draws: a centre shifts them, nothing else).
+                For a transform whose θ's add under composition, ``g_c(x) = g_0(τ(c, x))``; see
+                :mod:`gsmooth.interval.engine` for what that buys.
+
+        Returns:
+            a :class:`Certificate` for one image, or a :class:`ResultBatch` of them.
+        """
+        x, single = self._check_input(x)
+        n0 = check_positive_int("n0", n0)
+        n = check_positive_int("n", n)
+        alpha = check_probability("alpha", alpha)
+        batch_size = check_positive_int("batch_size", batch_size)
+        seed = self._check_seed(seed)
+        keys = self._check_keys(keys, x.shape[0])
+        centers = self._check_center(center, x.shape[0], self.transform.param_shape(tuple(x.shape[1:])), x.dtype)
+        self.transform.check_point_certificate()
+        out = self._certify_checked(x, n0=n0, n=n, alpha=alpha, batch_size=batch_size, seed=seed, keys=keys,
+                                    progress=progress, centers=centers)
+        return out[0] if single else ResultBatch(out)
+
+    def _select_and_bound(self, x, *, n0, n, alpha, batch_size, seed, keys, progress, centers=None):
+        """The sampling half of CERTIFY on a checked ``(B,C,H,W)`` batch: ĉ from ``n0`` selection
+        draws, its count nA among ``n`` fresh estimation draws and the one-sided Clopper–Pearson
+        ``p_lower`` — numpy arrays ``(c_hat, n_a, p_lower)``, one entry per image."""
+        bar = progress_bar(x.shape[0] * (n0 + n), unit="sample", desc="sampling") if progress else None
+        kw = dict(batch_size=batch_size, seed=seed, keys=keys, progress=False, centers=centers, bar=bar)
+        try:  # one bar over both phases: its end is the end of the call
+            counts0 = self._count(x, n0, phase=PHASE_SELECTION, **kw)
+            c_hat = counts0.argmax(dim=1)
+            counts = self._count(x, n, phase=PHASE_ESTIMATION, **kw)
+        finally:
+            if bar is not None:
+                bar.close()
+        n_a = counts.gather(1, c_hat[:, None]).squeeze(1).numpy()
+        p_lower = np.atleast_1d(clopper_pearson_lower(n_a, n, alpha))
+        return c_hat.numpy(), n_a, p_lower
+
+    def _certify_checked(self, x, *, n0, n, alpha, batch_size, seed, keys, progress, centers=None) -> list:
+        """CERTIFY on a ``(B,C,H,W)`` batch whose arguments were already checked; a list of
+        :class:`Certificate`. :mod:`gsmooth.interval.engine` calls it directly for images that are exact
+        transforms of checked inputs and may leave [0, 1] on purpose (contrast: ``e^k (x + b)``
+        is not clipped, or its composition law would break)."""
+        c_hat, n_a, p_lower = self._select_and_bound(
+            x, n0=n0, n=n, alpha=alpha, batch_size=batch_size, seed=seed, keys=keys, progress=progress,
+            centers=centers,
+        )
+        return self._certificates(
+            c_hat, n_a, p_lower, n0=n0, n=n, alpha=alpha,
+            bound=lambda i, pl: self.transform.certified_radius(x[i], pl, self.noise),
+        )
+
+    def _certificates(self, c_hat, n_a, p_lower, *, n0, n, alpha, bound) -> list:
+        """One :class:`Certificate` per entry of the sampling results: ĉ with
+        ``(radius, M*, guarantee) = bound(i, p_lower_i)`` when ``p_lower_i > 1/2``, else an abstention."""
+        out = []
+        for i in range(len(p_lower)):
+            pl = float(p_lower[i])
+            if pl > 0.5:
+                radius, m_star, guarantee = bound(i, pl)
+                pred = int(c_hat[i])
+            else:
+                m_star, pred, radius = 1.0, ABSTAIN, 0.0
+                guarantee = self.transform.guarantee
+            out.append(
+                Certificate(
+                    prediction=pred,
+                    radius=radius,
+                    p_lower=pl,
+                    count=int(n_a[i]),
+                    n0=n0,
+                    n=n,
+                    alpha=alpha,
+                    noise=self.noise.describe(),
+                    transform=self.transform.describe(),
+                    kind=self.transform.kind,
+                    norm=self.norm,
+                    lipschitz=float(m_star),
+                    guarantee=guarantee,
+                )
+            )
+        return out
+
+    def certify_interval(
+        self,
+        x,
+        *,
+        low,
+        high,
+        slices=10,
+        n0: int = 100,
+        n: int = 100_000,
+        alpha: float = 0.001,
+        batch_size: int = 1000,
+        seed: int = 0,
+        keys: Sequence[int] | None = None,
+        progress: bool = False,
+    ):
+        """Certify the prediction for every transformation parameter in ``[low, high]``.
+
+        The range is cut into ``slices`` slices (per parameter), each certified with the smoother
+        centred on it at level ``alpha / K`` (Bonferroni; ``alpha`` is the family-wise level); the
+        image is certified iff every slice gives the same class with a radius covering the slice
+        (for ``contrast``: reaching the slice's Neyman–Pearson requirement). See
+        :mod:`gsmooth.interval.engine` for exactly what is certified (exact, contrast and surrogate
+        transforms) and :func:`gsmooth.interval.engine.certify_interval` for the arguments.
+
+        Returns:
+            an :class:`gsmooth.interval.engine.IntervalCertificate` (or a :class:`ResultBatch` of them).
+
+        Example:
+            >>> smoother = gsmooth.Smoother(model, noise="gaussian", sigma=0.2, transform="brightness",
+            ...                             num_classes=10)  # doctest: +SKIP
+            >>> cert = smoother.certify_interval(x, low=-0.2, high=0.2, slices=10, n=10_000)  # doctest: +SKIP
+            >>> cert.prediction, cert.family_alpha, cert.margin  # doctest: +SKIP
+            >>> # contrast + brightness (k, b): a 2-D range, 5 x 5 slices
+            >>> gsmooth.Smoother(model, noise="gaussian", sigma=0.2, transform="contrast", num_classes=10
+            ...                  ).certify_interval(x, low=(-0.2, -0.2), high=(0.2, 0.2), slices=5)  # doctest: +SKIP
+        """
+        from ..interval.engine import certify_interval
+
+        return certify_interval(
+            self, x, low=low, high=high, slices=slices, n0=n0, n=n, alpha=alpha, batch_size=batch_size,
+            seed=seed, keys=keys, progress=progress,
+        )
+
+    def predict(
+        self,
+        x,
+        *,
+        n: int = 100_000,
+        alpha: float = 0.001,
+        batch_size: int = 1000,
+        seed: int = 0,
+        keys: Sequence[int] | None = None,
+        progress: bool = False,
+        center=None,
+    ) -> Prediction | ResultBatch:
+        """PREDICT (Cohen et al. 2019, Alg. 2): the top class if the binomial test of the top two
+        counts has ``p-value ≤ alpha``, else abstain (-1). Wrong answers have probability ≤ alpha.
+        ``center``: predict ``g_c`` instead of ``g_0`` (see :meth:`certify`)."""
+        x, single = self._check_input(x)
+        n = check_positive_int("n", n)
+        alpha = check_probability("alpha", alpha)
+        batch_size = check_positive_int("batch_size", batch_size)
+        seed = self._check_seed(seed)
+        keys = self._check_keys(keys, x.shape[0])
+        centers = self._check_center(center, x.shape[0], self.transform.param_shape(tuple(x.shape[1:])), x.dtype)
+        counts = self._count(
+            x, n, batch_size=batch_size, seed=seed, phase=PHASE_PREDICTION, keys=keys, progress=progress,
+            centers=centers,
+        )
+        top2 = counts.topk(2, dim=1)
+        out = []
+        for i in range(x.shape[0]):
+            (c_a, c_b), (n_a, n_b) = top2.indices[i].tolist(), top2.values[i].tolist()
+            pval = binomial_p_value(n_a, n_b)
+            out.append(
+                Prediction(
+                    prediction=int(c_a) if pval <= alpha else ABSTAIN,
+                    count=int(n_a),
+                    runner_up=int(c_b),
+                    runner_up_count=int(n_b),
+                    p_value=pval,
+                    n=n,
+                    alpha=alpha,
+                    noise=self.noise.describe(),
+                    transform=self.transform.describe(),
+                )
+            )
+        return out[0] if single else ResultBatch(out)

@@ -1,0 +1,1 @@
+"""Datasets, the CIFAR-10-C layout and the corruptions."""

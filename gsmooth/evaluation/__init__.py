@@ -1,0 +1,1 @@
+"""Evaluation: attacks, analysis of results files, falsification of certificates."""

@@ -1,0 +1,1 @@
+"""Interval certificates: certify a whole parameter range by slices."""

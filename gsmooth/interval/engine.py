@@ -1,0 +1,773 @@
+"""Interval certificates: the smoothed prediction is constant over a whole parameter range.
+
+What users ask is "is this image robust to rotational blur *up to 10°*?", i.e. to every parameter α
+in a range [a, b], not "within radius R of θ = 0". Following TSS (Li et al., CCS 2021) and the
+GSmooth code, the range is cut into K slices, each slice is certified by one randomized-smoothing
+test whose radius must cover the slice, and the K tests share the failure probability
+(Bonferroni): each runs at level α/K, so with probability ≥ 1 − α (the *family-wise* α) every
+slice's statement holds at once, whatever the dependence between the tests.
+
+The slices (:func:`slice_plan`)
+-------------------------------
+- one parameter, two-sided noise (Gaussian, Laplace, uniform): K slices of width w = (b − a)/K,
+  centres at their midpoints ``c_k = a + (k + ½)w``; a slice is covered when its radius R_k > w/2.
+- one parameter, **one-sided** noise (exponential, folded Gaussian, one-sided uniform; θ ≥ 0): such
+  a noise certifies *increases* of the parameter only — ``g_c`` is constant on ``[c, c + R)``, not
+  on ``(c − R, c)`` — so the centre sits at the slice's lower end ``c_k = a + k·w`` and the slice is
+  covered when R_k > w (the full width). The upper end of slice k is the centre of slice k + 1;
+  the range's upper end b is covered by the strict inequality of the last slice.
+- d ≥ 2 parameters (e.g. translation (dx, dy)), two-sided noise: a grid of K_1 × … × K_d boxes
+  (``slices`` per parameter), centres at the box centres; a box is covered when its radius exceeds
+  the box's half-diagonal *in the noise's norm* — ℓ2 ``‖w/2‖₂`` for Gaussian, ℓ1 ``‖w/2‖₁`` for
+  Laplace/uniform, ℓ∞ ``max w_i/2``. One-sided noises with d ≥ 2 are refused (their region is an
+  orthant cone, not a ball; not implemented).
+- The image is certified for the range iff every slice returns the same class with a radius
+  strictly larger than its requirement; otherwise the answer is -1 (not certified). Radii are
+  compared strictly because a radius R certifies the open ball ``‖δ‖ < R``.
+
+What is certified (exact transforms: "parameter" centring)
+----------------------------------------------------------
+Slice k is certified with the *centred* smoothed classifier (:meth:`gsmooth.Smoother.certify` with
+``center=c_k``)::
+
+    G(φ) = argmax_y P_θ( f(τ(φ + θ, x)) = y ),       evaluated at φ = c_k,
+
+and Cohen's theorem in parameter space gives ``G(c_k + δ) = y`` for ``‖δ‖ < R_k``. Hence, with
+probability ≥ 1 − α over the Monte Carlo sampling: **G(α) = y for every α in the range**. For a
+transform of kind ``exact`` whose parameters *add* under composition,
+``τ(θ, τ(α, x)) = τ(θ + α, x)`` (brightness; Gaussian blur in its variance for α ≥ 0; translation
+for integer shifts), ``G(α) = g(τ(α, x))`` where ``g`` is the smoother's own classifier (noise
+centred at 0). So the statement is TSS's:
+
+    the smoothed classifier g predicts y on every truly transformed image τ(α, x), α ∈ [a, b].
+
+(translation rounds shifts, so it holds for the integer shifts in the range; the Gaussian blur
+clamps α < 0 to 0, so use ranges with a ≥ 0.) A transform of kind ``exact`` that does *not*
+compose additively declares ``composes_additively = False``; it is refused with a clear error
+(rather than given a certificate about G that is not a statement about g(τ(α, x))) unless it
+names a composition law certified below.
+
+What is certified (TSS contrast + brightness: "image" centring, Neyman–Pearson requirement)
+---------------------------------------------------------------------------------------------
+``contrast`` (x ↦ e^k (x + b), ``composition = "contrast"``) rescales the brightness noise under
+composition, so a slice's radius cannot be compared with a half-diagonal. Slice k is certified
+on the truly transformed image ``x_k = τ(c_k, x)`` with the smoother's own classifier g (noise
+centred at 0), and instead of "radius > half-diagonal" the slice needs its top-class lower bound
+to reach the slice's Neyman–Pearson requirement (:func:`gsmooth.interval.contrast_regions.slice_requirement`:
+the worst case over the slice of the p that keeps the class above 1/2 under the rescaled noise,
+computed once per call from the slice geometry and σ). The statement is TSS's:
+
+    the smoothed classifier g predicts y on every truly transformed image e^k (x + b), (k, b) in
+    the range (no clipping; Gaussian σ on both k and b).
+
+Radii and requirements are reported in parameter units: the slice radius is the usual ``σΦ⁻¹(p)``
+and its requirement ``σΦ⁻¹(p_required)`` (for σ-whitened shifts without rescaling it would be the
+half-diagonal ``‖(h_k, e^{c_k} h_b)‖``; the rescaling makes it slightly larger).
+
+What is certified (surrogate transforms: "image" centring, GSmooth Theorem 2)
+-----------------------------------------------------------------------------
+For a :class:`gsmooth.surrogate.transform.SurrogateTransform` (kind ``surrogate``) the smoothed classifier is
+``g(x') = argmax_y P_{θ,ξ}( f(H(F2(x') + F1(θ) + ξ)) = y )``. Slice k (centre c_k, half-width h) is
+certified by evaluating g on the **truly transformed** image ``x_k = τ(c_k, x)`` (the surrogate's
+true transform). For α in the slice, ``F2(τ(α, x)) = F2(x_k) + W(α − c_k) + Δ_k(α)``, so the latent
+seen for τ(α, x) is that of x_k under the noise shifted by ``(α − c_k, Δ_k(α))``, and Cohen's
+Gaussian argument in the joint space gives ``g(τ(α, x)) = g(x_k)`` whenever
+``σ_θ Φ⁻¹(p_lower,k) > t_k(α) = √(|α − c_k|² + ‖Δ_k(α)‖² σ_θ²/σ_ξ²)``. The slice is certified iff
+that holds for its bound ``T_k ≥ sup_α t_k(α)`` (:meth:`SurrogateTransform.path_shift_bounds`,
+:mod:`gsmooth.surrogate.path_bounds`), reported as ``M*_k = T_k / h`` (slice radius σ_θΦ⁻¹(p)/M*_k > h). The
+statement:
+
+    the surrogate-smoothed classifier g predicts y on every truly transformed image τ(α, x),
+    α ∈ [a, b] — ``guarantee = "sound"`` when T_k is a proven bound (the true transform's
+    ``path_speed_bound`` and a proven Lip(F2)), ``"estimate"`` when it is a grid maximum.
+
+Several parameters (d > 1) keep the whole-range grid estimate of G (``lipschitz_factor``, labelled
+``estimate``). The range must lie in the true transform's parameter domain.
+
+The surrogate's quality does not enter the statement (a poor surrogate gives small radii, not false
+ones); M* is reported (the largest over slices) with every result.
+
+Kind ``empirical`` (rotation, scaling, the blurs without a surrogate) is refused: the parameter
+radius says nothing about the transformed images. Train a surrogate (``gsmooth surrogate train
+--transform T``) and certify through it (``--surrogate PATH``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass
+from numbers import Integral, Real
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..core.certificates import ABSTAIN, ResultBatch
+from .contrast_regions import slice_requirements
+from ..errors import InvalidParameterError
+from ..core.stats import clopper_pearson_lower
+from ..core.seeding import derive_seed
+from ..core.smoother import check_domain, check_range_in_domain
+from ..validation import check_positive_int, check_probability
+
+__all__ = [
+    "IntervalCertificate",
+    "SlicePlan",
+    "slice_plan",
+    "slice_key",
+    "check_interval_support",
+    "certify_interval",
+    "format_range",
+    "parse_range",
+    "UnsupportedTransformError",
+]
+
+#: Composition laws other than addition for which the certificate is implemented: the slice's
+#: requirement comes from the Neyman–Pearson bound of :mod:`gsmooth.interval.contrast_regions`.
+_LAWS = {"contrast"}
+
+#: Mixed into the per-slice noise-stream keys so that slice streams never coincide with the
+#: image's own (uncentred) stream.
+_SLICE_TAG = 0x51_1CE5
+
+
+class UnsupportedTransformError(InvalidParameterError):
+    """The transform/noise pair cannot be given an interval certificate (the message says why)."""
+
+
+# --------------------------------------------------------------------------------------------
+# ranges
+# --------------------------------------------------------------------------------------------
+
+
+def parse_range(text, param_dim: int | None = None) -> tuple[tuple[float, float], ...]:
+    """``"lo:hi"`` (every parameter) or ``"lo1:hi1,lo2:hi2"`` (one pair per parameter), or pairs.
+
+    Returns one ``(lo, hi)`` pair per parameter (a single pair is repeated to ``param_dim``).
+
+    Example:
+        >>> parse_range("-0.2:0.2")
+        ((-0.2, 0.2),)
+        >>> parse_range("-20:20", 2)
+        ((-20.0, 20.0), (-20.0, 20.0))
+    """
+    def bad(why: str = "") -> InvalidParameterError:
+        return InvalidParameterError(
+            f"range: expected lo:hi (or lo1:hi1,lo2:hi2, one pair per parameter) with finite lo <= hi, got {text!r}{why}"
+        )
+
+    if isinstance(text, str):
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        pairs = []
+        for part in parts:
+            ends = part.split(":")
+            if len(ends) != 2:
+                raise bad(" (write each pair as lo:hi)")
+            try:
+                pairs.append((float(ends[0]), float(ends[1])))
+            except ValueError:
+                raise bad() from None
+    else:
+        try:
+            items = list(text)
+        except TypeError:
+            raise bad() from None
+        if len(items) == 2 and all(isinstance(v, Real) and not isinstance(v, bool) for v in items):
+            pairs = [(float(items[0]), float(items[1]))]
+        else:
+            try:
+                pairs = [(float(a), float(b)) for a, b in items]
+            except (TypeError, ValueError):
+                raise bad() from None
+    if not pairs:
+        raise bad()
+    for lo, hi in pairs:
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+            raise bad()
+    if param_dim is not None:
+        if len(pairs) == 1 and param_dim > 1:
+            pairs = pairs * param_dim
+        if len(pairs) != param_dim:
+            raise bad(f" ({param_dim} parameter(s) expected)")
+    return tuple(pairs)
+
+
+def format_range(low: Sequence[float], high: Sequence[float]) -> str:
+    """``"lo:hi"`` per parameter, comma-separated (the CLI's --range syntax)."""
+    return ",".join(f"{lo:g}:{hi:g}" for lo, hi in zip(low, high))
+
+
+# --------------------------------------------------------------------------------------------
+# the plan
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlicePlan:
+    """Where the slices sit and what each must certify.
+
+    Attributes:
+        low, high: the range, one entry per parameter.
+        slices: slices per parameter (1 for a degenerate parameter lo == hi).
+        centers: ``(K, d)`` centres c_k (float64 numpy array).
+        widths: slice widths per parameter.
+        requirement: the radius each slice must exceed (half-width / half-diagonal, or the full
+            width for one-sided noise).
+        one_sided: the noise certifies increases only (centres at the lower ends).
+        norm: the norm the requirement is measured in.
+    """
+
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    slices: tuple[int, ...]
+    centers: np.ndarray
+    widths: tuple[float, ...]
+    requirement: float
+    one_sided: bool
+    norm: str
+
+    @property
+    def num_slices(self) -> int:
+        return int(self.centers.shape[0])
+
+
+def slice_plan(low, high, slices=10, *, one_sided: bool = False, norm: str = "l2") -> SlicePlan:
+    """Cut ``[low, high]`` (per parameter) into slices and give their centres and requirement.
+
+    Args:
+        low, high: numbers (one parameter) or sequences of d numbers.
+        slices: slices per parameter (an int for all, or d ints).
+        one_sided: centres at the slices' lower ends and requirement = full width (see the module
+            docs); only for one parameter.
+        norm: ``l2``, ``l1`` or ``linf`` — how a d-dimensional box's half-diagonal is measured (the
+            noise's norm); ``param`` is accepted for one parameter only.
+
+    Example:
+        >>> p = slice_plan(0.0, 1.0, 4)
+        >>> p.centers[:, 0].tolist(), p.requirement
+        ([0.125, 0.375, 0.625, 0.875], 0.125)
+        >>> slice_plan(0.0, 1.0, 4, one_sided=True).centers[:, 0].tolist()
+        [0.0, 0.25, 0.5, 0.75]
+    """
+    lo = np.atleast_1d(np.asarray(low, dtype=np.float64))
+    hi = np.atleast_1d(np.asarray(high, dtype=np.float64))
+    if lo.ndim != 1 or lo.shape != hi.shape or lo.size == 0:
+        raise InvalidParameterError(f"interval: expected low and high of the same length, got {low!r} and {high!r}")
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()) or (lo > hi).any():
+        raise InvalidParameterError(f"interval: expected finite low <= high, got low={lo.tolist()} high={hi.tolist()}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        width = hi - lo
+    if not np.isfinite(width).all():
+        raise InvalidParameterError(
+            f"interval: expected a range whose width high - low is a finite number, got low={lo.tolist()} "
+            f"high={hi.tolist()} (width overflows)"
+        )
+    d = lo.size
+    if isinstance(slices, Integral) and not isinstance(slices, bool):
+        ks = [int(slices)] * d
+    else:
+        if isinstance(slices, (str, bytes)) or not all(
+            isinstance(k, Integral) and not isinstance(k, bool) for k in (slices if hasattr(slices, "__iter__") else [None])
+        ):
+            raise InvalidParameterError(f"interval: slices expected a positive integer or {d} of them, got {slices!r}")
+        ks = [int(k) for k in slices]
+        if len(ks) != d:
+            raise InvalidParameterError(f"interval: slices expected a positive integer or {d} of them, got {slices!r}")
+    if any(k < 1 for k in ks):
+        raise InvalidParameterError(f"interval: slices expected positive integers, got {slices!r}")
+    ks = [1 if lo[i] == hi[i] else ks[i] for i in range(d)]
+    if one_sided and d > 1:
+        raise UnsupportedTransformError(
+            f"interval: a one-sided noise certifies increases of a single parameter; expected param_dim 1, got {d} "
+            "(use a two-sided noise such as gaussian for several parameters)"
+        )
+    if norm not in ("l2", "l1", "linf") and d > 1:
+        raise UnsupportedTransformError(
+            f"interval: boxes of {d} parameters need a noise certifying an l2/l1/linf ball, got norm {norm!r}"
+        )
+    widths = (hi - lo) / np.asarray(ks, dtype=np.float64)
+    axes = []
+    for i in range(d):
+        k = np.arange(ks[i], dtype=np.float64)
+        axes.append(lo[i] + (k if one_sided else k + 0.5) * widths[i])
+    grids = np.meshgrid(*axes, indexing="ij")
+    centers = np.stack([g.reshape(-1) for g in grids], axis=1)
+    if one_sided:
+        requirement = float(widths[0])
+    elif norm == "l1":
+        requirement = float(np.sum(widths / 2.0))
+    elif norm == "linf" or d == 1:
+        requirement = float(np.max(widths / 2.0))
+    else:
+        requirement = float(np.sqrt(np.sum((widths / 2.0) ** 2)))
+    return SlicePlan(
+        low=tuple(float(v) for v in lo),
+        high=tuple(float(v) for v in hi),
+        slices=tuple(ks),
+        centers=centers,
+        widths=tuple(float(w) for w in widths),
+        requirement=requirement,
+        one_sided=bool(one_sided),
+        norm=norm,
+    )
+
+
+def slice_key(key: int, k: int) -> int:
+    """The noise-stream key of slice ``k`` of the image with key ``key`` (distinct per slice)."""
+    return derive_seed(int(key), int(k), _SLICE_TAG)
+
+
+# --------------------------------------------------------------------------------------------
+# the result
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntervalCertificate:
+    """One image's certificate for a whole parameter range (see the module docs for the statement).
+
+    Attributes:
+        prediction: the class predicted on the whole range, or -1 (not certified: some slice
+            abstained, predicted another class, or had too small a radius).
+        radius: for results files: the range's extent ``max |α_i|`` over the range (parameter
+            units) when certified, else 0 — so ``gsmooth analyze``'s certified accuracy at any
+            r ≤ extent is the fraction certified for the range.
+        p_lower, count: the smallest over the slices (of the slice's own top class).
+        low, high: the range, per parameter. slices: slices per parameter; num_slices: K.
+        family_alpha: the family-wise failure probability (the ``alpha`` asked for);
+            slice_alpha: α/K used by each slice (Bonferroni).
+        requirement: the radius each slice had to exceed (same units).
+        margin: ``min_k (R_k − requirement)`` over slices (R_k = 0 for abstaining slices); > 0 is
+            needed (with all slices agreeing) for a certificate.
+        min_radius: smallest slice radius.
+        n0, n: samples per slice.
+        noise, transform, kind, norm, units: descriptions; ``kind`` is ``exact`` or ``surrogate``.
+        mstar: the Lipschitz factor M* (largest over slices; 1 for exact transforms).
+        guarantee: what M* rests on — ``exact`` (resolvable transforms), ``sound`` (a proven bound
+            on the surrogate path over each slice, :mod:`gsmooth.surrogate.path_bounds`) or ``estimate`` (a
+            grid maximum, not a proof).
+        slice_mstar: per-slice M*_k = T_k / requirement (surrogate route), empty otherwise.
+        lattice: the parameter lattice the statement holds on (translation: integer shifts,
+            ``1.0``; the range is rounded inwards to it), ``None`` for every real α.
+        one_sided: whether the noise certifies increases only (centres at the lower ends).
+        centering: ``parameter`` (exact: g_c) or ``image`` (surrogate: g on τ(c_k, x)).
+        centers, slice_predictions, slice_radii, slice_p_lower: per-slice details.
+        skipped: no sample was drawn because no outcome could certify the range (surrogate route:
+            even ``n`` successes out of ``n`` give a slice radius ``R_max = radius(p_max) / M*`` not
+            above the requirement, ``p_max = (α/K)^(1/n)``; contrast: ``p_max`` below a slice's
+            required p); then ``count = 0``, ``p_lower = 0``, every slice prediction is -1 and
+            ``margin = R_max − requirement`` (≤ 0) says by how much.
+        slice_requirements: per-slice requirements when they differ between slices (contrast:
+            ``σΦ⁻¹(p_required)`` per slice; ``requirement`` is then their largest); empty otherwise.
+    """
+
+    prediction: int
+    radius: float
+    p_lower: float
+    count: int
+    low: tuple
+    high: tuple
+    slices: tuple
+    num_slices: int
+    family_alpha: float
+    slice_alpha: float
+    requirement: float
+    margin: float
+    min_radius: float
+    n0: int
+    n: int
+    noise: str
+    transform: str
+    kind: str
+    norm: str
+    units: str
+    mstar: float
+    one_sided: bool
+    centering: str
+    centers: tuple
+    slice_predictions: tuple
+    slice_radii: tuple
+    slice_p_lower: tuple
+    skipped: bool = False
+    slice_requirements: tuple = ()
+    guarantee: str = "exact"
+    slice_mstar: tuple = ()
+    lattice: float | None = None
+
+    @property
+    def abstained(self) -> bool:
+        return self.prediction == ABSTAIN
+
+    @property
+    def certified(self) -> bool:
+        return self.prediction != ABSTAIN
+
+    @property
+    def range(self) -> str:
+        """The range as ``lo:hi[,lo:hi]``."""
+        return format_range(self.low, self.high)
+
+    @property
+    def alpha(self) -> float:
+        return self.family_alpha
+
+    @property
+    def lipschitz(self) -> float:
+        return self.mstar
+
+    def statement(self) -> str:
+        """One sentence saying what was certified (or not)."""
+        every = "every" if not self.lattice else f"every multiple of {self.lattice:g} (integer shifts)"
+        what = f"for {every} α in [{self.range}] ({self.units or 'parameter units'})"
+        if not self.certified:
+            return f"not certified {what} (margin {self.margin:.4g})"
+        if self.kind == "surrogate":
+            if self.guarantee == "sound":
+                return (
+                    f"the surrogate-smoothed classifier predicts {self.prediction} on τ(α, x) {what}, with probability "
+                    f">= {1 - self.family_alpha:g} (M* up to {self.mstar:.4g}: a proven bound on the path)"
+                )
+            return (
+                f"the surrogate-smoothed classifier predicts {self.prediction} on τ(α, x) {what}, with probability "
+                f">= {1 - self.family_alpha:g}, assuming M* = {self.mstar:.4g} (a grid estimate, not a bound) is not "
+                "underestimated"
+            )
+        return (
+            f"the smoothed classifier predicts {self.prediction} on τ(α, x) {what}, with probability "
+            f">= {1 - self.family_alpha:g}"
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------------------------
+# what can be certified
+# --------------------------------------------------------------------------------------------
+
+
+def check_interval_support(transform, noise) -> None:
+    """Raise :class:`UnsupportedTransformError` unless an interval certificate means something.
+
+    Refused: additive pixel smoothing (no parameter), transforms of kind ``empirical`` (no
+    guarantee — train a surrogate), transforms declaring ``composes_additively = False`` unless
+    they name a law gsmooth certifies (``composition = "contrast"``, with Gaussian noise), one-sided
+    noises with several parameters (see :func:`slice_plan`).
+    """
+    name = getattr(transform, "name", type(transform).__name__)
+    if transform.param_dim is None:
+        raise UnsupportedTransformError(
+            f"interval certificates are over a transformation parameter; transform {name!r} is additive pixel "
+            "noise (no parameter): use certify for an l2/l1 radius instead"
+        )
+    kind = transform.kind
+    if kind == "empirical":
+        raise UnsupportedTransformError(
+            f"transform {name!r} is of kind 'empirical' (not resolvable): a parameter radius would say nothing "
+            f"about transformed images, so it is not certified. Train a surrogate (`gsmooth surrogate train "
+            f"--transform {name}`) and certify through it (--surrogate PATH, or gsmooth.surrogate.transform.SurrogateTransform)"
+        )
+    if kind == "exact" and getattr(transform, "composes_additively", True) is False:
+        law = _composition_law(transform)
+        if law not in _LAWS:
+            raise UnsupportedTransformError(
+                f"interval certificates for transform {name!r} are not supported: its parameters do not add under "
+                f"composition and it names no composition law gsmooth can certify (expected composition in "
+                f"{sorted(_LAWS)}, got {law!r}), so a parameter-space radius would not be a certificate for τ(α, x)"
+            )
+        if getattr(noise, "name", None) != "gaussian" or transform.param_dim != 2:
+            raise UnsupportedTransformError(
+                f"transform {name!r} (composition law {law!r}) is certified with Gaussian noise on its 2 parameters "
+                f"(the Neyman–Pearson bound of gsmooth.interval.contrast_regions); expected --noise gaussian, got "
+                f"{getattr(noise, 'name', noise)!r}"
+            )
+    if kind not in ("exact", "surrogate"):
+        raise UnsupportedTransformError(f"transform {name!r}: expected kind 'exact' or 'surrogate', got {kind!r}")
+    if kind == "surrogate" and getattr(noise, "one_sided", False):
+        raise UnsupportedTransformError(f"transform {name!r} (surrogate) needs a two-sided Gaussian noise, got {noise.name!r}")
+
+
+def _composition_law(transform) -> str | None:
+    """The composition law a non-additively composing transform names (``None`` for additive ones)."""
+    if getattr(transform, "composes_additively", True) is not False:
+        return None
+    return getattr(transform, "composition", None)
+
+
+def _true_transform(st):
+    """The true τ behind a surrogate transform, on the surrogate's device."""
+    true = getattr(st, "_true", None)
+    if callable(true):
+        return true()
+    t = getattr(st, "true_transform", None)
+    if t is None:
+        t = st.surrogate.true_transform()
+        st.true_transform = t
+    return t
+
+
+def _check_surrogate_range(st, plan: SlicePlan) -> None:
+    trained = getattr(getattr(st, "surrogate", None), "param_range", None)
+    if not trained:
+        return
+    try:
+        pairs = [tuple(map(float, p)) for p in trained]
+    except (TypeError, ValueError):
+        return
+    outside = [
+        (lo, hi, tlo, thi)
+        for (lo, hi), (tlo, thi) in zip(zip(plan.low, plan.high), pairs)
+        if lo < tlo - 1e-12 or hi > thi + 1e-12
+    ]
+    if outside:
+        warnings.warn(
+            f"interval {format_range(plan.low, plan.high)} extends beyond the surrogate's training range "
+            f"{','.join(f'{a:g}:{b:g}' for a, b in pairs)}: the certificate stays valid (G is taken over the "
+            "certified range) but the surrogate extrapolates there, so radii will likely be small",
+            stacklevel=3,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# certification
+# --------------------------------------------------------------------------------------------
+
+
+def best_slice_radius(noise, n: int, slice_alpha: float) -> float:
+    """The largest radius one slice test can return with ``n`` samples at level ``slice_alpha``:
+    the noise's radius at ``p_max = clopper_pearson_lower(n, n, slice_alpha) = slice_alpha^(1/n)``
+    (before dividing by M*); 0 when even that is not above 1/2."""
+    p_max = float(clopper_pearson_lower(n, n, slice_alpha))
+    return float(noise.radius(p_max)) if p_max > 0.5 else 0.0
+
+
+def certify_interval(
+    smoother,
+    x,
+    *,
+    low,
+    high,
+    slices=10,
+    n0: int = 100,
+    n: int = 100_000,
+    alpha: float = 0.001,
+    batch_size: int = 1000,
+    seed: int = 0,
+    keys: Sequence[int] | None = None,
+    progress: bool = False,
+) -> IntervalCertificate | ResultBatch:
+    """Certify that ``smoother``'s prediction is constant for every parameter in ``[low, high]``.
+
+    Args:
+        smoother: a :class:`gsmooth.Smoother` over a parameter transform of kind ``exact`` (with
+            additive composition) or ``surrogate``.
+        x: one image ``(C,H,W)`` or a batch ``(B,C,H,W)`` in [0, 1].
+        low, high: the range (numbers for one parameter, sequences of d numbers otherwise).
+        slices: K slices per parameter (int or d ints); the family has prod(K_i) slices.
+        n0, n: selection / estimation samples **per slice**.
+        alpha: the family-wise failure probability; each slice is tested at alpha / K.
+        batch_size, seed: as for :meth:`gsmooth.Smoother.certify`.
+        progress: tqdm bars (stderr) over the noise samples of the call (every slice, both phases),
+            and for a surrogate over each image's path bounds (slices, path points).
+        keys: one key per image naming its noise streams (slice k of image key uses
+            :func:`slice_key` (key, k)); default 0..B−1.
+
+    Returns:
+        an :class:`IntervalCertificate`, or a :class:`gsmooth.ResultBatch` of them.
+
+    Raises:
+        UnsupportedTransformError: additive and ``empirical`` transforms, non-additively composing
+            ones without a certified law (``contrast`` has one, with Gaussian noise), and one-sided
+            noises with several parameters.
+    """
+    transform, noise = smoother.transform, smoother.noise
+    check_interval_support(transform, noise)
+    n0 = check_positive_int("n0", n0)
+    n = check_positive_int("n", n)
+    alpha = check_probability("alpha", alpha)
+    batch_size = check_positive_int("batch_size", batch_size)
+    seed = smoother._check_seed(seed)
+    x, single = smoother._check_input(x)
+    keys = smoother._check_keys(keys, x.shape[0])
+    d = smoother.center_dim
+    low_a = np.atleast_1d(np.asarray(low, dtype=np.float64))
+    high_a = np.atleast_1d(np.asarray(high, dtype=np.float64))
+    if low_a.size == 1 and d > 1:
+        low_a = np.repeat(low_a, d)
+    if high_a.size == 1 and d > 1:
+        high_a = np.repeat(high_a, d)
+    if low_a.size != d or high_a.size != d:
+        raise InvalidParameterError(
+            f"interval: expected low/high with {d} number(s) for transform {transform.name!r}, got {low!r} and {high!r}"
+        )
+    lattice = transform.param_lattice
+    if lattice:  # the statement holds on the lattice only: round the range inwards to it
+        low_a = np.ceil(low_a / lattice - 1e-9) * lattice
+        high_a = np.floor(high_a / lattice + 1e-9) * lattice
+        if np.any(low_a > high_a):
+            raise InvalidParameterError(
+                f"interval: transform {transform.name!r} is certified on multiples of {lattice:g}; expected a range "
+                f"containing one, got {low!r}:{high!r}"
+            )
+    one_sided = bool(getattr(noise, "one_sided", False))
+    plan = slice_plan(low_a, high_a, slices, one_sided=one_sided, norm=noise.norm)
+    if transform.kind == "surrogate":
+        transform.check_range(plan.low, plan.high)
+    else:
+        check_range_in_domain(transform, plan.low, plan.high, owner="interval")
+        if transform.composes_additively:  # parameter centring: c_k + noise stays inside
+            check_domain(transform, noise, plan.centers, what="slice centres")
+    k_total = plan.num_slices
+    slice_alpha = alpha / k_total
+    b = x.shape[0]
+    common = dict(n0=n0, n=n, alpha=slice_alpha, batch_size=batch_size, seed=seed, progress=progress)
+
+    certs: list[list | None] = []
+    mstars: list[float] = []
+    skipped: dict[int, float] = {}  # image -> best possible slice radius, for images not sampled
+    law = _composition_law(transform)
+    slice_req = (plan.requirement,) * k_total  # what each slice's radius must exceed
+    guarantee = "exact"
+    slice_mstars: list[tuple] = []
+    if transform.kind == "surrogate" and d == 1:
+        centering = "image"
+        guarantee = transform.guarantee
+        true = transform.true_transform_module()
+        _check_surrogate_range(transform, plan)
+        half = np.asarray(plan.widths) / 2.0
+        lows, highs = plan.centers[:, 0] - half[0], plan.centers[:, 0] + half[0]
+        best = best_slice_radius(noise, n, slice_alpha)
+        param = next(transform.surrogate.parameters())
+        th = torch.as_tensor(plan.centers).to(device=param.device, dtype=x.dtype)
+        for i in range(b):
+            x0 = x[i]
+            bounds = transform.path_shift_bounds(  # with many slices: long before any sample is drawn
+                x0, lows, highs, plan.centers[:, 0], **({"progress": True} if progress else {})
+            )
+            guarantee = bounds.guarantee if guarantee == "sound" else guarantee
+            # slice k is certified iff σ_θ Φ⁻¹(p_k) > T_k; as a radius: R_k = σ_θ Φ⁻¹(p_k) / M*_k > h
+            m_k = np.maximum(bounds.upper / plan.requirement, 1.0) if plan.requirement > 0 else np.ones(k_total)
+            slice_mstars.append(tuple(float(v) for v in m_k))
+            mstars.append(float(m_k.max()))
+            if not best > float(bounds.upper.max()):  # hopeless whatever the samples say: draw none
+                skipped[i] = best / float(m_k.max())
+                certs.append(None)
+                continue
+            with torch.no_grad():
+                xs = true(x0.unsqueeze(0).expand(k_total, *x0.shape).to(param.device), th).to(smoother.device)
+            skeys = [slice_key(keys[i], k) for k in range(k_total)]
+            c_hat, n_a, p_low = smoother._select_and_bound(
+                xs, n0=n0, n=n, alpha=slice_alpha, batch_size=batch_size, seed=seed,
+                keys=skeys, progress=progress,
+            )
+            certs.append(smoother._certificates(  # slice k with its own M*_k
+                c_hat, n_a, p_low, n0=n0, n=n, alpha=slice_alpha,
+                bound=lambda k, p: (float(noise.radius(p)) / float(m_k[k]), float(m_k[k]), guarantee),
+            ))
+    elif transform.kind == "surrogate":  # several parameters: the whole-range grid estimate of G
+        centering = "image"
+        guarantee = "estimate"
+        true = transform.true_transform_module()
+        _check_surrogate_range(transform, plan)
+        pairs = tuple(zip(plan.low, plan.high))
+        old_range = transform.certified_range
+        transform.certified_range = pairs if d > 1 else pairs[0]
+        try:
+            centers_t = torch.as_tensor(plan.centers)
+            for i in range(b):
+                x0 = x[i]
+                with torch.no_grad():
+                    param = next(transform.surrogate.parameters())
+                    th = centers_t.to(device=param.device, dtype=x.dtype)
+                    xs = true(x0.unsqueeze(0).expand(k_total, *x0.shape).to(param.device), th)
+                    xs = xs.to(smoother.device)
+                skeys = [slice_key(keys[i], k) for k in range(k_total)]
+                with transform.path_from(x0):
+                    m_star = float(transform.lipschitz_factor(x0))
+                    mstars.append(m_star)
+                    best = best_slice_radius(noise, n, slice_alpha) / m_star
+                    if not best > plan.requirement:  # hopeless whatever the samples say: draw none
+                        skipped[i] = best
+                        certs.append(None)
+                        continue
+                    res = smoother._certify_checked(
+                        xs, n0=n0, n=n, alpha=slice_alpha, batch_size=batch_size, seed=seed,
+                        keys=skeys, progress=progress,
+                    )
+                certs.append(list(res))
+        finally:
+            transform.certified_range = old_range
+    elif law is not None:  # contrast: image centring, a Neyman–Pearson requirement per slice
+        centering = "image"
+        p_required = slice_requirements(plan, float(noise.sigma))
+        slice_req = tuple(float(noise.radius(p)) if p < 1.0 else math.inf for p in p_required)
+        best = best_slice_radius(noise, n, slice_alpha)
+        mstars = [1.0] * b
+        if not best > max(slice_req):  # even n/n could not reach some slice's requirement: draw none
+            skipped = {i: best for i in range(b)}
+            certs = [None] * b
+        else:
+            centers = torch.as_tensor(np.tile(plan.centers, (b, 1)), dtype=x.dtype, device=x.device)
+            with torch.no_grad():  # τ(c_k, x), unclipped (clipping would break the composition law)
+                xs = transform(x.repeat_interleave(k_total, dim=0), centers)
+            skeys = [slice_key(key, k) for key in keys for k in range(k_total)]
+            res = smoother._certify_checked(
+                xs, n0=n0, n=n, alpha=slice_alpha, batch_size=batch_size, seed=seed,
+                keys=skeys, progress=progress,
+            )
+            certs = [res[i * k_total : (i + 1) * k_total] for i in range(b)]
+    else:
+        centering = "parameter"
+        xs = x.repeat_interleave(k_total, dim=0)
+        centers = np.tile(plan.centers, (b, 1))
+        skeys = [slice_key(key, k) for key in keys for k in range(k_total)]
+        res = list(smoother.certify(xs, keys=skeys, center=centers, **common))
+        for i in range(b):
+            certs.append(res[i * k_total : (i + 1) * k_total])
+            mstars.append(max(c.lipschitz for c in certs[-1]))
+
+    requirement = max(slice_req)
+    units = getattr(transform, "param_units", "") or ""
+    extent = float(max(max(abs(v) for v in plan.low), max(abs(v) for v in plan.high)))
+    shared = dict(  # the same for every image of the call
+        low=plan.low, high=plan.high, slices=plan.slices, num_slices=k_total, family_alpha=alpha,
+        slice_alpha=slice_alpha, requirement=requirement, n0=n0, n=n, noise=noise.describe(),
+        transform=transform.describe(), kind=transform.kind, norm=("one-sided " if one_sided else "") + noise.norm,
+        units=units, one_sided=one_sided, centering=centering,
+        centers=tuple(tuple(float(v) for v in c) for c in plan.centers),
+        slice_requirements=slice_req if law is not None else (),
+        guarantee=guarantee, lattice=float(lattice) if lattice else None,
+    )
+    out = []
+    for i in range(b):
+        cs = certs[i]
+        if cs is None:  # not sampled: no outcome could have covered a slice
+            out.append(IntervalCertificate(
+                prediction=ABSTAIN, radius=0.0, p_lower=0.0, count=0, margin=float(skipped[i] - requirement),
+                min_radius=0.0, mstar=float(mstars[i]), slice_predictions=(ABSTAIN,) * k_total,
+                slice_mstar=slice_mstars[i] if slice_mstars else (),
+                slice_radii=(0.0,) * k_total, slice_p_lower=(0.0,) * k_total, skipped=True, **shared,
+            ))
+            continue
+        preds = tuple(int(c.prediction) for c in cs)
+        radii = tuple(float(c.radius) if c.prediction != ABSTAIN else 0.0 for c in cs)
+        margin = float(min(r - q for r, q in zip(radii, slice_req)))
+        agree = preds[0] != ABSTAIN and all(p == preds[0] for p in preds)
+        certified = agree and margin > 0.0
+        worst = int(np.argmin([c.p_lower for c in cs]))
+        out.append(IntervalCertificate(
+            prediction=preds[0] if certified else ABSTAIN,
+            radius=extent if certified else 0.0,
+            p_lower=float(cs[worst].p_lower),
+            count=int(cs[worst].count),
+            margin=margin,
+            min_radius=float(min(radii)),
+            mstar=float(mstars[i]),
+            slice_mstar=slice_mstars[i] if slice_mstars else (),
+            slice_predictions=preds,
+            slice_radii=radii,
+            slice_p_lower=tuple(float(c.p_lower) for c in cs),
+            **shared,
+        ))
+    return out[0] if single else ResultBatch(out)

@@ -1,0 +1,1 @@
+"""The plugin system: hook specifications, the registry, and building components by name."""

@@ -1,0 +1,231 @@
+"""The plugin registry: one pluggy ``PluginManager`` that knows every noise and transform.
+
+Order of registration (pytest's model): the built-in plugins listed in :data:`DEFAULT_PLUGINS`,
+then every entry point of the group ``gsmooth`` (unless the environment variable
+``GSMOOTH_DISABLE_PLUGIN_AUTOLOAD`` is set), then ``check_pending()``. Built-ins and third-party
+plugins go through the same code path.
+
+A plugin that fails to import is *recorded* (see :attr:`Registry.failures` and ``gsmooth
+plugins``) instead of breaking every command. A plugin that returns something that is not a
+component, or two plugins that claim one name, fail loudly: that is a bug a user must see.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata
+import os
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import pluggy
+
+from . import hookspecs
+from ..errors import DuplicateComponentError, InvalidParameterError, PluginError, UnknownComponentError
+from ..core.noise import Noise, _check_norm
+from ..core.transform import KINDS, Transform
+
+__all__ = [
+    "DEFAULT_PLUGINS",
+    "ENTRY_POINT_GROUP",
+    "Registry",
+    "ComponentInfo",
+    "PluginInfo",
+    "PluginFailure",
+    "get_registry",
+    "reset_registry",
+    "suggest",
+]
+
+#: Built-in plugins, imported by module name and registered like any third-party plugin.
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "gsmooth_plugins.noises",
+    "gsmooth_plugins.transforms",
+)
+ENTRY_POINT_GROUP = "gsmooth"
+DISABLE_AUTOLOAD_ENV = "GSMOOTH_DISABLE_PLUGIN_AUTOLOAD"
+
+
+@dataclass(frozen=True)
+class ComponentInfo:
+    """A registered noise or transform class and who provided it."""
+
+    name: str
+    cls: type
+    plugin: str  # plugin name in the plugin manager
+    source: str  # "builtin" or "<distribution> <version>"
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    source: str
+    noises: list[str] = field(default_factory=list)
+    transforms: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    name: str
+    target: str  # entry point value or module
+    source: str
+    error: str
+
+
+def suggest(name: str, choices: Iterable[str]) -> str:
+    """`` Did you mean 'x'?`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _unknown(kind: str, name: str, choices: Iterable[str]) -> UnknownComponentError:
+    choices = sorted(choices)
+    return UnknownComponentError(
+        f"unknown {kind} {name!r}.{suggest(name, choices)} Expected one of: {', '.join(choices) or '(none)'}"
+        " (see `gsmooth plugins`)."
+    )
+
+
+class Registry:
+    """Collects components from plugins; look them up by name.
+
+    Args:
+        plugins: modules/objects to register first; default: import :data:`DEFAULT_PLUGINS`.
+        autoload: load entry points of the group ``gsmooth`` (also disabled by the environment
+            variable ``GSMOOTH_DISABLE_PLUGIN_AUTOLOAD``).
+        entry_points: override the entry points to load (tests use fake ones).
+    """
+
+    def __init__(self, *, plugins=None, autoload: bool = True, entry_points=None) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.failures: list[PluginFailure] = []
+        self._sources: dict[str, str] = {}
+        if plugins is None:
+            for modname in DEFAULT_PLUGINS:
+                self.register(importlib.import_module(modname), name=modname, source="builtin")
+        else:
+            for plugin in plugins:
+                self.register(plugin, source="builtin")
+        if autoload and not os.environ.get(DISABLE_AUTOLOAD_ENV):
+            eps = entry_points if entry_points is not None else importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+            self._load_entry_points(eps)
+        self.pm.check_pending()
+        self.noises: dict[str, ComponentInfo] = {}
+        self.transforms: dict[str, ComponentInfo] = {}
+        self._collect()
+
+    # -- registration ----------------------------------------------------------------------------
+    def register(self, plugin, *, name: str | None = None, source: str = "builtin") -> str:
+        name = name or getattr(plugin, "__name__", None) or repr(plugin)
+        registered = self.pm.register(plugin, name=name)
+        self._sources[registered] = source
+        return registered
+
+    def _load_entry_points(self, eps) -> None:
+        for ep in eps:
+            dist = getattr(ep, "dist", None)
+            source = f"{dist.metadata['Name']} {dist.version}" if dist is not None else "entry point"
+            if self.pm.is_blocked(ep.name):
+                continue
+            if self.pm.has_plugin(ep.name):
+                # pluggy keys plugins by name: a second distribution using the same entry-point
+                # name would otherwise vanish without a word.
+                self.failures.append(
+                    PluginFailure(ep.name, ep.value, source,
+                                  f"entry-point name {ep.name!r} is already used by plugin from "
+                                  f"{self._sources.get(ep.name, '?')}; rename one of them")
+                )
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # noqa: BLE001 - reported by `gsmooth plugins`
+                self.failures.append(PluginFailure(ep.name, ep.value, source, f"{type(exc).__name__}: {exc}"))
+                continue
+            self.register(plugin, name=ep.name, source=source)
+
+    def _collect(self) -> None:
+        for hook, table, base, kind in (
+            (self.pm.hook.register_noises, self.noises, Noise, "noise"),
+            (self.pm.hook.register_transforms, self.transforms, Transform, "transform"),
+        ):
+            for impl in hook.get_hookimpls():
+                classes = impl.function()
+                if classes is None:
+                    classes = []
+                if not isinstance(classes, (list, tuple)):
+                    raise PluginError(
+                        f"plugin {impl.plugin_name!r}: {hook.name}() expected a list of {base.__name__} "
+                        f"subclasses, got {type(classes).__name__}"
+                    )
+                for cls in classes:
+                    self._add(table, cls, base, kind, impl.plugin_name)
+
+    def _add(self, table, cls, base, kind, plugin_name) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise PluginError(
+                f"plugin {plugin_name!r}: expected a subclass of gsmooth.{base.__name__}, got {cls!r}"
+            )
+        name = getattr(cls, "name", "")
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"plugin {plugin_name!r}: {cls.__name__} expected a non-empty `name` string, got {name!r}")
+        if base is Noise:
+            try:
+                _check_norm(cls)
+            except InvalidParameterError as exc:
+                raise PluginError(f"plugin {plugin_name!r}: {exc}") from None
+        elif cls.kind not in KINDS:
+            raise PluginError(f"plugin {plugin_name!r}: {cls.__name__}.kind expected one of {KINDS}, got {cls.kind!r}")
+        info = ComponentInfo(name, cls, plugin_name, self._sources.get(plugin_name, "?"))
+        if name in table:
+            other = table[name]
+            raise DuplicateComponentError(
+                f"{kind} name {name!r} is registered twice: by plugin {other.plugin!r} ({other.source}, "
+                f"{other.cls.__module__}.{other.cls.__qualname__}) and by plugin {plugin_name!r} "
+                f"({info.source}, {cls.__module__}.{cls.__qualname__}); uninstall or rename one."
+            )
+        table[name] = info
+
+    # -- lookup ----------------------------------------------------------------------------------
+    def noise_class(self, name: str) -> type[Noise]:
+        try:
+            return self.noises[name].cls
+        except KeyError:
+            raise _unknown("noise", name, self.noises) from None
+
+    def transform_class(self, name: str) -> type[Transform]:
+        try:
+            return self.transforms[name].cls
+        except KeyError:
+            raise _unknown("transform", name, self.transforms) from None
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every registered plugin with the components it provides, in registration order."""
+        out: dict[str, PluginInfo] = {}
+        for name, plugin in self.pm.list_name_plugin():
+            if plugin is None:
+                continue
+            out[name] = PluginInfo(name, self._sources.get(name, "?"))
+        for info in self.noises.values():
+            out[info.plugin].noises.append(info.name)
+        for info in self.transforms.values():
+            out[info.plugin].transforms.append(info.name)
+        return list(out.values())
+
+
+_REGISTRY: Registry | None = None
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, built on first use."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = Registry()
+    return _REGISTRY
+
+
+def reset_registry(registry: Registry | None = None) -> None:
+    """Replace (or forget) the process-wide registry; for tests and for hosts that add plugins."""
+    global _REGISTRY
+    _REGISTRY = registry

@@ -1,0 +1,457 @@
+"""The engine's view of a surrogate: a :class:`gsmooth.Transform` of kind ``"surrogate"``."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+from numbers import Integral, Real
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..errors import InputError, InvalidParameterError
+from .lipschitz import GEstimate, estimate_G, normalize_param_range
+from ..core.transform import Transform
+from ..validation import Interval, Options, validate_params
+from .io import PathLike, load_surrogate
+from .model import SurrogateModel
+
+
+# --------------------------------------------------------------------------------------------
+# The engine's view: a Transform of kind "surrogate"
+# --------------------------------------------------------------------------------------------
+
+
+class SurrogateTransform(Transform):
+    """GSmooth's smoothing over a learned surrogate, as a :class:`gsmooth.Transform` the engine uses unchanged.
+
+    ``param_shape(image_shape) = (d + m,)``. With ``θ_full`` drawn i.i.d. ``N(0, σ_θ²)`` by the engine:
+
+        forward(x, θ_full) = H(F2(x) + F1(theta_center + θ_full[:, :d]) + sigma_ratio · θ_full[:, d:])
+
+    i.e. θ ~ N(theta_center, σ_θ² I_d) and ξ ~ N(0, σ_ξ² I_m) with ``σ_ξ = sigma_ratio · σ_θ``; and
+
+        lipschitz_factor(x) = M* = sqrt(1 + G(x)² / sigma_ratio²),  G(x) = max over the α grid of
+        ‖∂F2(τ(α, x))/∂α − W_F1‖₂ on ``certified_range`` (:func:`gsmooth.surrogate.lipschitz.estimate_G`),
+
+    so the engine's radius ``σ_θ Φ⁻¹(p_lower) / M*`` equals ``Φ⁻¹(p_lower) / sqrt(σ_θ⁻² + G² σ_ξ⁻²)``.
+
+    What the certificate says (kind ``surrogate``): for the smoothed classifier on the surrogate,
+    ``g(τ(α, x)) = g(x)`` for every α in ``certified_range`` with ``‖α‖₂ < R`` — F2 sees the truly
+    transformed image, so the statement is about the true transform, through the surrogate
+    classifier. ``G`` is a grid **estimate** (:attr:`last_estimate` says how it was obtained).
+
+    Only valid with Gaussian noise: :attr:`requires_noise` is ``"gaussian"`` and
+    :meth:`check_noise` raises for any other noise (call it, or let the engine call it, see the
+    module docs).
+
+    Args (keyword-only):
+        surrogate: a trained :class:`SurrogateModel`.
+        true_transform: the true τ used for G; default rebuilt from the surrogate's metadata
+            (lazily, at the first ``lipschitz_factor``).
+        sigma_ratio: σ_ξ / σ_θ (default 1: the same σ on θ and on the latent).
+        certified_range: α range of the grid for G (default: the surrogate's training range).
+        grid: grid points per parameter (default 10, as in the GSmooth code).
+        iters: power iterations (only for d > 16).
+        method: Jacobian method for :func:`estimate_G` (``auto``, ``exact``, ``power``, ``fd``).
+        fd_check: cross-check autograd with finite differences, keeping the larger (default True;
+            about 1.8× the cost of autograd alone).
+        theta_center: the centre of the θ noise (float, or d numbers; default 0). Changes which
+            smoothed classifier is certified, not G (W is constant); settable later.
+
+    ``path_from(x0)`` (d > 1 only, the grid-estimate route): within the block ``lipschitz_factor``
+    takes G from ``x0``'s path whatever image it is given. With one parameter it has no effect on
+    certificates: :meth:`certified_radius` always bounds the path of the image actually smoothed,
+    and interval certificates bound each slice of the clean image's path themselves.
+
+    Example:
+        >>> st = SurrogateTransform.from_checkpoint("surrogate.pt")  # doctest: +SKIP
+        >>> smoother = gsmooth.Smoother(model, noise="gaussian", sigma=0.25, transform=st, num_classes=10)  # doctest: +SKIP
+        >>> st.check_noise(smoother.noise)  # doctest: +SKIP
+        >>> cert = smoother.certify(x, n0=100, n=10_000, alpha=0.001)  # cert.lipschitz = M*  # doctest: +SKIP
+        >>> st.last_estimate.describe()  # "G ≈ … (estimate: max over 10 grid points …)"  # doctest: +SKIP
+    """
+
+    name = "surrogate"
+    kind = "surrogate"
+    identity_at_zero = False
+    #: The only noise the GSmooth radius holds for (isotropic Gaussian on θ_full).
+    requires_noise = "gaussian"
+
+    def __init__(
+        self,
+        *,
+        surrogate: SurrogateModel,
+        true_transform: Optional[Transform] = None,
+        sigma_ratio: float = 1.0,
+        certified_range=None,
+        grid: int = 10,
+        iters: int = 50,
+        method: str = "auto",
+        fd_check: bool = True,
+        theta_center=0.0,
+    ) -> None:
+        super().__init__()
+        if not isinstance(surrogate, SurrogateModel):
+            raise InvalidParameterError(
+                f"SurrogateTransform: surrogate expected a SurrogateModel (see train_surrogate / load_surrogate), got {type(surrogate).__name__}"
+            )
+        validate_params(
+            "SurrogateTransform",
+            {"sigma_ratio": sigma_ratio, "grid": grid, "iters": iters, "method": method},
+            {
+                "sigma_ratio": [Interval(Real, 0, None, closed="neither")],
+                "grid": [Interval(Integral, 1, None)],
+                "iters": [Interval(Integral, 1, None)],
+                "method": [Options(("auto", "exact", "power", "fd"))],
+                "fd_check": [Options((True, False))],
+            },
+        )
+        self.surrogate = surrogate
+        self.true_transform = true_transform
+        self.sigma_ratio = sigma_ratio
+        self.certified_range = certified_range
+        self.grid = grid
+        self.iters = iters
+        self.method = method
+        self.fd_check = fd_check
+        self.theta_center = theta_center
+        self.param_dim = surrogate.param_dim + surrogate.latent_dim  # instance-level: d + m
+        self.param_units = surrogate.param_units
+        self.last_estimate: Optional[GEstimate] = None
+        self.path_origin: Optional[torch.Tensor] = None
+        self._cache: Optional[tuple] = None
+        self._center_tensor()  # validate now
+        self._pairs()
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: PathLike,
+        sigma_ratio: float = 1.0,
+        *,
+        true_transform: Optional[Transform] = None,
+        certified_range=None,
+        grid: int = 10,
+        iters: int = 50,
+        method: str = "auto",
+        fd_check: bool = True,
+        theta_center=0.0,
+        map_location="cpu",
+    ) -> "SurrogateTransform":
+        """Build from a file written by :func:`save_surrogate` / ``gsmooth surrogate train``."""
+        return cls(
+            surrogate=load_surrogate(path, map_location=map_location),
+            true_transform=true_transform,
+            sigma_ratio=sigma_ratio,
+            certified_range=certified_range,
+            grid=grid,
+            iters=iters,
+            method=method,
+            fd_check=fd_check,
+            theta_center=theta_center,
+        )
+
+    # -- description -----------------------------------------------------------------------------
+    @property
+    def d(self) -> int:
+        return self.surrogate.param_dim
+
+    def _pairs(self) -> tuple[tuple[float, float], ...]:
+        rng = self.certified_range if self.certified_range is not None else self.surrogate.param_range
+        if not rng:
+            raise InvalidParameterError(
+                "SurrogateTransform: expected certified_range=(lo, hi) (the surrogate records no training range), got none"
+            )
+        return normalize_param_range(rng, self.d)
+
+    def _center_tensor(self, device=None, dtype=torch.float32) -> torch.Tensor:
+        c = torch.as_tensor(self.theta_center, dtype=torch.float64).reshape(-1)
+        if c.numel() == 1:
+            c = c.expand(self.d)
+        if c.numel() != self.d or not bool(torch.isfinite(c).all()):
+            raise InvalidParameterError(
+                f"SurrogateTransform: theta_center expected a finite number or {self.d} numbers, got {self.theta_center!r}"
+            )
+        return c.to(device=device, dtype=dtype)
+
+    def describe(self) -> str:
+        rng = ",".join(f"{lo:g}:{hi:g}" for lo, hi in self._pairs())
+        center = self._center_tensor()
+        parts = [self.surrogate.transform_name or "?", f"range={rng}", f"sigma_ratio={float(self.sigma_ratio):g}", f"grid={self.grid}"]
+        if bool((center != 0).any()):
+            parts.append("center=" + ",".join(f"{v:g}" for v in center.tolist()))
+        return f"surrogate({','.join(parts)})"
+
+    def extra_repr(self) -> str:
+        return self.describe()
+
+    # -- the engine's interface ------------------------------------------------------------------
+    def param_shape(self, image_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if tuple(int(s) for s in image_shape) != tuple(self.surrogate.input_shape):
+            raise InputError(
+                f"SurrogateTransform: expected images of shape {tuple(self.surrogate.input_shape)} "
+                f"(the surrogate's), got {tuple(image_shape)}"
+            )
+        return (self.d + self.surrogate.latent_dim,)
+
+    def check_noise(self, noise) -> None:
+        """Raise :class:`InvalidParameterError` unless ``noise`` is the Gaussian noise the radius needs."""
+        name = getattr(noise, "name", noise)
+        if name != self.requires_noise:
+            raise InvalidParameterError(
+                f"SurrogateTransform: GSmooth's radius Φ⁻¹(p)/sqrt(σ_θ⁻² + G²σ_ξ⁻²) holds for Gaussian noise "
+                f"on (θ, ξ) only; expected noise {self.requires_noise!r}, got {name!r}"
+            )
+
+    def forward(self, x: torch.Tensor, theta: torch.Tensor, center=None) -> torch.Tensor:
+        """``H(F2(x) + F1(center + θ_full[:, :d]) + sigma_ratio · θ_full[:, d:])``.
+
+        Args:
+            x: ``(B, C, H, W)``; an expanded single image (batch stride 0, as the engine passes)
+                is encoded once.
+            theta: ``(B, d + m)``.
+            center: overrides :attr:`theta_center` for this call.
+        """
+        if x.ndim != 4 or tuple(x.shape[1:]) != tuple(self.surrogate.input_shape):
+            raise InputError(
+                f"SurrogateTransform: expected x of shape (B, {', '.join(map(str, self.surrogate.input_shape))}), got {tuple(x.shape)}"
+            )
+        b, d, m = x.shape[0], self.d, self.surrogate.latent_dim
+        theta = theta.reshape(b, -1)
+        if theta.shape[1] != d + m:
+            raise InputError(f"SurrogateTransform: expected theta of shape (B, d + m) = ({b}, {d + m}), got {tuple(theta.shape)}")
+        param = next(self.surrogate.parameters())
+        dtype, device = param.dtype, param.device
+        if center is not None:
+            old, self.theta_center = self.theta_center, center
+            try:
+                c = self._center_tensor(device, dtype)
+            finally:
+                self.theta_center = old
+        else:
+            c = self._center_tensor(device, dtype)
+        xs = x.to(device=device, dtype=dtype)
+        if b > 1 and xs.stride(0) == 0:
+            z = self.surrogate.encode(xs[:1]).expand(b, *xs.shape[1:])
+        else:
+            z = self.surrogate.encode(xs)
+        th = theta.to(device=device, dtype=dtype)
+        z = z + self.surrogate.embed(th[:, :d] + c) + float(self.sigma_ratio) * th[:, d:].reshape(z.shape)
+        return self.surrogate.decode(z).to(x.dtype)
+
+    # -- M* ----------------------------------------------------------------------------------------
+    def _true(self) -> Transform:
+        if self.true_transform is None:
+            self.true_transform = self.surrogate.true_transform()
+            param = next(self.surrogate.parameters())
+            self.true_transform.to(param.device)
+        return self.true_transform
+
+    @contextlib.contextmanager
+    def path_from(self, x0: torch.Tensor):
+        """Within the block, ``lipschitz_factor`` uses the clean image ``x0``'s path (see class docs)."""
+        old = self.path_origin
+        self.path_origin = x0.detach()
+        try:
+            yield self
+        finally:
+            self.path_origin = old
+
+    def lipschitz_estimate(self, x: torch.Tensor) -> GEstimate:
+        """G for image ``x`` (or :attr:`path_origin` when set) over ``certified_range`` (cached)."""
+        base = self.path_origin if self.path_origin is not None else x
+        base = base if base.ndim == 3 else base.reshape(base.shape[-3:])
+        key = (self._pairs(), int(self.grid), int(self.iters), self.method, bool(self.fd_check))
+        if self._cache is not None:
+            cached_x, cached_key, est = self._cache
+            if cached_key == key and cached_x.shape == base.shape and torch.equal(cached_x, base.to(cached_x.device, cached_x.dtype)):
+                self.last_estimate = est
+                return est
+        with torch.inference_mode(False):
+            base_c = base.detach().clone()
+        est = estimate_G(
+            self.surrogate, self._true(), base_c, param_range=key[0], grid=self.grid, iters=self.iters,
+            method=self.method, fd_check=bool(self.fd_check),
+        )
+        self._cache = (base_c, key, est)
+        self.last_estimate = est
+        return est
+
+    def clear_cache(self) -> None:
+        """Forget the cached G of the grid estimate (keyed by image, range, grid, iters and method)."""
+        self._cache = None
+
+    # -- sound bounds on the path (gsmooth.surrogate.path_bounds) --------------------------------------------
+    def true_transform_module(self) -> Transform:
+        """The true transform τ behind the surrogate (rebuilt from its metadata on first use)."""
+        return self._true()
+
+    @property
+    def guarantee(self) -> str:
+        """``sound`` when certificates rest on a proven bound of the path — one parameter, a true
+        transform with :meth:`~gsmooth.Transform.path_speed_bound`, and a proven Lip(F2) — else
+        ``estimate`` (a grid maximum; see :mod:`gsmooth.surrogate.path_bounds`)."""
+        return "sound" if self.d == 1 and self._sound_parts(self._lip_f2()) else "estimate"
+
+    def _sound_parts(self, lip_f2: Optional[float]) -> bool:
+        """Both proofs are there: a proven Lip(F2), and a true transform that overrides
+        :meth:`~gsmooth.Transform.path_speed_bound`."""
+        return lip_f2 is not None and type(self._true()).path_speed_bound is not Transform.path_speed_bound
+
+    def _lip_f2(self) -> Optional[float]:
+        """A proven Lipschitz constant of the encoder F2 (ℓ2 → ℓ2), or None if none is available."""
+        return self._encoder_caches()[1]
+
+    def _encoder64(self):
+        """A float64 copy of the encoder F2 (the path bounds are computed in float64)."""
+        return self._encoder_caches()[0]
+
+    def _encoder_caches(self) -> tuple:
+        """``(float64 encoder copy, proven Lip(F2) or None)`` for the encoder's **current** weights,
+        rebuilt together whenever they change. Weights are compared by value: a write through
+        ``.data`` or a numpy view changes no version counter, so nothing cheaper is safe. Stored as
+        plain attributes, not registered submodules (a cache, not part of the transform)."""
+        weights = torch.cat([p.detach().reshape(-1).double().cpu() for p in self.surrogate.f2.parameters()])
+        cached = self.__dict__.get("_enc_cache")
+        if cached is None or cached[0].shape != weights.shape or not torch.equal(cached[0], weights):
+            import copy
+
+            from .lipschitz_bounds import encoder_lipschitz_bound
+
+            enc = copy.deepcopy(self.surrogate.f2).double().eval()
+            for prm in enc.parameters():
+                prm.requires_grad_(False)
+            try:
+                lip = float(encoder_lipschitz_bound(self.surrogate.f2, tuple(self.surrogate.input_shape[1:])))
+            except InvalidParameterError:  # not the provable ResidualEncoder structure
+                lip = None
+            cached = (weights, enc, lip)
+            object.__setattr__(self, "_enc_cache", cached)
+        return cached[1], cached[2]
+
+    def check_range(self, low, high) -> None:
+        """Raise :class:`InvalidParameterError` unless ``[low, high]`` lies in the true transform's
+        parameter domain (the path τ(α, x) must be the transform itself, not a clamped copy)."""
+        from ..core.smoother import check_range_in_domain
+
+        check_range_in_domain(self._true(), low, high, owner=f"surrogate({self.surrogate.transform_name})")
+
+    def path_shift_bounds(self, x0: torch.Tensor, lows, highs, centers, *, progress: bool = False):
+        """Per-slice bounds ``T_k`` on the path shift of image ``x0`` ``(C, H, W)`` (one parameter):
+        see :func:`gsmooth.surrogate.path_bounds.slice_shift_bounds`. ``sound`` when :attr:`guarantee` is.
+        ``progress``: tqdm bars (stderr) over the slices' speed bounds and the path points evaluated
+        (with many slices this takes long before any sample is drawn)."""
+        from .path_bounds import slice_shift_bounds
+        from .._progress import progress_bar
+
+        if self.d != 1:
+            raise InvalidParameterError(
+                f"SurrogateTransform.path_shift_bounds: expected a one-parameter surrogate, got d = {self.d}"
+            )
+        true = self._true()
+        param = next(self.surrogate.parameters())
+        enc, lip_f2 = self._encoder_caches()
+        x64 = x0.detach().reshape(self.surrogate.input_shape).to(device=param.device, dtype=torch.float64)
+        enc.to(param.device)
+
+        def path(a: torch.Tensor) -> torch.Tensor:
+            a = a.to(device=param.device, dtype=torch.float64)
+            return enc(true(x64.unsqueeze(0).expand(a.shape[0], *x64.shape), a[:, None]))
+
+        lows, highs = np.atleast_1d(np.asarray(lows, float)), np.atleast_1d(np.asarray(highs, float))
+        W = self.surrogate.W.detach().double()
+        lipschitz = None
+        if self._sound_parts(lip_f2):
+            from .lipschitz_bounds import linear_operator_norm
+
+            w_norm = float(linear_operator_norm(W))
+            x_cpu = x0.detach().reshape(self.surrogate.input_shape).double().cpu()
+            bar = progress_bar(len(lows), unit="slice", desc="path speed bounds") if progress else None
+            try:
+                speeds = []
+                for a, b in zip(lows, highs):
+                    speeds.append(true.path_speed_bound(x_cpu, float(a), float(b)))
+                    if bar is not None:
+                        bar.update(1)
+            finally:
+                if bar is not None:
+                    bar.close()
+            if all(v is not None and math.isfinite(float(v)) for v in speeds):
+                lipschitz = [(lip_f2 * float(v) + w_norm) * (1.0 + 1e-9) for v in speeds]
+        span = (float(lows.min()), float(highs.max()))
+        # transforms whose kinks depend on the image size take it (pixelate's block edges); a plugin
+        # may still implement the two-argument form
+        takes_size = "image_size" in inspect.signature(true.kink_points).parameters
+        kinks = true.kink_points(*span, image_size=tuple(x64.shape)) if takes_size else true.kink_points(*span)
+        return slice_shift_bounds(
+            path, W, lows=lows, highs=highs, centers=centers, ratio=float(self.sigma_ratio), lipschitz=lipschitz,
+            kinks=kinks, progress=progress,
+        )
+
+    def check_point_certificate(self) -> None:
+        """A radius around θ = 0 is a statement about ``x`` only if the path starts at ``x``:
+        ``τ(0, x) = x`` (the true transform's ``identity_at_zero``) and 0 lies in the range the
+        path is bounded over. Otherwise refuse (certify a range instead: an interval certificate
+        is a statement about τ(α, x) for every α in the range, wherever the path starts)."""
+        true = self._true()
+        pairs = self._pairs()
+        if not true.identity_at_zero:
+            raise InvalidParameterError(
+                f"surrogate({self.surrogate.transform_name}): a radius around theta = 0 certifies the path starting at "
+                f"tau(0, x), but this transform has tau(0, x) != x (identity_at_zero is False, e.g. defocus_blur with "
+                f"alias_sigma > 0); expected an interval certificate (--range LO:HI / certify_interval), got a point "
+                f"certificate"
+            )
+        lows, highs = zip(*pairs)
+        self.check_range(lows, highs)
+        if not all(lo <= 0.0 <= hi for lo, hi in pairs):
+            raise InvalidParameterError(
+                f"surrogate({self.surrogate.transform_name}): a radius around theta = 0 needs 0 inside the range the "
+                f"path is bounded over, got range {','.join(f'{lo:g}:{hi:g}' for lo, hi in pairs)}; expected a range "
+                f"containing 0 (certified_range / --range), or an interval certificate over the range"
+            )
+
+    def certified_radius(self, x: torch.Tensor, p_lower: float, noise) -> tuple[float, float, str]:
+        """The largest R such that the path shift of ``x`` stays below ``noise.radius(p_lower)``
+        for every ``|α| < R`` in the range: ``(R, M* = noise.radius(p_lower) / R, guarantee)``.
+
+        The range is cut into 32 segments on each side of 0, each bounded by
+        :meth:`path_shift_bounds` (reference point 0); R is the inner end of the first segment
+        (going outwards from 0, on either side) whose bound reaches the noise radius — or the
+        range's extent if none does (nothing beyond the range is claimed). d > 1: the grid
+        estimate of G (``lipschitz_factor``), guarantee ``estimate``. The engine has called
+        :meth:`check_point_certificate` before sampling.
+        """
+        target = float(noise.radius(p_lower))
+        if self.d != 1:
+            m_star = self.lipschitz_factor(x)
+            return target / m_star, m_star, "estimate"
+        # the path of the image actually smoothed (never path_origin: p_lower was estimated at x);
+        # recomputed on every call — nothing it depends on (weights, sigma_ratio, range, the true
+        # transform) can go stale
+        base = x.detach().reshape(self.surrogate.input_shape)
+        (lo, hi), = self._pairs()
+        segments = []
+        for a, b in ((0.0, hi), (0.0, lo)):  # outwards on each side
+            if b == a:
+                continue
+            ends = np.linspace(a, b, 33)
+            inner, outer = ends[:-1], ends[1:]
+            bounds = self.path_shift_bounds(base, np.minimum(inner, outer), np.maximum(inner, outer), np.zeros(32))
+            segments.append((np.abs(inner), bounds.upper, bounds.guarantee))
+        radius = max(abs(lo), abs(hi))  # nothing beyond the range is claimed
+        for inner, upper, _ in segments:
+            fail = np.nonzero(upper >= target)[0]
+            if fail.size:
+                radius = min(radius, float(inner[fail[0]]))
+        guarantee = "sound" if self.guarantee == "sound" and all(g == "sound" for _, _, g in segments) else "estimate"
+        m_star = target / radius if radius > 0 else math.inf
+        return float(radius), float(m_star), guarantee
+
+    def lipschitz_factor(self, x: torch.Tensor) -> float:
+        """M* = sqrt(1 + G(x)² / sigma_ratio²) ≥ 1, with G a grid estimate (see :attr:`last_estimate`)."""
+        est = self.lipschitz_estimate(x)
+        return math.hypot(1.0, est.G / float(self.sigma_ratio))

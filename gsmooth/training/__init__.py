@@ -1,0 +1,1 @@
+"""Training classifiers under smoothing noise."""
