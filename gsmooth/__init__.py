@@ -7,8 +7,8 @@ Three lines from a classifier to a certificate::
     cert = smoother.certify(image, n0=100, n=10_000, alpha=0.001)   # cert.prediction, cert.radius
 
 Public facade (stable names; plugins, notebooks and scripts rely on them): :class:`Noise`,
-:class:`Transform`, :data:`hookimpl`, :data:`hookspec`, :func:`noise`, :func:`transform`,
-:class:`Smoother`, the result types and the typed errors.
+:class:`Transform`, :class:`TransformDefaults`, :data:`hookimpl`, :data:`hookspec`, :func:`noise`,
+:func:`transform`, :class:`Smoother`, the result types and the typed errors.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from .errors import (
 from .plugin.hookspecs import hookimpl, hookspec
 from .core.noise import Noise
 from .core.transform import Transform
+from .core.defaults import TransformDefaults
 from .plugin.components import available_noises, available_transforms, noise, transform
 from .core.smoother import Smoother
 
@@ -40,6 +41,7 @@ __all__ = [
     "__version__",
     "Noise",
     "Transform",
+    "TransformDefaults",
     "hookimpl",
     "hookspec",
     "noise",

@@ -18,7 +18,7 @@ from ..embedded import QUICKSTART_TIME
 from ..errors import InvalidParameterError
 from ..interval.engine import check_interval_support, format_range, parse_range
 from ..io.results import read_results
-from ..core.defaults import DEFAULT_SLICES, defaults_for
+from ..core.defaults import DEFAULT_SLICES, defaults_of
 from .common import (
     HelpFormatter,
     add_model_args,
@@ -132,7 +132,7 @@ def resolve_range(args, setup) -> tuple[tuple[float, float], ...] | None:
     d = setup.smoother.center_dim
     if args.range != "default":
         return parse_range(args.range, d)
-    table = defaults_for(setup.transform_name)
+    table = defaults_of(setup.transform_name)
     if table is not None and table.range is not None:
         return parse_range(list(table.range), d)
     sur = getattr(setup.smoother.transform, "surrogate", None)
@@ -146,7 +146,7 @@ def resolve_range(args, setup) -> tuple[tuple[float, float], ...] | None:
 def resolve_slices(args, setup) -> int:
     if args.slices is not None:
         return args.slices
-    table = defaults_for(setup.transform_name)
+    table = defaults_of(setup.transform_name)
     return table.slices if table is not None else DEFAULT_SLICES
 
 

@@ -288,15 +288,15 @@ def recorded_path_near(recorded: str, checkpoint_path) -> str:
 def smoothing_choice(args, trained: dict, *, command: str = "certify") -> dict:
     """Which transform / noise / σ / surrogate to use: command-line flags, then the checkpoint's
     training smoothing (when it is for the same transform), then the transform's defaults
-    (:mod:`gsmooth.core.defaults`; parameter transforms only)."""
-    from ..core.defaults import defaults_for
+    (its class's ``defaults``, :mod:`gsmooth.core.defaults`; parameter transforms only)."""
+    from ..core.defaults import defaults_of
 
     reg = get_registry()
     trained_transform = (trained.get("transform") or "additive") if trained else None
     transform_name = args.transform or trained_transform or "additive"
     transform_cls = reg.transform_class(transform_name)  # unknown names fail first, with a suggestion
     same = trained_transform == transform_name
-    table = defaults_for(transform_name) if transform_cls.param_dim is not None else None
+    table = defaults_of(transform_cls) if transform_cls.param_dim is not None else None
     if args.noise:
         noise_name = args.noise
     elif trained.get("noise") and same:

@@ -1,7 +1,8 @@
-"""``gsmooth plugins``: every plugin, its noises and transforms, where each comes from, and failures."""
+"""``gsmooth plugins``: every plugin, its noises and transforms (with their defaults), where each comes from, and failures."""
 
 from __future__ import annotations
 
+from ..core.defaults import defaults_of
 from ..plugin.registry import get_registry
 
 
@@ -18,6 +19,12 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _defaults_text(cls) -> str:
+    """A transform's declared defaults in one line (``none``: pass --noise/--sigma/--range)."""
+    d = defaults_of(cls)
+    return d.summary() if d is not None else "none (pass --noise/--sigma/--range)"
+
+
 def run(args) -> int:
     reg = get_registry()
     for info in reg.plugins():
@@ -29,6 +36,7 @@ def run(args) -> int:
         for name in info.transforms:
             cls = reg.transforms[name].cls
             print(f"    transform  {name:<20} {cls.kind:<10} {cls.__module__}.{cls.__qualname__}")
+            print(f"               {'':<20} defaults: {_defaults_text(cls)}")
         if not info.noises and not info.transforms:
             print("    (no components)")
     if reg.failures:

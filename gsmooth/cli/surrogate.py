@@ -22,7 +22,6 @@ import warnings
 from ..data.datasets import load_dataset
 from ..errors import InvalidParameterError
 from ..surrogate.lipschitz import LipschitzWarning, normalize_param_range
-from ..surrogate.defaults import DEFAULT_RANGES
 from ..surrogate.train import check_continuable, read_training_state, saved_surrogate_progress, train_surrogate
 from ..surrogate.evaluate import evaluate_surrogate
 from ..surrogate.io import load_surrogate, save_surrogate
@@ -31,10 +30,6 @@ from ..training.trainer import check_checkpoint_out, dataset_inputs
 from .common import (
     HelpFormatter, batch_int, check_device, component_name, float32_positive, nonneg_int, positive_float, positive_int, seed_int,
 )
-
-
-def _ranges_help() -> str:
-    return ", ".join(f"{k} {lo:g}:{hi:g}" for k, (lo, hi) in DEFAULT_RANGES.items())
 
 
 def _nonneg_float(text: str) -> float:
@@ -82,9 +77,9 @@ def add_parser(sub) -> None:
             "and gives the same surrogate as an uninterrupted one."
         ),
         epilog=(
-            "default ranges (GSmooth paper where it gives one; motion blur is our pick): " + _ranges_help()
-            + ". example: gsmooth surrogate train --transform rotational_blur --dataset fashion-mnist "
-            "--max-train 6000 --epochs 2 --out rb_fm.pt"
+            "default range: the one the transform declares in its defaults (`gsmooth plugins` lists them; the "
+            "GSmooth paper's where it gives one). example: gsmooth surrogate train --transform rotational_blur "
+            "--dataset fashion-mnist --max-train 6000 --epochs 2 --out rb_fm.pt"
         ),
         formatter_class=HelpFormatter,
     )
@@ -93,7 +88,7 @@ def add_parser(sub) -> None:
                    help="a parameter of the transform (repeatable), e.g. num_samples=16")
     t.add_argument("--dataset", required=True, help="mnist, fashion-mnist, cifar10 or cifar100")
     t.add_argument("--range", dest="param_range", default=None, metavar="LO:HI",
-                   help="training parameter range (default: per transform, see below)")
+                   help="training parameter range (default: the transform's default range, see below)")
     t.add_argument("--epochs", type=positive_int, default=5)
     t.add_argument("--batch", type=batch_int, default=128, help="batch size")
     t.add_argument("--lr", type=float32_positive, default=1e-3, help="Adam learning rate")
@@ -301,9 +296,9 @@ def run_eval(args) -> int:
 def run_lipschitz(args) -> int:
     device, sur, ds, pairs = _load_for_eval(args)
     if args.sigma_ratio is None:  # as `gsmooth certify` for a model trained with the transform's defaults
-        from ..core.defaults import defaults_for
+        from ..core.defaults import defaults_of
 
-        table = defaults_for(sur.transform_name)
+        table = defaults_of(sur.transform_name)
         args.sigma_ratio = table.sigma_ratio if table is not None and table.sigma_ratio is not None else 1.0
     st = SurrogateTransform(
         surrogate=sur, sigma_ratio=args.sigma_ratio, certified_range=pairs, grid=args.grid, iters=args.iters,

@@ -7,7 +7,7 @@ import argparse
 from ..errors import InvalidParameterError
 from ..plugin.registry import get_registry
 from ..training.trainer import TrainConfig, check_checkpoint_out, dataset_inputs, read_resumable, saved_epoch, train
-from ..core.defaults import defaults_for
+from ..core.defaults import defaults_of
 from .common import (
     HelpFormatter, batch_int, check_device, component_name, float32_nonneg, float32_positive, positive_float, positive_int,
     seed_int,
@@ -103,10 +103,10 @@ def interrupted(args) -> str:
 
 def _resolve(args, saved: dict) -> dict:
     """noise, σ, surrogate and σ_ξ from the flags, then (for --resume) the checkpoint's training
-    configuration ``saved``, then the transform's defaults (:mod:`gsmooth.core.defaults`)."""
+    configuration ``saved``, then the transform's declared defaults (:mod:`gsmooth.core.defaults`)."""
     reg = get_registry()
     transform_cls = reg.transform_class(args.transform)
-    table = defaults_for(args.transform) if transform_cls.param_dim is not None else None
+    table = defaults_of(transform_cls) if transform_cls.param_dim is not None else None
     noise = args.noise or (table.noise if table is not None else "gaussian")
     reg.noise_class(noise)
     if args.sigma is not None:

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ._params import ParamsMixin
+from .defaults import TransformDefaults
 
 __all__ = ["Transform", "KINDS"]
 
@@ -42,6 +43,11 @@ class Transform(ParamsMixin, nn.Module):
 
     ``lipschitz_factor(x)`` returns the factor M* that divides the noise radius
     (``R = radius(p_lower) / M*``): 1 for additive and resolvable transforms.
+
+    ``defaults`` (default ``None``) is a :class:`gsmooth.TransformDefaults`: the noise, σ, certified
+    range and slices the CLI uses when the command line does not say (``gsmooth certify --transform
+    NAME --range`` without values); ``gsmooth plugins`` shows it. Read it with
+    :func:`gsmooth.core.defaults.defaults_of`.
 
     ``check_noise(noise)`` (default: accept) lets a transform refuse a noise its certificate does
     not hold for; the :class:`gsmooth.Smoother` asks it on construction.
@@ -84,6 +90,8 @@ class Transform(ParamsMixin, nn.Module):
     #: shifts, 1.0), or None for every real θ. Interval certificates round ranges inwards to it and
     #: say that the statement holds on the lattice.
     param_lattice: ClassVar[float | None] = None
+    #: Default noise, σ, range and slices (a :class:`gsmooth.TransformDefaults`), or None; see the class docs.
+    defaults: ClassVar[TransformDefaults | None] = None
 
     def __init__(self) -> None:
         nn.Module.__init__(self)

@@ -24,6 +24,7 @@ import pluggy
 from . import hookspecs
 from ..errors import DuplicateComponentError, InvalidParameterError, PluginError, UnknownComponentError
 from ..core.noise import Noise, _check_norm
+from ..core.defaults import TransformDefaults
 from ..core.transform import KINDS, Transform
 
 __all__ = [
@@ -177,6 +178,11 @@ class Registry:
                 raise PluginError(f"plugin {plugin_name!r}: {exc}") from None
         elif cls.kind not in KINDS:
             raise PluginError(f"plugin {plugin_name!r}: {cls.__name__}.kind expected one of {KINDS}, got {cls.kind!r}")
+        elif not (cls.defaults is None or isinstance(cls.defaults, TransformDefaults)):
+            raise PluginError(
+                f"plugin {plugin_name!r}: {cls.__name__}.defaults expected a gsmooth.TransformDefaults or None, "
+                f"got {type(cls.defaults).__name__}"
+            )
         info = ComponentInfo(name, cls, plugin_name, self._sources.get(plugin_name, "?"))
         if name in table:
             other = table[name]

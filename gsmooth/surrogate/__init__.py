@@ -64,11 +64,10 @@ Example:
 
 from __future__ import annotations
 
-from .defaults import DEFAULT_RANGES, default_range
 from .model import SurrogateModel
 from .train import train_surrogate, read_training_state, saved_surrogate_progress
 from .evaluate import BinStats, SurrogateEvaluation, evaluate_surrogate
 from .io import FORMAT, VERSION, save_surrogate, load_surrogate
 from .transform import SurrogateTransform
 
-__all__ = ["FORMAT", "VERSION", "DEFAULT_RANGES", "default_range", "SurrogateModel", "BinStats", "SurrogateEvaluation", "train_surrogate", "read_training_state", "saved_surrogate_progress", "evaluate_surrogate", "save_surrogate", "load_surrogate", "SurrogateTransform"]
+__all__ = ["FORMAT", "VERSION", "SurrogateModel", "BinStats", "SurrogateEvaluation", "train_surrogate", "read_training_state", "saved_surrogate_progress", "evaluate_surrogate", "save_surrogate", "load_surrogate", "SurrogateTransform"]

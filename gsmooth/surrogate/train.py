@@ -11,12 +11,13 @@ from typing import Callable, Mapping, Optional
 import torch
 
 from ..io.checkpoints import nonfinite_tensors
-from ..errors import CheckpointError, TrainingDivergedError
+from ..errors import CheckpointError, InvalidParameterError, TrainingDivergedError
 from .lipschitz import normalize_param_range
 from ..core.seeding import derive_seed
 from ..validation import Interval, validate_params
 from ._data import _Images, _check_device, _meta_str, _resolve_transform, _sample_uniform, _transform_param_dim
-from .defaults import default_range
+from ..core.defaults import defaults_of
+from ..core.transform import Transform
 from .io import PathLike, _read_surrogate, save_surrogate
 from .model import SurrogateModel
 
@@ -24,6 +25,17 @@ from .model import SurrogateModel
 # --------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------
+
+
+def _default_range(transform, name: str) -> tuple[tuple[float, float], ...]:
+    """The training range a transform declares (``defaults.range``), or a clear error."""
+    d = defaults_of(transform) if isinstance(transform, Transform) else None
+    if d is None or d.range is None:
+        raise InvalidParameterError(
+            f"surrogate: no default parameter range for transform {name!r} (its class declares no `defaults` "
+            "with a range); expected an explicit range (param_range=(lo, hi), or --range lo:hi), got none"
+        )
+    return d.range
 
 
 #: What must be equal for ``train_surrogate(resume=True)`` to continue a checkpoint (``epochs``
@@ -131,7 +143,8 @@ def train_surrogate(
         transform: a :class:`gsmooth.Transform` with ``param_dim ≥ 1`` or a registered name.
         dataset: training images: a dataset of ``(image, label)`` (e.g. ``gsmooth.data.datasets.load_dataset(…,
             split="train")``) or a tensor ``(N, C, H, W)`` in [0, 1] (or uint8).
-        param_range: ``(lo, hi)`` / ``"lo:hi"`` / d pairs; default :data:`DEFAULT_RANGES` by name.
+        param_range: ``(lo, hi)`` / ``"lo:hi"`` / d pairs; default: the range of the transform's
+            declared ``defaults`` (:class:`gsmooth.TransformDefaults`).
         epochs, batch_size: passes over the (first ``max_train``) images and batch size.
         lr: Adam learning rate (1e-3 as in the GSmooth code).
         seed: seeds initialisation, shuffling and θ (the global RNG is left untouched); each
@@ -193,7 +206,7 @@ def train_surrogate(
     tr = _resolve_transform(transform)
     name = getattr(tr, "name", "") or type(tr).__name__
     d = _transform_param_dim(tr, param_range)
-    pairs = normalize_param_range(param_range if param_range is not None else default_range(name), d)
+    pairs = normalize_param_range(param_range if param_range is not None else _default_range(tr, name), d)
     images = _Images(dataset, max_train, "train_surrogate")
     shape = images.shape
     n = len(images)

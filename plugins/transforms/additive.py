@@ -22,6 +22,10 @@ class Additive(gsmooth.Transform):
     param_dim = None
     kind = "exact"
     param_units = "pixel intensity"
+    #: Default noise, σ, range and slices (see :mod:`gsmooth.core.defaults` for the table and the sources).
+    defaults = gsmooth.TransformDefaults(
+        noise="gaussian", sigma=0.25, source="Cohen et al. 2019",
+    )
 
     def __init__(self):
         super().__init__()

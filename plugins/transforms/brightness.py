@@ -52,6 +52,11 @@ class Brightness(gsmooth.Transform):
     param_dim = 1
     kind = "exact"
     param_units = "intensity"
+    #: Default noise, σ, range and slices (see :mod:`gsmooth.core.defaults` for the table and the sources).
+    defaults = gsmooth.TransformDefaults(
+        noise="gaussian", sigma=0.2, range=((-0.4, 0.4),), source="TSS ±0.4 (P); σ from the TSS code (C)",
+        range_label="±0.4",
+    )
     identity_at_zero = True
 
     def __init__(self):

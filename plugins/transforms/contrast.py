@@ -76,6 +76,12 @@ class Contrast(gsmooth.Transform):
     param_dim = 2
     kind = "exact"
     param_units = "(log-contrast k, brightness b in intensity)"
+    #: Default noise, σ, range and slices (see :mod:`gsmooth.core.defaults` for the table and the sources).
+    defaults = gsmooth.TransformDefaults(
+        noise="gaussian", sigma=0.2, range=((-0.2, 0.2), (-0.2, 0.2)), slices=5,
+        source="σ from the TSS code (C); range (log-contrast k and brightness b, each ±0.2) and 5×5 boxes (O)",
+        range_label="k, b ±0.2",
+    )
     identity_at_zero = True
     #: θ's do not add under composition (see :func:`contrast_compose`) ...
     composes_additively = False

@@ -92,6 +92,11 @@ class GaussianBlur(gsmooth.Transform):
     param_dim = 1
     kind = "exact"
     param_units = "pixels² (kernel variance σ²)"
+    #: Default noise, σ, range and slices (see :mod:`gsmooth.core.defaults` for the table and the sources).
+    defaults = gsmooth.TransformDefaults(
+        noise="exponential", sigma=10.0, range=((0.0, 16.0),), source="TSS α ≤ 16 (P); λ = 10 from the TSS code (C)",
+        range_label="α ≤ 16",
+    )
     identity_at_zero = True
     #: a kernel variance: negative α would be clamped to 0
     param_domain = ((0.0, math.inf),)

@@ -303,6 +303,11 @@ class Pixelate(gsmooth.Transform):
     param_dim = 1
     kind = "empirical"
     param_units = "1 − resize factor c (block width 1/c pixels)"
+    #: Default noise, σ, range and slices (see :mod:`gsmooth.core.defaults` for the table and the sources).
+    defaults = gsmooth.TransformDefaults(
+        noise="gaussian", sigma=0.125, range=((0.0, 0.5),), latent_sigma=0.25, surrogate=True,
+        source="0.5 (GSmooth, P); σ (O)", range_label="≤ 0.5",
+    )
     identity_at_zero = True
     #: θ = 1 − c < 1 (c > 0 a resize factor)
     param_domain = ((-math.inf, 1.0),)

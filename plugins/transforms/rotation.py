@@ -70,6 +70,11 @@ class Rotation(gsmooth.Transform):
     param_dim = 1
     kind = "empirical"
     param_units = "degrees"
+    #: Default noise, σ, range and slices (see :mod:`gsmooth.core.defaults` for the table and the sources).
+    defaults = gsmooth.TransformDefaults(
+        noise="gaussian", sigma=5.0, range=((-10.0, 10.0),), latent_sigma=0.25, surrogate=True,
+        source="±10° (TSS/GSmooth, P); σ (O)", range_label="±10°",
+    )
     identity_at_zero = True
 
     def __init__(self, *, padding_mode: str = "zeros"):

@@ -66,6 +66,12 @@ class Translation(gsmooth.Transform):
     param_dim = 2
     kind = "exact"
     param_units = "pixels (dx, dy), rounded"
+    #: Default noise, σ, range and slices (see :mod:`gsmooth.core.defaults` for the table and the sources).
+    defaults = gsmooth.TransformDefaults(
+        noise="gaussian", sigma=10.0, range=((-20.0, 20.0), (-20.0, 20.0)), slices=5,
+        source="TSS ≤ 20 px (P, a box containing their disc); σ = 10 from the TSS code (C); 5×5 boxes (O)",
+        range_label="≤ 20 px (box)",
+    )
     identity_at_zero = True
     #: the composition law holds for integer shifts: certificates are for integer shifts
     param_lattice = 1.0

@@ -87,6 +87,11 @@ class ZoomBlur(gsmooth.Transform):
     param_dim = 1
     kind = "empirical"
     param_units = "zoom extent z (factors 1 … 1 + z)"
+    #: Default noise, σ, range and slices (see :mod:`gsmooth.core.defaults` for the table and the sources).
+    defaults = gsmooth.TransformDefaults(
+        noise="gaussian", sigma=0.125, range=((0.0, 0.5),), latent_sigma=0.25, surrogate=True,
+        source="0.5 (GSmooth, P); σ (O)", range_label="≤ 0.5",
+    )
     identity_at_zero = True
     #: factors 1 + z·k/(K−1) ≥ 1e-3 (smaller ones are clamped)
     param_domain = ((_MIN_FACTOR - 1.0, math.inf),)
