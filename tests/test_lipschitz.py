@@ -336,9 +336,9 @@ def test_real_transforms_autograd_agrees_with_fd_inside_range(name):
         tr = gsmooth.transform(name)
     except gsmooth.UnknownComponentError:
         pytest.skip(f"{name} not registered")
-    from gsmooth.surrogate.defaults import DEFAULT_RANGES
+    from gsmooth.core.defaults import defaults_of
 
-    lo, hi = DEFAULT_RANGES[name]
+    (lo, hi), = defaults_of(name).range
     sur = SurrogateModel(input_shape=(1, 12, 12), param_dim=1, width=8, encoder_width=4)
     x = torch.rand(1, 12, 12, generator=torch.Generator().manual_seed(0))
     # Bilinear resampling and the soft disk make these transforms piecewise smooth in θ, with kinks

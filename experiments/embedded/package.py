@@ -4,8 +4,11 @@ Copies ``additive.pt``, ``rotational_blur.pt`` (optimizer/scheduler state stripp
 weights, not a resumable training state) and ``rotational_blur_surrogate.pt`` from ``--runs`` into
 ``--out`` (``gsmooth/embedded``); the model's recorded surrogate path becomes the bare file name
 (relative to the checkpoint's folder, see ``gsmooth.cli.common.recorded_path_near``), its sha256 is
-kept. Writes the first 500 Fashion-MNIST test images (``fashion_mnist_test_sample.pt``) and
-``manifest.json`` (sha256, size of every file, the build commands and the training logs' summaries).
+kept. Which models those are, and the quickstart's sample sizes, come from ``--defaults``
+(``experiments/embedded/embedded.json``, one entry per transform; checked, then copied into ``--out``
+as ``embedded.json``, which ``gsmooth.embedded`` reads). Writes the first 500 Fashion-MNIST test
+images (``fashion_mnist_test_sample.pt``) and ``manifest.json`` (sha256, size of every file, the
+build commands and the training logs' summaries).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import torch
 import gsmooth
 from gsmooth.io.checkpoints import load_checkpoint, save_checkpoint
 from gsmooth.data.datasets import load_dataset
-from gsmooth.embedded import EMBEDDED, SAMPLE_FILE, SAMPLE_SIZE
+from gsmooth.core.defaults import defaults_of
+from gsmooth.embedded import DEFAULTS_FILE, SAMPLE_FILE, SAMPLE_SIZE, read_defaults
 
 LIMIT_BYTES = 10 * 1024 * 1024
 
@@ -47,10 +51,19 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--build-log", type=Path, default=None)
+    ap.add_argument("--defaults", type=Path, default=Path(__file__).resolve().parent / DEFAULTS_FILE,
+                    help="the embedded defaults to package (default: embedded.json beside this script)")
     args = ap.parse_args()
+    embedded = read_defaults(args.defaults)
+    if not embedded:
+        raise SystemExit(f"expected embedded defaults in {args.defaults}, got none")
+    for emb in embedded.values():  # a registered transform; an interval certificate needs its default range
+        declared = defaults_of(emb.transform)
+        if emb.interval and (declared is None or declared.range is None):
+            raise SystemExit(f"{args.defaults}: {emb.transform!r} has interval true, expected it to declare a default range")
     args.out.mkdir(parents=True, exist_ok=True)
     files = []
-    for emb in EMBEDDED.values():
+    for emb in embedded.values():
         ck = load_checkpoint(args.runs / emb.model)
         sur = (ck.smoothing or {}).get("surrogate")
         sur_name = None
@@ -67,6 +80,8 @@ def main() -> None:
         args.out / SAMPLE_FILE,
     )
     files.append(SAMPLE_FILE)
+    shutil.copyfile(args.defaults, args.out / DEFAULTS_FILE)
+    files.append(DEFAULTS_FILE)
     entries = {f: {"sha256": sha256(args.out / f), "bytes": (args.out / f).stat().st_size} for f in files}
     total = sum(e["bytes"] for e in entries.values())
     if total > LIMIT_BYTES:

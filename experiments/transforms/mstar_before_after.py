@@ -42,7 +42,7 @@ from gsmooth.interval.engine import slice_key, slice_plan
 from gsmooth.core.smoother import PHASE_ESTIMATION, PHASE_SELECTION
 from gsmooth.core.stats import clopper_pearson_lower
 from gsmooth.surrogate.transform import SurrogateTransform
-from gsmooth.core.defaults import defaults_for
+from gsmooth.core.defaults import defaults_of
 
 
 def paths(t: str, ckpts: Path) -> tuple[str, str]:
@@ -54,7 +54,7 @@ def paths(t: str, ckpts: Path) -> tuple[str, str]:
 
 def run(t: str, args) -> dict:
     model_path, sur_path = paths(t, Path(args.ckpts))
-    defaults = defaults_for(t)
+    defaults = defaults_of(t)
     ck = load_checkpoint(model_path)
     model = ck.build_model()
     latent = float(ck.smoothing.get("latent_sigma") or defaults.latent_sigma)

@@ -16,16 +16,25 @@ from pathlib import Path
 
 from table import PAPER_CIFAR10, PAPER_MNIST, _pct, _read  # this folder's per-dataset table (same readers)
 
-ORDER = [
-    "brightness", "contrast", "gaussian_blur", "translation", "rotation", "scaling", "rotational_blur", "defocus_blur",
-    "zoom_blur", "pixelate", "motion_blur",
-]
+from gsmooth.core.defaults import defaults_of
+from gsmooth.plugin.registry import get_registry
+
+
+def _ranged() -> dict[str, str]:
+    """Every registered transform that declares a default range, in registration order, with the
+    range as its defaults label it (``range_label``, else ``lo:hi``): the rows of both tables."""
+    out = {}
+    for name in get_registry().transforms:
+        d = defaults_of(name)
+        if d is not None and d.range is not None:
+            out[name] = d.range_label or d.range_text
+    return out
+
+
+#: transform -> its default certified range (the range every run certifies), from the classes.
+RANGE = _ranged()
+ORDER = list(RANGE)
 DATASETS = ["mnist", "fashion-mnist", "cifar10", "cifar100"]
-RANGE = {
-    "brightness": "±0.4", "contrast": "k, b ±0.2", "gaussian_blur": "α ≤ 16", "translation": "≤ 20 px (box)", "rotation": "±10°",
-    "scaling": "±30 %", "rotational_blur": "≤ 10°", "defocus_blur": "≤ 5", "zoom_blur": "≤ 0.5", "pixelate": "≤ 0.5",
-    "motion_blur": "≤ 5 px",
-}
 #: Published certified accuracy (%): GSmooth (ICML 2022) where it has the cell, else TSS (CCS 2021, marked †).
 PAPER = {
     "cifar10": {**{k: f"{v:.1f}" for k, v in PAPER_CIFAR10.items()}, "scaling": "58.8†", "contrast": "82.4†"},
@@ -55,8 +64,15 @@ def collect(root: Path) -> dict:
     return data
 
 
+def rows(data: dict) -> list[str]:
+    """The transforms of :data:`ORDER` that have a result or a published number (an installed
+    third-party transform that was never run adds no empty row)."""
+    return [t for t in ORDER if any(t in data[ds] for ds in data) or any(t in PAPER[ds] for ds in PAPER)]
+
+
 def tables(data: dict) -> str:
     sets = list(data)
+    order = rows(data)
     lines = ["## (c) Certified accuracy (%) over the whole range, family-wise α = 0.001", ""]
     head = ["transform", "range"]
     for ds in sets:
@@ -65,7 +81,7 @@ def tables(data: dict) -> str:
         if ds not in sets:
             head.append(f"{ds} (paper; not run)")
     lines += ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
-    for t in ORDER:
+    for t in order:
         row = [t, RANGE[t]]
         for ds in sets:
             row.append(_pct((data[ds].get(t) or {}).get("certified")))
@@ -80,7 +96,7 @@ def tables(data: dict) -> str:
     for ds in sets:
         head += [f"{ds} vanilla model", f"{ds} base (noise-trained)", f"{ds} smoothed"]
     lines += ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
-    for t in ORDER:
+    for t in order:
         row = [t, RANGE[t]]
         for ds in sets:
             e = data[ds].get(t) or {}
@@ -102,6 +118,7 @@ def plots(data: dict, root: Path) -> list[Path]:
     from matplotlib.figure import Figure
 
     out = []
+    order = rows(data)
     for key, fname, title, series in (
         ("certified", "certified_accuracy.png", "Certified accuracy over the range", [("certified", "ours")]),
         ("attack", "attack_accuracy.png", "Accuracy under attack",
@@ -115,12 +132,12 @@ def plots(data: dict, root: Path) -> list[Path]:
         for ds in data:
             for field, name in series:
                 labels.append(f"{ds} {name}")
-                bars.append([100 * (data[ds].get(t, {}).get(field) or 0.0) for t in ORDER])
+                bars.append([100 * (data[ds].get(t, {}).get(field) or 0.0) for t in order])
         width = 0.8 / max(len(bars), 1)
         for i, (lab, vals) in enumerate(zip(labels, bars)):
-            ax.bar([j + i * width for j in range(len(ORDER))], vals, width, label=lab)
-        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(ORDER))])
-        ax.set_xticklabels(ORDER, rotation=30, ha="right", fontsize=8)
+            ax.bar([j + i * width for j in range(len(order))], vals, width, label=lab)
+        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(order))])
+        ax.set_xticklabels(order, rotation=30, ha="right", fontsize=8)
         ax.set_ylabel("%")
         ax.set_ylim(0, 100)
         ax.set_title(title)

@@ -4,34 +4,39 @@ They make the first minute work offline: ``gsmooth certify`` (additive Gaussian 
 ``gsmooth certify --transform rotational_blur`` need no checkpoint, no dataset and no download.
 Without ``--model`` the command takes the embedded model for the transform, the embedded slice of
 the Fashion-MNIST test set (dataset ``fashion-mnist-sample``: the first :data:`SAMPLE_SIZE` test
-images, in test-set order) and the sample sizes of the table below, chosen so that a run takes
-:data:`QUICKSTART_TIME` (the one figure the README and ``--help`` quote). Every other option still applies (``--n``, ``--max``, ``--range``,
-``--device`` …), and ``--model`` switches the embedded default off entirely.
+images, in test-set order) and the sample sizes chosen so that a run takes :data:`QUICKSTART_TIME`
+(the one figure the README and ``--help`` quote). Every other option still applies (``--n``,
+``--max``, ``--range``, ``--device`` …), and ``--model`` switches the embedded default off entirely.
 
-============== =============================== ========== ===== ===== ===== ===================
-transform      model (in this folder)          surrogate  n0    n     max   certificate
-============== =============================== ========== ===== ===== ===== ===================
-additive       additive.pt (σ = 0.25)          —          100   1000  100   ℓ2 radius
-rotational_bl. rotational_blur.pt (σ_θ = 2.5°) yes        20    200   16    interval 0:10°, K=10
-============== =============================== ========== ===== ===== ===== ===================
+Which transforms have an embedded model, and with which sample sizes, is data, not code: the file
+``embedded.json`` in this folder (:data:`DEFAULTS_FILE`), one entry per transform::
+
+    {"defaults": [{"transform": "additive", "model": "additive.pt", "n0": 100, "n": 1000,
+                   "max_images": 100, "interval": false}, …]}
+
+(today: ``additive``, an ℓ2 radius with σ = 0.25, and ``rotational_blur``, an interval certificate
+over its default range through the surrogate beside its model), read into :data:`EMBEDDED`.
 
 The files are produced by ``bash experiments/embedded/build.sh`` (training commands, then
-``experiments/embedded/package.py``, which strips the optimizer state and writes ``manifest.json``
-with every file's sha256, size and the commands). The sample sizes are scaled down from the papers'
-(n = 100,000): the radii are smaller than a full run's and the printed summary says so.
+``experiments/embedded/package.py``, which strips the optimizer state, copies
+``experiments/embedded/embedded.json`` here and writes ``manifest.json`` with every file's sha256,
+size and the commands). The sample sizes are scaled down from the papers' (n = 100,000): the radii
+are smaller than a full run's and the printed summary says so.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
 
 from ..errors import InvalidParameterError
 
 __all__ = [
-    "EmbeddedDefault", "EMBEDDED", "EMBEDDED_DIR", "QUICKSTART_TIME", "SAMPLE_DATASET", "SAMPLE_FILE", "SAMPLE_SIZE", "embedded_default", "manifest",
+    "EmbeddedDefault", "EMBEDDED", "EMBEDDED_DIR", "DEFAULTS_FILE", "read_defaults", "QUICKSTART_TIME", "SAMPLE_DATASET", "SAMPLE_FILE", "SAMPLE_SIZE", "embedded_default", "manifest",
 ]
 
 #: How long the embedded runs take, measured with ``bash experiments/embedded/time_quickstart.sh``
@@ -45,6 +50,8 @@ SAMPLE_DATASET = "fashion-mnist-sample"
 SAMPLE_FILE = "fashion_mnist_test_sample.pt"
 #: Number of test images in the embedded slice.
 SAMPLE_SIZE = 500
+#: File (in :data:`EMBEDDED_DIR`) describing the embedded defaults, one entry per transform.
+DEFAULTS_FILE = "embedded.json"
 
 
 @dataclass(frozen=True)
@@ -71,13 +78,49 @@ class EmbeddedDefault:
     def model_path(self) -> Path:
         return EMBEDDED_DIR / self.model
 
+    @classmethod
+    def from_dict(cls, entry, *, where: str = DEFAULTS_FILE) -> "EmbeddedDefault":
+        """One entry of :data:`DEFAULTS_FILE`, checked (a typed error naming the bad field)."""
+        names = [f.name for f in fields(cls)]
+        if not isinstance(entry, dict) or not set(names[:5]) <= set(entry) <= set(names):
+            got = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
+            raise InvalidParameterError(f"{where}: expected an entry with keys {names} (interval optional), got {got}")
+        for key in ("transform", "model"):
+            if not isinstance(entry[key], str) or not entry[key]:
+                raise InvalidParameterError(f"{where}: expected {key} a non-empty string, got {entry[key]!r}")
+        for key in ("n0", "n", "max_images"):
+            if type(entry[key]) is not int or entry[key] < 1:
+                raise InvalidParameterError(f"{where}: expected {key} a positive integer, got {entry[key]!r}")
+        if not isinstance(entry.get("interval", False), bool):
+            raise InvalidParameterError(f"{where}: expected interval true or false, got {entry['interval']!r}")
+        return cls(**entry)
 
-EMBEDDED: dict[str, EmbeddedDefault] = {
-    "additive": EmbeddedDefault("additive", "additive.pt", n0=100, n=1000, max_images=100),
-    "rotational_blur": EmbeddedDefault(
-        "rotational_blur", "rotational_blur.pt", n0=20, n=200, max_images=16, interval=True
-    ),
-}
+
+def read_defaults(path: Path | str | None = None) -> Mapping[str, EmbeddedDefault]:
+    """The embedded defaults described in ``path`` (default: :data:`DEFAULTS_FILE` here), keyed by
+    transform name, in file order; empty when the file is absent (a source checkout without it).
+
+    Raises:
+        InvalidParameterError: the file is malformed (the message names the field).
+    """
+    path = Path(path) if path is not None else EMBEDDED_DIR / DEFAULTS_FILE
+    if not path.is_file():
+        return MappingProxyType({})
+    data = json.loads(path.read_text())
+    entries = data.get("defaults") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise InvalidParameterError(f"{path}: expected an object with a list 'defaults', got {type(data).__name__}")
+    out: dict[str, EmbeddedDefault] = {}
+    for entry in entries:
+        emb = EmbeddedDefault.from_dict(entry, where=str(path))
+        if emb.transform in out:
+            raise InvalidParameterError(f"{path}: expected one entry per transform, got {emb.transform!r} twice")
+        out[emb.transform] = emb
+    return MappingProxyType(out)
+
+
+#: transform name -> its :class:`EmbeddedDefault`, as described in :data:`DEFAULTS_FILE` (read-only).
+EMBEDDED: Mapping[str, EmbeddedDefault] = read_defaults()
 
 
 def _shell_word(text: str) -> str:

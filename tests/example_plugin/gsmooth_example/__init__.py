@@ -11,7 +11,9 @@ It provides
   certificate in d dimensions.)
 - ``example_shift`` — brightness shift τ(θ, x) = x + θ of every pixel (one parameter, ``kind="exact"``:
   shifts compose, τ(a, τ(b, x)) = τ(a + b, x), so a radius in θ certifies the true transform). Pixels
-  are deliberately not clipped to [0, 1]: clipping would break the composition law.
+  are deliberately not clipped to [0, 1]: clipping would break the composition law. It declares its
+  own defaults (``defaults = gsmooth.TransformDefaults(…)``: tent noise σ = 0.2, range ±0.1 in 4
+  slices), so ``gsmooth certify --model M --transform example_shift --range`` needs nothing else.
 
 It imports only the public ``gsmooth`` API and is registered through the entry point declared in
 its ``pyproject.toml``::
@@ -89,6 +91,11 @@ class BrightnessShift(gsmooth.Transform):
     kind = "exact"
     param_units = "intensity"
     identity_at_zero = True
+    #: what the CLI uses when the command line does not say (``gsmooth plugins`` shows it)
+    defaults = gsmooth.TransformDefaults(
+        noise="example_triangular", sigma=0.2, range=((-0.1, 0.1),), slices=4,
+        source="example: tent noise as wide as the CI run's; a range the tent's radius (at most σ) covers",
+    )
 
     def __init__(self):
         super().__init__()
