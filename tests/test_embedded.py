@@ -14,7 +14,10 @@ from gsmooth.io.checkpoints import load_checkpoint
 from gsmooth.cli import main
 from gsmooth.cli.common import recorded_path_near
 from gsmooth.data.datasets import DEBIAN_FASHION_MNIST_DIR, load_dataset
-from gsmooth.embedded import EMBEDDED, EMBEDDED_DIR, SAMPLE_FILE, SAMPLE_SIZE, embedded_default, manifest
+from gsmooth.embedded import (
+    DEFAULTS_FILE, EMBEDDED, EMBEDDED_DIR, SAMPLE_FILE, SAMPLE_SIZE, EmbeddedDefault, embedded_default, manifest,
+    read_defaults,
+)
 from gsmooth.errors import InvalidParameterError
 from gsmooth.io.results import read_results
 
@@ -36,6 +39,34 @@ def test_files_are_shipped_small_and_match_the_manifest():
         assert hashlib.sha256(data).hexdigest() == entry["sha256"], name
         total += len(data)
     assert total == m["total_bytes"] <= 10 * 1024 * 1024
+
+
+def test_embedded_defaults_are_data_beside_the_models(tmp_path):
+    """Which transforms have an embedded model (and their sample sizes) is embedded.json, packaged
+    from experiments/embedded/embedded.json, not a table in the code."""
+    source = Path(__file__).resolve().parents[1] / "experiments" / "embedded" / DEFAULTS_FILE
+    assert (EMBEDDED_DIR / DEFAULTS_FILE).read_bytes() == source.read_bytes()  # package.py copies it
+    entries = json.loads(source.read_text())["defaults"]
+    assert list(EMBEDDED) == [e["transform"] for e in entries]
+    assert all(EMBEDDED[e["transform"]] == EmbeddedDefault(**e) for e in entries)
+    assert {"additive", "rotational_blur"} <= set(EMBEDDED) and EMBEDDED["rotational_blur"].interval
+    assert DEFAULTS_FILE in manifest()["files"]
+    # another entry is just another line of data
+    path = tmp_path / DEFAULTS_FILE
+    path.write_text(json.dumps({"defaults": entries + [
+        {"transform": "zoom_blur", "model": "zoom_blur.pt", "n0": 5, "n": 50, "max_images": 2, "interval": True}]}))
+    assert read_defaults(path)["zoom_blur"].model_path == EMBEDDED_DIR / "zoom_blur.pt"
+    assert read_defaults(tmp_path / "absent.json") == {}
+    for bad, match in [
+        ({"defaults": [{"transform": "a", "model": "a.pt", "n0": 0, "n": 5, "max_images": 1}]}, "expected n0 a positive integer, got 0"),
+        ({"defaults": [{"transform": "a", "model": "a.pt", "n": 5, "max_images": 1}]}, "expected an entry with keys"),
+        ({"defaults": [{"transform": "a", "model": "a.pt", "n0": 1, "n": 5, "max_images": 1, "interval": "yes"}]}, "expected interval"),
+        ({"defaults": [entries[0], entries[0]]}, "expected one entry per transform"),
+        ([], "expected an object with a list 'defaults'"),
+    ]:
+        path.write_text(json.dumps(bad))
+        with pytest.raises(InvalidParameterError, match=match):
+            read_defaults(path)
 
 
 def test_embedded_checkpoints_describe_their_smoothing():

@@ -118,6 +118,38 @@ def test_registry_from_a_fake_entry_point_to_the_source_module():
     assert reg.transform_class("example_shift") is BrightnessShift
 
 
+def test_example_shift_defaults_drive_the_cli(tmp_path, capsys):
+    """``gsmooth certify --model M --transform example_shift --range``: noise, σ, range and slices are
+    the ones the plugin's class declares (the model was trained for additive noise, so none come from
+    it), through the same registration path as an installed distribution."""
+    import json
+
+    from gsmooth.cli import main
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from toy_models import fashion_mnist_checkpoint
+
+    d = BrightnessShift.defaults
+    assert isinstance(d, gsmooth.TransformDefaults) and d.range is not None
+    model = fashion_mnist_checkpoint(tmp_path / "additive.pt")
+    ep = importlib.metadata.EntryPoint(name="example", value="gsmooth_example", group="gsmooth")
+    saved = get_registry()
+    try:
+        reset_registry(Registry(entry_points=[ep]))
+        out = tmp_path / "shift.tsv"
+        code = main(["certify", "--model", str(model), "--transform", "example_shift", "--range", "--n0", "10",
+                     "--n", "100", "--max", "2", "--no-progress", "--out", str(out)])
+        err = capsys.readouterr().err
+        assert code == 0, err
+        cfg = json.loads(Path(str(out) + ".json").read_text())["config"]
+        assert (cfg["noise"], cfg["noise_params"], cfg["range"], cfg["slices"], cfg["certificate"]) == (
+            d.noise, {"sigma": d.sigma}, d.range_text, d.slices, "interval")
+        assert main(["plugins"]) == 0
+        assert f"defaults: {d.summary()}" in capsys.readouterr().out
+    finally:
+        reset_registry(saved)
+
+
 # -- discovery of the installed distribution ---------------------------------------------------------------
 def _installed_version() -> str | None:
     try:
