@@ -9,7 +9,6 @@ import json
 import math
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,9 +23,7 @@ from gsmooth.core.defaults import DEFAULT_SLICES, TransformDefaults, defaults_of
 from gsmooth.errors import InvalidParameterError, PluginError, UnknownComponentError
 from gsmooth.io.checkpoints import load_checkpoint
 from gsmooth.plugin.registry import Registry, get_registry, reset_registry
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from toy_models import fashion_mnist_checkpoint  # noqa: E402
+from toy_models import fashion_mnist_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILTIN = gsmooth_plugins.transforms.register_transforms()

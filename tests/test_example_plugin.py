@@ -125,8 +125,6 @@ def test_example_shift_defaults_drive_the_cli(tmp_path, capsys):
     import json
 
     from gsmooth.cli import main
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from toy_models import fashion_mnist_checkpoint
 
     d = BrightnessShift.defaults
