@@ -11,7 +11,6 @@ kept. Writes the first 500 Fashion-MNIST test images (``fashion_mnist_test_sampl
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -19,15 +18,11 @@ from pathlib import Path
 import torch
 
 import gsmooth
-from gsmooth.io.checkpoints import load_checkpoint, save_checkpoint
+from gsmooth.io.checkpoints import file_sha256 as sha256, load_checkpoint, save_checkpoint
 from gsmooth.data.datasets import load_dataset
 from gsmooth.embedded import EMBEDDED, SAMPLE_FILE, SAMPLE_SIZE
 
 LIMIT_BYTES = 10 * 1024 * 1024
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def strip(ck, dst: Path, surrogate_name: str | None) -> None:

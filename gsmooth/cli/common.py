@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import warnings
@@ -12,12 +11,13 @@ from pathlib import Path
 
 import torch
 
-from ..io.checkpoints import Checkpoint, load_checkpoint
+from ..io.checkpoints import Checkpoint, file_sha256, load_checkpoint
 from ..embedded import QUICKSTART_TIME
 from ..data.datasets import load_dataset
 from ..errors import CheckpointError, InvalidParameterError
 from ..plugin.registry import get_registry
 from ..core.smoother import Smoother
+from ..validation import check_device
 
 
 def _parsed(text: str, convert, expected: str):
@@ -215,14 +215,6 @@ def fill_sampling_defaults(args) -> None:
         args.n = args.n_default
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @dataclass
 class Setup:
     ckpt: Checkpoint
@@ -239,13 +231,6 @@ class Setup:
 
 def warn(msg: str) -> None:
     print(f"gsmooth: warning: {msg}", file=sys.stderr)
-
-
-def check_device(device: str) -> torch.device:
-    """``--device`` checked before anything is loaded (see :func:`gsmooth.validation.check_device`)."""
-    from ..validation import check_device as _check
-
-    return _check(device, what="--device")
 
 
 def resolve_surrogate_path(path: str | None, *, what: str) -> tuple[str, str]:
@@ -345,7 +330,7 @@ def setup_smoother(args) -> Setup:
     checkpoint was trained with) makes the smoother's transform a
     :class:`gsmooth.surrogate.transform.SurrogateTransform` of kind ``surrogate``.
     """
-    device = check_device(args.device)
+    device = check_device(args.device, what="--device")
     ckpt = load_checkpoint(args.model, map_location=device)
     model = ckpt.build_model(device=device)
     trained = ckpt.smoothing or {}
