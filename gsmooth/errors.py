@@ -17,6 +17,7 @@ __all__ = [
     "GsmoothError",
     "InvalidParameterError",
     "InputError",
+    "InputTypeError",
     "UnknownComponentError",
     "DuplicateComponentError",
     "PluginError",
@@ -44,6 +45,11 @@ class InvalidParameterError(GsmoothError, ValueError):
 
 class InputError(GsmoothError, ValueError):
     """An input tensor has the wrong shape, channel count, dtype or non-finite values."""
+
+
+class InputTypeError(InputError, TypeError):
+    """An input is of the wrong type (a list where a tensor is expected) or dtype (integer pixels):
+    both a ``ValueError`` (an :class:`InputError`) and a ``TypeError``."""
 
 
 class UnknownComponentError(GsmoothError, KeyError):

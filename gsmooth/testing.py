@@ -160,7 +160,7 @@ def _check_noise_validation(owner: str, noise: Noise) -> None:
         except Exception as exc:  # noqa: BLE001
             raise _fail(
                 owner,
-                f"sigma={bad!r} expected to raise gsmooth.InvalidParameterError (call self._validate_params() "
+                f"sigma={bad!r} expected to raise gsmooth.InvalidParameterError (call self.validate_params() "
                 f"in __init__ with a `_parameter_constraints` table), got {type(exc).__name__}: {exc}",
             ) from exc
         else:

@@ -28,7 +28,7 @@ class GoodNoise(gsmooth.Noise):
 
     def __init__(self, *, sigma: float = 0.5):
         self.sigma = sigma
-        self._validate_params()
+        self.validate_params()
 
     def sample(self, shape, *, generator, device=None, dtype=torch.float32):
         u = torch.rand(shape, generator=generator, device=device, dtype=dtype).clamp_(1e-12, 1 - 1e-12)
@@ -167,7 +167,7 @@ class GaussianWithoutPdf(gsmooth.Noise):
 
     def __init__(self, *, sigma: float = 0.25):
         self.sigma = sigma
-        self._validate_params()
+        self.validate_params()
 
     def sample(self, shape, *, generator, device=None, dtype=torch.float32):
         return torch.randn(shape, generator=generator, device=device, dtype=dtype).mul_(self.sigma)
