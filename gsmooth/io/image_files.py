@@ -39,7 +39,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import ImageFileError, ImagePathError
+from ..errors import ImageFileError, ImagePathError, InputError
 from ..validation import check_path
 
 __all__ = [
