@@ -15,6 +15,7 @@ from ..io.checkpoints import Checkpoint, file_sha256, load_checkpoint
 from ..embedded import QUICKSTART_TIME
 from ..data.datasets import load_dataset
 from ..errors import CheckpointError, InvalidParameterError
+from ..plugin.components import check_keywords
 from ..plugin.registry import get_registry
 from ..core.smoother import Smoother
 from ..validation import check_device
@@ -337,6 +338,8 @@ def setup_smoother(args) -> Setup:
     ch = smoothing_choice(args, trained)
     noise_name, noise_params = ch["noise_name"], ch["noise_params"]
     transform_name, transform_params = ch["transform_name"], ch["transform_params"]
+    check_keywords("noise", noise_name, ch["noise_cls"], noise_params)  # the checkpoint's, as recorded
+    check_keywords("transform", transform_name, ch["transform_cls"], transform_params)
     noise = ch["noise_cls"](**noise_params)
     surrogate_path = surrogate_sha = None
     latent_sigma = None
