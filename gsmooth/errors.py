@@ -10,10 +10,14 @@ The CLI turns any :class:`GsmoothError` into one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import difflib
+from typing import Callable, Iterable
+
 __all__ = [
     "GsmoothError",
     "InvalidParameterError",
     "InputError",
+    "InputTypeError",
     "UnknownComponentError",
     "DuplicateComponentError",
     "PluginError",
@@ -23,6 +27,11 @@ __all__ = [
     "ResultsFileError",
     "ModelOutputError",
     "TrainingDivergedError",
+    "UnsupportedTransformError",
+    "DatasetFormatError",
+    "ImageFileError",
+    "ImagePathError",
+    "suggest",
 ]
 
 
@@ -36,6 +45,11 @@ class InvalidParameterError(GsmoothError, ValueError):
 
 class InputError(GsmoothError, ValueError):
     """An input tensor has the wrong shape, channel count, dtype or non-finite values."""
+
+
+class InputTypeError(InputError, TypeError):
+    """An input is of the wrong type (a list where a tensor is expected) or dtype (integer pixels):
+    both a ``ValueError`` (an :class:`InputError`) and a ``TypeError``."""
 
 
 class UnknownComponentError(GsmoothError, KeyError):
@@ -80,3 +94,53 @@ class TrainingDivergedError(InvalidParameterError):
     """Training stopped because the loss (or a weight) became NaN/inf: the checkpoint on disk is
     the last finite epoch, never the diverged one; the message names the epoch and what to lower
     (usually the learning rate)."""
+
+
+class UnsupportedTransformError(InvalidParameterError):
+    """The transform/noise pair cannot be given an interval certificate (the message says why;
+    raised by :mod:`gsmooth.interval`)."""
+
+
+class DatasetFormatError(GsmoothError, ValueError):
+    """A dataset file exists but is corrupted or not in the expected format (:mod:`gsmooth.data`)."""
+
+
+class ImageFileError(InputError):
+    """An input image or array file is unreadable, of the wrong kind, shape, size or value range
+    (:mod:`gsmooth.io.image_files`)."""
+
+
+class ImagePathError(GsmoothError, FileNotFoundError):
+    """The input path does not exist or holds no images (:mod:`gsmooth.io.image_files`)."""
+
+
+def suggest(
+    name: object,
+    choices: Iterable[str],
+    *,
+    cutoff: float = 0.6,
+    show: Callable[[str], str] | None = None,
+) -> str:
+    """The "did you mean" tail of an unknown-name error: `` Did you mean 'x'?`` for the closest of
+    ``choices`` (:func:`difflib.get_close_matches`), or an empty string when none is close.
+
+    Args:
+        name: what the user typed (compared as ``str(name)``).
+        choices: the valid names.
+        cutoff: similarity in [0, 1] a choice needs to be suggested.
+        show: how to print the match (e.g. add a prefix or map an alias to its canonical name);
+            default: as is.
+
+    Returns:
+        ``" Did you mean 'x'?"`` or ``""``.
+
+    Example:
+        >>> suggest("gausian", ["gaussian", "laplace"])
+        " Did you mean 'gaussian'?"
+        >>> suggest("zzz", ["gaussian", "laplace"])
+        ''
+    """
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=cutoff)
+    if not close:
+        return ""
+    return f" Did you mean {(show(close[0]) if show is not None else close[0])!r}?"

@@ -1,8 +1,8 @@
-"""Conformance checks for plugin authors: one line per component, the same checks the built-ins pass.
+"""Conformance checks for plugin authors: the same checks the built-ins pass, one property per check.
 
-Usage, in the test suite of a plugin distribution ``gsmooth-mine``::
+One line per component runs them all (:func:`check_noise`, :func:`check_transform`)::
 
-    # tests/test_conformance.py
+    # tests/test_conformance.py of a plugin distribution ``gsmooth-mine``
     from gsmooth.testing import check_noise, check_transform
     from gsmooth_mine import MyNoise, MyTransform
 
@@ -12,6 +12,29 @@ Usage, in the test suite of a plugin distribution ``gsmooth-mine``::
 
     def test_my_transform():
         check_transform(MyTransform, image_shape=(1, 28, 28))
+
+or one test per property, named after it, with :func:`parametrize_with_checks` (scikit-learn's
+``parametrize_with_checks``): pytest then reports ``test_conformance[mine(sigma=0.5)-check_noise_sampling_seeded]``
+instead of one failing monolith::
+
+    from gsmooth.testing import parametrize_with_checks
+
+    @parametrize_with_checks([MyNoise(sigma=0.5), (MyTransform(), {"theta_range": (0.0, 2.0)})])
+    def test_conformance(component, check):
+        check(component)
+
+Every named check (``check_noise_*``, ``check_transform_*``; listed in :data:`NOISE_CHECKS` and
+:data:`TRANSFORM_CHECKS`) is a public function taking the component (an instance, or a class built
+with default arguments); :func:`noise_checks` / :func:`transform_checks` yield ``(check, name)``
+pairs. For example:
+
+    >>> import gsmooth
+    >>> from gsmooth.testing import check_transform_identity_at_zero, noise_checks
+    >>> check_transform_identity_at_zero(gsmooth.transform("rotation"), theta_range=(-30.0, 30.0))
+    >>> noise = gsmooth.noise("laplace", sigma=0.5)
+    >>> for check, name in noise_checks(noise):
+    ...     if name.startswith("check_noise_radius"):
+    ...         check(noise)   # silent when conformant
 
 Each check raises :class:`AssertionError` naming the component and the property that failed, so it
 reads well under pytest and also works as a plain assertion in a notebook. All randomness is drawn
@@ -30,20 +53,56 @@ certified with the public API and then attacked with PREDICT at points inside th
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 
-from .errors import InvalidParameterError
+from .errors import InvalidParameterError, PluginError
 from .evaluation.falsification import FalsificationReport, check_certificates, falsify
 from .core.noise import NORMS, Noise
 from .core.transform import KINDS, Transform
 
-__all__ = ["check_noise", "check_transform", "falsify", "check_certificates", "FalsificationReport"]
+__all__ = [
+    "check_noise",
+    "check_transform",
+    "noise_checks",
+    "transform_checks",
+    "parametrize_with_checks",
+    "NOISE_CHECKS",
+    "TRANSFORM_CHECKS",
+    "check_noise_class_attributes",
+    "check_noise_get_params",
+    "check_noise_validates_sigma",
+    "check_noise_sample_shape_dtype_device",
+    "check_noise_sampling_seeded",
+    "check_noise_follows_ppf",
+    "check_noise_sigma_scales_draws",
+    "check_noise_pdf_ppf_agree",
+    "check_noise_radius_monotone",
+    "check_noise_radius_vectorized",
+    "check_noise_radius_rejects_bad_p_lower",
+    "check_noise_radius_scales_with_sigma",
+    "check_noise_radius_within_neyman_pearson",
+    "check_noise_declared_norm",
+    "check_transform_class_attributes",
+    "check_transform_get_params",
+    "check_transform_shapes",
+    "check_transform_device_dtype",
+    "check_transform_inputs_unchanged",
+    "check_transform_deterministic",
+    "check_transform_batched",
+    "check_transform_identity_at_zero",
+    "check_transform_composition",
+    "check_transform_lipschitz_factor",
+    "falsify",
+    "check_certificates",
+    "FalsificationReport",
+]
 
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
 
@@ -53,7 +112,7 @@ _P_GRID = (0.5, 0.5 + 1e-9, 0.5001, 0.51, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 
 _P_NUMERICAL = (0.5001, 0.55, 0.7, 0.9, 0.99, 0.999, 0.99993092)
 _KS_SAMPLES = 4000
 _KS_MIN_PVALUE = 1e-4
-#: The norm check (:func:`_check_noise_norm`): dimensions, p_lower values, shrink factor of the
+#: The norm check (:func:`check_noise_declared_norm`): dimensions, p_lower values, shrink factor of the
 #: attacking shift δ = 0.97·radius(p)·u, Monte-Carlo sizes and the failure threshold in standard errors.
 _NORM_ORD = {"l2": 2, "l1": 1, "linf": math.inf}
 _NORM_DIMS = (2, 16, 256)
@@ -77,9 +136,6 @@ def _check_name(owner: str, name: Any) -> None:
         )
 
 
-# ---------------------------------------------------------------------------------------------
-# noises
-# ---------------------------------------------------------------------------------------------
 def _default_sigma(cls: type) -> float:
     param = inspect.signature(cls.__init__).parameters.get("sigma")
     if param is not None and param.default is not inspect.Parameter.empty:
@@ -138,7 +194,36 @@ def _vectorized(f: Callable) -> Callable[[np.ndarray], np.ndarray]:
     return g
 
 
-def _check_noise_class(owner: str, cls: type) -> None:
+def _quantile_cdf(ppf: Callable) -> Callable[[np.ndarray], np.ndarray]:
+    """A CDF built by inverting the quantile function on a dense grid (tails included)."""
+    tails = np.logspace(-12, -1, 221)
+    u = np.unique(np.concatenate([tails, np.linspace(0.1, 0.9, 4001), 1.0 - tails]))
+    x = _vectorized(ppf)(u)
+    if not np.all(np.isfinite(x)) or np.any(np.diff(x) < 0):
+        raise AssertionError("ppf(u) expected finite and non-decreasing in u on (0, 1)")
+    return lambda v: np.interp(v, x, u, left=0.0, right=1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# noises: one public check per property
+# ---------------------------------------------------------------------------------------------
+def _noise_owner(noise) -> tuple[Noise, str]:
+    noise = _resolve_noise(noise, None)
+    return noise, f"{type(noise).__name__}(name={getattr(type(noise), 'name', None)!r})"
+
+
+def check_noise_class_attributes(noise) -> None:
+    """``name`` is a registry key, ``norm`` one of ``l2``/``l1``/``linf``/``param``, ``one_sided`` a
+    bool, and ``__init__`` takes a keyword-only ``sigma``.
+
+    Args:
+        noise: a :class:`gsmooth.Noise` instance, or a subclass (built with its default ``sigma``).
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    noise, owner = _noise_owner(noise)
+    cls = type(noise)
     _check_name(owner, getattr(cls, "name", None))
     norm = getattr(cls, "norm", None)
     if norm not in NORMS:
@@ -149,25 +234,17 @@ def _check_noise_class(owner: str, cls: type) -> None:
         raise _fail(owner, "expected a keyword-only `sigma` argument in __init__ (every noise's scale)")
 
 
-def _check_noise_validation(owner: str, noise: Noise) -> None:
-    cls, params = type(noise), noise.get_params()
-    for bad in (0, 0.0, -1.0, -noise.sigma, float("nan"), float("inf")):
-        try:
-            cls(**{**params, "sigma": bad})
-        except InvalidParameterError as exc:
-            if "expected" not in str(exc):
-                raise _fail(owner, f"the error for sigma={bad!r} should say what was expected, got {str(exc)!r}") from None
-        except Exception as exc:  # noqa: BLE001
-            raise _fail(
-                owner,
-                f"sigma={bad!r} expected to raise gsmooth.InvalidParameterError (call self._validate_params() "
-                f"in __init__ with a `_parameter_constraints` table), got {type(exc).__name__}: {exc}",
-            ) from exc
-        else:
-            raise _fail(owner, f"accepted the invalid sigma={bad!r}; expected InvalidParameterError (validate in __init__)")
+def check_noise_get_params(noise) -> None:
+    """``get_params()`` is a dict with ``sigma`` that rebuilds an equal noise; ``repr()`` and
+    ``describe()`` are non-empty strings.
 
+    Args:
+        noise: a :class:`gsmooth.Noise` instance or subclass.
 
-def _check_noise_params(owner: str, noise: Noise) -> None:
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    noise, owner = _noise_owner(noise)
     params = noise.get_params()
     if not isinstance(params, dict) or "sigma" not in params:
         raise _fail(owner, f"get_params() expected a dict with 'sigma', got {params!r}")
@@ -182,20 +259,58 @@ def _check_noise_params(owner: str, noise: Noise) -> None:
             raise _fail(owner, f"repr()/describe() expected a non-empty string, got {text!r}")
 
 
-def _check_noise_sample(owner: str, noise: Noise) -> None:
-    shape = (64, 3, 5, 4)
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    for device in devices:
+def check_noise_validates_sigma(noise) -> None:
+    """The constructor refuses ``sigma`` 0, negative, NaN and inf with a
+    :class:`gsmooth.InvalidParameterError` whose message says what was expected.
+
+    Args:
+        noise: a :class:`gsmooth.Noise` instance or subclass.
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    noise, owner = _noise_owner(noise)
+    cls, params = type(noise), noise.get_params()
+    for bad in (0, 0.0, -1.0, -noise.sigma, float("nan"), float("inf")):
+        try:
+            cls(**{**params, "sigma": bad})
+        except InvalidParameterError as exc:
+            if "expected" not in str(exc):
+                raise _fail(owner, f"the error for sigma={bad!r} should say what was expected, got {str(exc)!r}") from None
+        except Exception as exc:  # noqa: BLE001
+            raise _fail(
+                owner,
+                f"sigma={bad!r} expected to raise gsmooth.InvalidParameterError (call self.validate_params() "
+                f"in __init__ with a `_parameter_constraints` table), got {type(exc).__name__}: {exc}",
+            ) from exc
+        else:
+            raise _fail(owner, f"accepted the invalid sigma={bad!r}; expected InvalidParameterError (validate in __init__)")
+
+
+_SAMPLE_SHAPE = (64, 3, 5, 4)
+
+
+def _devices() -> list[str]:
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def check_noise_sample_shape_dtype_device(noise) -> None:
+    """``sample(shape, *, generator, device, dtype)`` returns a finite tensor of that shape, dtype
+    (float32, float64) and device (CPU; CUDA too when available), non-negative when ``one_sided``;
+    without ``device``/``dtype`` a float32 CPU tensor.
+
+    Args:
+        noise: a :class:`gsmooth.Noise` instance or subclass.
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    noise, owner = _noise_owner(noise)
+    shape = _SAMPLE_SHAPE
+    for device in _devices():
         for dtype in (torch.float32, torch.float64):
             where = f"sample(shape={shape}, device={device!r}, dtype={dtype})"
-            cpu_state = torch.random.get_rng_state()
-            cuda_state = torch.cuda.get_rng_state() if device == "cuda" else None
-            gen = torch.Generator(device=device).manual_seed(1234)
-            a = noise.sample(shape, generator=gen, device=device, dtype=dtype)
-            if not torch.equal(cpu_state, torch.random.get_rng_state()) or (
-                cuda_state is not None and not torch.equal(cuda_state, torch.cuda.get_rng_state())
-            ):
-                raise _fail(owner, f"{where} changed the global torch RNG state; expected it to draw only from `generator`")
+            a = noise.sample(shape, generator=torch.Generator(device=device).manual_seed(1234), device=device, dtype=dtype)
             if not isinstance(a, torch.Tensor):
                 raise _fail(owner, f"{where} expected a torch.Tensor, got {type(a).__name__}")
             if tuple(a.shape) != shape or a.dtype != dtype or a.device.type != device:
@@ -207,6 +322,34 @@ def _check_noise_sample(owner: str, noise: Noise) -> None:
                 raise _fail(owner, f"{where} returned NaN/inf values")
             if noise.one_sided and bool((a < 0).any()):
                 raise _fail(owner, f"{where}: one_sided is True but some draws are negative")
+    a = noise.sample((7,), generator=torch.Generator().manual_seed(0))
+    if not isinstance(a, torch.Tensor) or tuple(a.shape) != (7,) or a.dtype != torch.float32 or a.device.type != "cpu":
+        raise _fail(owner, "sample((7,), generator=g) with default device/dtype expected a float32 CPU tensor of shape (7,)")
+
+
+def check_noise_sampling_seeded(noise) -> None:
+    """``sample`` draws only from ``generator``: the global torch RNG is untouched, the same seed gives
+    the same draws, another seed other draws, and the draws are distinct (i.i.d.).
+
+    Args:
+        noise: a :class:`gsmooth.Noise` instance or subclass.
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    noise, owner = _noise_owner(noise)
+    shape = _SAMPLE_SHAPE
+    for device in _devices():
+        for dtype in (torch.float32, torch.float64):
+            where = f"sample(shape={shape}, device={device!r}, dtype={dtype})"
+            cpu_state = torch.random.get_rng_state()
+            cuda_state = torch.cuda.get_rng_state() if device == "cuda" else None
+            gen = torch.Generator(device=device).manual_seed(1234)
+            a = noise.sample(shape, generator=gen, device=device, dtype=dtype)
+            if not torch.equal(cpu_state, torch.random.get_rng_state()) or (
+                cuda_state is not None and not torch.equal(cuda_state, torch.cuda.get_rng_state())
+            ):
+                raise _fail(owner, f"{where} changed the global torch RNG state; expected it to draw only from `generator`")
             b = noise.sample(shape, generator=torch.Generator(device=device).manual_seed(1234), device=device, dtype=dtype)
             if not torch.equal(a, b):
                 raise _fail(owner, f"{where} is not deterministic: the same seeded generator gave different draws")
@@ -215,63 +358,93 @@ def _check_noise_sample(owner: str, noise: Noise) -> None:
                 raise _fail(owner, f"{where} ignores `generator`: seeds 1234 and 4321 gave identical draws")
             if int(torch.unique(a).numel()) < a.numel() // 2:
                 raise _fail(owner, f"{where}: draws are not i.i.d. (only {int(torch.unique(a).numel())} distinct values)")
-    a = noise.sample((7,), generator=torch.Generator().manual_seed(0))
-    if not isinstance(a, torch.Tensor) or tuple(a.shape) != (7,) or a.dtype != torch.float32 or a.device.type != "cpu":
-        raise _fail(owner, "sample((7,), generator=g) with default device/dtype expected a float32 CPU tensor of shape (7,)")
 
 
-def _quantile_cdf(ppf: Callable) -> Callable[[np.ndarray], np.ndarray]:
-    """A CDF built by inverting the quantile function on a dense grid (tails included)."""
-    tails = np.logspace(-12, -1, 221)
-    u = np.unique(np.concatenate([tails, np.linspace(0.1, 0.9, 4001), 1.0 - tails]))
-    x = _vectorized(ppf)(u)
-    if not np.all(np.isfinite(x)) or np.any(np.diff(x) < 0):
-        raise AssertionError("ppf(u) expected finite and non-decreasing in u on (0, 1)")
-    return lambda v: np.interp(v, x, u, left=0.0, right=1.0)
-
-
-def _check_noise_distribution(owner: str, noise: Noise) -> None:
-    from scipy import stats
-
-    has_ppf, has_pdf = _has(noise, "ppf"), _has(noise, "pdf")
+def _draws(noise: Noise) -> dict[float, np.ndarray]:
+    """Fixed-seed draws at ``sigma`` (factor 1) and ``2·sigma`` (factor 2), keyed by the factor."""
     draws = {}
     for factor, seed in ((1.0, 11), (2.0, 12)):
         nz = _with_sigma(noise, noise.sigma * factor)
         x = nz.sample((_KS_SAMPLES,), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
         draws[factor] = x.double().numpy().ravel()
-        if has_ppf:
-            try:
-                cdf = _quantile_cdf(nz.ppf)
-            except AssertionError as exc:
-                raise _fail(owner, str(exc)) from None
-            result = stats.kstest(draws[factor], cdf)
-            if not result.pvalue > _KS_MIN_PVALUE:
-                raise _fail(
-                    owner,
-                    f"samples of {nz.describe()} do not follow its ppf(): Kolmogorov–Smirnov statistic "
-                    f"{result.statistic:.4f}, p-value {result.pvalue:.2e} (expected > {_KS_MIN_PVALUE:g}) on "
-                    f"{_KS_SAMPLES} fixed-seed draws",
-                )
-    # sigma is a scale: the spread of the draws doubles with sigma (for every noise, ppf or not)
-    spread = {f: float(np.median(np.abs(d - np.median(d)))) for f, d in draws.items()}
+    return draws
+
+
+def check_noise_follows_ppf(noise) -> None:
+    """The draws follow the law of ``ppf()`` at ``sigma`` and ``2·sigma`` (Kolmogorov–Smirnov on 4000
+    fixed-seed draws, p-value > 1e-4); ``ppf`` is finite and non-decreasing. Silent for a noise
+    without ``ppf``.
+
+    Args:
+        noise: a :class:`gsmooth.Noise` instance or subclass.
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    from scipy import stats
+
+    noise, owner = _noise_owner(noise)
+    if not _has(noise, "ppf"):
+        return
+    for factor, sample in _draws(noise).items():
+        nz = _with_sigma(noise, noise.sigma * factor)
+        try:
+            cdf = _quantile_cdf(nz.ppf)
+        except AssertionError as exc:
+            raise _fail(owner, str(exc)) from None
+        result = stats.kstest(sample, cdf)
+        if not result.pvalue > _KS_MIN_PVALUE:
+            raise _fail(
+                owner,
+                f"samples of {nz.describe()} do not follow its ppf(): Kolmogorov–Smirnov statistic "
+                f"{result.statistic:.4f}, p-value {result.pvalue:.2e} (expected > {_KS_MIN_PVALUE:g}) on "
+                f"{_KS_SAMPLES} fixed-seed draws",
+            )
+
+
+def check_noise_sigma_scales_draws(noise) -> None:
+    """``sigma`` is a scale: the median absolute deviation of the draws doubles (±10 %) when
+    ``sigma`` doubles (every noise, with or without ``ppf``).
+
+    Args:
+        noise: a :class:`gsmooth.Noise` instance or subclass.
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    noise, owner = _noise_owner(noise)
+    spread = {f: float(np.median(np.abs(d - np.median(d)))) for f, d in _draws(noise).items()}
     ratio = spread[2.0] / spread[1.0] if spread[1.0] > 0 else float("nan")
     if not 1.8 < ratio < 2.2:
         raise _fail(
             owner, f"expected sigma to scale the draws (median absolute deviation x2 when sigma x2), got x{ratio:.3f}"
         )
-    if has_pdf and has_ppf:
-        # pdf and ppf must describe the same law: d ppf/du = 1 / pdf(ppf(u)) (the numerical radius uses both)
-        pdf, ppf = _vectorized(noise.pdf), _vectorized(noise.ppf)
-        u = np.linspace(0.05, 0.95, 19)
-        h = 1e-6
-        slope = (ppf(u + h) - ppf(u - h)) / (2 * h)
-        inv = 1.0 / pdf(ppf(u))
-        if not np.allclose(slope, inv, rtol=1e-3, atol=0):
-            i = int(np.argmax(np.abs(slope - inv) / np.abs(inv)))
-            raise _fail(
-                owner,
-                f"pdf() and ppf() disagree: at u={u[i]:.2f}, d ppf/du = {slope[i]:.6g} but 1/pdf(ppf(u)) = {inv[i]:.6g}",
-            )
+
+
+def check_noise_pdf_ppf_agree(noise) -> None:
+    """``pdf`` and ``ppf`` describe the same law: d ppf/du = 1 / pdf(ppf(u)) on u in [0.05, 0.95]
+    (the numerical radius uses both). Silent unless both are defined.
+
+    Args:
+        noise: a :class:`gsmooth.Noise` instance or subclass.
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    noise, owner = _noise_owner(noise)
+    if not (_has(noise, "pdf") and _has(noise, "ppf")):
+        return
+    pdf, ppf = _vectorized(noise.pdf), _vectorized(noise.ppf)
+    u = np.linspace(0.05, 0.95, 19)
+    h = 1e-6
+    slope = (ppf(u + h) - ppf(u - h)) / (2 * h)
+    inv = 1.0 / pdf(ppf(u))
+    if not np.allclose(slope, inv, rtol=1e-3, atol=0):
+        i = int(np.argmax(np.abs(slope - inv) / np.abs(inv)))
+        raise _fail(
+            owner,
+            f"pdf() and ppf() disagree: at u={u[i]:.2f}, d ppf/du = {slope[i]:.6g} but 1/pdf(ppf(u)) = {inv[i]:.6g}",
+        )
 
 
 def _as_float(owner: str, value, p) -> float:
@@ -281,8 +454,22 @@ def _as_float(owner: str, value, p) -> float:
         raise _fail(owner, f"radius({p!r}) expected a float, got {value!r}") from exc
 
 
-def _check_noise_radius(owner: str, noise: Noise) -> None:
-    radii = np.array([_as_float(owner, noise.radius(p), p) for p in _P_GRID])
+def _radii(noise: Noise, owner: str) -> np.ndarray:
+    return np.array([_as_float(owner, noise.radius(p), p) for p in _P_GRID])
+
+
+def check_noise_radius_monotone(noise) -> None:
+    """``radius(p_lower)`` is finite and ≥ 0 on [1/2, 1), 0 at p = 1/2, non-decreasing, and
+    ``radius(1.0)`` is at least the largest of them (inf allowed).
+
+    Args:
+        noise: a :class:`gsmooth.Noise` instance or subclass.
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    noise, owner = _noise_owner(noise)
+    radii = _radii(noise, owner)
     scale = max(1.0, float(noise.sigma))
     if not np.all(np.isfinite(radii)) or np.any(radii < 0):
         raise _fail(owner, f"radius(p) expected finite and >= 0 for p in [0.5, 1), got {dict(zip(_P_GRID, radii))}")
@@ -298,11 +485,36 @@ def _check_noise_radius(owner: str, noise: Noise) -> None:
     at_one = _as_float(owner, noise.radius(1.0), 1.0)
     if not at_one >= radii[-1]:
         raise _fail(owner, f"radius(1.0) expected >= radius({_P_GRID[-1]}) (inf allowed), got {at_one!r}")
+
+
+def check_noise_radius_vectorized(noise) -> None:
+    """``radius(array)`` returns an array of the same shape, equal to ``radius`` of each scalar.
+
+    Args:
+        noise: a :class:`gsmooth.Noise` instance or subclass.
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    noise, owner = _noise_owner(noise)
+    radii = _radii(noise, owner)
     arr = noise.radius(np.array(_P_GRID).reshape(2, -1))
     if not isinstance(arr, np.ndarray) or arr.shape != (2, len(_P_GRID) // 2):
         raise _fail(owner, f"radius(array of shape (2, {len(_P_GRID) // 2})) expected an array of that shape, got {arr!r}")
     if not np.allclose(arr.ravel(), radii, rtol=1e-12, atol=0):
         raise _fail(owner, "radius(array) expected the same values as radius() of each scalar")
+
+
+def check_noise_radius_rejects_bad_p_lower(noise) -> None:
+    """``radius(p)`` for p outside [1/2, 1] (or NaN) raises :class:`gsmooth.InvalidParameterError`.
+
+    Args:
+        noise: a :class:`gsmooth.Noise` instance or subclass.
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    noise, owner = _noise_owner(noise)
     for bad in (0.49, -0.1, 1.0001, 2.0, float("nan")):
         try:
             noise.radius(bad)
@@ -314,18 +526,44 @@ def _check_noise_radius(owner: str, noise: Noise) -> None:
                 f"{type(exc).__name__}: {exc}",
             ) from exc
         raise _fail(owner, f"radius({bad!r}) expected InvalidParameterError for p_lower outside [0.5, 1], returned a value")
-    # sigma is a scale: the radius doubles with sigma
+
+
+def check_noise_radius_scales_with_sigma(noise) -> None:
+    """``sigma`` is a scale: the radius doubles when ``sigma`` doubles (p = 0.6, 0.9, 0.999).
+
+    Args:
+        noise: a :class:`gsmooth.Noise` instance or subclass.
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    noise, owner = _noise_owner(noise)
     double = _with_sigma(noise, 2.0 * noise.sigma)
     for p in (0.6, 0.9, 0.999):
         r1, r2 = float(noise.radius(p)), float(double.radius(p))
         if not math.isclose(r2, 2.0 * r1, rel_tol=1e-6, abs_tol=1e-12):
             raise _fail(owner, f"expected radius to scale with sigma: radius({p}) = {r1!r} at sigma, {r2!r} at 2*sigma")
-    # symmetric noises: a closed form cannot exceed the 1-D Neyman–Pearson radius of the numerical
-    # route. With c = Ψ⁻¹(p) (= the numerical radius (Ψ⁻¹(p) − Ψ⁻¹(1−p))/2 for a symmetric ψ), the
-    # half-space classifier 1{θ₁ ≤ c} has P = p at x and exactly 1/2 at x + c·e₁: a shift of ONE
-    # coordinate by more than c makes it lose its majority, in every dimension and every norm. A
-    # smaller closed form is allowed (conservative); whether the radius holds in the declared norm
-    # in d dimensions is _check_noise_norm's question.
+
+
+def check_noise_radius_within_neyman_pearson(noise) -> None:
+    """For a symmetric noise (``one_sided = False``) with ``pdf``/``ppf`` and a closed-form
+    ``radius``, the closed form is at most :meth:`gsmooth.Noise.numerical_radius` (GSmooth eq. 3,
+    the 1-D Neyman–Pearson radius) + 1e-8·max(1, sigma). Silent otherwise.
+
+    With c = Ψ⁻¹(p) (= the numerical radius (Ψ⁻¹(p) − Ψ⁻¹(1−p))/2 for a symmetric ψ), the half-space
+    classifier 1{θ₁ ≤ c} has P = p at x and exactly 1/2 at x + c·e₁: a shift of ONE coordinate by
+    more than c makes it lose its majority, in every dimension and every norm. A smaller closed form
+    is allowed (conservative); whether the radius holds in the declared norm in d dimensions is
+    :func:`check_noise_declared_norm`'s question.
+
+    Args:
+        noise: a :class:`gsmooth.Noise` instance or subclass.
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    noise, owner = _noise_owner(noise)
+    scale = max(1.0, float(noise.sigma))
     overridden = type(noise).radius is not Noise.radius
     if overridden and not noise.one_sided and _has(noise, "pdf") and _has(noise, "ppf"):
         closed = np.array([float(noise.radius(p)) for p in _P_NUMERICAL])
@@ -419,8 +657,19 @@ def _norm_attacks(noise: Noise, dims: tuple[int, ...] = _NORM_DIMS, p_values: tu
                 yield kind, d, p, r, mass, se
 
 
-def _check_noise_norm(owner: str, noise: Noise) -> None:
-    """Attack the declared ``l2``/``l1``/``linf`` norm in d dimensions with the Neyman–Pearson worst case."""
+def check_noise_declared_norm(noise) -> None:
+    """Attack the declared norm with the Neyman–Pearson worst case (see :func:`check_noise`, last
+    item): ``l2``/``l1``/``linf`` in d ∈ {2, 16, 256} dimensions, ``param`` along its one axis
+    (p up to 0.9999). A ``param`` noise without a density passes silently; an ``l2``/``l1``/``linf``
+    one without ``pdf``/``logpdf`` fails. About 1 s per noise.
+
+    Args:
+        noise: a :class:`gsmooth.Noise` instance or subclass.
+
+    Raises:
+        AssertionError: naming the component, the direction, d, p and the worst-case mass.
+    """
+    noise, owner = _noise_owner(noise)
     norm = type(noise).norm
     one_d = norm not in _NORM_ORD  # "param": a 1-D parameter radius — attacked along its one axis
     if one_d and type(noise).logpdf is Noise.logpdf and not _has(noise, "pdf"):
@@ -465,6 +714,561 @@ def _check_noise_norm(owner: str, noise: Noise) -> None:
         if str(exc).startswith(owner):
             raise
         raise _fail(owner, str(exc)) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# transforms: one public check per property
+# ---------------------------------------------------------------------------------------------
+def _resolve_transform(transform_or_cls) -> Transform:
+    if isinstance(transform_or_cls, type):
+        if not issubclass(transform_or_cls, Transform):
+            raise AssertionError(f"check_transform: expected a subclass of gsmooth.Transform, got {transform_or_cls!r}")
+        try:
+            return transform_or_cls()
+        except Exception as exc:  # noqa: BLE001
+            raise _fail(
+                transform_or_cls.__name__,
+                f"could not be built with default arguments ({exc!r}); pass an instance to check_transform",
+            ) from exc
+    if not isinstance(transform_or_cls, Transform):
+        raise AssertionError(
+            f"check_transform: expected a gsmooth.Transform subclass or instance, got {type(transform_or_cls).__name__}"
+        )
+    return transform_or_cls
+
+
+def _transform_owner(transform) -> tuple[Transform, str]:
+    t = _resolve_transform(transform)
+    cls = type(t)
+    return t, f"{cls.__name__}(name={getattr(cls, 'name', None)!r})"
+
+
+def _tol(dtype: torch.dtype) -> dict:
+    return {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 1e-10, "atol": 1e-10}
+
+
+_BATCH = 4
+
+
+def _image_maker(input_levels: int | None) -> Callable:
+    """``images(shape, generator, dtype)``: uniform pixels in [0, 1], or on the grid i/input_levels."""
+    if input_levels is not None and (isinstance(input_levels, bool) or not isinstance(input_levels, int) or input_levels < 1):
+        raise AssertionError(f"check_transform: expected input_levels to be None or a positive int, got {input_levels!r}")
+
+    def images(shape, generator, dtype):
+        u = torch.rand(shape, generator=generator, dtype=dtype)
+        if input_levels is None:
+            return u
+        return torch.floor(u * (input_levels + 1)).clamp_(max=input_levels) / input_levels
+
+    return images
+
+
+def _forward_cases(t: Transform, image_shape, theta_range, input_levels):
+    """Yield ``(device, dtype, x, theta, where)``: a fixed-seed batch for every device and float dtype
+    (``t`` is moved to the device; the caller moves it back to the CPU)."""
+    images = _image_maker(input_levels)
+    image_shape = tuple(int(s) for s in image_shape)
+    pshape = tuple(t.param_shape(image_shape))
+    lo, hi = (float(v) for v in theta_range)
+    for device in _devices():
+        t.to(device)
+        for dtype in (torch.float32, torch.float64):
+            gen = torch.Generator().manual_seed(2024)
+            x = images((_BATCH, *image_shape), gen, dtype).to(device)
+            theta = (lo + (hi - lo) * torch.rand((_BATCH, *pshape), generator=gen, dtype=dtype)).to(device)
+            yield device, dtype, x, theta, f"forward(x {tuple(x.shape)} {dtype} on {device}, theta {tuple(theta.shape)})"
+
+
+def check_transform_class_attributes(transform, *, image_shape: tuple[int, int, int] = (3, 8, 8)) -> None:
+    """``name`` is a registry key, ``kind`` one of ``exact``/``surrogate``/``empirical``,
+    ``param_dim`` None or a positive int, ``identity_at_zero`` a bool, and ``param_shape(image_shape)``
+    is ``(param_dim,)`` (the image shape when ``param_dim is None``).
+
+    Args:
+        transform: a :class:`gsmooth.Transform` instance, or a subclass (built with default arguments).
+        image_shape: ``(C, H, W)`` given to ``param_shape``.
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    t, owner = _transform_owner(transform)
+    cls = type(t)
+    _check_name(owner, getattr(cls, "name", None))
+    if cls.kind not in KINDS:
+        raise _fail(owner, f"expected class attribute `kind` to be one of {KINDS}, got {cls.kind!r}")
+    pd = cls.param_dim
+    if pd is not None and (isinstance(pd, bool) or not isinstance(pd, int) or pd < 1):
+        raise _fail(owner, f"expected `param_dim` to be None (image-shaped θ) or a positive int, got {pd!r}")
+    if not isinstance(getattr(cls, "identity_at_zero", None), bool):
+        raise _fail(owner, f"expected `identity_at_zero` to be a bool, got {getattr(cls, 'identity_at_zero', None)!r}")
+    image_shape = tuple(int(s) for s in image_shape)
+    pshape = tuple(t.param_shape(image_shape))
+    expected_pshape = image_shape if pd is None else (pd,)
+    if pshape != expected_pshape:
+        raise _fail(owner, f"param_shape({image_shape}) expected {expected_pshape}, got {pshape}")
+
+
+def check_transform_get_params(transform) -> None:
+    """``get_params()`` rebuilds a transform with the same parameters; ``describe()`` is a string.
+
+    Args:
+        transform: a :class:`gsmooth.Transform` instance or subclass.
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    t, owner = _transform_owner(transform)
+    cls = type(t)
+    params = t.get_params()
+    try:
+        clone = cls(**params)
+    except Exception as exc:  # noqa: BLE001
+        raise _fail(owner, f"get_params() does not round-trip: {cls.__name__}(**{params!r}) raised {exc!r}") from exc
+    if clone.get_params() != params:
+        raise _fail(owner, f"get_params() does not round-trip: {params!r} rebuilt gives {clone.get_params()!r}")
+    if not isinstance(t.describe(), str):
+        raise _fail(owner, "describe() expected a string")
+
+
+def check_transform_shapes(
+    transform,
+    *,
+    image_shape: tuple[int, int, int] = (3, 8, 8),
+    theta_range: tuple[float, float] = (0.0, 1.0),
+    input_levels: int | None = None,
+) -> None:
+    """``forward(x, theta)`` with x ``(B, C, H, W)`` and theta ``(B, param_dim)`` (image-shaped when
+    ``param_dim is None``) returns a finite tensor of shape ``(B, C, H, W)``.
+
+    Args:
+        transform: a :class:`gsmooth.Transform` instance or subclass.
+        image_shape: ``(C, H, W)`` of the test images (pixels uniform in [0, 1]).
+        theta_range: θ's are drawn uniformly in this range.
+        input_levels: draw the images on the grid ``i/input_levels`` instead (quantised inputs).
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    t, owner = _transform_owner(transform)
+    try:
+        for _, dtype, x, theta, where in _forward_cases(t, image_shape, theta_range, input_levels):
+            with torch.no_grad():
+                out = t(x, theta)
+            if not isinstance(out, torch.Tensor):
+                raise _fail(owner, f"{where} expected a tensor, got {type(out).__name__}")
+            if tuple(out.shape) != tuple(x.shape):
+                raise _fail(owner, f"{where} expected shape {tuple(x.shape)}, got shape {tuple(out.shape)}")
+            if not bool(torch.isfinite(out).all()):
+                raise _fail(owner, f"{where} returned NaN/inf")
+    finally:
+        t.to("cpu")
+
+
+def check_transform_device_dtype(
+    transform,
+    *,
+    image_shape: tuple[int, int, int] = (3, 8, 8),
+    theta_range: tuple[float, float] = (0.0, 1.0),
+    input_levels: int | None = None,
+) -> None:
+    """``forward`` returns ``x``'s dtype (float32 and float64) on ``x``'s device (CPU; CUDA too when
+    available).
+
+    Args:
+        transform: a :class:`gsmooth.Transform` instance or subclass.
+        image_shape: ``(C, H, W)`` of the test images.
+        theta_range: θ's are drawn uniformly in this range.
+        input_levels: draw the images on the grid ``i/input_levels`` instead (quantised inputs).
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    t, owner = _transform_owner(transform)
+    try:
+        for device, dtype, x, theta, where in _forward_cases(t, image_shape, theta_range, input_levels):
+            with torch.no_grad():
+                out = t(x, theta)
+            if not isinstance(out, torch.Tensor) or out.dtype != dtype or out.device.type != device:
+                got = f"dtype {out.dtype} on {out.device}" if isinstance(out, torch.Tensor) else type(out).__name__
+                raise _fail(owner, f"{where} expected dtype {dtype} on {device}; got {got}")
+    finally:
+        t.to("cpu")
+
+
+def check_transform_inputs_unchanged(
+    transform,
+    *,
+    image_shape: tuple[int, int, int] = (3, 8, 8),
+    theta_range: tuple[float, float] = (0.0, 1.0),
+    input_levels: int | None = None,
+) -> None:
+    """``forward`` does not modify ``x`` or ``theta`` in place.
+
+    Args:
+        transform: a :class:`gsmooth.Transform` instance or subclass.
+        image_shape: ``(C, H, W)`` of the test images.
+        theta_range: θ's are drawn uniformly in this range.
+        input_levels: draw the images on the grid ``i/input_levels`` instead (quantised inputs).
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    t, owner = _transform_owner(transform)
+    try:
+        for _, _, x, theta, where in _forward_cases(t, image_shape, theta_range, input_levels):
+            x0, theta0 = x.clone(), theta.clone()
+            with torch.no_grad():
+                t(x, theta)
+            if not torch.equal(x, x0) or not torch.equal(theta, theta0):
+                raise _fail(owner, f"{where} modified its inputs in place")
+    finally:
+        t.to("cpu")
+
+
+def check_transform_deterministic(
+    transform,
+    *,
+    image_shape: tuple[int, int, int] = (3, 8, 8),
+    theta_range: tuple[float, float] = (0.0, 1.0),
+    input_levels: int | None = None,
+) -> None:
+    """``forward`` uses no global RNG and two calls with the same inputs give equal outputs.
+
+    Args:
+        transform: a :class:`gsmooth.Transform` instance or subclass.
+        image_shape: ``(C, H, W)`` of the test images.
+        theta_range: θ's are drawn uniformly in this range.
+        input_levels: draw the images on the grid ``i/input_levels`` instead (quantised inputs).
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    t, owner = _transform_owner(transform)
+    try:
+        for _, _, x, theta, where in _forward_cases(t, image_shape, theta_range, input_levels):
+            state = torch.random.get_rng_state()
+            with torch.no_grad():
+                out = t(x, theta)
+            if not torch.equal(state, torch.random.get_rng_state()):
+                raise _fail(owner, f"{where} used the global RNG; a transform must be deterministic given θ")
+            with torch.no_grad():
+                again = t(x, theta)
+            if not torch.equal(out, again):
+                raise _fail(owner, f"{where} is not deterministic: two calls gave different outputs")
+    finally:
+        t.to("cpu")
+
+
+def check_transform_batched(
+    transform,
+    *,
+    image_shape: tuple[int, int, int] = (3, 8, 8),
+    theta_range: tuple[float, float] = (0.0, 1.0),
+    input_levels: int | None = None,
+) -> None:
+    """The output for a batch equals applying the transform to each sample with its own θ.
+
+    Args:
+        transform: a :class:`gsmooth.Transform` instance or subclass.
+        image_shape: ``(C, H, W)`` of the test images.
+        theta_range: θ's are drawn uniformly in this range.
+        input_levels: draw the images on the grid ``i/input_levels`` instead (quantised inputs).
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    t, owner = _transform_owner(transform)
+    try:
+        for _, dtype, x, theta, where in _forward_cases(t, image_shape, theta_range, input_levels):
+            tol = _tol(dtype)
+            with torch.no_grad():
+                out = t(x, theta)
+                for i in range(_BATCH):
+                    single = t(x[i : i + 1], theta[i : i + 1])
+                    if not torch.allclose(single[0], out[i], **tol):
+                        raise _fail(
+                            owner,
+                            f"{where} is not batched per sample: output {i} of the batch differs from applying the "
+                            f"transform to sample {i} alone (max diff {float((single[0] - out[i]).abs().max()):.3g}); "
+                            "expected one θ per image",
+                        )
+    finally:
+        t.to("cpu")
+
+
+def check_transform_identity_at_zero(
+    transform,
+    *,
+    image_shape: tuple[int, int, int] = (3, 8, 8),
+    theta_range: tuple[float, float] = (0.0, 1.0),
+    input_levels: int | None = None,
+) -> None:
+    """θ = 0 gives a finite output, and returns ``x`` when ``identity_at_zero`` is declared (read
+    from the instance, so a hyper-parameter may switch it off, e.g. ``defocus_blur(alias_sigma=0.5)``).
+
+    Args:
+        transform: a :class:`gsmooth.Transform` instance or subclass.
+        image_shape: ``(C, H, W)`` of the test images.
+        theta_range: unused by this check except for the shape of θ (kept for a uniform signature).
+        input_levels: draw the images on the grid ``i/input_levels`` instead (quantised inputs).
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    t, owner = _transform_owner(transform)
+    try:
+        for _, dtype, x, theta, _ in _forward_cases(t, image_shape, theta_range, input_levels):
+            with torch.no_grad():
+                zero = t(x, torch.zeros_like(theta))
+            if not bool(torch.isfinite(zero).all()):
+                raise _fail(owner, f"forward with θ = 0 ({dtype}) returned NaN/inf")
+            if t.identity_at_zero and not torch.allclose(zero, x, **_tol(dtype)):
+                raise _fail(
+                    owner,
+                    f"identity_at_zero is declared but τ(0, x) != x ({dtype}, max diff "
+                    f"{float((zero - x).abs().max()):.3g}); set identity_at_zero = False if θ = 0 is not the identity",
+                )
+    finally:
+        t.to("cpu")
+
+
+def _composes(t: Transform, exact: bool | None) -> bool:
+    # a resolvable transform whose θ's compose by another law (TSS contrast: (k, b)) declares
+    # `composes_additively = False`; its own law is the plugin's to test
+    if exact is None:
+        return type(t).kind == "exact" and bool(getattr(type(t), "composes_additively", True))
+    return bool(exact)
+
+
+def check_transform_composition(
+    transform,
+    *,
+    image_shape: tuple[int, int, int] = (3, 8, 8),
+    theta_range: tuple[float, float] = (0.0, 1.0),
+    input_levels: int | None = None,
+    exact: bool | None = None,
+) -> None:
+    """The composition law ``τ(a, τ(b, x)) = τ(a + b, x)`` in float64 (a, b in half of
+    ``theta_range``), which makes a transform *resolvable*. Silent when ``exact`` is False.
+
+    Args:
+        transform: a :class:`gsmooth.Transform` instance or subclass.
+        image_shape: ``(C, H, W)`` of the test images.
+        theta_range: a and b are drawn uniformly in its lower half.
+        input_levels: draw the images on the grid ``i/input_levels`` instead (quantised inputs).
+        exact: check the law; default: when ``kind == "exact"`` and the class does not set
+            ``composes_additively = False``.
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    t, owner = _transform_owner(transform)
+    if not _composes(t, exact):
+        return
+    images = _image_maker(input_levels)
+    image_shape = tuple(int(s) for s in image_shape)
+    pshape = tuple(t.param_shape(image_shape))
+    lo, hi = (float(v) for v in theta_range)
+    try:
+        for device in _devices():
+            t.to(device)
+            gen = torch.Generator().manual_seed(7)
+            x = images((_BATCH, *image_shape), gen, torch.float64).to(device)
+            a = (lo + (hi - lo) / 2 * torch.rand((_BATCH, *pshape), generator=gen, dtype=torch.float64)).to(device)
+            b = (lo + (hi - lo) / 2 * torch.rand((_BATCH, *pshape), generator=gen, dtype=torch.float64)).to(device)
+            with torch.no_grad():
+                twice, once = t(t(x, b), a), t(x, a + b)
+            if not torch.allclose(twice, once, rtol=1e-8, atol=1e-8):
+                raise _fail(
+                    owner,
+                    f"kind={type(t).kind!r} (exact) expected τ(a, τ(b, x)) = τ(a + b, x) in float64, max diff "
+                    f"{float((twice - once).abs().max()):.3g}; pass exact=False if it composes only approximately",
+                )
+    finally:
+        t.to("cpu")
+
+
+def check_transform_lipschitz_factor(
+    transform,
+    *,
+    image_shape: tuple[int, int, int] = (3, 8, 8),
+    input_levels: int | None = None,
+) -> None:
+    """``lipschitz_factor(x)`` (x ``(C, H, W)``) is a finite float ≥ 1, exactly 1 for ``kind == "exact"``.
+
+    Args:
+        transform: a :class:`gsmooth.Transform` instance or subclass.
+        image_shape: ``(C, H, W)`` of the test images.
+        input_levels: draw the images on the grid ``i/input_levels`` instead (quantised inputs).
+
+    Raises:
+        AssertionError: naming the component and the property.
+    """
+    t, owner = _transform_owner(transform)
+    images = _image_maker(input_levels)
+    image_shape = tuple(int(s) for s in image_shape)
+    try:
+        for device in _devices():
+            t.to(device)
+            for i in range(2):
+                xi = images(image_shape, torch.Generator().manual_seed(i), torch.float32).to(device)
+                try:
+                    m = float(t.lipschitz_factor(xi))
+                except Exception as exc:  # noqa: BLE001
+                    raise _fail(owner, f"lipschitz_factor(x of shape {image_shape}) raised {exc!r}") from exc
+                if not math.isfinite(m) or m < 1.0:
+                    raise _fail(owner, f"lipschitz_factor(x) expected a finite M* >= 1, got {m!r}")
+                if type(t).kind == "exact" and m != 1.0:
+                    raise _fail(owner, f"kind 'exact' expected lipschitz_factor(x) == 1 (the radius holds as is), got {m!r}")
+    finally:
+        t.to("cpu")
+
+
+# ---------------------------------------------------------------------------------------------
+# all checks of a component, and the pytest decorator
+# ---------------------------------------------------------------------------------------------
+#: The noise checks, in the order :func:`check_noise` runs them (cheap and basic first).
+NOISE_CHECKS: tuple[Callable[..., None], ...] = (
+    check_noise_class_attributes,
+    check_noise_get_params,
+    check_noise_validates_sigma,
+    check_noise_sample_shape_dtype_device,
+    check_noise_sampling_seeded,
+    check_noise_follows_ppf,
+    check_noise_sigma_scales_draws,
+    check_noise_pdf_ppf_agree,
+    check_noise_radius_monotone,
+    check_noise_radius_vectorized,
+    check_noise_radius_rejects_bad_p_lower,
+    check_noise_radius_scales_with_sigma,
+    check_noise_radius_within_neyman_pearson,
+    check_noise_declared_norm,
+)
+
+#: The transform checks, in the order :func:`check_transform` runs them.
+TRANSFORM_CHECKS: tuple[Callable[..., None], ...] = (
+    check_transform_class_attributes,
+    check_transform_get_params,
+    check_transform_shapes,
+    check_transform_device_dtype,
+    check_transform_inputs_unchanged,
+    check_transform_deterministic,
+    check_transform_batched,
+    check_transform_identity_at_zero,
+    check_transform_composition,
+    check_transform_lipschitz_factor,
+)
+
+_TRANSFORM_OPTIONS = ("image_shape", "exact", "theta_range", "input_levels")
+
+
+def noise_checks(noise) -> Iterator[tuple[Callable[[Any], None], str]]:
+    """Yield ``(check, name)`` for every conformance check of a noise, in :func:`check_noise`'s order;
+    ``check(noise)`` raises ``AssertionError`` when the property fails. A check that does not apply
+    (e.g. the ``ppf`` law of a noise without ``ppf``) passes silently.
+
+    Args:
+        noise: a :class:`gsmooth.Noise` instance or subclass (only used to check its type here).
+
+    Example:
+        >>> import gsmooth
+        >>> from gsmooth.testing import noise_checks
+        >>> [name for _, name in noise_checks(gsmooth.noise("gaussian", sigma=0.25))][:2]
+        ['check_noise_class_attributes', 'check_noise_get_params']
+    """
+    _resolve_noise(noise, None)
+    for check in NOISE_CHECKS:
+        yield check, check.__name__
+
+
+def transform_checks(transform, **options) -> Iterator[tuple[Callable[[Any], None], str]]:
+    """Yield ``(check, name)`` for every conformance check of a transform, in :func:`check_transform`'s
+    order, each bound to the ``options`` it takes; ``check(transform)`` raises ``AssertionError``
+    when the property fails.
+
+    Args:
+        transform: a :class:`gsmooth.Transform` instance or subclass (only used to check its type here).
+        **options: the keyword arguments of :func:`check_transform` (``image_shape``, ``exact``,
+            ``theta_range``, ``input_levels``).
+
+    Example:
+        >>> import gsmooth
+        >>> from gsmooth.testing import transform_checks
+        >>> t = gsmooth.transform("brightness")
+        >>> for check, name in transform_checks(t, image_shape=(1, 4, 4), theta_range=(-1.0, 1.0)):
+        ...     check(t)   # silent when conformant
+    """
+    unknown = sorted(set(options) - set(_TRANSFORM_OPTIONS))
+    if unknown:
+        raise InvalidParameterError(
+            f"transform_checks: expected options among {', '.join(_TRANSFORM_OPTIONS)}, got {', '.join(unknown)}"
+        )
+    _resolve_transform(transform)
+    for check in TRANSFORM_CHECKS:
+        accepted = inspect.signature(check).parameters
+        bound = {k: v for k, v in options.items() if k in accepted}
+        yield (functools.partial(check, **bound) if bound else check), check.__name__
+
+
+def _label(component) -> str:
+    if isinstance(component, type):
+        return str(getattr(component, "name", "") or component.__name__)
+    try:
+        return component.describe()
+    except Exception:  # noqa: BLE001 - an id is cosmetic; the checks report the failure
+        return type(component).__name__
+
+
+def parametrize_with_checks(components):
+    """A ``pytest.mark.parametrize("component, check", …)`` decorator over every conformance check of
+    every component (scikit-learn's ``parametrize_with_checks``): one test per (component, check),
+    with ids such as ``gaussian(sigma=0.25)-check_noise_sampling_seeded``.
+
+    Args:
+        components: noises and transforms (instances or classes); an item may also be a pair
+            ``(transform, options)`` with ``options`` a dict of :func:`check_transform`'s keyword
+            arguments (``{"theta_range": (-30, 30), "exact": False}``).
+
+    Returns:
+        The decorator; the test function takes the arguments ``component`` and ``check`` and calls
+        ``check(component)``.
+
+    Raises:
+        PluginError: an item is neither a noise nor a transform (also a ``TypeError``).
+
+    Example, in a plugin's test suite::
+
+        from gsmooth.testing import parametrize_with_checks
+        from gsmooth_mine import MyNoise, MyTransform
+
+        @parametrize_with_checks([MyNoise(sigma=0.5), (MyTransform(), {"theta_range": (0.0, 2.0)})])
+        def test_conformance(component, check):
+            check(component)
+    """
+    import pytest
+
+    params = []
+    for item in components:
+        component, options = item if isinstance(item, tuple) else (item, {})
+        if _is_component(component, Noise):
+            if options:
+                raise PluginError(f"parametrize_with_checks: expected no options for a noise, got {options!r}")
+            checks = noise_checks(component)
+        elif _is_component(component, Transform):
+            checks = transform_checks(component, **options)
+        else:
+            raise PluginError(
+                "parametrize_with_checks: expected gsmooth.Noise / gsmooth.Transform subclasses or instances, "
+                f"got {type(component).__name__} {component!r}"
+            )
+        label = _label(component)
+        params.extend(pytest.param(component, check, id=f"{label}-{name}") for check, name in checks)
+    return pytest.mark.parametrize("component, check", params)
+
+
+def _is_component(obj, base: type) -> bool:
+    return isinstance(obj, base) or (isinstance(obj, type) and issubclass(obj, base))
 
 
 def check_noise(noise_or_cls, *, sigma: float | None = None) -> None:
@@ -517,39 +1321,8 @@ def check_noise(noise_or_cls, *, sigma: float | None = None) -> None:
         >>> check_noise(type(gsmooth.noise("laplace", sigma=1.0)), sigma=0.5)   # a class works too
     """
     noise = _resolve_noise(noise_or_cls, sigma)
-    owner = f"{type(noise).__name__}(name={getattr(type(noise), 'name', None)!r})"
-    _check_noise_class(owner, type(noise))
-    _check_noise_params(owner, noise)
-    _check_noise_validation(owner, noise)
-    _check_noise_sample(owner, noise)
-    _check_noise_distribution(owner, noise)
-    _check_noise_radius(owner, noise)
-    _check_noise_norm(owner, noise)
-
-
-# ---------------------------------------------------------------------------------------------
-# transforms
-# ---------------------------------------------------------------------------------------------
-def _resolve_transform(transform_or_cls) -> Transform:
-    if isinstance(transform_or_cls, type):
-        if not issubclass(transform_or_cls, Transform):
-            raise AssertionError(f"check_transform: expected a subclass of gsmooth.Transform, got {transform_or_cls!r}")
-        try:
-            return transform_or_cls()
-        except Exception as exc:  # noqa: BLE001
-            raise _fail(
-                transform_or_cls.__name__,
-                f"could not be built with default arguments ({exc!r}); pass an instance to check_transform",
-            ) from exc
-    if not isinstance(transform_or_cls, Transform):
-        raise AssertionError(
-            f"check_transform: expected a gsmooth.Transform subclass or instance, got {type(transform_or_cls).__name__}"
-        )
-    return transform_or_cls
-
-
-def _tol(dtype: torch.dtype) -> dict:
-    return {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 1e-10, "atol": 1e-10}
+    for check in NOISE_CHECKS:
+        check(noise)
 
 
 def check_transform(
@@ -595,115 +1368,6 @@ def check_transform(
         >>> check_transform(gsmooth.transform("additive"), image_shape=(1, 4, 4))   # silent when conformant
     """
     t = _resolve_transform(transform_or_cls)
-    cls = type(t)
-    owner = f"{cls.__name__}(name={getattr(cls, 'name', None)!r})"
-    _check_name(owner, getattr(cls, "name", None))
-    if cls.kind not in KINDS:
-        raise _fail(owner, f"expected class attribute `kind` to be one of {KINDS}, got {cls.kind!r}")
-    pd = cls.param_dim
-    if pd is not None and (isinstance(pd, bool) or not isinstance(pd, int) or pd < 1):
-        raise _fail(owner, f"expected `param_dim` to be None (image-shaped θ) or a positive int, got {pd!r}")
-    if not isinstance(getattr(cls, "identity_at_zero", None), bool):
-        raise _fail(owner, f"expected `identity_at_zero` to be a bool, got {getattr(cls, 'identity_at_zero', None)!r}")
-    image_shape = tuple(int(s) for s in image_shape)
-    pshape = tuple(t.param_shape(image_shape))
-    expected_pshape = image_shape if pd is None else (pd,)
-    if pshape != expected_pshape:
-        raise _fail(owner, f"param_shape({image_shape}) expected {expected_pshape}, got {pshape}")
-    params = t.get_params()
-    try:
-        clone = cls(**params)
-    except Exception as exc:  # noqa: BLE001
-        raise _fail(owner, f"get_params() does not round-trip: {cls.__name__}(**{params!r}) raised {exc!r}") from exc
-    if clone.get_params() != params:
-        raise _fail(owner, f"get_params() does not round-trip: {params!r} rebuilt gives {clone.get_params()!r}")
-    if not isinstance(t.describe(), str):
-        raise _fail(owner, "describe() expected a string")
-    if exact is None:
-        # a resolvable transform whose θ's compose by another law (TSS contrast: (k, b)) declares
-        # `composes_additively = False`; its own law is the plugin's to test
-        exact = cls.kind == "exact" and bool(getattr(cls, "composes_additively", True))
-    lo, hi = (float(v) for v in theta_range)
-    if input_levels is not None and (isinstance(input_levels, bool) or not isinstance(input_levels, int) or input_levels < 1):
-        raise AssertionError(f"check_transform: expected input_levels to be None or a positive int, got {input_levels!r}")
-
-    def images(shape, generator, dtype):
-        u = torch.rand(shape, generator=generator, dtype=dtype)
-        if input_levels is None:
-            return u
-        return torch.floor(u * (input_levels + 1)).clamp_(max=input_levels) / input_levels
-
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    batch = 4
-    for device in devices:
-        t.to(device)
-        for dtype in (torch.float32, torch.float64):
-            gen = torch.Generator().manual_seed(2024)
-            x = images((batch, *image_shape), gen, dtype).to(device)
-            theta = (lo + (hi - lo) * torch.rand((batch, *pshape), generator=gen, dtype=dtype)).to(device)
-            where = f"forward(x {tuple(x.shape)} {dtype} on {device}, theta {tuple(theta.shape)})"
-            x0, theta0 = x.clone(), theta.clone()
-            state = torch.random.get_rng_state()
-            with torch.no_grad():
-                out = t(x, theta)
-            if not torch.equal(state, torch.random.get_rng_state()):
-                raise _fail(owner, f"{where} used the global RNG; a transform must be deterministic given θ")
-            if not isinstance(out, torch.Tensor):
-                raise _fail(owner, f"{where} expected a tensor, got {type(out).__name__}")
-            if tuple(out.shape) != tuple(x.shape) or out.dtype != dtype or out.device.type != device:
-                raise _fail(
-                    owner, f"{where} expected shape {tuple(x.shape)}, dtype {dtype} on {device}; got shape "
-                    f"{tuple(out.shape)}, dtype {out.dtype} on {out.device}",
-                )
-            if not bool(torch.isfinite(out).all()):
-                raise _fail(owner, f"{where} returned NaN/inf")
-            if not torch.equal(x, x0) or not torch.equal(theta, theta0):
-                raise _fail(owner, f"{where} modified its inputs in place")
-            with torch.no_grad():
-                again = t(x, theta)
-            if not torch.equal(out, again):
-                raise _fail(owner, f"{where} is not deterministic: two calls gave different outputs")
-            tol = _tol(dtype)
-            with torch.no_grad():
-                for i in range(batch):
-                    single = t(x[i : i + 1], theta[i : i + 1])
-                    if not torch.allclose(single[0], out[i], **tol):
-                        raise _fail(
-                            owner,
-                            f"{where} is not batched per sample: output {i} of the batch differs from applying the "
-                            f"transform to sample {i} alone (max diff {float((single[0] - out[i]).abs().max()):.3g}); "
-                            "expected one θ per image",
-                        )
-                zero = t(x, torch.zeros_like(theta))
-            if not bool(torch.isfinite(zero).all()):
-                raise _fail(owner, f"forward with θ = 0 ({dtype}) returned NaN/inf")
-            if t.identity_at_zero and not torch.allclose(zero, x, **tol):
-                raise _fail(
-                    owner,
-                    f"identity_at_zero is declared but τ(0, x) != x ({dtype}, max diff "
-                    f"{float((zero - x).abs().max()):.3g}); set identity_at_zero = False if θ = 0 is not the identity",
-                )
-        if exact:
-            gen = torch.Generator().manual_seed(7)
-            x = images((batch, *image_shape), gen, torch.float64).to(device)
-            a = (lo + (hi - lo) / 2 * torch.rand((batch, *pshape), generator=gen, dtype=torch.float64)).to(device)
-            b = (lo + (hi - lo) / 2 * torch.rand((batch, *pshape), generator=gen, dtype=torch.float64)).to(device)
-            with torch.no_grad():
-                twice, once = t(t(x, b), a), t(x, a + b)
-            if not torch.allclose(twice, once, rtol=1e-8, atol=1e-8):
-                raise _fail(
-                    owner,
-                    f"kind={cls.kind!r} (exact) expected τ(a, τ(b, x)) = τ(a + b, x) in float64, max diff "
-                    f"{float((twice - once).abs().max()):.3g}; pass exact=False if it composes only approximately",
-                )
-        for i in range(2):
-            xi = images(image_shape, torch.Generator().manual_seed(i), torch.float32).to(device)
-            try:
-                m = float(t.lipschitz_factor(xi))
-            except Exception as exc:  # noqa: BLE001
-                raise _fail(owner, f"lipschitz_factor(x of shape {image_shape}) raised {exc!r}") from exc
-            if not math.isfinite(m) or m < 1.0:
-                raise _fail(owner, f"lipschitz_factor(x) expected a finite M* >= 1, got {m!r}")
-            if cls.kind == "exact" and m != 1.0:
-                raise _fail(owner, f"kind 'exact' expected lipschitz_factor(x) == 1 (the radius holds as is), got {m!r}")
-    t.to("cpu")
+    options = {"image_shape": image_shape, "exact": exact, "theta_range": theta_range, "input_levels": input_levels}
+    for check, _ in transform_checks(t, **options):
+        check(t)

@@ -1,7 +1,23 @@
-"""Parameter validation from one table (scikit-learn's ``_parameter_constraints`` idea).
+"""Validation helpers, public for plugin authors: every message reads "expected …, got …" and every
+error is a typed :mod:`gsmooth.errors` error (a :class:`~gsmooth.errors.GsmoothError` *and* the
+matching built-in), which the CLI prints as one line with exit code 2.
 
-A component declares ``_parameter_constraints = {"sigma": [Interval(Real, 0, None, closed="neither")]}``
-and calls :func:`validate_params` once in ``__init__``; every message reads "expected …, got …".
+Hyper-parameters come from one table (scikit-learn's ``_parameter_constraints`` idea): a component
+declares ``_parameter_constraints = {"sigma": [Interval(Real, 0, None, closed="neither")]}`` and
+calls ``self.validate_params()`` (:meth:`gsmooth.Noise.validate_params`, which runs
+:func:`validate_params`) once at the end of ``__init__``. Inputs of ``forward`` go through
+:func:`check_images` and :func:`check_theta`.
+
+Example:
+    >>> import torch
+    >>> from gsmooth.validation import check_images, check_theta
+    >>> x = check_images(torch.rand(2, 1, 4, 4), owner="mine")
+    >>> check_theta(0.5, batch=2, param_dim=1, owner="mine").shape
+    torch.Size([2, 1])
+    >>> check_images(torch.rand(1, 4, 4), owner="mine")
+    Traceback (most recent call last):
+    ...
+    gsmooth.errors.InputError: mine: expected x of shape (B, C, H, W), got (1, 4, 4)
 """
 
 from __future__ import annotations
@@ -11,10 +27,10 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, Mapping
 
-from .errors import InvalidParameterError
+from .errors import InputError, InputTypeError, InvalidParameterError
 
-__all__ = ["Interval", "Options", "validate_params", "check_probability", "check_positive_int", "check_device",
-           "check_input_shape", "check_path"]
+__all__ = ["Interval", "Options", "validate_params", "check_images", "check_theta", "check_probability",
+           "check_positive_int", "check_device", "check_input_shape", "check_path"]
 
 
 @dataclass(frozen=True)
@@ -62,7 +78,24 @@ class Options:
 
 
 def validate_params(owner: str, params: Mapping[str, Any], constraints: Mapping[str, list]) -> None:
-    """Check ``params`` against ``constraints``; raise :class:`InvalidParameterError` on the first miss."""
+    """Check ``params`` against ``constraints``; raise :class:`InvalidParameterError` on the first miss.
+
+    Args:
+        owner: who is checking, the prefix of the message (``"MyNoise('mine')"``).
+        params: name → value; names without a constraint are not checked.
+        constraints: name → list of rules (:class:`Interval`, :class:`Options`); a value passes
+            when any rule contains it.
+
+    Raises:
+        InvalidParameterError: ``"<owner>: parameter 'sigma' expected …, got …"``.
+
+    Example:
+        >>> validate_params("mine", {"sigma": 0.5}, {"sigma": [Interval(Real, 0, None, closed="neither")]})
+        >>> validate_params("mine", {"sigma": -1}, {"sigma": [Interval(Real, 0, None, closed="neither")]})
+        Traceback (most recent call last):
+        ...
+        gsmooth.errors.InvalidParameterError: mine: parameter 'sigma' expected a finite number in (0, inf), got -1
+    """
     for name, value in params.items():
         rules = constraints.get(name)
         if rules is None:
@@ -72,6 +105,110 @@ def validate_params(owner: str, params: Mapping[str, Any], constraints: Mapping[
             raise InvalidParameterError(
                 f"{owner}: parameter {name!r} expected {expected}, got {value!r}"
             )
+
+
+def check_images(x: Any, *, owner: str, channels: int | None = None, finite: bool = True):
+    """``x`` unchanged if it is a batch of images: a floating ``(B, C, H, W)`` :class:`torch.Tensor`
+    (with ``channels`` channels when given, and only finite values when ``finite``).
+
+    Args:
+        x: the input of a transform's ``forward``.
+        owner: the message prefix (the transform's name).
+        channels: the required ``C``, or None for any.
+        finite: also refuse NaN/inf pixels (one pass over ``x``). The built-in transforms pass
+            ``False``: :class:`gsmooth.Smoother` checks the image once, before the noise batches.
+
+    Returns:
+        ``x`` (the same tensor).
+
+    Raises:
+        InputTypeError: not a tensor, or not floating point (also a ``TypeError``).
+        InputError: another shape, another channel count, non-finite values.
+
+    Example:
+        >>> import torch
+        >>> check_images(torch.zeros(2, 3, 8, 8), owner="mine", channels=3).shape
+        torch.Size([2, 3, 8, 8])
+        >>> check_images(torch.zeros(2, 3, 8, 8, dtype=torch.uint8), owner="mine")
+        Traceback (most recent call last):
+        ...
+        gsmooth.errors.InputTypeError: mine: expected a floating-point x (pixels in [0, 1]), got torch.uint8
+    """
+    import torch
+
+    if not isinstance(x, torch.Tensor):
+        raise InputTypeError(f"{owner}: expected x to be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 4:
+        raise InputError(f"{owner}: expected x of shape (B, C, H, W), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise InputTypeError(f"{owner}: expected a floating-point x (pixels in [0, 1]), got {x.dtype}")
+    if channels is not None and x.shape[1] != channels:
+        raise InputError(f"{owner}: expected x with {channels} channel(s), got shape {tuple(x.shape)}")
+    if finite and not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise InputError(f"{owner}: expected finite pixels, got {bad} NaN/inf value(s)")
+    return x
+
+
+def check_theta(theta: Any, *, batch: int, param_dim: int, owner: str, dtype=None, device=None,
+                finite: bool = True):
+    """``theta`` as a ``(batch, param_dim)`` tensor: one parameter vector per image.
+
+    Accepted, and broadcast: a number or 0-d tensor (the same θ for every image), ``(batch,)`` when
+    ``param_dim == 1``, ``(1, param_dim)``; lists and arrays are converted. ``dtype`` / ``device``
+    (default: kept, or torch's default dtype for non-tensors) cast the result, as ``forward`` needs.
+
+    Args:
+        theta: the parameters given to ``forward``.
+        batch: ``B``, the number of images (``x.shape[0]``).
+        param_dim: the transform's ``param_dim``.
+        owner: the message prefix (the transform's name).
+        dtype: the dtype of the result, or None.
+        device: the device of the result (usually ``x.device``), or None.
+        finite: also refuse NaN/inf values. The built-in transforms pass ``False``: their θ come from
+            the noise.
+
+    Returns:
+        A ``(batch, param_dim)`` tensor (a broadcast view where θ was broadcast).
+
+    Raises:
+        InputTypeError: not convertible to a numeric tensor (also a ``TypeError``).
+        InputError: another shape, or non-finite values.
+
+    Example:
+        >>> import torch
+        >>> check_theta(torch.zeros(3), batch=3, param_dim=1, owner="mine").shape
+        torch.Size([3, 1])
+        >>> check_theta(torch.zeros(3, 1), batch=3, param_dim=2, owner="mine")
+        Traceback (most recent call last):
+        ...
+        gsmooth.errors.InputError: mine: expected theta of shape (B, 2) with B = 3 (one parameter vector per image), got (3, 1)
+    """
+    import torch
+
+    b, dim = int(batch), int(param_dim)
+    if not isinstance(theta, torch.Tensor):
+        try:
+            theta = torch.as_tensor(theta, dtype=dtype, device=device)
+        except (TypeError, ValueError, RuntimeError):
+            raise InputTypeError(
+                f"{owner}: expected theta to be a tensor or numbers, got {type(theta).__name__}"
+            ) from None
+    if dtype is not None or device is not None:
+        theta = theta.to(device=device, dtype=dtype)
+    if theta.dim() == 0:
+        theta = theta.expand(b, dim)
+    elif dim == 1 and theta.dim() == 1:
+        theta = theta.reshape(-1, 1)
+    if theta.dim() != 2 or theta.shape[1] != dim or theta.shape[0] not in (1, b):
+        raise InputError(
+            f"{owner}: expected theta of shape (B, {dim}) with B = {b} (one parameter vector per image), "
+            f"got {tuple(theta.shape)}"
+        )
+    if finite and not bool(torch.isfinite(theta).all()):
+        bad = int((~torch.isfinite(theta)).sum())
+        raise InputError(f"{owner}: expected finite theta, got {bad} NaN/inf value(s)")
+    return theta.expand(b, dim)
 
 
 def check_probability(name: str, value: Any) -> float:

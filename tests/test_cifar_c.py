@@ -21,7 +21,8 @@ from gsmooth.data.cifar_c import (
 )
 from gsmooth.cli import main
 from gsmooth.data.corruptions import CORRUPTIONS, corrupt
-from gsmooth.data.datasets import DatasetFormatError, ImageTensorDataset
+from gsmooth.data.datasets import ImageTensorDataset
+from gsmooth.errors import DatasetFormatError
 from gsmooth.errors import DatasetNotFoundError, InputError, InvalidParameterError, UnknownComponentError
 
 N = 12

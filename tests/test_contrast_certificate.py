@@ -14,7 +14,8 @@ from torch import nn
 
 import gsmooth
 from gsmooth.interval.contrast_regions import NUMERICAL_MARGIN, _cell_width, cell_slack, slice_requirement
-from gsmooth.interval.engine import UnsupportedTransformError, certify_interval
+from gsmooth.errors import UnsupportedTransformError
+from gsmooth.interval.engine import certify_interval
 from gsmooth.interval.neyman_pearson import required_probability, tradeoff_point
 
 SIGMA = 0.2

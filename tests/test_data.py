@@ -17,7 +17,6 @@ import torch
 
 from gsmooth.data.datasets import (
     DEBIAN_FASHION_MNIST_DIR,
-    DatasetFormatError,
     DatasetInfo,
     ImageTensorDataset,
     available_datasets,
@@ -26,6 +25,7 @@ from gsmooth.data.datasets import (
     read_idx,
 )
 from gsmooth.errors import (
+    DatasetFormatError,
     DatasetNotFoundError,
     GsmoothError,
     InvalidParameterError,

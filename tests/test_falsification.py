@@ -182,7 +182,7 @@ class StudentNoise(gsmooth.Noise):
 
     def __init__(self, *, sigma: float = 1.0):
         self.sigma = sigma
-        self._validate_params()
+        self.validate_params()
 
     def sample(self, shape, *, generator, device=None, dtype=torch.float32):
         u = torch.rand(shape, generator=generator, device=device, dtype=torch.float64).clamp_(1e-15, 1 - 1e-15)

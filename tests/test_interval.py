@@ -15,10 +15,9 @@ import torch
 from torch import nn
 
 import gsmooth
-from gsmooth.errors import InvalidParameterError
+from gsmooth.errors import InvalidParameterError, UnsupportedTransformError
 from gsmooth.interval.engine import (
     IntervalCertificate,
-    UnsupportedTransformError,
     certify_interval,
     parse_range,
     slice_plan,

@@ -14,7 +14,7 @@ from gsmooth.errors import InvalidParameterError
 from gsmooth.core.noise import Noise
 from gsmooth.core.radius import integrated_radius
 from gsmooth.core.stats import clopper_pearson_lower
-from gsmooth.testing import check_noise
+from gsmooth.testing import check_noise, parametrize_with_checks
 from gsmooth_plugins.noises import (
     ExponentialNoise,
     FoldedGaussianNoise,
@@ -41,9 +41,9 @@ DESIGN_FORMULAS = {
 
 
 # -- conformance ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("cls", BUILTIN_NOISES, ids=lambda c: c.name)
-def test_builtin_passes_check_noise(cls):
-    check_noise(cls)  # a class, built with its default sigma
+@parametrize_with_checks(BUILTIN_NOISES)  # classes, built with their default sigma
+def test_builtin_noise_conformance(component, check):
+    check(component)
 
 
 @pytest.mark.parametrize("noise, sigma", [(UniformNoise(sigma=0.25), 1.7), (ExponentialNoise(sigma=2.0), None)])

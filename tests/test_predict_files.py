@@ -16,7 +16,8 @@ from gsmooth.io.checkpoints import load_checkpoint, save_checkpoint
 from gsmooth.cli import main
 from gsmooth.data.datasets import dataset_info
 from gsmooth.errors import InputError
-from gsmooth.io.image_files import ImageFileError, ImagePathError, load_images
+from gsmooth.errors import ImageFileError, ImagePathError
+from gsmooth.io.image_files import load_images
 from gsmooth.models.architectures import build_model
 
 SIZE = 12  # tiny models: 12x12 inputs

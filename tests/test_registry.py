@@ -39,7 +39,7 @@ class TentNoise(gsmooth.Noise):
 
     def __init__(self, *, sigma: float = 1.0):
         self.sigma = sigma
-        self._validate_params()
+        self.validate_params()
 
     def sample(self, shape, *, generator, device=None, dtype=torch.float32):
         u = torch.rand((2, *shape), generator=generator, device=device, dtype=dtype)

@@ -28,7 +28,7 @@ class GoodNoise(gsmooth.Noise):
 
     def __init__(self, *, sigma: float = 0.5):
         self.sigma = sigma
-        self._validate_params()
+        self.validate_params()
 
     def sample(self, shape, *, generator, device=None, dtype=torch.float32):
         u = torch.rand(shape, generator=generator, device=device, dtype=dtype).clamp_(1e-12, 1 - 1e-12)
@@ -167,7 +167,7 @@ class GaussianWithoutPdf(gsmooth.Noise):
 
     def __init__(self, *, sigma: float = 0.25):
         self.sigma = sigma
-        self._validate_params()
+        self.validate_params()
 
     def sample(self, shape, *, generator, device=None, dtype=torch.float32):
         return torch.randn(shape, generator=generator, device=device, dtype=dtype).mul_(self.sigma)
@@ -336,3 +336,91 @@ def test_broken_transform_fails(cls, match):
 def test_transform_defaults():
     assert gsmooth.Transform.identity_at_zero is True
     check_transform(gsmooth.transform("additive"), image_shape=(1, 5, 3))
+
+
+# -- named checks and parametrize_with_checks ------------------------------------------------------------------
+from gsmooth import testing as gt  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "cls, failing",
+    [
+        (FirstThetaOnly, "check_transform_batched"),
+        (InPlace, "check_transform_inputs_unchanged"),
+        (Random, "check_transform_deterministic"),
+        (OffsetAtZero, "check_transform_identity_at_zero"),
+        (DropsDtype, "check_transform_device_dtype"),
+        (Scale, "check_transform_composition"),
+        (SmallLipschitz, "check_transform_lipschitz_factor"),
+        (BadKind, "check_transform_class_attributes"),
+    ],
+)
+def test_each_named_transform_check_tests_one_property(cls, failing):
+    """The broken transform fails the named check and passes the others that do not depend on it."""
+    for check, name in gt.transform_checks(cls):
+        if name == failing:
+            with pytest.raises(AssertionError):
+                check(cls)
+        elif name in ("check_transform_shapes", "check_transform_get_params"):
+            check(cls)  # unrelated properties still pass
+
+
+@pytest.mark.parametrize(
+    "cls, failing",
+    [
+        (GlobalRng, "check_noise_sampling_seeded"),
+        (IgnoresGenerator, "check_noise_sampling_seeded"),
+        (WrongDtype, "check_noise_sample_shape_dtype_device"),
+        (WrongScale, "check_noise_follows_ppf"),
+        (NoValidation, "check_noise_validates_sigma"),
+        (WrongClosedForm, "check_noise_radius_within_neyman_pearson"),
+        (NotZeroAtHalf, "check_noise_radius_monotone"),
+        (NoRangeCheck, "check_noise_radius_rejects_bad_p_lower"),
+        (BadNorm, "check_noise_class_attributes"),
+    ],
+)
+def test_each_named_noise_check_tests_one_property(cls, failing):
+    check = getattr(gt, failing)
+    with pytest.raises(AssertionError, match=cls.__name__):
+        check(cls)
+    gt.check_noise_get_params(cls)  # an unrelated property still passes
+    assert failing in [name for _, name in gt.noise_checks(cls)]
+
+
+def test_check_lists_match_the_public_names():
+    public = {n for n in gt.__all__ if n.startswith(("check_noise_", "check_transform_"))}
+    assert public == {c.__name__ for c in gt.NOISE_CHECKS + gt.TRANSFORM_CHECKS}
+    assert [n for _, n in gt.transform_checks(Shift)] == [c.__name__ for c in gt.TRANSFORM_CHECKS]
+
+
+def test_transform_checks_bind_only_the_options_each_check_takes():
+    checks = dict((name, check) for check, name in gt.transform_checks(Scale, exact=False, image_shape=(1, 4, 4)))
+    assert checks["check_transform_composition"].keywords == {"exact": False, "image_shape": (1, 4, 4)}
+    assert checks["check_transform_lipschitz_factor"].keywords == {"image_shape": (1, 4, 4)}
+    assert checks["check_transform_get_params"] is gt.check_transform_get_params
+    for check in checks.values():
+        check(Scale)  # exact=False: Scale passes
+    with pytest.raises(gsmooth.InvalidParameterError, match="expected options among .*, got sigma"):
+        list(gt.transform_checks(Scale, sigma=1.0))
+
+
+def test_parametrize_with_checks_makes_one_test_per_component_and_check():
+    mark = gt.parametrize_with_checks([GoodNoise(sigma=0.5), (Scale, {"exact": False}), Shift()])
+    assert mark.name == "parametrize" and mark.args[0] == "component, check"
+    params = mark.args[1]
+    ids = [p.id for p in params]
+    assert len(ids) == len(gt.NOISE_CHECKS) + 2 * len(gt.TRANSFORM_CHECKS)
+    assert "t_logistic(sigma=0.5)-check_noise_sampling_seeded" in ids
+    assert "t_scale-check_transform_composition" in ids and "t_shift-check_transform_batched" in ids
+    scale_composition = next(p for p in params if p.id == "t_scale-check_transform_composition")
+    component, check = scale_composition.values
+    check(component)  # bound to exact=False
+    with pytest.raises(gsmooth.PluginError, match="expected gsmooth.Noise / gsmooth.Transform .*, got str"):
+        gt.parametrize_with_checks(["gaussian"])
+    with pytest.raises(gsmooth.PluginError, match="expected no options for a noise"):
+        gt.parametrize_with_checks([(GoodNoise, {"exact": False})])
+
+
+@gt.parametrize_with_checks([GoodNoise(sigma=2.0), (Scale(), {"exact": False})])
+def test_parametrize_with_checks_in_use(component, check):
+    check(component)

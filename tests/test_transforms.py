@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import gsmooth
-from gsmooth.testing import check_transform
+from gsmooth.testing import check_transform, parametrize_with_checks
 from gsmooth_plugins.transforms import (
     Brightness,
     Contrast,
@@ -86,15 +86,21 @@ def test_gsmooth_plugins_lists_them(capsys):
         assert name in out
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_check_transform(name):
+def _conformance_case(name):
     cls, _, _, theta_range, exact, _ = SPECS[name]
     image_shape = (3, 12, 12) if name in ("gaussian_blur", "defocus_blur") else (3, 8, 8)
     # default `exact` (from kind and composes_additively) where the additive law holds for real θ's;
     # translation composes only on the integer lattice (tested below)
-    check_transform(cls(), image_shape=image_shape, theta_range=theta_range, exact=None if exact else False)
-    if name == "contrast":
-        check_transform(cls(), theta_range=theta_range)  # composes_additively=False skips the additive law
+    return cls(), {"image_shape": image_shape, "theta_range": theta_range, "exact": None if exact else False}
+
+
+@parametrize_with_checks([_conformance_case(name) for name in NAMES])
+def test_builtin_transform_conformance(component, check):
+    check(component)
+
+
+def test_check_transform_contrast_default_exact():
+    check_transform(Contrast(), theta_range=SPECS["contrast"][3])  # composes_additively=False skips the additive law
 
 
 def test_check_transform_non_default_hyperparameters():

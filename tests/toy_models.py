@@ -51,7 +51,7 @@ class PdfOnlyLaplace(gsmooth.Noise):
 
     def __init__(self, *, sigma: float = 0.05):
         self.sigma = sigma
-        self._validate_params()
+        self.validate_params()
 
     def sample(self, shape, *, generator, device=None, dtype=torch.float32):
         e1 = torch.empty(shape, device=device, dtype=dtype).exponential_(generator=generator)

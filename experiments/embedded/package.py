@@ -14,7 +14,6 @@ build commands and the training logs' summaries).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -22,16 +21,12 @@ from pathlib import Path
 import torch
 
 import gsmooth
-from gsmooth.io.checkpoints import load_checkpoint, save_checkpoint
+from gsmooth.io.checkpoints import file_sha256 as sha256, load_checkpoint, save_checkpoint
 from gsmooth.data.datasets import load_dataset
 from gsmooth.core.defaults import defaults_of
 from gsmooth.embedded import DEFAULTS_FILE, SAMPLE_FILE, SAMPLE_SIZE, read_defaults
 
 LIMIT_BYTES = 10 * 1024 * 1024
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def strip(ck, dst: Path, surrogate_name: str | None) -> None:

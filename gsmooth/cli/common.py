@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import warnings
@@ -12,12 +11,14 @@ from pathlib import Path
 
 import torch
 
-from ..io.checkpoints import Checkpoint, load_checkpoint
+from ..io.checkpoints import Checkpoint, file_sha256, load_checkpoint
 from ..embedded import QUICKSTART_TIME
 from ..data.datasets import load_dataset
 from ..errors import CheckpointError, InvalidParameterError
+from ..plugin.components import check_keywords
 from ..plugin.registry import get_registry
 from ..core.smoother import Smoother
+from ..validation import check_device
 
 
 def _parsed(text: str, convert, expected: str):
@@ -215,14 +216,6 @@ def fill_sampling_defaults(args) -> None:
         args.n = args.n_default
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @dataclass
 class Setup:
     ckpt: Checkpoint
@@ -239,13 +232,6 @@ class Setup:
 
 def warn(msg: str) -> None:
     print(f"gsmooth: warning: {msg}", file=sys.stderr)
-
-
-def check_device(device: str) -> torch.device:
-    """``--device`` checked before anything is loaded (see :func:`gsmooth.validation.check_device`)."""
-    from ..validation import check_device as _check
-
-    return _check(device, what="--device")
 
 
 def resolve_surrogate_path(path: str | None, *, what: str) -> tuple[str, str]:
@@ -345,13 +331,15 @@ def setup_smoother(args) -> Setup:
     checkpoint was trained with) makes the smoother's transform a
     :class:`gsmooth.surrogate.transform.SurrogateTransform` of kind ``surrogate``.
     """
-    device = check_device(args.device)
+    device = check_device(args.device, what="--device")
     ckpt = load_checkpoint(args.model, map_location=device)
     model = ckpt.build_model(device=device)
     trained = ckpt.smoothing or {}
     ch = smoothing_choice(args, trained)
     noise_name, noise_params = ch["noise_name"], ch["noise_params"]
     transform_name, transform_params = ch["transform_name"], ch["transform_params"]
+    check_keywords("noise", noise_name, ch["noise_cls"], noise_params)  # the checkpoint's, as recorded
+    check_keywords("transform", transform_name, ch["transform_cls"], transform_params)
     noise = ch["noise_cls"](**noise_params)
     surrogate_path = surrogate_sha = None
     latent_sigma = None

@@ -27,8 +27,9 @@ from ..surrogate.evaluate import evaluate_surrogate
 from ..surrogate.io import load_surrogate, save_surrogate
 from ..surrogate.transform import SurrogateTransform
 from ..training.trainer import check_checkpoint_out, dataset_inputs
+from ..validation import check_device
 from .common import (
-    HelpFormatter, batch_int, check_device, component_name, float32_positive, nonneg_int, positive_float, positive_int, seed_int,
+    HelpFormatter, batch_int, component_name, float32_positive, nonneg_int, positive_float, positive_int, seed_int,
 )
 
 
@@ -209,7 +210,7 @@ def _progress(epoch: int, partial: bool, epochs: int) -> str:
 
 
 def run_train(args) -> int:
-    device = check_device(args.device)
+    device = check_device(args.device, what="--device")
     # Before any work: --out may be written (not a dataset file, writable folder), and is new unless
     # --resume names a surrogate of `gsmooth surrogate train` (configuration compared in train_surrogate).
     out = check_checkpoint_out(args.out, resume=args.resume, inputs=dataset_inputs(args.dataset, args.data_dir))
@@ -270,7 +271,7 @@ def run_train(args) -> int:
 
 
 def _load_for_eval(args):
-    device = check_device(args.device)
+    device = check_device(args.device, what="--device")
     sur = load_surrogate(args.surrogate, map_location=device)
     name = args.dataset or sur.dataset
     if not name or name == "custom":

@@ -8,8 +8,9 @@ from ..errors import InvalidParameterError
 from ..plugin.registry import get_registry
 from ..training.trainer import TrainConfig, check_checkpoint_out, dataset_inputs, read_resumable, saved_epoch, train
 from ..core.defaults import defaults_of
+from ..validation import check_device
 from .common import (
-    HelpFormatter, batch_int, check_device, component_name, float32_nonneg, float32_positive, positive_float, positive_int,
+    HelpFormatter, batch_int, component_name, float32_nonneg, float32_positive, positive_float, positive_int,
     seed_int,
 )
 
@@ -140,7 +141,7 @@ def _resolve(args, saved: dict) -> dict:
 
 
 def run(args) -> int:
-    device = check_device(args.device)
+    device = check_device(args.device, what="--device")
     if args.no_noise and (args.noise or args.sigma is not None or args.surrogate or args.transform != "additive"):
         raise InvalidParameterError(
             "--no-noise trains without smoothing noise; expected no --noise/--sigma/--surrogate/--transform with it, "

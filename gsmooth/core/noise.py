@@ -58,7 +58,7 @@ class Noise(ParamsMixin):
 
     def __init__(self, *, sigma: float):
         self.sigma = sigma
-        self._validate_params()
+        self.validate_params()
 
     # -- sampling -------------------------------------------------------------------------------
     def sample(

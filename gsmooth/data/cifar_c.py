@@ -40,8 +40,8 @@ import torch
 
 from .. import __version__
 from .corruptions import CORRUPTIONS, SEVERITIES, check_corruption_name, check_severity, corrupt
-from .datasets import DatasetFormatError, DatasetInfo, ImageTensorDataset, dataset_info
-from ..errors import DatasetNotFoundError, InputError, InvalidParameterError, OutputFileError, UnknownComponentError
+from .datasets import DatasetInfo, ImageTensorDataset, dataset_info
+from ..errors import DatasetFormatError, DatasetNotFoundError, InputError, InvalidParameterError, OutputFileError, UnknownComponentError
 from ..io.output_files import atomic_output, atomic_write, check_output_dir
 from ..validation import check_path
 

@@ -83,7 +83,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import io
 import math
 from numbers import Integral
@@ -93,7 +92,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import InputError, InvalidParameterError, UnknownComponentError
+from ..errors import InputError, InvalidParameterError, UnknownComponentError, suggest
 
 __all__ = [
     "CORRUPTIONS",
@@ -193,8 +192,7 @@ def check_corruption_name(name: str) -> str:
     """
     if isinstance(name, str) and name in CORRUPTIONS:
         return name
-    close = difflib.get_close_matches(str(name).strip().lower(), list(CORRUPTIONS), n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = suggest(str(name).strip().lower(), CORRUPTIONS, cutoff=0.5)
     raise UnknownComponentError(
         f"unknown corruption: expected one of {', '.join(CORRUPTIONS)}, got {name!r}.{hint}"
     )

@@ -29,7 +29,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import gzip
 import os
 import pickle
@@ -41,12 +40,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import DatasetNotFoundError, GsmoothError, InvalidParameterError, UnknownComponentError
+from ..errors import DatasetFormatError, DatasetNotFoundError, GsmoothError, InvalidParameterError, UnknownComponentError, suggest
 from ..validation import Options, validate_params
 
 __all__ = [
     "DatasetInfo",
-    "DatasetFormatError",
     "ImageTensorDataset",
     "available_datasets",
     "dataset_info",
@@ -61,10 +59,6 @@ __all__ = [
 DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-
-class DatasetFormatError(GsmoothError, ValueError):
-    """A dataset file exists but is corrupted or not in the expected format."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,8 +149,7 @@ def _canonical_name(name: str) -> str:
     if key in _INFOS:
         return key
     candidates = list(_INFOS) + list(_ALIASES)
-    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
-    hint = f" Did you mean {_ALIASES.get(close[0], close[0])!r}?" if close else ""
+    hint = suggest(key, candidates, cutoff=0.5, show=lambda c: _ALIASES.get(c, c))
     raise UnknownComponentError(
         f"unknown dataset: expected one of {', '.join(available_datasets())}, got {name!r}.{hint}"
     )

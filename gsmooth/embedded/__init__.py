@@ -26,14 +26,13 @@ are smaller than a full run's and the printed summary says so.
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-from ..errors import InvalidParameterError
+from ..errors import InvalidParameterError, suggest
 
 __all__ = [
     "EmbeddedDefault", "EMBEDDED", "EMBEDDED_DIR", "DEFAULTS_FILE", "read_defaults", "QUICKSTART_TIME", "SAMPLE_DATASET", "SAMPLE_FILE", "SAMPLE_SIZE", "embedded_default", "manifest",
@@ -143,8 +142,7 @@ def embedded_default(transform: str | None) -> EmbeddedDefault:
     """
     name = transform or "additive"
     if name not in EMBEDDED:
-        close = difflib.get_close_matches(name, list(EMBEDDED), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = suggest(name, EMBEDDED)
         raise InvalidParameterError(
             f"no embedded default model for transform {name!r}: expected --model CKPT (train one with `gsmooth train "
             f"--transform {_shell_word(name)} …`), or one of the embedded transforms {', '.join(sorted(EMBEDDED))}.{hint}"

@@ -36,7 +36,7 @@ The adversaries
   instead (interval certificates, which do speak about τ(α, x), are attacked as above).
 
 A typed refusal (:class:`gsmooth.InvalidParameterError`, e.g.
-:class:`gsmooth.interval.engine.UnsupportedTransformError`) when building the smoother or certifying is
+:class:`gsmooth.errors.UnsupportedTransformError`) when building the smoother or certifying is
 *fine*: an engine that refuses an unsound combination passes, and the report lists the refusal.
 
 Example:

@@ -105,7 +105,7 @@ import torch
 
 from ..core.certificates import ABSTAIN, ResultBatch
 from .contrast_regions import slice_requirements
-from ..errors import InvalidParameterError
+from ..errors import InvalidParameterError, UnsupportedTransformError
 from ..core.stats import clopper_pearson_lower
 from ..core.seeding import derive_seed
 from ..core.smoother import check_domain, check_range_in_domain
@@ -120,7 +120,6 @@ __all__ = [
     "certify_interval",
     "format_range",
     "parse_range",
-    "UnsupportedTransformError",
 ]
 
 #: Composition laws other than addition for which the certificate is implemented: the slice's
@@ -130,10 +129,6 @@ _LAWS = {"contrast"}
 #: Mixed into the per-slice noise-stream keys so that slice streams never coincide with the
 #: image's own (uncentred) stream.
 _SLICE_TAG = 0x51_1CE5
-
-
-class UnsupportedTransformError(InvalidParameterError):
-    """The transform/noise pair cannot be given an interval certificate (the message says why)."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -39,14 +39,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import GsmoothError, InputError
+from ..errors import ImageFileError, ImagePathError, InputError
 from ..validation import check_path
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "ARRAY_SUFFIXES",
-    "ImageFileError",
-    "ImagePathError",
     "ImageSource",
     "open_images",
     "load_images",
@@ -62,14 +60,6 @@ _LUMA = (0.299, 0.587, 0.114)
 _SCAN_CHUNK = 256
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-
-class ImageFileError(InputError):
-    """An input image or array file is unreadable, of the wrong kind, shape, size or value range."""
-
-
-class ImagePathError(GsmoothError, FileNotFoundError):
-    """The input path does not exist or holds no images."""
 
 
 @dataclass

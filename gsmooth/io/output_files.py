@@ -40,7 +40,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator, Mapping, Optional, Union
 
-from ..errors import OutputFileError
+from ..errors import InvalidParameterError, OutputFileError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -199,7 +199,7 @@ def atomic_output(path: PathLike, mode: str = "wb", *, keep_on_interrupt: bool =
 
     ``mode`` is ``"wb"`` or ``"w"`` (UTF-8 text)."""
     if mode not in ("wb", "w"):
-        raise ValueError(f"atomic_output expected mode 'wb' or 'w', got {mode!r}")
+        raise InvalidParameterError(f"atomic_output expected mode 'wb' or 'w', got {mode!r}")
     target = Path(os.path.expanduser(os.fspath(path)))
     directory = target.absolute().parent
     try:

@@ -89,42 +89,32 @@ def sidecar_path(path: str | os.PathLike) -> str:
 class ResultsWriter:
     """Append one row per image to a TSV results file, flushed and fsync'd as it is computed.
 
-    Parameters
-    ----------
-    path:
-        The TSV file. Its directory must exist. The configuration goes to ``<path>.json``.
-    columns:
-        Extra columns written after Cohen's ``idx label predict radius correct time``
-        (which may be listed too; they are always first and in Cohen's order).
-    config:
-        JSON-serialisable dict describing the run (checkpoint path and hash, dataset, split,
-        noise, sigma, n0, n, alpha, seed, transform, …). A re-run resumes only if it is equal.
-    radius:
-        ``False`` for prediction-only files in Cohen's ``predict.py`` layout
-        ``idx label predict correct time`` (no radius column).
-    resume:
-        If ``True`` (default) and ``path`` exists with an equal configuration, continue it:
-        :attr:`done` holds the ``idx`` values already written. If ``False``, an existing file is
-        an error — results are never overwritten silently.
+    Args:
+        path: The TSV file. Its directory must exist. The configuration goes to ``<path>.json``.
+        columns: Extra columns written after Cohen's ``idx label predict radius correct time``
+            (which may be listed too; they are always first and in Cohen's order).
+        config: JSON-serialisable dict describing the run (checkpoint path and hash, dataset, split,
+            noise, sigma, n0, n, alpha, seed, transform, …). A re-run resumes only if it is equal.
+        radius: ``False`` for prediction-only files in Cohen's ``predict.py`` layout
+            ``idx label predict correct time`` (no radius column).
+        resume: If ``True`` (default) and ``path`` exists with an equal configuration, continue it:
+            :attr:`done` holds the ``idx`` values already written. If ``False``, an existing file is
+            an error — results are never overwritten silently.
 
-    Raises
-    ------
-    ResultsFileError
-        The directory does not exist or is not writable; the file exists but was written by a
-        different configuration, has no sidecar, has other columns, or is being written by
-        another process; or ``resume=False`` and the file exists.
-    InvalidParameterError
-        ``columns`` or ``config`` are malformed.
+    Raises:
+        ResultsFileError: The directory does not exist or is not writable; the file exists but was
+            written by a different configuration, has no sidecar, has other columns, or is being
+            written by another process; or ``resume=False`` and the file exists.
+        InvalidParameterError: ``columns`` or ``config`` are malformed.
 
-    Example
-    -------
-    >>> import os, tempfile
-    >>> out = os.path.join(tempfile.mkdtemp(), "run.tsv")
-    >>> with ResultsWriter(out, columns=["p_lower", "noise"], config={"sigma": 0.5}) as w:
-    ...     w.write({"idx": 0, "label": 1, "predict": -1, "radius": 0.0, "time": 0.8,
-    ...              "p_lower": 0.42, "noise": "gaussian"})
-    >>> open(out).read().splitlines()[0]
-    'idx\\tlabel\\tpredict\\tradius\\tcorrect\\ttime\\tp_lower\\tnoise'
+    Example:
+        >>> import os, tempfile
+        >>> out = os.path.join(tempfile.mkdtemp(), "run.tsv")
+        >>> with ResultsWriter(out, columns=["p_lower", "noise"], config={"sigma": 0.5}) as w:
+        ...     w.write({"idx": 0, "label": 1, "predict": -1, "radius": 0.0, "time": 0.8,
+        ...              "p_lower": 0.42, "noise": "gaussian"})
+        >>> open(out).read().splitlines()[0]
+        'idx\\tlabel\\tpredict\\tradius\\tcorrect\\ttime\\tp_lower\\tnoise'
     """
 
     def __init__(

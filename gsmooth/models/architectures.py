@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections import OrderedDict
@@ -36,7 +35,7 @@ from typing import Callable, Sequence, Union
 import torch
 from torch import nn
 
-from ..errors import InputError, InvalidParameterError, UnknownComponentError
+from ..errors import InputError, InvalidParameterError, UnknownComponentError, suggest
 from ..validation import Interval, validate_params
 
 __all__ = [
@@ -322,8 +321,7 @@ def torchvision_model(name: str, *, num_classes: int, in_channels: int = 3) -> n
 
     known = tvm.list_models(module=tvm)
     if name not in known:
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        hint = f" Did you mean {TV_PREFIX + close[0]!r}?" if close else ""
+        hint = suggest(name, known, show=lambda c: TV_PREFIX + c)
         raise UnknownComponentError(
             f"unknown torchvision architecture: expected a name from "
             f"torchvision.models.list_models() (e.g. 'tv:resnet18'), got {TV_PREFIX + name!r}.{hint}"
@@ -384,8 +382,7 @@ def _make_net(arch: str, num_classes: int, input_shape: tuple[int, int, int]) ->
             f"architecture 'resnet{shown}': CIFAR ResNets expected depth = 6n + 2 "
             f"(20, 32, 44, 56, 110, …) up to {MAX_RESNET_DEPTH}, got {shown}.{hint}"
         )
-    close = difflib.get_close_matches(key, list(_ARCHS), n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = suggest(key, _ARCHS, cutoff=0.5)
     raise UnknownComponentError(
         f"unknown architecture: expected one of {', '.join(available_architectures())}, "
         f"'resnet<6n+2>' or 'tv:<torchvision model>', got {arch!r}.{hint}"

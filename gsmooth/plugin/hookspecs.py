@@ -41,7 +41,8 @@ def register_noises() -> list:
     which the engine integrates the radius numerically. Check it with
     :func:`gsmooth.testing.check_noise`.
 
-    :return: a list of classes (not instances). An empty list is allowed.
+    Returns:
+        A list of classes (not instances). An empty list is allowed.
     """
 
 
@@ -55,5 +56,6 @@ def register_transforms() -> list:
     ``x (B,C,H,W)`` and ``theta (B, param_dim)`` to ``(B,C,H,W)``. Check it with
     :func:`gsmooth.testing.check_transform`.
 
-    :return: a list of classes (not instances). An empty list is allowed.
+    Returns:
+        A list of classes (not instances). An empty list is allowed.
     """

@@ -12,7 +12,6 @@ component, or two plugins that claim one name, fail loudly: that is a bug a user
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.metadata
 import os
@@ -22,7 +21,7 @@ from typing import Iterable
 import pluggy
 
 from . import hookspecs
-from ..errors import DuplicateComponentError, InvalidParameterError, PluginError, UnknownComponentError
+from ..errors import DuplicateComponentError, InvalidParameterError, PluginError, UnknownComponentError, suggest
 from ..core.noise import Noise, _check_norm
 from ..core.defaults import TransformDefaults
 from ..core.transform import KINDS, Transform
@@ -72,12 +71,6 @@ class PluginFailure:
     target: str  # entry point value or module
     source: str
     error: str
-
-
-def suggest(name: str, choices: Iterable[str]) -> str:
-    """`` Did you mean 'x'?`` for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def _unknown(kind: str, name: str, choices: Iterable[str]) -> UnknownComponentError:

@@ -100,8 +100,3 @@ def _sample_uniform(pairs, n: int, gen: torch.Generator) -> torch.Tensor:
     hi = torch.tensor([p[1] for p in pairs], dtype=torch.float64)
     return lo + (hi - lo) * torch.rand((n, len(pairs)), generator=gen, dtype=torch.float64)
 
-
-def _check_device(device) -> torch.device:
-    from ..validation import check_device
-
-    return check_device(device, what="surrogate: device")

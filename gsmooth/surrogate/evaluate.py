@@ -11,8 +11,8 @@ import torch
 from ..errors import InputError
 from .lipschitz import normalize_param_range
 from ..core.seeding import derive_seed
-from ..validation import Interval, validate_params
-from ._data import _Images, _check_device, _meta_str, _resolve_transform, _sample_uniform
+from ..validation import Interval, check_device, validate_params
+from ._data import _Images, _meta_str, _resolve_transform, _sample_uniform
 from .model import SurrogateModel
 
 
@@ -151,7 +151,7 @@ def evaluate_surrogate(
     d = surrogate.param_dim
     pairs = normalize_param_range(param_range if param_range is not None else surrogate.param_range, d)
     param = next(surrogate.parameters())
-    dev = param.device if device is None else _check_device(device)
+    dev = param.device if device is None else check_device(device, what="surrogate: device")
     surrogate.to(dev).eval()
     tr.to(dev)
     images = _Images(dataset, max_eval, "evaluate_surrogate")

@@ -14,8 +14,8 @@ from ..io.checkpoints import nonfinite_tensors
 from ..errors import CheckpointError, InvalidParameterError, TrainingDivergedError
 from .lipschitz import normalize_param_range
 from ..core.seeding import derive_seed
-from ..validation import Interval, validate_params
-from ._data import _Images, _check_device, _meta_str, _resolve_transform, _sample_uniform, _transform_param_dim
+from ..validation import Interval, check_device, validate_params
+from ._data import _Images, _meta_str, _resolve_transform, _sample_uniform, _transform_param_dim
 from ..core.defaults import defaults_of
 from ..core.transform import Transform
 from .io import PathLike, _read_surrogate, save_surrogate
@@ -192,7 +192,7 @@ def train_surrogate(
         validate_params("train_surrogate", {"max_train": max_train}, {"max_train": [Interval(Integral, 1, None)]})
     if time_limit is not None:
         validate_params("train_surrogate", {"time_limit": time_limit}, {"time_limit": [Interval(Real, 0, None, closed="neither")]})
-    device = _check_device(device)
+    device = check_device(device, what="surrogate: device")
     existing = None
     if checkpoint is not None:
         from ..io.output_files import check_output_file

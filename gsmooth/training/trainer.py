@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from ..io.checkpoints import load_checkpoint, nonfinite_tensors, save_checkpoint
+from ..io.checkpoints import file_sha256, load_checkpoint, nonfinite_tensors, save_checkpoint
 from ..data.datasets import dataset_files, dataset_info, load_dataset
 from ..errors import CheckpointError, GsmoothError, InvalidParameterError, TrainingDivergedError
 from ..io.output_files import check_output_file
@@ -111,16 +111,6 @@ class EpochStats:
     seconds: float
 
 
-def _file_sha256(path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _check_surrogate(cfg: TrainConfig) -> None:
     """Resolve ``cfg.surrogate`` to an absolute path and fill in (or check) its SHA-256."""
     if cfg.surrogate is None:
@@ -129,7 +119,7 @@ def _check_surrogate(cfg: TrainConfig) -> None:
     if not path.is_file():
         raise InvalidParameterError(f"train: surrogate expected an existing surrogate checkpoint, got {cfg.surrogate!r}")
     cfg.surrogate = str(path.resolve())
-    digest = _file_sha256(path)
+    digest = file_sha256(path)
     if cfg.surrogate_sha256 is None:
         cfg.surrogate_sha256 = digest
     elif cfg.surrogate_sha256 != digest:

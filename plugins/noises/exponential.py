@@ -21,7 +21,7 @@ class ExponentialNoise(gsmooth.Noise):
 
     def __init__(self, *, sigma: float = 1.0):
         self.sigma = sigma
-        self._validate_params()
+        self.validate_params()
 
     def sample(self, shape, *, generator, device=None, dtype=torch.float32):
         return torch.empty(shape, device=device, dtype=dtype).exponential_(generator=generator).mul_(self.sigma)

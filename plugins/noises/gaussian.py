@@ -23,7 +23,7 @@ class GaussianNoise(gsmooth.Noise):
 
     def __init__(self, *, sigma: float = 0.25):
         self.sigma = sigma
-        self._validate_params()
+        self.validate_params()
 
     def sample(self, shape, *, generator, device=None, dtype=torch.float32):
         # one pass over memory (randn followed by mul_ would be two)

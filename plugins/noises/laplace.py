@@ -19,7 +19,7 @@ class LaplaceNoise(gsmooth.Noise):
 
     def __init__(self, *, sigma: float = 0.25):
         self.sigma = sigma
-        self._validate_params()
+        self.validate_params()
 
     def sample(self, shape, *, generator, device=None, dtype=torch.float32):
         e1 = torch.empty(shape, device=device, dtype=dtype).exponential_(generator=generator)

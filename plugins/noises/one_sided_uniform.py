@@ -15,7 +15,7 @@ class OneSidedUniformNoise(gsmooth.Noise):
 
     def __init__(self, *, sigma: float = 1.0):
         self.sigma = sigma
-        self._validate_params()
+        self.validate_params()
 
     def sample(self, shape, *, generator, device=None, dtype=torch.float32):
         return torch.rand(shape, generator=generator, device=device, dtype=dtype).mul_(self.sigma)

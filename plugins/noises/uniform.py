@@ -15,7 +15,7 @@ class UniformNoise(gsmooth.Noise):
 
     def __init__(self, *, sigma: float = 0.5):
         self.sigma = sigma
-        self._validate_params()
+        self.validate_params()
 
     def sample(self, shape, *, generator, device=None, dtype=torch.float32):
         return torch.empty(shape, device=device, dtype=dtype).uniform_(-self.sigma, self.sigma, generator=generator)

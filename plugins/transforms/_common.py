@@ -20,6 +20,8 @@ from numbers import Integral, Real
 import torch
 
 import gsmooth
+from gsmooth.errors import InputError, InputTypeError, InvalidParameterError
+from gsmooth.validation import check_images, check_theta
 
 __all__ = [
     "PADDING_MODES",
@@ -42,13 +44,9 @@ PADDING_MODES = ("zeros", "border", "reflection")
 
 
 def check_image(fn: str, x: torch.Tensor) -> None:
-    """Raise a clear error unless ``x`` is a floating ``(B, C, H, W)`` tensor."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{fn}: expected x to be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != 4:
-        raise ValueError(f"{fn}: expected x of shape (B, C, H, W), got {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"{fn}: expected a floating-point x (pixels in [0, 1]), got {x.dtype}")
+    """:func:`gsmooth.validation.check_images` without the finiteness pass (the Smoother checks the
+    image once; a transform's pure function propagates NaN like torch does)."""
+    check_images(x, owner=fn, finite=False)
 
 
 def compute_dtype(x: torch.Tensor) -> torch.dtype:
@@ -57,25 +55,13 @@ def compute_dtype(x: torch.Tensor) -> torch.dtype:
 
 
 def params(fn: str, theta, x: torch.Tensor, dim: int, dtype: torch.dtype) -> torch.Tensor:
-    """``theta`` as a ``(B, dim)`` tensor of ``dtype`` on ``x``'s device (a float is broadcast)."""
-    b = x.shape[0]
-    if not isinstance(theta, torch.Tensor):
-        theta = torch.as_tensor(theta, dtype=dtype, device=x.device)
-    theta = theta.to(device=x.device, dtype=dtype)
-    if theta.dim() == 0:
-        theta = theta.expand(b, dim)
-    elif dim == 1 and theta.dim() == 1:
-        theta = theta.reshape(-1, 1)
-    if theta.dim() != 2 or theta.shape[1] != dim or theta.shape[0] not in (1, b):
-        raise ValueError(
-            f"{fn}: expected theta of shape (B, {dim}) with B = {b} (one parameter vector per image), "
-            f"got {tuple(theta.shape)}"
-        )
-    return theta.expand(b, dim)
+    """``theta`` as a ``(B, dim)`` tensor of ``dtype`` on ``x``'s device (a float is broadcast):
+    :func:`gsmooth.validation.check_theta` without the finiteness pass (θ come from the noise)."""
+    return check_theta(theta, batch=x.shape[0], param_dim=dim, owner=fn, dtype=dtype, device=x.device, finite=False)
 
 
-def _bad(owner: str, name: str, expected: str, value) -> gsmooth.InvalidParameterError:
-    return gsmooth.InvalidParameterError(f"{owner}: parameter {name!r} expected {expected}, got {value!r}")
+def _bad(owner: str, name: str, expected: str, value) -> InvalidParameterError:
+    return InvalidParameterError(f"{owner}: parameter {name!r} expected {expected}, got {value!r}")
 
 
 def check_int(owner: str, name: str, value, minimum: int) -> None:
@@ -116,14 +102,14 @@ def _speed_image(owner: str, x) -> torch.Tensor | None:
     """``x`` ``(C, H, W)`` as a float64 CPU tensor, or None when H or W < 2 (no bound offered:
     kornia maps a singleton axis specially). Raises on a wrong shape or non-finite pixels."""
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{owner}: expected x to be a torch.Tensor, got {type(x).__name__}")
+        raise InputTypeError(f"{owner}: expected x to be a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 3:
-        raise ValueError(f"{owner}: expected one image x of shape (C, H, W), got {tuple(x.shape)}")
+        raise InputError(f"{owner}: expected one image x of shape (C, H, W), got {tuple(x.shape)}")
     if x.is_complex() or x.dtype == torch.bool:
-        raise TypeError(f"{owner}: expected a real x, got {x.dtype}")
+        raise InputTypeError(f"{owner}: expected a real x, got {x.dtype}")
     x64 = x.detach().to(device="cpu", dtype=torch.float64)
     if not bool(torch.isfinite(x64).all()):
-        raise ValueError(f"{owner}: x has non-finite pixels; no finite speed bound exists")
+        raise InputError(f"{owner}: expected finite pixels (no finite speed bound exists otherwise), got NaN/inf")
     if x64.shape[1] < 2 or x64.shape[2] < 2:
         return None
     return x64
@@ -133,7 +119,7 @@ def _speed_interval(owner: str, low, high) -> tuple[float, float]:
     """``(low, high)`` as finite floats with low ≤ high."""
     low, high = float(low), float(high)
     if not (math.isfinite(low) and math.isfinite(high)) or low > high:
-        raise ValueError(f"{owner}: expected finite low <= high, got [{low!r}, {high!r}]")
+        raise InvalidParameterError(f"{owner}: expected finite low <= high, got [{low!r}, {high!r}]")
     return low, high
 
 
@@ -189,7 +175,7 @@ def _face_tables(x64: torch.Tensor, padding_mode: str) -> tuple[torch.Tensor, to
     elif padding_mode in ("border", "reflection"):
         ext, offset = x64, 0
     else:  # pragma: no cover - checked by the transforms
-        raise ValueError(f"unknown padding_mode {padding_mode!r}")
+        raise InvalidParameterError(f"padding_mode expected one of {PADDING_MODES}, got {padding_mode!r}")
     c, hh, ww = ext.shape
     du = (ext[:, :, 1:] - ext[:, :, :-1]).abs()  # (C, hh, ww − 1)
     dv = (ext[:, 1:, :] - ext[:, :-1, :]).abs()  # (C, hh − 1, ww)

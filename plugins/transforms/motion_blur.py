@@ -174,7 +174,7 @@ class MotionBlur(gsmooth.Transform):
         integers exactly when ℓ·γ ∈ ℤ; bilinear sampling — and the border clamp or reflection, at the
         integer lines 0 and n − 1 — is smooth in ℓ between those values, so this list holds every
         kink, whatever the image size (to the floating-point rounding of ``motion_blur``'s shifts).
-        Raises ValueError when the interval holds more than 10⁶ of them.
+        Raises :class:`gsmooth.InvalidParameterError` (a ValueError) when the interval holds more than 10⁶ of them.
         """
         low, high = _speed_interval("MotionBlur.kink_points", low, high)
         gammas = [g for pair in _coefficients(self.angle, self.num_samples) for g in pair if g != 0.0]
@@ -183,6 +183,8 @@ class MotionBlur(gsmooth.Transform):
             m_lo, m_hi = math.ceil(min(low * g, high * g)), math.floor(max(low * g, high * g))
             bounds.append((g, m_lo, m_hi))
         if sum(max(0, b - a + 1) for _, a, b in bounds) > _MAX_KINKS:
-            raise ValueError(f"MotionBlur.kink_points: more than {_MAX_KINKS} kinks in [{low}, {high}]")
+            raise gsmooth.InvalidParameterError(
+                f"MotionBlur.kink_points: expected an interval with at most {_MAX_KINKS} kinks, got [{low}, {high}]"
+            )
         points = {m / g + 0.0 for g, a, b in bounds for m in range(a, b + 1)}  # + 0.0: no −0.0
         return tuple(p for p in sorted(points) if low <= p <= high)

@@ -53,7 +53,7 @@ class TriangularNoise(gsmooth.Noise):
 
     def __init__(self, *, sigma: float = 0.5):
         self.sigma = sigma
-        self._validate_params()
+        self.validate_params()
 
     def sample(self, shape, *, generator, device=None, dtype=torch.float32):
         # the difference of two independent U[0, 1) is triangular on (−1, 1)
