@@ -12,6 +12,12 @@ It provides
 - ``example_shift`` — brightness shift τ(θ, x) = x + θ of every pixel (one parameter, ``kind="exact"``:
   shifts compose, τ(a, τ(b, x)) = τ(a + b, x), so a radius in θ certifies the true transform). Pixels
   are deliberately not clipped to [0, 1]: clipping would break the composition law.
+- ``example_mlp`` — a tiny perceptron architecture (``gsmooth train --arch example_mlp``;
+  :mod:`gsmooth_example.models`, hook ``register_architectures``).
+- ``example_bars`` — a synthetic dataset of horizontal/vertical bars made in code
+  (``--dataset example_bars``; :mod:`gsmooth_example.datasets`, hook ``register_datasets``).
+- ``gsmooth example-count-params`` — a CLI subcommand counting a model's parameters
+  (:mod:`gsmooth_example.commands`, hook ``register_commands``).
 
 It imports only the public ``gsmooth`` API and is registered through the entry point declared in
 its ``pyproject.toml``::
@@ -105,3 +111,27 @@ def register_noises():
 @gsmooth.hookimpl
 def register_transforms():
     return [BrightnessShift]
+
+
+# -- architectures, datasets and CLI commands (hooks register_architectures / _datasets / _commands) -------
+
+
+@gsmooth.hookimpl
+def register_architectures():
+    from .models import ARCHITECTURES
+
+    return ARCHITECTURES
+
+
+@gsmooth.hookimpl
+def register_datasets():
+    from .datasets import DATASETS
+
+    return DATASETS
+
+
+@gsmooth.hookimpl
+def register_commands(subparsers):
+    from .commands import add_parser
+
+    add_parser(subparsers)
