@@ -169,7 +169,7 @@ def test_get_architecture_names_families_and_list():
     deep = get_architecture("ResNet38").build(input_shape=(3, 32, 32), num_classes=4)  # a family member
     assert isinstance(deep, CifarResNet) and deep.depth == 38 and deep.fc.out_features == 4
     tv = get_architecture("tv:resnet18")
-    assert tv.name == "tv:resnet18" and tv.build(input_shape=(1, 28, 28), num_classes=3)(torch.rand(1, 1, 28, 28)).shape == (1, 3)
+    assert tv.name == "tv:resnet18" and tv.build(input_shape=(1, 28, 28), num_classes=3)(torch.rand(2, 1, 28, 28)).shape == (2, 3)
 
 
 @pytest.mark.parametrize("arch, direct", [
