@@ -1,4 +1,4 @@
-"""The ``gsmooth`` command line: ``certify``, ``predict``, ``train``, ``surrogate``, ``attack``, ``analyze``, ``corrupt``, ``plugins``.
+"""The ``gsmooth`` command line: ``certify``, ``predict``, ``train``, ``surrogate``, ``attack``, ``analyze``, ``corrupt``, ``plugins``, and the commands plugins add (hook ``register_commands``).
 
 Every command turns a :class:`gsmooth.GsmoothError` into one line on stderr and exit code 2
 (argparse's own usage errors exit 2 as well); Ctrl-C exits 130 and SIGTERM 143, after saying what
