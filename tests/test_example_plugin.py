@@ -240,3 +240,12 @@ def test_installed_plugin_provides_architecture_dataset_and_command(request, mon
     for table, name in ((reg.architectures, "example_mlp"), (reg.datasets, "example_bars"),
                         (reg.commands, "example-count-params")):
         assert table[name].source == f"{DIST} 0.1.0" and table[name].plugin == "example"
+
+
+@pytest.mark.parametrize("module", ["gsmooth_example.models", "gsmooth_example.datasets", "gsmooth_example.commands"])
+def test_extension_module_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.attempted > 0 and result.failed == 0
