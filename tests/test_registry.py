@@ -554,3 +554,16 @@ def test_builtin_commands_keep_their_interrupt_hints():
     reset_registry(Registry(autoload=False))
     args = build_parser().parse_args(["train", "--dataset", "mnist", "--out", "never-written.pt"])
     assert interrupted_message(args) == train_cli.interrupted(args) != ""
+
+
+def test_gsmooth_plugins_reports_a_broken_plugin_and_the_other_commands_still_work(capsys):
+    from gsmooth.cli import main
+
+    broken = FakeEntryPoint("broken", None, dist_name="gsmooth-broken", error=ImportError("No module named 'nope'"))
+    good = FakeEntryPoint("ext", _extension_module("gsmooth_ok_ext", commands=_hello_command()))
+    reset_registry(_fake_registry(broken, good))
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "failed to load:\n    broken = broken_module  [gsmooth-broken 1.2.3]: ImportError: No module named 'nope'" in out
+    assert "command    fake-hello" in out and "command    certify" in out
+    assert main(["fake-hello"]) == 3
