@@ -96,7 +96,7 @@ def _fake_registry(*eps) -> Registry:
 # -- built-ins ---------------------------------------------------------------------------------------------
 def test_builtins_registered_from_default_plugins():
     assert DEFAULT_PLUGINS == ("gsmooth_plugins.noises", "gsmooth_plugins.transforms", "gsmooth.models._plugin",
-                               "gsmooth.data._plugin", "gsmooth.cli._plugin")
+                               "gsmooth.data._plugin", "gsmooth.plugin._cli_commands")
     reg = Registry(autoload=False)
     assert set(reg.noises) == BUILTIN_NOISES
     assert set(reg.transforms) == BUILTIN_TRANSFORMS
@@ -115,7 +115,7 @@ def test_builtins_registered_from_default_plugins():
     assert set(plugins["gsmooth_plugins.transforms"].transforms) == BUILTIN_TRANSFORMS
     assert set(plugins["gsmooth.models._plugin"].architectures) == BUILTIN_ARCHITECTURES
     assert set(plugins["gsmooth.data._plugin"].datasets) == BUILTIN_DATASETS
-    assert plugins["gsmooth.cli._plugin"].commands == list(BUILTIN_COMMANDS)
+    assert plugins["gsmooth.plugin._cli_commands"].commands == list(BUILTIN_COMMANDS)
     assert reg.failures == []
 
 
@@ -395,7 +395,7 @@ def test_plugin_architecture_dataset_and_command_are_registered_and_used():
     assert "small_cnn" in reg.architectures and "mnist" in reg.datasets  # built-ins still there
     info = {p.name: p for p in reg.plugins()}["ext"]
     assert (info.architectures, info.datasets, info.commands) == (["fake_tiny"], ["fake_zeros"], ["fake-hello"])
-    assert reg.commands["fake-hello"].help == "say hello" and reg.commands["certify"].plugin == "gsmooth.cli._plugin"
+    assert reg.commands["fake-hello"].help == "say hello" and reg.commands["certify"].plugin == "gsmooth.plugin._cli_commands"
     reset_registry(reg)
     assert "fake_tiny" in list_architectures() and "fake_zeros" in list_datasets()
     assert get_architecture("FAKE-tiny") is arch  # case-insensitive, '-' read as '_', as for the built-ins
@@ -463,7 +463,7 @@ def test_duplicate_extension_names_name_both_providers(kind):
         reset_registry(reg)
         build_parser()
     msg = str(info.value)
-    first = {"architecture": "gsmooth.models._plugin", "command": "gsmooth.cli._plugin"}.get(kind, "gsmooth.data._plugin")
+    first = {"architecture": "gsmooth.models._plugin", "command": "gsmooth.plugin._cli_commands"}.get(kind, "gsmooth.data._plugin")
     assert first in msg and "builtin" in msg and "'dupe'" in msg and "gsmooth-dupe 1.2.3" in msg, msg
 
 
@@ -567,3 +567,13 @@ def test_gsmooth_plugins_reports_a_broken_plugin_and_the_other_commands_still_wo
     assert "failed to load:\n    broken = broken_module  [gsmooth-broken 1.2.3]: ImportError: No module named 'nope'" in out
     assert "command    fake-hello" in out and "command    certify" in out
     assert main(["fake-hello"]) == 3
+
+
+def test_library_use_of_the_registry_does_not_import_the_cli():
+    import subprocess
+
+    code = ("import sys, gsmooth; gsmooth.noise('gaussian', sigma=1.0); gsmooth.models.get_architecture('small_cnn'); "
+            "gsmooth.data.get_dataset('mnist'); print(sorted(m for m in sys.modules if m.startswith('gsmooth.cli')))")
+    out = subprocess.run([sys.executable, "-c", "import gsmooth.models, gsmooth.data; " + code],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

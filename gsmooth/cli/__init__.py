@@ -16,12 +16,12 @@ import threading
 from .. import __version__
 from ..errors import GsmoothError
 from ..plugin.registry import get_registry
-from . import analyze, attack, certify, corrupt, plugins, predict, surrogate, train  # noqa: F401 - registered by ._plugin
+from . import analyze, attack, certify, corrupt, plugins, predict, surrogate, train  # noqa: F401 - registered by gsmooth.plugin._cli_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``gsmooth`` parser; its commands come from every plugin's ``register_commands`` hook (the
-    built-in ones from ``gsmooth.cli._plugin``)."""
+    built-in ones from ``gsmooth.plugin._cli_commands``)."""
     parser = argparse.ArgumentParser(
         prog="gsmooth",
         description=(

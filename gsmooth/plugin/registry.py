@@ -47,7 +47,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "gsmooth_plugins.transforms",
     "gsmooth.models._plugin",
     "gsmooth.data._plugin",
-    "gsmooth.cli._plugin",
+    "gsmooth.plugin._cli_commands",
 )
 ENTRY_POINT_GROUP = "gsmooth"
 DISABLE_AUTOLOAD_ENV = "GSMOOTH_DISABLE_PLUGIN_AUTOLOAD"
