@@ -194,3 +194,96 @@ def test_installed_plugin_is_discovered(request, monkeypatch):
         assert report.certified >= 5, report.summary()
     finally:
         reset_registry(saved)
+
+
+# -- architecture, dataset and command of the example plugin (hooks register_architectures / _datasets / _commands)
+def _example_registry() -> Registry:
+    ep = importlib.metadata.EntryPoint(name="example", value="gsmooth_example", group="gsmooth")
+    return Registry(entry_points=[ep])
+
+
+def test_extension_modules_use_only_public_modules():
+    allowed = {"gsmooth", "gsmooth.models", "gsmooth.data", "gsmooth.io.checkpoints"}
+    for module in ("models", "datasets", "commands"):
+        source = (PLUGIN_DIR / "gsmooth_example" / f"{module}.py").read_text()
+        used = {line.split()[1] for line in source.splitlines()
+                if line.strip().startswith(("import gsmooth", "from gsmooth"))}
+        assert used and used <= allowed, (module, used)
+
+
+def test_example_architecture_dataset_and_command_register():
+    from gsmooth_example.datasets import make_bars
+
+    reg = _example_registry()
+    assert reg.architectures["example_mlp"].plugin == "example"
+    assert reg.datasets["example_bars"].spec.info.input_shape == (1, 28, 28)
+    assert reg.commands["example-count-params"].plugin == "example"
+    assert {"small_cnn", "fashion-mnist", "certify"} <= set(reg.architectures) | set(reg.datasets) | set(reg.commands)
+    # the synthetic dataset: the same on every call, both classes, a horizontal bar is a transposed vertical one
+    a, la = make_bars(64, seed=3)
+    b, lb = make_bars(64, seed=3)
+    assert torch.equal(a, b) and torch.equal(la, lb) and set(la.tolist()) == {0, 1}
+    rows_lit = (a[:, 0].float().mean(dim=2) > 127).sum(dim=1)  # rows that are mostly bright
+    assert bool(((rows_lit >= 3) == (la == 0)).all())
+
+
+def _main(capsys, *argv):
+    from gsmooth.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+def test_example_architecture_trains_certifies_and_counts_through_the_cli(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(DISABLE_AUTOLOAD_ENV, raising=False)
+    saved = get_registry()
+    reset_registry(_example_registry())
+    try:
+        ckpt, out = tmp_path / "mlp.pt", tmp_path / "mlp.tsv"
+        _main(capsys, "train", "--dataset", "fashion-mnist", "--arch", "example_mlp", "--sigma", "0.25", "--epochs", "1",
+              "--max-train", "300", "--max-eval", "100", "--no-progress", "--out", ckpt)
+        from gsmooth.io.checkpoints import load_checkpoint
+
+        assert load_checkpoint(ckpt).arch == "example_mlp"
+        _main(capsys, "certify", "--model", ckpt, "--n0", "20", "--n", "200", "--max", "3", "--no-progress", "--out", out)
+        assert len(out.read_text().splitlines()) == 4
+        text = _main(capsys, "example-count-params", "--model", ckpt)
+        assert text == "example_mlp for fashion-mnist (1x28x28, 10 classes): 50,890 parameters\n"  # 784·64+64 + 64·10+10
+        text = _main(capsys, "example-count-params", "--arch", "example_mlp", "--dataset", "example_bars")
+        assert "(1x28x28, 2 classes): 50,370 parameters" in text  # 784·64+64 + 64·2+2
+        # the plugin's dataset trains and certifies like a built-in one
+        bars = tmp_path / "bars.pt"
+        _main(capsys, "train", "--dataset", "example_bars", "--arch", "example_mlp", "--sigma", "0.25", "--epochs", "1",
+              "--no-progress", "--out", bars)
+        _main(capsys, "certify", "--model", bars, "--n0", "20", "--n", "200", "--max", "4", "--no-progress",
+              "--out", tmp_path / "bars.tsv")
+        rows = (tmp_path / "bars.tsv").read_text().splitlines()[1:]
+        assert len(rows) == 4 and sum(int(r.split("\t")[4]) for r in rows) >= 3  # the bars are easy
+        listing = _main(capsys, "plugins")
+        for line in ("arch       example_mlp", "dataset    example_bars         1x28x28", "command    example-count-params"):
+            assert line in listing
+    finally:
+        reset_registry(saved)
+
+
+@pytest.mark.installed_plugin
+def test_installed_plugin_provides_architecture_dataset_and_command(request, monkeypatch):
+    if _installed_version() is None:
+        test_installed_plugin_is_discovered(request, monkeypatch)  # fails or skips with the reason
+    monkeypatch.delenv(DISABLE_AUTOLOAD_ENV, raising=False)
+    reg = Registry()  # built-ins, then every installed entry point
+    assert reg.failures == []
+    for table, name in ((reg.architectures, "example_mlp"), (reg.datasets, "example_bars"),
+                        (reg.commands, "example-count-params")):
+        assert table[name].source == f"{DIST} 0.1.0" and table[name].plugin == "example"
+
+
+@pytest.mark.parametrize("module", ["gsmooth_example.models", "gsmooth_example.datasets", "gsmooth_example.commands"])
+def test_extension_module_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.attempted > 0 and result.failed == 0

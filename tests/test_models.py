@@ -155,3 +155,33 @@ def test_build_model_validates(kwargs, match):
     args.update(kwargs)
     with pytest.raises(InvalidParameterError, match=match):
         build_model("small_cnn", **args)
+
+
+# ---------------------------------------------------------------- register/get API (hook register_architectures)
+
+
+def test_get_architecture_names_families_and_list():
+    from gsmooth.models import get_architecture, list_architectures
+
+    names = list_architectures()
+    assert names == sorted(names) and {"small_cnn", "resnet20", "resnet110", "resnet<6n+2>", "tv:<model>"} <= set(names)
+    assert get_architecture("resnet32").name == "resnet32" and get_architecture("Small-CNN").name == "small_cnn"
+    deep = get_architecture("ResNet38").build(input_shape=(3, 32, 32), num_classes=4)  # a family member
+    assert isinstance(deep, CifarResNet) and deep.depth == 38 and deep.fc.out_features == 4
+    tv = get_architecture("tv:resnet18")
+    assert tv.name == "tv:resnet18" and tv.build(input_shape=(1, 28, 28), num_classes=3)(torch.rand(2, 1, 28, 28)).shape == (2, 3)
+
+
+@pytest.mark.parametrize("arch, direct", [
+    ("small_cnn", lambda: SmallCNN(in_channels=1, num_classes=10, input_size=(28, 28))),
+    ("resnet20", lambda: CifarResNet(depth=20, num_classes=10, in_channels=1)),
+    ("resnet38", lambda: CifarResNet(depth=38, num_classes=10, in_channels=1)),
+])
+def test_registered_builders_build_what_checkpoints_expect(arch, direct):
+    # checkpoints stay loadable and training stays reproducible: same modules, same initial weights
+    torch.manual_seed(0)
+    model = build_model(arch, num_classes=10, **MNIST)
+    torch.manual_seed(0)
+    expected = direct()
+    got, want = model.net.state_dict(), expected.state_dict()
+    assert list(got) == list(want) and all(torch.equal(got[k], want[k]) for k in want)

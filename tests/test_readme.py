@@ -53,3 +53,27 @@ def test_one_quickstart_time_everywhere():
     assert QUICKSTART_TIME.split(" (")[0] in " ".join(helps.split())
     for stale in ("~1 min", "under 2 minutes", "under two minutes"):
         assert stale not in text and stale not in helps
+
+
+def test_architecture_dataset_command_plugin_example_works(capsys):
+    import types
+
+    from gsmooth.cli import main
+    from gsmooth.data import load_dataset
+    from gsmooth.models import build_model
+    from gsmooth.plugin import registry
+
+    block = _python_blocks("### Architectures, datasets and commands")[0]
+    module = types.ModuleType("gsmooth_readme_example")
+    exec(block, module.__dict__)
+    saved = registry.get_registry()
+    try:
+        registry.reset_registry(registry.Registry(entry_points=[types.SimpleNamespace(
+            name="readme", value="gsmooth_readme_example", dist=None, load=lambda: module)]))
+        ds = load_dataset("checkers", split="train")
+        assert len(ds) == 200 and ds[1][1] == 1 and ds.data.shape[1:] == (1, 8, 8)
+        model = build_model("tiny_mlp", num_classes=2, input_shape=(1, 8, 8), mean=0.5, std=0.5)
+        assert model(ds.data[:3].float() / 255).shape == (3, 2)
+        assert main(["hello", "--who", "readme"]) == 0 and capsys.readouterr().out == "hello, readme\n"
+    finally:
+        registry.reset_registry(saved)

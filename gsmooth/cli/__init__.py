@@ -1,4 +1,4 @@
-"""The ``gsmooth`` command line: ``certify``, ``predict``, ``train``, ``surrogate``, ``attack``, ``analyze``, ``corrupt``, ``plugins``.
+"""The ``gsmooth`` command line: ``certify``, ``predict``, ``train``, ``surrogate``, ``attack``, ``analyze``, ``corrupt``, ``plugins``, and the commands plugins add (hook ``register_commands``).
 
 Every command turns a :class:`gsmooth.GsmoothError` into one line on stderr and exit code 2
 (argparse's own usage errors exit 2 as well); Ctrl-C exits 130 and SIGTERM 143, after saying what
@@ -15,13 +15,13 @@ import threading
 
 from .. import __version__
 from ..errors import GsmoothError
-from . import analyze, attack, certify, corrupt, plugins, predict, surrogate, train
-
-COMMANDS = (certify, predict, train, surrogate, attack, analyze, corrupt, plugins)
-_COMMAND_MODULES = {m.__name__.rsplit(".", 1)[-1]: m for m in COMMANDS}
+from ..plugin.registry import get_registry
+from . import analyze, attack, certify, corrupt, plugins, predict, surrogate, train  # noqa: F401 - registered by gsmooth.plugin._cli_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``gsmooth`` parser; its commands come from every plugin's ``register_commands`` hook (the
+    built-in ones from ``gsmooth.plugin._cli_commands``)."""
     parser = argparse.ArgumentParser(
         prog="gsmooth",
         description=(
@@ -33,8 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"gsmooth {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMANDS:
-        module.add_parser(sub)
+    get_registry().add_commands(sub)
     return parser
 
 
@@ -76,10 +75,10 @@ def _raise_terminated(signum, frame):  # pragma: no cover - exercised in a subpr
 
 def interrupted_message(args) -> str:
     """What the user is told after Ctrl-C / SIGTERM: the command's own ``interrupted(args)`` when it
-    has one (what was kept, and the exact way to continue), else nothing more."""
-    module = _COMMAND_MODULES.get(getattr(args, "command", None))
-    hint = getattr(module, "interrupted", None)
-    return hint(args) if hint is not None else ""
+    has one (set as the parser default ``interrupted``: what was kept, and the exact way to
+    continue), else nothing more."""
+    hint = getattr(args, "interrupted", None)
+    return hint(args) if callable(hint) else ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,14 +88,23 @@ def main(argv: list[str] | None = None) -> int:
     # torch's own deprecation notice, raised inside torch.func when forward-mode AD first loads its
     # decompositions (the M* Jacobians): nothing a gsmooth user can act on
     warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except GsmoothError as exc:  # a broken plugin (duplicate command, failing hook): one line, not a traceback
+        print(f"gsmooth: error: {exc}", file=sys.stderr)
+        return 2
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(_join_negative_values([str(a) for a in argv]))
+    func = getattr(args, "func", None)
+    if not callable(func):
+        print(f"gsmooth {args.command}: error: the plugin command {args.command!r} expected a run function "
+              f"(parser.set_defaults(func=run)), got {func!r}", file=sys.stderr)
+        return 2
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        return int(args.func(args) or 0)
+        return int(func(args) or 0)
     except GsmoothError as exc:
         print(f"gsmooth {args.command}: error: {exc}", file=sys.stderr)
         return 2

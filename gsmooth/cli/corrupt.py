@@ -6,6 +6,7 @@ import os
 import time
 from pathlib import Path
 
+from ..data.datasets import list_datasets
 from ..errors import InvalidParameterError, OutputFileError
 from .common import HelpFormatter, batch_int, positive_int, seed_int
 
@@ -24,7 +25,7 @@ def add_parser(sub) -> None:
         epilog="example: gsmooth corrupt --dataset fashion-mnist --out fmnist_c --corruptions gaussian_noise,fog",
         formatter_class=HelpFormatter,
     )
-    p.add_argument("--dataset", required=True, help="clean dataset whose test split is corrupted (mnist, fashion-mnist, cifar10, cifar100)")
+    p.add_argument("--dataset", required=True, help=f"clean dataset whose test split is corrupted ({', '.join(list_datasets())})")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument(
         "--corruptions", default=None, metavar="A,B,...", help="comma-separated corruption names (default: all 19)"

@@ -1,4 +1,5 @@
-"""``gsmooth plugins``: every plugin, its noises and transforms (with their defaults), where each comes from, and failures."""
+"""``gsmooth plugins``: every plugin, its noises, transforms, architectures, datasets and commands,
+where each comes from, and failures."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from ..plugin.registry import get_registry
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "plugins",
-        help="list plugins, their noises and transforms, and plugins that failed to load",
+        help="list plugins, their noises, transforms, architectures, datasets and commands, and plugins that failed to load",
         description=(
             "List every registered plugin (built-in ones and third-party ones found through the entry-point "
-            "group 'gsmooth'), with the noises and transforms each provides, and the plugins that failed to "
+            "group 'gsmooth'), with the noises, transforms, architectures, datasets and commands each provides, "
+            "and the plugins that failed to "
             "load with the reason. Set GSMOOTH_DISABLE_PLUGIN_AUTOLOAD=1 to load only the built-ins."
         ),
     )
@@ -23,6 +25,23 @@ def _defaults_text(cls) -> str:
     """A transform's declared defaults in one line (``none``: pass --noise/--sigma/--range)."""
     d = defaults_of(cls)
     return d.summary() if d is not None else "none (pass --noise/--sigma/--range)"
+
+
+def _print_extensions(reg, info) -> None:
+    """The architectures, datasets and commands a plugin provides (hooks register_architectures,
+    register_datasets, register_commands)."""
+    for name in info.architectures:
+        spec = reg.architectures[name].spec
+        builder = getattr(spec.build, "__qualname__", type(spec.build).__qualname__)
+        where = f"{getattr(spec.build, '__module__', '?')}.{builder}"
+        print(f"    arch       {name:<20} {'family' if spec.pattern else '':<10} {spec.description or where}")
+    for name in info.datasets:
+        spec = reg.datasets[name].spec
+        shape = "x".join(str(v) for v in spec.info.input_shape)
+        extra = f"{spec.info.num_classes} classes" + (f"; {spec.description}" if spec.description else "")
+        print(f"    dataset    {name:<20} {shape:<10} {extra}")
+    for name in info.commands:
+        print(f"    command    {name:<20} {'':<10} {reg.commands[name].help}")
 
 
 def run(args) -> int:
@@ -37,7 +56,8 @@ def run(args) -> int:
             cls = reg.transforms[name].cls
             print(f"    transform  {name:<20} {cls.kind:<10} {cls.__module__}.{cls.__qualname__}")
             print(f"               {'':<20} defaults: {_defaults_text(cls)}")
-        if not info.noises and not info.transforms:
+        _print_extensions(reg, info)
+        if not (info.noises or info.transforms or info.architectures or info.datasets or info.commands):
             print("    (no components)")
     if reg.failures:
         print("\nfailed to load:")

@@ -19,7 +19,7 @@ import time
 import warnings
 
 
-from ..data.datasets import load_dataset
+from ..data.datasets import list_datasets, load_dataset
 from ..errors import InvalidParameterError
 from ..surrogate.lipschitz import LipschitzWarning, normalize_param_range
 from ..surrogate.train import check_continuable, read_training_state, saved_surrogate_progress, train_surrogate
@@ -87,7 +87,7 @@ def add_parser(sub) -> None:
     t.add_argument("--transform", type=component_name, required=True, help="the true transform (a registered name with param_dim >= 1)")
     t.add_argument("--transform-param", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="a parameter of the transform (repeatable), e.g. num_samples=16")
-    t.add_argument("--dataset", required=True, help="mnist, fashion-mnist, cifar10 or cifar100")
+    t.add_argument("--dataset", required=True, help=f"one of {', '.join(list_datasets())} (see `gsmooth plugins`)")
     t.add_argument("--range", dest="param_range", default=None, metavar="LO:HI",
                    help="training parameter range (default: the transform's default range, see below)")
     t.add_argument("--epochs", type=positive_int, default=5)

@@ -9,6 +9,8 @@ from ..plugin.registry import get_registry
 from ..training.trainer import TrainConfig, check_checkpoint_out, dataset_inputs, read_resumable, saved_epoch, train
 from ..core.defaults import defaults_of
 from ..validation import check_device
+from ..data.datasets import list_datasets
+from ..models.architectures import list_architectures
 from .common import (
     HelpFormatter, batch_int, component_name, float32_nonneg, float32_positive, positive_float, positive_int,
     seed_int,
@@ -45,8 +47,8 @@ def add_parser(sub) -> None:
         epilog="example: gsmooth train --dataset fashion-mnist --arch small_cnn --sigma 0.25 --epochs 5 --out fm_025.pt",
         formatter_class=HelpFormatter,
     )
-    p.add_argument("--dataset", required=True, help="mnist, fashion-mnist, cifar10 or cifar100")
-    p.add_argument("--arch", default="small_cnn", help="small_cnn (28x28), resnet20, resnet110, resnet<6n+2>, or tv:<torchvision model>")
+    p.add_argument("--dataset", required=True, help=f"one of {', '.join(list_datasets())} (see `gsmooth plugins`)")
+    p.add_argument("--arch", default="small_cnn", help=f"one of {', '.join(list_architectures())} (default: small_cnn, for 28x28)")
     p.add_argument("--noise", type=component_name, default=None,
                    help="noise used for augmentation (see `gsmooth plugins`; default: gaussian, or the transform's default)")
     p.add_argument("--sigma", type=positive_float, default=None,

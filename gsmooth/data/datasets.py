@@ -47,6 +47,10 @@ __all__ = [
     "DatasetInfo",
     "ImageTensorDataset",
     "available_datasets",
+    "DatasetSpec",
+    "get_dataset",
+    "list_datasets",
+    "BUILTIN_DATASETS",
     "dataset_info",
     "default_data_root",
     "load_dataset",
@@ -134,25 +138,134 @@ _INFOS: dict[str, DatasetInfo] = {
 _ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist"}
 
 
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset users select by name (``--dataset NAME``), as a plugin registers it.
+
+    Plugins return these from the ``register_datasets`` hook (the built-ins too, from
+    ``gsmooth.data._plugin``); :func:`get_dataset` finds one by name (or alias), :func:`load_dataset`
+    loads a split through it and checks what it returns, and every command that takes
+    ``--dataset`` accepts the name.
+
+    Args:
+        info: the constants (:class:`DatasetInfo`: name, classes, input shape, mean/std), known
+            without reading any file.
+        load: ``load(split, *, root, download) -> ImageTensorDataset``: ``split`` is ``"train"`` or
+            ``"test"``, ``root`` the user's ``--data-dir`` (or ``None``), ``download`` whether
+            fetching is allowed. Images ``uint8`` ``(N, C, H, W)`` of ``info.input_shape``, labels
+            ``(N,)`` in ``0..num_classes-1``. Raise :class:`gsmooth.DatasetNotFoundError` when the files
+            are missing (say where you looked and how to get them) and :class:`DatasetFormatError`
+            when they are corrupted.
+        files: ``files(root) -> list[Path]``: the files ``load`` may read (both splits), which a
+            command refuses to overwrite with its output; default: none.
+        augmentation: a zero-argument factory of the training-time transform of one ``uint8``
+            ``(C, H, W)`` image (e.g. random crop and flip); ``train`` uses it when there is one.
+        aliases: other names accepted for it (matched like the name, case-insensitively).
+        description: one line for ``gsmooth plugins``.
+
+    Example:
+        >>> info = DatasetInfo("zeros", 2, (1, 4, 4), (0.5,), (0.5,), ("a", "b"))
+        >>> spec = DatasetSpec(info, lambda split, *, root=None, download=False: ImageTensorDataset(
+        ...     torch.zeros(3, 1, 4, 4, dtype=torch.uint8), torch.tensor([0, 1, 0])))
+        >>> spec.name, len(spec.load("test", root=None, download=False))
+        ('zeros', 3)
+    """
+
+    info: DatasetInfo
+    load: Callable[..., "ImageTensorDataset"]
+    files: Optional[Callable[[Optional[PathLike]], Sequence[Path]]] = None
+    augmentation: Optional[Callable[[], Callable[[torch.Tensor], torch.Tensor]]] = None
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        info = self.info
+        if not isinstance(info, DatasetInfo):
+            raise InvalidParameterError(f"DatasetSpec: expected info to be a gsmooth.data.DatasetInfo, got {info!r}")
+        where = f"DatasetSpec {info.name!r}"
+        if not isinstance(info.name, str) or not info.name.strip():
+            raise InvalidParameterError(f"DatasetSpec: expected a non-empty name string, got {info.name!r}")
+        shape = info.input_shape
+        if not (isinstance(shape, tuple) and len(shape) == 3
+                and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape)):
+            raise InvalidParameterError(f"{where}: expected input_shape (C, H, W) of three positive ints, got {shape!r}")
+        if isinstance(info.num_classes, bool) or not isinstance(info.num_classes, int) or info.num_classes < 1:
+            raise InvalidParameterError(f"{where}: expected num_classes an int ≥ 1, got {info.num_classes!r}")
+        if len(info.classes) != info.num_classes:
+            raise InvalidParameterError(
+                f"{where}: expected {info.num_classes} class names, got {len(info.classes)}")
+        if len(info.mean) != shape[0] or len(info.std) != shape[0] or not all(s > 0 for s in info.std):
+            raise InvalidParameterError(
+                f"{where}: expected mean and std with {shape[0]} value(s) each and std > 0, "
+                f"got mean={info.mean!r}, std={info.std!r}")
+        for field_name in ("load", "files", "augmentation"):
+            value = getattr(self, field_name)
+            if (value is not None or field_name == "load") and not callable(value):
+                raise InvalidParameterError(f"{where}: expected {field_name} to be callable, got {value!r}")
+        if isinstance(self.aliases, str) or not all(isinstance(a, str) and a for a in self.aliases):
+            raise InvalidParameterError(f"{where}: expected aliases as a tuple of names, got {self.aliases!r}")
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+
+def _datasets() -> dict:
+    from ..plugin.registry import get_registry
+
+    return get_registry().datasets
+
+
+def list_datasets() -> list[str]:
+    """Every registered dataset name, sorted (torchvision's ``list_models`` style).
+
+    Example:
+        >>> {"mnist", "fashion-mnist", "cifar10", "cifar100"} <= set(list_datasets())
+        True
+    """
+    return sorted(_datasets())
+
+
 def available_datasets() -> list[str]:
-    """Canonical names accepted by :func:`load_dataset` and :func:`dataset_info`."""
-    return sorted(_INFOS)
+    """Canonical names accepted by :func:`load_dataset` and :func:`dataset_info` (same as
+    :func:`list_datasets`)."""
+    return list_datasets()
 
 
 def _canonical_name(name: str) -> str:
+    table = _datasets()
     if not isinstance(name, str):
         raise UnknownComponentError(
-            f"dataset name: expected one of {available_datasets()}, got {name!r}"
+            f"dataset name: expected one of {sorted(table)}, got {name!r}"
         )
-    key = name.strip().lower()
-    key = _ALIASES.get(key, key)
-    if key in _INFOS:
-        return key
-    candidates = list(_INFOS) + list(_ALIASES)
-    hint = suggest(key, candidates, cutoff=0.5, show=lambda c: _ALIASES.get(c, c))
+    aliases = {alias.lower(): n for n, info in table.items() for alias in info.spec.aliases}
+    lowered = {n.lower(): n for n in table}
+    for key in dict.fromkeys((name, name.strip(), name.strip().lower())):
+        if key in table:
+            return key
+        if key in lowered:
+            return lowered[key]
+        if key in aliases:
+            return aliases[key]
+    candidates = list(table) + list(aliases)
+    hint = suggest(name.strip().lower(), candidates, cutoff=0.5, show=lambda c: aliases.get(c, c))
     raise UnknownComponentError(
-        f"unknown dataset: expected one of {', '.join(available_datasets())}, got {name!r}.{hint}"
+        f"unknown dataset: expected one of {', '.join(sorted(table)) or '(none)'}, got {name!r}.{hint}"
+        " (see `gsmooth plugins`)"
     )
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    """The registered :class:`DatasetSpec` called ``name`` (or one of its aliases, any case).
+
+    Raises:
+        UnknownComponentError: no such dataset (with a close-match suggestion).
+
+    Example:
+        >>> get_dataset("Fashion_MNIST").info.input_shape
+        (1, 28, 28)
+    """
+    return _datasets()[_canonical_name(name)].spec
 
 
 def dataset_info(name: str) -> DatasetInfo:
@@ -162,7 +275,7 @@ def dataset_info(name: str) -> DatasetInfo:
         >>> dataset_info("mnist").input_shape
         (1, 28, 28)
     """
-    return _INFOS[_canonical_name(name)]
+    return get_dataset(name).info
 
 
 def default_data_root() -> Path:
@@ -474,30 +587,94 @@ def _load_embedded_sample(split: str, info: DatasetInfo) -> ImageTensorDataset:
     return ImageTensorDataset(blob["images"], blob["labels"], classes=info.classes, info=info, split="test")
 
 
+def _tv_files(key: str):
+    def files(root: Optional[PathLike]) -> list[Path]:
+        folders: list[Path] = []
+        if key == "fashion-mnist" and root is None:
+            folders.append(_fashion_mnist_dir())
+        tv_root = Path(os.path.expanduser(root)) if root is not None else default_data_root()
+        folders.append(_tv_location(key, tv_root))
+        out: list[Path] = []
+        for folder in folders:
+            try:
+                out += sorted(p for p in folder.iterdir() if p.is_file())
+            except OSError:
+                continue
+        return out
+
+    return files
+
+
+def _embedded_files(root: Optional[PathLike]) -> list[Path]:
+    from ..embedded import EMBEDDED_DIR, SAMPLE_FILE
+
+    return [p for p in (EMBEDDED_DIR / SAMPLE_FILE,) if p.is_file()]
+
+
+def _tv_loader(key: str):
+    def load(split: str, *, root: Optional[PathLike] = None, download: bool = False) -> ImageTensorDataset:
+        info = _INFOS[key]
+        tv_root = Path(os.path.expanduser(root)) if root is not None else default_data_root()
+        images, targets, classes = _load_torchvision(key, tv_root, split, download, info)
+        return ImageTensorDataset(images, targets, classes=classes)
+
+    return load
+
+
+def _load_fashion_mnist(split: str, *, root: Optional[PathLike] = None, download: bool = False) -> ImageTensorDataset:
+    """Debian's IDX files first (``root=None``), else torchvision's layout."""
+    key, info = "fashion-mnist", _INFOS["fashion-mnist"]
+    looked: list[str] = []
+    if root is None:
+        directory = _fashion_mnist_dir()
+        stems = _idx_stems(split)
+        if all(_find_idx(directory, s) is not None for s in stems):
+            return _load_idx_dir(directory, split, info)
+        looked.append(
+            f"{str(directory)!r} (expected {stems[0]}.gz and {stems[1]}.gz, got "
+            f"{'no such directory' if not directory.is_dir() else 'missing files'})"
+        )
+    tv_root = Path(os.path.expanduser(root)) if root is not None else default_data_root()
+    try:
+        images, targets, classes = _load_torchvision(key, tv_root, split, download, info)
+    except DatasetNotFoundError as exc:
+        if not looked:
+            raise
+        raise DatasetNotFoundError(
+            f"dataset {key!r} ({split} split) not found: looked in {looked[0]} and in "
+            f"{str(_tv_location(key, tv_root))!r} (torchvision layout). To get it, "
+            f"{_how_to_get(key)}."
+        ) from exc
+    return ImageTensorDataset(images, targets, classes=classes)
+
+
+#: The built-in datasets, registered by ``gsmooth.data._plugin`` through the ``register_datasets``
+#: hook like any plugin's.
+BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
+    DatasetSpec(_INFOS["mnist"], _tv_loader("mnist"), _tv_files("mnist"), description="torchvision MNIST"),
+    DatasetSpec(_INFOS["fashion-mnist"], _load_fashion_mnist, _tv_files("fashion-mnist"),
+                aliases=tuple(_ALIASES), description="Debian's IDX files offline, else torchvision"),
+    DatasetSpec(_INFOS["fashion-mnist-sample"],
+                lambda split, *, root=None, download=False: _load_embedded_sample(split, _INFOS["fashion-mnist-sample"]),
+                _embedded_files, description="first 500 Fashion-MNIST test images, shipped in the package"),
+    DatasetSpec(_INFOS["cifar10"], _tv_loader("cifar10"), _tv_files("cifar10"),
+                augmentation=lambda: _cifar_augmentation(_INFOS["cifar10"]), description="torchvision CIFAR-10"),
+    DatasetSpec(_INFOS["cifar100"], _tv_loader("cifar100"), _tv_files("cifar100"),
+                augmentation=lambda: _cifar_augmentation(_INFOS["cifar100"]), description="torchvision CIFAR-100"),
+)
+
+
 def dataset_files(name: str, *, root: Optional[PathLike] = None) -> list[Path]:
     """The files on disk that :func:`load_dataset` may read for ``name`` (both splits), so that a
     command can refuse to write over one of them (:func:`gsmooth.io.output_files.check_not_input`).
     Unknown names give ``[]`` (the loader reports them)."""
     try:
-        key = _canonical_name(name)
+        spec = get_dataset(name)
     except GsmoothError:
         return []
-    folders: list[Path] = []
-    if key == "fashion-mnist-sample":
-        from ..embedded import EMBEDDED_DIR, SAMPLE_FILE
-
-        return [p for p in (EMBEDDED_DIR / SAMPLE_FILE,) if p.is_file()]
-    if key == "fashion-mnist" and root is None:
-        folders.append(_fashion_mnist_dir())
-    tv_root = Path(os.path.expanduser(root)) if root is not None else default_data_root()
-    folders.append(_tv_location(key, tv_root))
-    files: list[Path] = []
-    for folder in folders:
-        try:
-            files += sorted(p for p in folder.iterdir() if p.is_file())
-        except OSError:
-            continue
-    return files
+    if spec.files is None:
+        return []
+    return [Path(p) for p in spec.files(root)]
 
 
 def load_dataset(
@@ -512,15 +689,16 @@ def load_dataset(
 
     Args:
         name: ``"mnist"``, ``"fashion-mnist"`` (or ``"fashion_mnist"``), ``"cifar10"``,
-            ``"cifar100"``, or ``"fashion-mnist-sample"`` (the first 500 Fashion-MNIST test images,
-            shipped in the package: always offline, test split only).
+            ``"cifar100"``, ``"fashion-mnist-sample"`` (the first 500 Fashion-MNIST test images,
+            shipped in the package: always offline, test split only), or any dataset a plugin
+            registers (:func:`list_datasets`).
         split: ``"test"`` or ``"train"``.
         root: directory in torchvision's layout. Default: ``$GSMOOTH_DATA_DIR`` or
             ``~/.cache/gsmooth/data``; for Fashion-MNIST, ``None`` first tries the Debian IDX files
             (``$GSMOOTH_FASHION_MNIST_DIR`` or ``/usr/share/datasets/fashion-mnist``).
         download: let torchvision fetch missing files (needs internet). Default ``False``.
-        augment: CIFAR only: random crop (padding 4) and horizontal flip on every access, for
-            training. Default ``False``.
+        augment: apply the dataset's training augmentation (:attr:`DatasetSpec.augmentation`;
+            CIFAR: random crop (padding 4) and horizontal flip) on every access. Default ``False``.
 
     Returns:
         An :class:`ImageTensorDataset` with ``.data`` (``uint8`` ``(N, C, H, W)``), ``.targets``
@@ -529,9 +707,10 @@ def load_dataset(
 
     Raises:
         UnknownComponentError: unknown ``name`` (with a close-match suggestion).
-        InvalidParameterError: bad ``split``, or ``augment=True`` for a non-CIFAR dataset.
+        InvalidParameterError: bad ``split``, or ``augment=True`` for a dataset without augmentation.
         DatasetNotFoundError: files missing; the message says where it looked and how to get them.
-        DatasetFormatError: files present but corrupted.
+        DatasetFormatError: files present but corrupted (or a plugin's loader returned images of
+            another shape or labels out of range).
 
     Example:
         >>> train = load_dataset("cifar10", split="train", augment=True, download=True)  # doctest: +SKIP
@@ -539,7 +718,8 @@ def load_dataset(
         torch.Size([3, 32, 32])
     """
     key = _canonical_name(name)
-    info = _INFOS[key]
+    spec = _datasets()[key].spec
+    info = spec.info
     validate_params(
         "load_dataset",
         {"split": split, "download": download, "augment": augment},
@@ -549,49 +729,34 @@ def load_dataset(
             "augment": [Options((True, False))],
         },
     )
-    if augment and key not in ("cifar10", "cifar100"):
+    if augment and spec.augmentation is None:
+        with_aug = sorted(n for n, i in _datasets().items() if i.spec.augmentation is not None)
         raise InvalidParameterError(
-            f"load_dataset: augment=True expected a CIFAR dataset (cifar10, cifar100), got {key!r}"
+            f"load_dataset: augment=True expected a dataset with a training augmentation "
+            f"({', '.join(with_aug) or 'none registered'}), got {key!r}"
         )
-
-    if key == "fashion-mnist-sample":
-        return _load_embedded_sample(split, info)
-    images = targets = classes = None
-    looked: list[str] = []
-    if key == "fashion-mnist" and root is None:
-        directory = _fashion_mnist_dir()
-        stems = _idx_stems(split)
-        if all(_find_idx(directory, s) is not None for s in stems):
-            ds = _load_idx_dir(directory, split, info)
-            images, targets, classes = ds.data, ds.targets, ds.classes
-        else:
-            looked.append(
-                f"{str(directory)!r} (expected {stems[0]}.gz and {stems[1]}.gz, got "
-                f"{'no such directory' if not directory.is_dir() else 'missing files'})"
-            )
-    if images is None:
-        tv_root = Path(os.path.expanduser(root)) if root is not None else default_data_root()
-        try:
-            images, targets, classes = _load_torchvision(key, tv_root, split, download, info)
-        except DatasetNotFoundError as exc:
-            if not looked:
-                raise
-            raise DatasetNotFoundError(
-                f"dataset {key!r} ({split} split) not found: looked in {looked[0]} and in "
-                f"{str(_tv_location(key, tv_root))!r} (torchvision layout). To get it, "
-                f"{_how_to_get(key)}."
-            ) from exc
-
+    ds = spec.load(split, root=root, download=download)
+    if not isinstance(ds, ImageTensorDataset):
+        raise DatasetFormatError(
+            f"dataset {key!r}: expected its loader to return a gsmooth.data.ImageTensorDataset, "
+            f"got {type(ds).__name__}"
+        )
+    images, targets = ds.data, ds.targets
     if tuple(images.shape[1:]) != info.input_shape:
         raise DatasetFormatError(
             f"dataset {key!r}: expected images of shape {info.input_shape}, "
             f"got {tuple(images.shape[1:])}"
         )
+    if targets.numel() and (int(targets.min()) < 0 or int(targets.max()) >= info.num_classes):
+        raise DatasetFormatError(
+            f"dataset {key!r}: expected labels in 0..{info.num_classes - 1}, "
+            f"got {int(targets.min())}..{int(targets.max())}"
+        )
     return ImageTensorDataset(
         images,
         targets,
-        classes=classes,
-        transform=_cifar_augmentation(info) if augment else None,
+        classes=ds.classes or info.classes,
+        transform=spec.augmentation() if augment else None,
         info=info,
         split=split,
     )

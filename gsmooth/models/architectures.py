@@ -26,11 +26,13 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import OrderedDict
+from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Callable, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 import torch
 from torch import nn
@@ -50,6 +52,10 @@ __all__ = [
     "torchvision_model",
     "build_model",
     "available_architectures",
+    "Architecture",
+    "get_architecture",
+    "list_architectures",
+    "BUILTIN_ARCHITECTURES",
 ]
 
 TV_PREFIX = "tv:"
@@ -342,51 +348,189 @@ def torchvision_model(name: str, *, num_classes: int, in_channels: int = 3) -> n
 
 
 # --------------------------------------------------------------------------------------------
-# Registry and build_model
+# Architectures by name: the register/get API (registered through the `register_architectures` hook)
 # --------------------------------------------------------------------------------------------
 
-# name -> builder(num_classes, input_shape) -> nn.Module
-_ARCHS: dict[str, Callable[[int, tuple[int, int, int]], nn.Module]] = {
-    "small_cnn": lambda k, s: small_cnn(num_classes=k, in_channels=s[0], input_size=s[1:]),
-    **{
-        f"resnet{d}": (lambda d: lambda k, s: resnet(d, num_classes=k, in_channels=s[0]))(d)
-        for d in (20, 32, 44, 56, 110)
-    },
-}
-_RESNET_RE = re.compile(r"^resnet(\d+)$")
 #: The deepest CIFAR ResNet built (He et al.'s ResNet-1202): a deeper one would not fit in memory
 #: (``resnet8000000000000000000000`` is 6n + 2 too).
 MAX_RESNET_DEPTH = 1202
 
 
+@dataclass(frozen=True)
+class Architecture:
+    """A classifier architecture users select by name (``gsmooth train --arch NAME``).
+
+    Plugins return these from the ``register_architectures`` hook (the built-ins too, from
+    ``gsmooth.models._plugin``); :func:`get_architecture` finds one by name and :func:`build_model`
+    builds it behind the normalization layer. A checkpoint records the name, so the same
+    architecture rebuilds the model at load time.
+
+    Args:
+        name: the key users type and checkpoints record (for a family: its display name, e.g.
+            ``"resnet<6n+2>"``).
+        build: ``build(*, input_shape, num_classes, **groups) -> nn.Module``: the network for
+            ``input_shape = (C, H, W)`` and ``num_classes = k``, mapping normalized ``(B, C, H, W)``
+            images to ``(B, k)`` logits; ``groups`` are the named groups of ``pattern``.
+        description: one line for ``gsmooth plugins``.
+        pattern: a regular expression making this a *family* of names, matched in full against a
+            requested name that is not registered itself; its named groups are passed to ``build``.
+
+    Example:
+        >>> tiny = Architecture("tiny_linear", lambda *, input_shape, num_classes: nn.Sequential(
+        ...     nn.Flatten(), nn.Linear(math.prod(input_shape), num_classes)))
+        >>> tiny.build(input_shape=(1, 4, 4), num_classes=3)(torch.rand(2, 1, 4, 4)).shape
+        torch.Size([2, 3])
+    """
+
+    name: str
+    build: Callable[..., nn.Module]
+    description: str = ""
+    pattern: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise InvalidParameterError(f"Architecture: expected a non-empty name string, got {self.name!r}")
+        if not callable(self.build):
+            raise InvalidParameterError(
+                f"Architecture {self.name!r}: expected a callable build(*, input_shape, num_classes), "
+                f"got {self.build!r}"
+            )
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except (re.error, TypeError) as exc:
+                raise InvalidParameterError(
+                    f"Architecture {self.name!r}: expected pattern to be a regular expression, "
+                    f"got {self.pattern!r} ({exc})"
+                ) from None
+
+    def match(self, name: str) -> Optional[dict]:
+        """The keyword arguments ``name`` gives :attr:`build` (the pattern's named groups), or
+        ``None`` when it is not this architecture."""
+        if self.pattern is None:
+            return {} if name == self.name else None
+        m = re.fullmatch(self.pattern, name)
+        return m.groupdict() if m else None
+
+
+def _architectures() -> dict:
+    from ..plugin.registry import get_registry
+
+    return get_registry().architectures
+
+
+def list_architectures() -> list[str]:
+    """Every registered architecture name, sorted (families by their display name, e.g.
+    ``"resnet<6n+2>"``, ``"tv:<model>"``), like ``torchvision.models.list_models()``.
+
+    Example:
+        >>> {"small_cnn", "resnet20", "resnet110"} <= set(list_architectures())
+        True
+    """
+    return sorted(_architectures())
+
+
 def available_architectures() -> list[str]:
-    """Built-in architecture names; also accepted: ``resnet<6n+2>`` and ``tv:<torchvision name>``."""
-    return sorted(_ARCHS)
+    """Registered architecture names (same as :func:`list_architectures`)."""
+    return list_architectures()
+
+
+def _normalized(arch: str) -> str:
+    return arch.replace("-", "_").lower()
+
+
+def _resolve(arch: str) -> tuple[Architecture, dict]:
+    table = _architectures()
+    exact = {name: info.spec for name, info in table.items() if info.spec.pattern is None}
+    for key in dict.fromkeys((arch, _normalized(arch))):
+        if key in exact:
+            return exact[key], {}
+    for key in dict.fromkeys((arch, _normalized(arch))):
+        for info in table.values():
+            groups = info.spec.match(key) if info.spec.pattern is not None else None
+            if groups is not None:
+                return info.spec, groups
+    from ..plugin.registry import suggest
+
+    families = [f"{name!r}" for name in sorted(table) if table[name].spec.pattern is not None]
+    raise UnknownComponentError(
+        f"unknown architecture: expected one of {', '.join(sorted(exact)) or '(none)'}"
+        f"{', ' + ' or '.join(families) if families else ''}, got {arch!r}."
+        f"{suggest(_normalized(arch), exact)} (see `gsmooth plugins`)"
+    )
+
+
+def get_architecture(name: str) -> Architecture:
+    """The registered :class:`Architecture` called ``name`` (``torchvision.models.get_model_builder``
+    style): a registered name (matched as given, then case-insensitively with ``-`` read as ``_``),
+    or a name of a registered family (``resnet<6n+2>``, ``tv:<torchvision model>``), returned bound
+    to that name.
+
+    Raises:
+        UnknownComponentError: no architecture has that name (with a close-match suggestion).
+
+    Example:
+        >>> get_architecture("small_cnn").build(input_shape=(1, 28, 28), num_classes=10)(
+        ...     torch.rand(2, 1, 28, 28)).shape
+        torch.Size([2, 10])
+        >>> get_architecture("resnet32").name
+        'resnet32'
+    """
+    if not isinstance(name, str) or not name:
+        raise UnknownComponentError(
+            f"architecture: expected one of {', '.join(list_architectures())}, got {name!r}"
+        )
+    spec, groups = _resolve(name)
+    if spec.pattern is None:
+        return spec
+    return Architecture(name, functools.partial(spec.build, **groups), spec.description)
+
+
+def _resnet_family(*, input_shape, num_classes: int, digits: str) -> nn.Module:
+    """The ``resnet<6n+2>`` family: a CIFAR ResNet of any valid depth."""
+    depth = int(digits) if len(digits) <= 6 else None  # (Python refuses int() of 4300+ digits)
+    if depth is not None and 8 <= depth <= MAX_RESNET_DEPTH and (depth - 2) % 6 == 0:
+        return resnet(depth, num_classes=num_classes, in_channels=input_shape[0])
+    key = f"resnet{digits}"
+    hint = f" For the ImageNet ResNet use 'tv:{key}'." if key in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152") else ""
+    shown = digits if len(digits) <= 24 else f"{digits[:12]}…({len(digits)} digits)"
+    raise InvalidParameterError(
+        f"architecture 'resnet{shown}': CIFAR ResNets expected depth = 6n + 2 "
+        f"(20, 32, 44, 56, 110, …) up to {MAX_RESNET_DEPTH}, got {shown}.{hint}"
+    )
+
+
+def _torchvision_family(*, input_shape, num_classes: int, model: str) -> nn.Module:
+    """The ``tv:<name>`` family: any torchvision classification model (random weights)."""
+    return torchvision_model(model, num_classes=num_classes, in_channels=input_shape[0])
+
+
+#: The built-in architectures, registered by ``gsmooth.models._plugin`` through the
+#: ``register_architectures`` hook like any plugin's.
+BUILTIN_ARCHITECTURES: tuple[Architecture, ...] = (
+    Architecture(
+        "small_cnn",
+        lambda *, input_shape, num_classes: small_cnn(
+            num_classes=num_classes, in_channels=input_shape[0], input_size=input_shape[1:]),
+        "3 strided convs + 128-unit FC, for 28x28 (any size)",
+    ),
+    *(
+        Architecture(
+            f"resnet{d}",
+            (lambda d: lambda *, input_shape, num_classes: resnet(d, num_classes=num_classes, in_channels=input_shape[0]))(d),
+            f"CIFAR ResNet-{d}",
+        )
+        for d in (20, 32, 44, 56, 110)
+    ),
+    Architecture("resnet<6n+2>", _resnet_family, f"CIFAR ResNet of depth 6n + 2 up to {MAX_RESNET_DEPTH}",
+                 pattern=r"resnet(?P<digits>\d+)"),
+    Architecture("tv:<model>", _torchvision_family,
+                 "torchvision.models.get_model(name, weights=None)", pattern=r"tv:(?P<model>.+)"),
+)
 
 
 def _make_net(arch: str, num_classes: int, input_shape: tuple[int, int, int]) -> nn.Module:
-    if arch.startswith(TV_PREFIX):
-        return torchvision_model(arch[len(TV_PREFIX):], num_classes=num_classes, in_channels=input_shape[0])
-    key = arch.replace("-", "_").lower()
-    if key in _ARCHS:
-        return _ARCHS[key](num_classes, input_shape)
-    match = _RESNET_RE.match(key)
-    if match:
-        digits = match.group(1)
-        depth = int(digits) if len(digits) <= 6 else None  # (Python refuses int() of 4300+ digits)
-        if depth is not None and 8 <= depth <= MAX_RESNET_DEPTH and (depth - 2) % 6 == 0:
-            return resnet(depth, num_classes=num_classes, in_channels=input_shape[0])
-        hint = f" For the ImageNet ResNet use 'tv:{key}'." if key in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152") else ""
-        shown = digits if len(digits) <= 24 else f"{digits[:12]}…({len(digits)} digits)"
-        raise InvalidParameterError(
-            f"architecture 'resnet{shown}': CIFAR ResNets expected depth = 6n + 2 "
-            f"(20, 32, 44, 56, 110, …) up to {MAX_RESNET_DEPTH}, got {shown}.{hint}"
-        )
-    hint = suggest(key, _ARCHS, cutoff=0.5)
-    raise UnknownComponentError(
-        f"unknown architecture: expected one of {', '.join(available_architectures())}, "
-        f"'resnet<6n+2>' or 'tv:<torchvision model>', got {arch!r}.{hint}"
-    )
+    return get_architecture(arch).build(input_shape=input_shape, num_classes=num_classes)
 
 
 def _check_shape(input_shape) -> tuple[int, int, int]:

@@ -59,3 +59,92 @@ def register_transforms() -> list:
     Returns:
         A list of classes (not instances). An empty list is allowed.
     """
+
+
+@hookspec
+def register_architectures() -> list:
+    """Return the classifier architectures this plugin provides, as :class:`gsmooth.models.Architecture`.
+
+    An architecture is a name (what users type: ``gsmooth train --arch NAME``, and what a checkpoint
+    records so that ``certify`` can rebuild the model) and a builder
+    ``build(*, input_shape, num_classes) -> nn.Module`` taking ``input_shape = (C, H, W)`` and the
+    number of classes ``k``, returning a module mapping normalized images ``(B, C, H, W)`` to logits
+    ``(B, k)`` (gsmooth puts the :class:`~gsmooth.models.architectures.Normalize` layer in front).
+    ``pattern=`` registers a family of names instead (a regular expression; its named groups are
+    passed to ``build`` as keyword arguments), as the built-in ``resnet<6n+2>`` and ``tv:<model>``.
+    Look one up with :func:`gsmooth.models.get_architecture`.
+
+    Example::
+
+        from torch import nn
+        from gsmooth.models import Architecture
+
+        def tiny_mlp(*, input_shape, num_classes):
+            c, h, w = input_shape
+            return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, 32), nn.ReLU(), nn.Linear(32, num_classes))
+
+        @gsmooth.hookimpl
+        def register_architectures():
+            return [Architecture("tiny_mlp", tiny_mlp, description="784-32-k perceptron")]
+
+    :return: a list of :class:`gsmooth.models.Architecture`. An empty list is allowed.
+    """
+
+
+@hookspec
+def register_datasets() -> list:
+    """Return the image classification datasets this plugin provides, as :class:`gsmooth.data.DatasetSpec`.
+
+    A dataset spec holds the dataset's constants (:class:`gsmooth.data.DatasetInfo`: name, number of
+    classes, input shape ``(C, H, W)``, per-channel mean/std for the model's normalization layer,
+    class names) and ``load(split, *, root, download) -> ImageTensorDataset`` giving the ``"train"`` or
+    ``"test"`` split as ``uint8`` images ``(N, C, H, W)`` and labels ``(N,)``. Optional: ``files(root)``,
+    the files ``load`` reads (commands refuse to write their outputs over them), ``augmentation``
+    (a factory of the training-time image transform ``train`` applies), ``aliases``. The name works
+    everywhere a built-in one does: ``gsmooth train/certify/predict/attack --dataset NAME``; look
+    one up with :func:`gsmooth.data.get_dataset`.
+
+    Example::
+
+        from gsmooth.data import DatasetInfo, DatasetSpec, ImageTensorDataset
+
+        def load(split, *, root=None, download=False):
+            g = torch.Generator().manual_seed(0 if split == "train" else 1)
+            labels = torch.randint(0, 2, (100,), generator=g)
+            images = (labels.view(-1, 1, 1, 1) * 255).to(torch.uint8).expand(-1, 1, 8, 8).contiguous()
+            return ImageTensorDataset(images, labels, classes=("dark", "light"))
+
+        INFO = DatasetInfo("dark_light", 2, (1, 8, 8), mean=(0.5,), std=(0.5,), classes=("dark", "light"))
+
+        @gsmooth.hookimpl
+        def register_datasets():
+            return [DatasetSpec(INFO, load)]
+
+    :return: a list of :class:`gsmooth.data.DatasetSpec`. An empty list is allowed.
+    """
+
+
+@hookspec
+def register_commands(subparsers) -> None:
+    """Add subcommands to the ``gsmooth`` command line (llm's ``register_commands``, for argparse).
+
+    ``subparsers`` is the ``argparse`` sub-parsers action of the ``gsmooth`` parser: add a command
+    with ``p = subparsers.add_parser(NAME, help=…)``, its options with ``p.add_argument(…)``, and its
+    run function with ``p.set_defaults(func=run)``. ``run(args)`` gets the parsed
+    ``argparse.Namespace`` and returns the exit code (``None`` means 0); a
+    :class:`gsmooth.GsmoothError` it raises is printed as one line, exit code 2, as for the built-in
+    commands. Optionally ``p.set_defaults(interrupted=hint)``: ``hint(args) -> str`` says what was
+    kept after Ctrl-C. A command name already taken (by a built-in or another plugin) is an error
+    naming both providers. The built-in commands (``certify``, ``train``, …) are added this way.
+
+    Example::
+
+        def run(args):
+            print(f"hello, {args.who}")
+
+        @gsmooth.hookimpl
+        def register_commands(subparsers):
+            p = subparsers.add_parser("hello", help="say hello")
+            p.add_argument("--who", default="world")
+            p.set_defaults(func=run)
+    """

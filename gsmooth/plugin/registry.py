@@ -1,4 +1,5 @@
-"""The plugin registry: one pluggy ``PluginManager`` that knows every noise and transform.
+"""The plugin registry: one pluggy ``PluginManager`` that knows every noise, transform, architecture,
+dataset and command.
 
 Order of registration (pytest's model): the built-in plugins listed in :data:`DEFAULT_PLUGINS`,
 then every entry point of the group ``gsmooth`` (unless the environment variable
@@ -21,7 +22,7 @@ from typing import Iterable
 import pluggy
 
 from . import hookspecs
-from ..errors import DuplicateComponentError, InvalidParameterError, PluginError, UnknownComponentError, suggest
+from ..errors import DuplicateComponentError, GsmoothError, InvalidParameterError, PluginError, UnknownComponentError, suggest
 from ..core.noise import Noise, _check_norm
 from ..core.defaults import TransformDefaults
 from ..core.transform import KINDS, Transform
@@ -31,6 +32,8 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "Registry",
     "ComponentInfo",
+    "ExtensionInfo",
+    "CommandInfo",
     "PluginInfo",
     "PluginFailure",
     "get_registry",
@@ -42,6 +45,9 @@ __all__ = [
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "gsmooth_plugins.noises",
     "gsmooth_plugins.transforms",
+    "gsmooth.models._plugin",
+    "gsmooth.data._plugin",
+    "gsmooth.plugin._cli_commands",
 )
 ENTRY_POINT_GROUP = "gsmooth"
 DISABLE_AUTOLOAD_ENV = "GSMOOTH_DISABLE_PLUGIN_AUTOLOAD"
@@ -57,12 +63,36 @@ class ComponentInfo:
     source: str  # "builtin" or "<distribution> <version>"
 
 
+@dataclass(frozen=True)
+class ExtensionInfo:
+    """A registered architecture or dataset spec (``gsmooth.models.Architecture``,
+    ``gsmooth.data.DatasetSpec``) and who provided it."""
+
+    name: str
+    spec: object
+    plugin: str
+    source: str
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    """A ``gsmooth`` subcommand added by a plugin's ``register_commands`` hook."""
+
+    name: str
+    help: str
+    plugin: str
+    source: str
+
+
 @dataclass
 class PluginInfo:
     name: str
     source: str
     noises: list[str] = field(default_factory=list)
     transforms: list[str] = field(default_factory=list)
+    architectures: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -109,6 +139,10 @@ class Registry:
         self.noises: dict[str, ComponentInfo] = {}
         self.transforms: dict[str, ComponentInfo] = {}
         self._collect()
+        self.architectures: dict[str, ExtensionInfo] = {}
+        self.datasets: dict[str, ExtensionInfo] = {}
+        self._collect_extensions()
+        self._commands: dict[str, CommandInfo] | None = None
 
     # -- registration ----------------------------------------------------------------------------
     def register(self, plugin, *, name: str | None = None, source: str = "builtin") -> str:
@@ -186,6 +220,102 @@ class Registry:
             )
         table[name] = info
 
+    def _collect_extensions(self) -> None:
+        from ..data.datasets import DatasetSpec
+        from ..models.architectures import Architecture
+
+        for hook, table, base, kind in (
+            (self.pm.hook.register_architectures, self.architectures, Architecture, "architecture"),
+            (self.pm.hook.register_datasets, self.datasets, DatasetSpec, "dataset"),
+        ):
+            taken: dict[str, str] = {}  # every name and alias -> the name it belongs to
+            for impl in hook.get_hookimpls():
+                try:
+                    specs = impl.function()
+                except GsmoothError as exc:  # e.g. a spec that fails its own validation
+                    raise PluginError(f"plugin {impl.plugin_name!r}: {hook.name}(): {exc}") from exc
+                if specs is None:
+                    specs = []
+                if not isinstance(specs, (list, tuple)):
+                    raise PluginError(
+                        f"plugin {impl.plugin_name!r}: {hook.name}() expected a list of "
+                        f"gsmooth.{base.__module__.split('.')[1]}.{base.__name__}, got {type(specs).__name__}"
+                    )
+                for spec in specs:
+                    if not isinstance(spec, base):
+                        raise PluginError(
+                            f"plugin {impl.plugin_name!r}: {hook.name}() expected "
+                            f"gsmooth.{base.__module__.split('.')[1]}.{base.__name__} objects, got {spec!r}"
+                        )
+                    info = ExtensionInfo(spec.name, spec, impl.plugin_name, self._sources.get(impl.plugin_name, "?"))
+                    for key in (spec.name, *getattr(spec, "aliases", ())):
+                        owner = taken.get(key.lower())
+                        if owner is not None:
+                            other = table[owner]
+                            raise DuplicateComponentError(
+                                f"{kind} name {key!r} is registered twice: by plugin {other.plugin!r} "
+                                f"({other.source}, {other.name!r}) and by plugin {impl.plugin_name!r} "
+                                f"({info.source}, {spec.name!r}); uninstall or rename one."
+                            )
+                    for key in (spec.name, *getattr(spec, "aliases", ())):
+                        taken[key.lower()] = spec.name
+                    table[spec.name] = info
+
+    def add_commands(self, subparsers) -> dict[str, CommandInfo]:
+        """Call every plugin's ``register_commands(subparsers)`` on the ``argparse`` sub-parsers
+        action ``subparsers`` (built-ins first, in registration order).
+
+        Returns:
+            ``{command name: CommandInfo}`` for the commands added (aliases included).
+
+        Raises:
+            DuplicateComponentError: a plugin adds a command name already taken (both named).
+            PluginError: a plugin's hook raised (the plugin is named).
+        """
+        added: dict[str, CommandInfo] = {}
+        add_parser = subparsers.add_parser
+        for impl in self.pm.hook.register_commands.get_hookimpls():
+            source = self._sources.get(impl.plugin_name, "?")
+
+            def checked(name, *args, _plugin=impl.plugin_name, _source=source, **kwargs):
+                for key in (name, *kwargs.get("aliases", ())):
+                    if key in added or key in subparsers.choices:
+                        other = added.get(key)
+                        by = f"plugin {other.plugin!r} ({other.source})" if other else "the parser itself"
+                        raise DuplicateComponentError(
+                            f"command name {key!r} is registered twice: by {by} and by plugin "
+                            f"{_plugin!r} ({_source}); uninstall or rename one."
+                        )
+                parser = add_parser(name, *args, **kwargs)
+                info = CommandInfo(name, kwargs.get("help") or "", _plugin, _source)
+                for key in (name, *kwargs.get("aliases", ())):
+                    added[key] = info
+                return parser
+
+            subparsers.add_parser = checked
+            try:
+                impl.function(**{arg: subparsers for arg in impl.argnames})
+            except GsmoothError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - name the plugin, one line
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r}: register_commands() failed: {type(exc).__name__}: {exc}"
+                ) from exc
+            finally:
+                del subparsers.add_parser
+        self._commands = added
+        return added
+
+    @property
+    def commands(self) -> dict[str, CommandInfo]:
+        """``{command name: CommandInfo}``: the subcommands the plugins add (built on first use, on a
+        throwaway parser, when no ``gsmooth`` parser was built with :meth:`add_commands`)."""
+        if self._commands is None:
+            import argparse
+
+            self.add_commands(argparse.ArgumentParser(prog="gsmooth").add_subparsers())
+        return self._commands
+
     # -- lookup ----------------------------------------------------------------------------------
     def noise_class(self, name: str) -> type[Noise]:
         try:
@@ -210,6 +340,13 @@ class Registry:
             out[info.plugin].noises.append(info.name)
         for info in self.transforms.values():
             out[info.plugin].transforms.append(info.name)
+        for info in self.architectures.values():
+            out[info.plugin].architectures.append(info.name)
+        for info in self.datasets.values():
+            out[info.plugin].datasets.append(info.name)
+        for name, cmd in self.commands.items():
+            if name == cmd.name:  # aliases are listed with their command
+                out[cmd.plugin].commands.append(name)
         return list(out.values())
 
 

@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from ..io.checkpoints import file_sha256, load_checkpoint, nonfinite_tensors, save_checkpoint
-from ..data.datasets import dataset_files, dataset_info, load_dataset
+from ..data.datasets import dataset_files, dataset_info, get_dataset, load_dataset
 from ..errors import CheckpointError, GsmoothError, InvalidParameterError, TrainingDivergedError
 from ..io.output_files import check_output_file
 from ..models.architectures import build_model
@@ -320,7 +320,7 @@ def train(
             return []
     kept = start_epoch or None  # the epoch the checkpoint on disk holds (None: no checkpoint yet)
 
-    augment = info.name.startswith("cifar")  # crop+flip for CIFAR; none for the 28x28 digit/fashion sets
+    augment = get_dataset(cfg.dataset).augmentation is not None  # the dataset's own (CIFAR: crop+flip)
     train_set = load_dataset(cfg.dataset, split="train", root=data_root, download=download, augment=augment)
     test_set = load_dataset(cfg.dataset, split="test", root=data_root, download=download)
     augmix = None

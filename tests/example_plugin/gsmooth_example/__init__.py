@@ -14,6 +14,12 @@ It provides
   are deliberately not clipped to [0, 1]: clipping would break the composition law. It declares its
   own defaults (``defaults = gsmooth.TransformDefaults(…)``: tent noise σ = 0.2, range ±0.1 in 4
   slices), so ``gsmooth certify --model M --transform example_shift --range`` needs nothing else.
+- ``example_mlp`` — a tiny perceptron architecture (``gsmooth train --arch example_mlp``;
+  :mod:`gsmooth_example.models`, hook ``register_architectures``).
+- ``example_bars`` — a synthetic dataset of horizontal/vertical bars made in code
+  (``--dataset example_bars``; :mod:`gsmooth_example.datasets`, hook ``register_datasets``).
+- ``gsmooth example-count-params`` — a CLI subcommand counting a model's parameters
+  (:mod:`gsmooth_example.commands`, hook ``register_commands``).
 
 It imports only the public ``gsmooth`` API and is registered through the entry point declared in
 its ``pyproject.toml``::
@@ -112,3 +118,27 @@ def register_noises():
 @gsmooth.hookimpl
 def register_transforms():
     return [BrightnessShift]
+
+
+# -- architectures, datasets and CLI commands (hooks register_architectures / _datasets / _commands) -------
+
+
+@gsmooth.hookimpl
+def register_architectures():
+    from .models import ARCHITECTURES
+
+    return ARCHITECTURES
+
+
+@gsmooth.hookimpl
+def register_datasets():
+    from .datasets import DATASETS
+
+    return DATASETS
+
+
+@gsmooth.hookimpl
+def register_commands(subparsers):
+    from .commands import add_parser
+
+    add_parser(subparsers)
