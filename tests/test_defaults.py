@@ -5,6 +5,8 @@ built-ins', and ``gsmooth plugins`` shows them."""
 
 from __future__ import annotations
 
+import importlib
+
 import json
 import math
 import re
@@ -22,7 +24,7 @@ from gsmooth.core import defaults as defaults_module
 from gsmooth.core.defaults import DEFAULT_SLICES, TransformDefaults, defaults_of, defaults_table, require_defaults
 from gsmooth.errors import InvalidParameterError, PluginError, UnknownComponentError
 from gsmooth.io.checkpoints import load_checkpoint
-from gsmooth.plugin.registry import Registry, get_registry, reset_registry
+from gsmooth.plugin.registry import DEFAULT_PLUGINS, Registry, get_registry, reset_registry
 from toy_models import fashion_mnist_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,7 +136,8 @@ class ThirdParty:
 @pytest.fixture
 def third_party():
     saved = get_registry()
-    reg = Registry(plugins=[gsmooth_plugins.noises, gsmooth_plugins.transforms, ThirdParty()], autoload=False)
+    builtins = [importlib.import_module(name) for name in DEFAULT_PLUGINS]  # noises, transforms, architectures, …
+    reg = Registry(plugins=[*builtins, ThirdParty()], autoload=False)
     reset_registry(reg)
     try:
         yield reg
