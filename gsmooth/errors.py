@@ -23,6 +23,7 @@ __all__ = [
     "ResultsFileError",
     "ModelOutputError",
     "TrainingDivergedError",
+    "UnsupportedTransformError",
 ]
 
 
@@ -80,3 +81,7 @@ class TrainingDivergedError(InvalidParameterError):
     """Training stopped because the loss (or a weight) became NaN/inf: the checkpoint on disk is
     the last finite epoch, never the diverged one; the message names the epoch and what to lower
     (usually the learning rate)."""
+
+
+class UnsupportedTransformError(InvalidParameterError):
+    """The transform/noise pair cannot be given an interval certificate (the message says why)."""

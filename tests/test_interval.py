@@ -20,9 +20,9 @@ from gsmooth.interval.engine import (
     IntervalCertificate,
     UnsupportedTransformError,
     certify_interval,
-    parse_range,
     slice_plan,
 )
+from gsmooth.core.ranges import parse_range
 
 from toy_models import Bands
 

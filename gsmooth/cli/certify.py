@@ -16,7 +16,8 @@ import warnings
 from ..evaluation.analysis import summarize
 from ..embedded import QUICKSTART_TIME
 from ..errors import InvalidParameterError
-from ..interval.engine import check_interval_support, format_range, parse_range
+from ..core.ranges import format_range, parse_range
+from ..interval.engine import check_interval_support
 from ..io.results import read_results
 from ..core.defaults import DEFAULT_SLICES, defaults_for
 from .common import (
