@@ -104,7 +104,7 @@ def radius_inverse(noise, radius: float) -> float:
     hi = 1.0 - 1e-15
     if not math.isfinite(radius) or not float(noise.radius(hi)) > radius:
         return 1.0
-    return float(optimize.brentq(lambda p: float(noise.radius(p)) - radius, 0.5, hi, xtol=1e-15, rtol=4e-16))
+    return float(optimize.brentq(lambda p: float(noise.radius(p)) - radius, 0.5, hi, xtol=1e-15, rtol=1e-15))
 
 
 class SliceStrategy:

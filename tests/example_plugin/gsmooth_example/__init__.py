@@ -12,6 +12,9 @@ It provides
 - ``example_shift`` — brightness shift τ(θ, x) = x + θ of every pixel (one parameter, ``kind="exact"``:
   shifts compose, τ(a, τ(b, x)) = τ(a + b, x), so a radius in θ certifies the true transform). Pixels
   are deliberately not clipped to [0, 1]: clipping would break the composition law.
+- ``example_gain`` — a gain τ(g, x) = (1 + g)·x (:mod:`gsmooth_example.gain`): kind ``exact``, but
+  its parameters do not add (g1 ∘ g2 = g1 + g2 + g1·g2), so it supplies its own slice strategy
+  for interval certificates through the public ``gsmooth.interval.SliceStrategy``.
 
 It imports only the public ``gsmooth`` API and is registered through the entry point declared in
 its ``pyproject.toml``::
@@ -34,7 +37,9 @@ import torch
 
 import gsmooth
 
-__all__ = ["TriangularNoise", "BrightnessShift", "brightness_shift", "register_noises", "register_transforms"]
+from .gain import Gain
+
+__all__ = ["TriangularNoise", "BrightnessShift", "brightness_shift", "Gain", "register_noises", "register_transforms"]
 __version__ = "0.1.0"
 
 
@@ -104,4 +109,4 @@ def register_noises():
 
 @gsmooth.hookimpl
 def register_transforms():
-    return [BrightnessShift]
+    return [BrightnessShift, Gain]
