@@ -159,6 +159,12 @@ class Transform(ParamsMixin, nn.Module):
         """
         return 1.0
 
+    def point_certificate_range(self) -> tuple[tuple[float, float], ...] | None:
+        """The parameter range a point certificate's radius is bounded over, one ``(lo, hi)`` per
+        parameter (results files record it), or ``None`` (default): the radius needs no range. A
+        GSmooth surrogate returns the range its path bound is taken over."""
+        return None
+
     def slice_strategy(self):
         """How one slice of an interval certificate over this transform is certified: a
         :class:`gsmooth.interval.SliceStrategy` (see :mod:`gsmooth.interval.strategy`, "How a slice

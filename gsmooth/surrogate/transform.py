@@ -172,6 +172,10 @@ class SurrogateTransform(Transform):
         surrogate's training range, as one ``(lo, hi)`` per parameter."""
         return self._pairs()
 
+    def point_certificate_range(self) -> tuple[tuple[float, float], ...]:
+        """:meth:`range_pairs`: a point certificate bounds the path over this range only."""
+        return self.range_pairs()
+
     def _pairs(self, param_range=None) -> tuple[tuple[float, float], ...]:
         rng = param_range if param_range is not None else self.certified_range
         rng = rng if rng is not None else self.surrogate.param_range
