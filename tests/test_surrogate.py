@@ -484,7 +484,7 @@ def test_interval_slices_are_bounded_by_their_own_path_shift(trained):
 
 # --------------------------------------------------------------------------------------------
 # nothing cached can go stale (independent review: stale Lip(F2), a radius cache that ignored
-# sigma_ratio, path_from applied to a point certificate)
+# sigma_ratio, another image's path applied to a point certificate)
 # --------------------------------------------------------------------------------------------
 
 

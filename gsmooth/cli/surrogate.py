@@ -312,7 +312,7 @@ def run_lipschitz(args) -> int:
     )
     st.to(device)
     print(_describe(sur))
-    rng = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in st._pairs())
+    rng = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in st.range_pairs())
     print(f"G per image over a grid of {args.grid} point(s) per parameter in {rng}; M* = sqrt(1 + G^2/{args.sigma_ratio:g}^2)")
     print(f"{'idx':>6}  {'label':>5}  {'G':>10}  {'argmax α':>10}  {'M*':>10}  {'ms':>8}")
     ms, mstars = [], []

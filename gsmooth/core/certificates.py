@@ -92,6 +92,9 @@ class Prediction:
 class IntervalCertificate:
     """One image's certificate for a whole parameter range (:mod:`gsmooth.interval.engine` says what it states).
 
+    Defined here, beside :class:`Certificate` and :class:`Prediction`, because this module is where a
+    reader looks for what a result says; :mod:`gsmooth.interval` re-exports it with its engine.
+
     Attributes:
         prediction: the class predicted on the whole range, or -1 (not certified: some slice
             abstained, predicted another class, or had too small a radius).
