@@ -246,7 +246,7 @@ def test_surrogate_interval_certifies_the_true_transform_on_shifted_images():
 
     assert c.min_radius == pytest.approx(0.5 * stats.norm.ppf(p) / c.mstar, rel=1e-6)
     assert c.prediction == 0 and c.margin > 0 and "estimate" in c.statement()
-    assert st.certified_range is None  # restored after the call
+    assert st.certified_range is None  # the range is passed to the surrogate, never set on it
 
 
 class CountingConstant(Constant):
