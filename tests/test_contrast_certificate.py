@@ -1,4 +1,4 @@
-"""TSS contrast + brightness: the slice requirement (gsmooth.interval.contrast_regions) and the interval
+"""TSS contrast + brightness: the slice requirement (gsmooth_plugins.transforms._contrast_law) and the interval
 certificate built on it (gsmooth.interval.engine), checked against brute force, Monte Carlo through the
 real transform, and a coverage experiment with the worst-case classifier."""
 
@@ -13,10 +13,10 @@ from scipy.stats import binom, norm
 from torch import nn
 
 import gsmooth
-from gsmooth.interval.contrast_regions import NUMERICAL_MARGIN, _cell_width, cell_slack, slice_requirement
 from gsmooth.errors import UnsupportedTransformError
 from gsmooth.interval.engine import certify_interval
-from gsmooth.interval.neyman_pearson import required_probability, tradeoff_point
+from gsmooth_plugins.transforms._contrast_law import NUMERICAL_MARGIN, _cell_width, cell_slack, slice_requirement
+from gsmooth_plugins.transforms._neyman_pearson import required_probability, tradeoff_point
 
 SIGMA = 0.2
 REF = (0.2, 0.5)  # the clean "image": two pixels, so (k, b) can be read back from any transform of it
@@ -256,12 +256,17 @@ def test_only_gaussian_noise_is_accepted():
         certify_interval(sm, torch.full((1, 4, 4), 0.8), low=-0.1, high=0.1, slices=2, n0=10, n=100)
 
 
-def test_a_law_gsmooth_does_not_know_is_refused():
-    from gsmooth_plugins.transforms.contrast import Contrast
+def test_a_law_without_a_strategy_is_refused():
+    from gsmooth_plugins.transforms.contrast import contrast
 
-    class Odd(Contrast):
+    class Odd(gsmooth.Transform):  # contrast's forward, but no slice_strategy() for its law
         name = "odd"
+        param_dim = 2
+        composes_additively = False
         composition = "mystery"
+
+        def forward(self, x, theta):
+            return contrast(x, theta)
 
     sm = gsmooth.Smoother(Mean(), noise="gaussian", sigma=0.2, transform=Odd(), num_classes=2)
     with pytest.raises(UnsupportedTransformError, match="got 'mystery'"):

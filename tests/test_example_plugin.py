@@ -27,7 +27,9 @@ if str(PLUGIN_DIR) not in sys.path:
     sys.path.insert(0, str(PLUGIN_DIR))
 
 import gsmooth_example  # noqa: E402
-from gsmooth_example import BrightnessShift, TriangularNoise, brightness_shift  # noqa: E402
+import gsmooth_example.gain  # noqa: E402
+from gsmooth_example import BrightnessShift, Gain, TriangularNoise, brightness_shift  # noqa: E402
+from gsmooth_example.gain import GainLaw, gain, gain_compose, kl_gain, slice_p_required  # noqa: E402
 
 DIST = "gsmooth-example"
 
@@ -56,6 +58,10 @@ def test_plugin_uses_only_the_public_api():
     imports = [line.strip() for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert not [line for line in imports if "gsmooth." in line or "gsmooth_plugins" in line], imports
     assert TriangularNoise.radius is gsmooth.Noise.radius  # no closed form: the numerical route
+    # the gain law: the facade and the public strategy API of gsmooth.interval, nothing else
+    source = Path(gsmooth_example.gain.__file__).read_text()
+    imports = [line.strip() for line in source.splitlines() if line.startswith(("import ", "from "))]
+    assert [line for line in imports if "gsmooth" in line] == ["import gsmooth", "import gsmooth.interval"], imports
 
 
 def test_triangular_numerical_radius_is_the_analytic_quantile():
@@ -106,6 +112,120 @@ def test_engine_certifies_with_the_plugin():
     # a parameter noise is refused as additive pixel noise (no proven l1 certificate in d dims)
     with pytest.raises(gsmooth.InvalidParameterError, match="expected a noise"):
         gsmooth.Smoother(MeanThreshold(), noise=TriangularNoise(sigma=sigma), num_classes=2)
+
+
+# -- a third-party composition law: example_gain --------------------------------------------------------
+def test_gain_passes_check_transform_and_composes_by_its_law():
+    check_transform(Gain)
+    x = torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+    a, b = torch.tensor([[0.1], [-0.3], [0.5]]), torch.tensor([[0.2], [0.4], [-0.25]])
+    assert torch.equal(Gain()(x, a), gain(x, a))
+    assert torch.allclose(gain(gain(x, b), a), gain(x, gain_compose(a, b)), atol=1e-6)
+    assert not torch.allclose(gain(gain(x, b), a), gain(x, a + b), atol=1e-3)  # not additive: its own law
+    assert Gain.composes_additively is False and isinstance(Gain().slice_strategy(), GainLaw)
+
+
+def test_gain_kl_is_largest_at_the_slice_ends():
+    # the fact the law's proof uses: d KL / d delta has the sign of delta, so the ends bound the slice
+    for sigma in (0.02, 0.1, 0.5):
+        d = np.linspace(-0.4, 0.4, 801)
+        kl = np.array([kl_gain(v, sigma) for v in d])
+        assert kl.min() == pytest.approx(0.0, abs=1e-15) and kl[400] == pytest.approx(0.0, abs=1e-15)
+        assert (np.diff(kl[400:]) > 0).all() and (np.diff(kl[:401]) < 0).all()
+        # Monte Carlo: KL(P || Q) = E_P[log p/q] for P = N(0, s^2), Q = N(delta, (1 + delta)^2 s^2)
+        z = np.random.default_rng(0).normal(0.0, sigma, 400_000)
+        delta = 0.3 * sigma
+        log_p = -0.5 * (z / sigma) ** 2 - np.log(sigma)
+        log_q = -0.5 * ((z - delta) / ((1 + delta) * sigma)) ** 2 - np.log((1 + delta) * sigma)
+        assert kl_gain(delta, sigma) == pytest.approx(float(np.mean(log_p - log_q)), abs=2e-3)
+
+
+def _predict_everywhere(smoother, x, cert, *, n, points=17):
+    """PREDICT at high n on τ(α, x) for α on a grid of the certified range and at every slice edge;
+    the classes it returns (an abstention is no contradiction, another class is)."""
+    lo, hi = cert.low[0], cert.high[0]
+    w = (hi - lo) / cert.num_slices
+    alphas = np.unique(np.r_[np.linspace(lo, hi, points), lo + w * np.arange(cert.num_slices + 1)])
+    with torch.no_grad():
+        xs = gain(x.unsqueeze(0).expand(len(alphas), *x.shape), torch.as_tensor(alphas, dtype=x.dtype)[:, None])
+    res = smoother.predict(xs, n=n, alpha=0.001, seed=7)
+    return {float(a): int(r.prediction) for a, r in zip(alphas, res)}
+
+
+def test_gain_certificates_hold_under_predict_and_fail_across_the_flip():
+    """Class 1 iff the mean brightness exceeds 1/2: for x = 0.6 the class flips at g = 0.5/0.6 − 1 ≈ −0.1667.
+    A range inside (−0.12, 0.2) is certified and PREDICT agrees at every point of it; a range whose first
+    slice straddles the flip (its centre above it, so p at the centre is above 1/2) must not be certified."""
+    sigma = 0.02
+    sm = gsmooth.Smoother(MeanThreshold(), noise="gaussian", sigma=sigma, transform=Gain(), num_classes=2)
+    x = torch.full((1, 4, 4), 0.6)
+    inside = sm.certify_interval(x, low=-0.12, high=0.2, slices=16, n0=100, n=2000, alpha=0.001)
+    assert inside.prediction == 1 and inside.centering == "image" and len(inside.slice_requirements) == 16
+    assert set(_predict_everywhere(sm, x, inside, n=20_000).values()) <= {1, -1}
+    # the requirement is a probability known before sampling: certified iff every p_lower exceeds it
+    plan = gsmooth.interval.slice_plan(-0.12, 0.2, 16)
+    p_req = GainLaw().required_probabilities(Gain(), sm.noise, plan)
+    assert (np.asarray(inside.slice_p_lower) > p_req).all()
+    np.testing.assert_allclose(GainLaw().p_required(sm.noise, np.asarray(inside.slice_requirements), np.ones(16)),
+                               p_req, rtol=0, atol=1e-9)
+    across = sm.certify_interval(x, low=-0.175, high=0.1, slices=8, n0=100, n=2000, alpha=0.001)
+    seen = _predict_everywhere(sm, x, across, n=20_000)
+    assert seen[-0.175] == 0  # the class does flip inside the range ...
+    if across.prediction != -1:  # ... so a certificate here is contradicted by PREDICT (an unsound law)
+        assert set(seen.values()) <= {1, -1}, seen
+    assert across.prediction == -1 and across.margin < 0  # ... and a sound law certifies nothing
+
+
+def test_gain_refuses_what_its_law_does_not_cover():
+    with pytest.raises(gsmooth.InvalidParameterError, match="expected an interval certificate"):
+        gsmooth.Smoother(MeanThreshold(), noise="gaussian", sigma=0.1, transform=Gain(), num_classes=2).certify(
+            torch.full((1, 4, 4), 0.6), n0=10, n=100)
+    sm = gsmooth.Smoother(MeanThreshold(), noise="laplace", sigma=0.1, transform=Gain(), num_classes=2)
+    with pytest.raises(gsmooth.interval.UnsupportedTransformError, match="expected --noise gaussian, got 'laplace'"):
+        sm.certify_interval(torch.full((1, 4, 4), 0.6), low=-0.1, high=0.1, slices=2, n0=10, n=100)
+    sm = gsmooth.Smoother(MeanThreshold(), noise="gaussian", sigma=0.1, transform=Gain(), num_classes=2)
+    with pytest.raises(gsmooth.InvalidParameterError, match="above -1"):
+        sm.certify_interval(torch.full((1, 4, 4), 0.6), low=-1.5, high=0.1, slices=2, n0=10, n=100)
+    assert slice_p_required(0.0, 2.0, 0.1) == 1.0  # a slice reaching g = -1: nothing certifies it
+
+
+def test_gain_certified_through_the_cli_holds_under_predict(tmp_path, capsys):
+    """``gsmooth certify --transform example_gain --range … --noise gaussian --sigma …`` (the CLI's main, with
+    the plugin registered through its entry point), then PREDICT at high n inside every certified range
+    (darkening only, g ≤ 0, so that every τ(g, x) is an image in [0, 1] that PREDICT accepts)."""
+    from gsmooth.cli import main
+    from gsmooth.data.datasets import load_dataset
+    from gsmooth.io.checkpoints import load_checkpoint
+    from gsmooth.io.results import read_results
+    from toy_models import fashion_mnist_checkpoint
+
+    ckpt = fashion_mnist_checkpoint(tmp_path / "m.pt", seed=3)
+    out = tmp_path / "gain.tsv"
+    saved = get_registry()
+    ep = importlib.metadata.EntryPoint(name="example", value="gsmooth_example", group="gsmooth")
+    try:
+        reset_registry(Registry(entry_points=[ep]))
+        code = main([str(a) for a in ("certify", "--model", ckpt, "--transform", "example_gain", "--range", "-0.3:0",
+                                      "--slices", "4", "--noise", "gaussian", "--sigma", "0.1", "--n0", "20", "--n",
+                                      "300", "--max", "4", "--no-progress", "--out", out)])
+        _, err = capsys.readouterr()
+        assert code == 0, err
+        t = read_results(out)
+        assert len(t) == 4 and set(t.extra["transform"]) == {"example_gain"} and set(t.extra["range"]) == {"-0.3:0"}
+        assert set(t.extra["certificate"]) == {"interval"}
+        model = load_checkpoint(ckpt).build_model()
+        sm = gsmooth.Smoother(model, noise="gaussian", sigma=0.1, transform="example_gain", num_classes=10)
+        data = load_dataset("fashion-mnist", split="test")
+        certified = [(int(i), int(p)) for i, p in zip(t.idx, t.predict) if p != -1]
+        assert certified, "nothing certified: the check below would be empty"
+        for idx, pred in certified:
+            x = data[idx][0]
+            cert = sm.certify_interval(x, low=-0.3, high=0.0, slices=4, n0=20, n=300, keys=[idx])
+            assert cert.prediction == pred  # the library gives the CLI's row (same seed, same keys)
+            seen = _predict_everywhere(sm, x, cert, n=4000, points=9)
+            assert set(seen.values()) <= {pred, -1}, (idx, pred, seen)
+    finally:
+        reset_registry(saved)
 
 
 #: the falsification suite's quick profile (a second or two on 2 CPU cores)

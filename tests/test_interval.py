@@ -19,9 +19,9 @@ from gsmooth.errors import InvalidParameterError, UnsupportedTransformError
 from gsmooth.interval.engine import (
     IntervalCertificate,
     certify_interval,
-    parse_range,
     slice_plan,
 )
+from gsmooth.core.ranges import parse_range
 
 from toy_models import Bands
 
@@ -245,7 +245,7 @@ def test_surrogate_interval_certifies_the_true_transform_on_shifted_images():
 
     assert c.min_radius == pytest.approx(0.5 * stats.norm.ppf(p) / c.mstar, rel=1e-6)
     assert c.prediction == 0 and c.margin > 0 and "estimate" in c.statement()
-    assert st.certified_range is None  # restored after the call
+    assert st.certified_range is None  # the range is passed to the surrogate, never set on it
 
 
 class CountingConstant(Constant):
@@ -285,3 +285,155 @@ def test_surrogate_interval_draws_nothing_when_no_outcome_can_cover_a_slice():
         warnings.simplefilter("ignore")
         c2 = s2.certify_interval(x, low=-0.1, high=0.1, slices=2, n0=10, n=1000, alpha=0.01)
     assert model.calls > 0 and not c2.skipped and c2.certified
+
+
+# --------------------------------------------------------------------------------------------
+# capabilities, not names: what the engine asks a transform and a noise
+# --------------------------------------------------------------------------------------------
+
+
+def test_transform_capability_defaults():
+    from gsmooth.interval import AdditiveComposition
+
+    b, a = gsmooth.transform("brightness"), gsmooth.transform("additive")
+    assert b.center_dim == 1 and a.center_dim is None and gsmooth.transform("translation").center_dim == 2
+    assert b.true_transform_module() is b and a.true_transform_module() is a
+    assert b.lipschitz_factor(img(0.5), path_origin=img(0.2), param_range=((0.0, 1.0),)) == 1.0
+    assert isinstance(b.slice_strategy(), AdditiveComposition) and b.point_certificate_range() is None
+    assert gsmooth.Smoother(Bands(), noise="gaussian", sigma=0.1, transform=b, num_classes=3).center_dim == 1
+
+
+def _surrogate(param_range=((-0.2, 0.2),)):
+    from gsmooth.surrogate.model import SurrogateModel
+    from gsmooth.surrogate.transform import SurrogateTransform
+
+    torch.manual_seed(0)
+    net = SurrogateModel(input_shape=(1, 8, 8), param_dim=1, width=8, encoder_width=4)
+    net.transform_name, net.param_range = "brightness", param_range
+    return SurrogateTransform(surrogate=net, sigma_ratio=1.0, grid=5)
+
+
+def test_surrogate_capabilities_come_from_the_surrogate_transform():
+    from gsmooth.surrogate.transform import SurrogateSlices
+
+    st = _surrogate()
+    assert st.center_dim == 1 and st.param_dim == 1 + 64  # θ_full = (θ, ξ): only θ is centred
+    assert st.true_transform_module().name == "brightness" and st.true_transform_module() is st.true_transform_module()
+    assert isinstance(st.slice_strategy(), SurrogateSlices) and st.point_certificate_range() == ((-0.2, 0.2),)
+    s = gsmooth.Smoother(Constant(cls=0), noise="gaussian", sigma=0.5, transform=st, num_classes=3)
+    assert s.center_dim == 1
+
+
+class RenamedGaussian(gsmooth.Noise):
+    """A Gaussian under another name: what the engine needs is the capability, not the name."""
+
+    name = "not_called_gaussian"
+    norm = "l2"
+    isotropic_gaussian = True
+
+    def __init__(self, *, sigma: float = 0.2):
+        self.sigma = sigma
+        self._validate_params()
+
+    def sample(self, shape, *, generator, device=None, dtype=torch.float32):
+        return torch.empty(shape, device=device, dtype=dtype).normal_(0.0, self.sigma, generator=generator)
+
+    def radius(self, p_lower):
+        from scipy import stats
+
+        return self._out(self.sigma * stats.norm.ppf(self._p(p_lower)))
+
+
+class GaussianNamedButNotDeclared(RenamedGaussian):
+    name = "gaussian_lookalike"
+    isotropic_gaussian = False
+
+
+def test_gaussian_is_a_capability_of_the_noise_not_its_name():
+    x = img(0.8)
+    for transform in ("contrast", _surrogate()):
+        shape = (1, 8, 8) if not isinstance(transform, str) else (1, 4, 4)
+        sm = gsmooth.Smoother(Constant(cls=1), noise=RenamedGaussian(sigma=0.2), transform=transform, num_classes=3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            low, high = ((-0.1, -0.1), (0.1, 0.1)) if isinstance(transform, str) else (-0.1, 0.1)
+            c = sm.certify_interval(img(0.8, shape), low=low, high=high, slices=2, n0=20, n=300, alpha=0.01)
+        assert c.prediction == 1
+    sm = gsmooth.Smoother(Constant(cls=1), noise=GaussianNamedButNotDeclared(sigma=0.2), transform="contrast",
+                          num_classes=3)
+    with pytest.raises(UnsupportedTransformError, match="expected --noise gaussian"):
+        sm.certify_interval(x, low=(-0.1, -0.1), high=(0.1, 0.1), slices=2, n0=20, n=300)
+    with pytest.raises(InvalidParameterError, match="isotropic Gaussian"):
+        gsmooth.Smoother(Constant(), noise=GaussianNamedButNotDeclared(sigma=0.2), transform=_surrogate(), num_classes=3)
+
+
+@pytest.mark.parametrize("noise", [("gaussian", 0.3), ("laplace", 0.3), ("uniform", 0.5)])
+def test_each_slice_requirement_is_a_probability_known_before_sampling(noise):
+    """Certified iff noise.radius(p) / M* > r  ⇔  p > p_required = radius⁻¹(r·M*): the decision the engine
+    makes in radius units is the test p_lower > p_required (what a sequential test of p_A needs)."""
+    from gsmooth.interval import AdditiveComposition, radius_inverse
+
+    nz = gsmooth.noise(noise[0], sigma=noise[1])
+    plan = slice_plan(-0.2, 0.2, 4)
+    r = AdditiveComposition().required_radii(gsmooth.transform("brightness"), nz, plan)
+    m = np.array([1.0, 1.5, 2.0, 3.0])
+    p_req = AdditiveComposition().p_required(nz, r, m)
+    for rk, mk, pk in zip(r, m, p_req):
+        assert 0.5 < pk < 1.0
+        assert nz.radius(pk) == pytest.approx(rk * mk, rel=1e-9)
+        assert nz.radius(min(pk + 1e-6, 1.0)) / mk > rk and not nz.radius(pk - 1e-6) / mk > rk
+    assert radius_inverse(nz, 0.0) == 0.5 and radius_inverse(nz, math.inf) == 1.0
+
+
+def test_contrast_requirement_as_a_probability_is_its_neyman_pearson_p():
+    from gsmooth_plugins.transforms._contrast_law import ContrastLaw, slice_requirements
+
+    nz, t = gsmooth.noise("gaussian", sigma=0.2), gsmooth.transform("contrast")
+    plan = slice_plan((-0.2, -0.2), (0.2, 0.2), 2)
+    law = ContrastLaw()
+    r = law.required_radii(t, nz, plan)
+    np.testing.assert_allclose(law.p_required(nz, r, np.ones(plan.num_slices)), slice_requirements(plan, 0.2),
+                               rtol=0, atol=1e-9)
+
+
+def test_a_third_party_strategy_is_run_as_given():
+    """A transform supplying its own strategy: the engine samples what it says and compares with its
+    requirement (here: a law demanding more than the additive one, on τ(c_k, x))."""
+    from gsmooth.interval import SliceStrategy
+
+    class Strict(SliceStrategy):
+        centering = "image"
+        reports_slice_requirements = True
+        seen = []
+
+        def required_radii(self, transform, noise, plan):
+            return np.full(plan.num_slices, 2.0 * plan.requirement)
+
+        def slice_images(self, transform, x, plan):
+            Strict.seen.append(plan.centers[:, 0].tolist())
+            return super().slice_images(transform, x, plan)
+
+    class Shift(gsmooth.Transform):
+        name = "test_shift"
+        param_dim = 1
+        composes_additively = False
+
+        def forward(self, x, theta):
+            return x + theta.reshape(-1, 1, 1, 1)
+
+        def slice_strategy(self):
+            return Strict()
+
+    sm = gsmooth.Smoother(Constant(cls=2), noise="gaussian", sigma=0.3, transform=Shift(), num_classes=3)
+    c = sm.certify_interval(img(0.5), low=-0.2, high=0.2, slices=4, n0=20, n=500, alpha=0.01)
+    assert len(Strict.seen) == 1 and np.allclose(Strict.seen[0], [-0.15, -0.05, 0.05, 0.15]) and c.centering == "image"
+    assert c.slice_requirements == pytest.approx((0.1,) * 4) and c.requirement == pytest.approx(0.1)
+    assert c.prediction == 2 and c.margin == pytest.approx(min(c.slice_radii) - c.requirement)
+
+    class Broken(Shift):
+        def slice_strategy(self):
+            return object()
+
+    with pytest.raises(UnsupportedTransformError, match="SliceStrategy"):
+        gsmooth.Smoother(Constant(), noise="gaussian", sigma=0.3, transform=Broken(), num_classes=3).certify_interval(
+            img(0.5), low=-0.2, high=0.2, slices=2, n0=10, n=100)

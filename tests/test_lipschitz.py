@@ -24,10 +24,9 @@ from gsmooth.surrogate.lipschitz import (
     jacobian_matrix,
     jacobian_spectral_norm,
     lipschitz_factor_from_G,
-    normalize_param_range,
-    param_grid,
     radius_from_G,
 )
+from gsmooth.core.ranges import param_grid, parse_range
 from gsmooth.surrogate.model import SurrogateModel
 
 SHAPE = (1, 6, 6)
@@ -294,16 +293,16 @@ def test_radius_abstain_and_bad_sigmas():
 
 
 def test_param_ranges_and_grid():
-    assert normalize_param_range("0:10") == ((0.0, 10.0),)
-    assert normalize_param_range((0, 1)) == ((0.0, 1.0),)
-    assert normalize_param_range([(0, 1), (-2, 2)], 2) == ((0.0, 1.0), (-2.0, 2.0))
+    assert parse_range("0:10", broadcast=False) == ((0.0, 10.0),)
+    assert parse_range((0, 1), broadcast=False) == ((0.0, 1.0),)
+    assert parse_range([(0, 1), (-2, 2)], 2, broadcast=False) == ((0.0, 1.0), (-2.0, 2.0))
     assert param_grid((0, 10), 10).squeeze(1).tolist() == torch.linspace(0, 10, 10, dtype=torch.float64).tolist()
     assert param_grid((3, 3), 10).tolist() == [[3.0]]
     for bad in ["1", "a:b", (2, 1), (0, float("nan")), [(0, 1, 2)], ()]:
         with pytest.raises(InvalidParameterError):
-            normalize_param_range(bad)
+            parse_range(bad, broadcast=False)
     with pytest.raises(InvalidParameterError, match="param_dim=2"):
-        normalize_param_range((0, 1), 2)
+        parse_range((0, 1), 2, broadcast=False)
 
 
 def test_argument_errors():

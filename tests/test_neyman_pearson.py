@@ -1,4 +1,4 @@
-"""The Neyman–Pearson bound between N(0, I) and N((a, m), diag(1, s²)) (gsmooth.interval.neyman_pearson)."""
+"""The Neyman–Pearson bound between N(0, I) and N((a, m), diag(1, s²)) (gsmooth_plugins.transforms._neyman_pearson)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from gsmooth.interval.neyman_pearson import lower_bound, required_probability, tradeoff_point
+from gsmooth_plugins.transforms._neyman_pearson import lower_bound, required_probability, tradeoff_point
 
 
 def log_ratio(u, v, a, m, s):
@@ -51,7 +51,7 @@ def test_tradeoff_point_matches_monte_carlo(t, a, m, s):
 
 def test_quadrature_is_accurate_where_contrast_uses_it():
     # the coupled family of TSS's contrast: a = δ/σ, s = e^{−δ}; a 10× finer rule agrees to 1e-7,
-    # far inside gsmooth.interval.contrast_regions.NUMERICAL_MARGIN (1e-5)
+    # far inside gsmooth_plugins.transforms._contrast_law.NUMERICAL_MARGIN (1e-5)
     for sigma in (0.05, 0.2, 1.0):
         d = np.linspace(-0.5, 0.5, 21)
         mm = np.array([0.0, 0.3, 1.0, 2.0])
@@ -73,7 +73,7 @@ def test_required_probability_inverts_lower_bound_and_is_monotone():
 
 
 def test_bound_is_symmetric_and_nonincreasing_in_m():
-    # the fact gsmooth.interval.contrast_regions relies on to take only |m| = M
+    # the fact gsmooth_plugins.transforms._contrast_law relies on to take only |m| = M
     for a, s in [(0.0, 0.7), (0.3, np.exp(-0.06)), (-0.5, np.exp(0.1)), (1.0, 1.4)]:
         ms = np.linspace(0.0, 2.0, 21)
         req = required_probability(a, ms, s)

@@ -73,8 +73,7 @@ def run(t: str, args) -> dict:
     for idx in range(args.images):
         x0, label = data[idx]
         t0 = time.perf_counter()
-        with st.path_from(x0):
-            m_old = float(st.lipschitz_factor(x0))
+        m_old = float(st.lipschitz_factor(x0, path_origin=x0))
         t_old = time.perf_counter() - t0
         t0 = time.perf_counter()
         bounds = st.path_shift_bounds(x0, lows, highs, centers)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..evaluation.attack import attack
 from ..errors import InvalidParameterError
-from ..interval.engine import format_range
+from ..core.ranges import format_range
 from ..io.results import read_results
 from .certify import resolve_range
 from .common import (

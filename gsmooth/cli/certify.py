@@ -16,7 +16,8 @@ import warnings
 from ..evaluation.analysis import summarize
 from ..embedded import QUICKSTART_TIME
 from ..errors import InvalidParameterError
-from ..interval.engine import check_interval_support, format_range, parse_range
+from ..core.ranges import format_range, parse_range
+from ..interval.engine import check_interval_support
 from ..io.results import read_results
 from ..core.defaults import DEFAULT_SLICES, defaults_of
 from .common import (
@@ -151,13 +152,8 @@ def resolve_slices(args, setup) -> int:
 
 
 def surrogate_range_text(transform) -> str:
-    rng = getattr(transform, "certified_range", None) or getattr(getattr(transform, "surrogate", None), "param_range", None)
-    if not rng:
-        return ""
-    try:
-        return format_range(*zip(*parse_range(list(rng) if not isinstance(rng, str) else rng)))
-    except InvalidParameterError:
-        return str(rng)
+    pairs = transform.point_certificate_range()  # a surrogate's path range; None for other transforms
+    return format_range(pairs) if pairs else ""
 
 
 def _radius_meaning(norm: str) -> str:
@@ -321,7 +317,7 @@ def _run_transform(args, setup) -> int:
         if args.slices is not None:
             raise InvalidParameterError("--slices cuts a --range into slices; expected --range LO:HI with it, got none")
         transform.check_point_certificate()  # e.g. a surrogate whose path does not start at x: refused now
-        range_text = surrogate_range_text(transform) if transform.kind == "surrogate" else ""
+        range_text = surrogate_range_text(transform)
         config |= {"certificate": "radius", "range": range_text or None}
         group = max(1, args.batch // max(args.n, args.n0))
         progress_inside = inner_progress(args, group * (args.n0 + args.n))

@@ -137,7 +137,7 @@ def add_smoothing_args(p: argparse.ArgumentParser) -> None:
 
 def parse_range_arg(text: str) -> str:
     """argparse type of --range: keeps the text (validated against the transform later)."""
-    from ..interval.engine import parse_range
+    from ..core.ranges import parse_range
 
     if text == "default":  # --range without a value
         return text
@@ -353,7 +353,7 @@ def setup_smoother(args) -> Setup:
             raise InvalidParameterError(
                 f"expected --latent-sigma (std of the surrogate's latent noise) for transform {transform_name!r}, got none"
             )
-        if noise_name != "gaussian":
+        if not ch["noise_cls"].isotropic_gaussian:
             raise InvalidParameterError(
                 f"a GSmooth surrogate certifies with Gaussian noise on (theta, xi) only; expected --noise gaussian, got {noise_name!r}"
             )

@@ -21,7 +21,8 @@ import warnings
 
 from ..data.datasets import list_datasets, load_dataset
 from ..errors import InvalidParameterError
-from ..surrogate.lipschitz import LipschitzWarning, normalize_param_range
+from ..core.ranges import parse_range
+from ..surrogate.lipschitz import LipschitzWarning
 from ..surrogate.train import check_continuable, read_training_state, saved_surrogate_progress, train_surrogate
 from ..surrogate.evaluate import evaluate_surrogate
 from ..surrogate.io import load_surrogate, save_surrogate
@@ -219,7 +220,7 @@ def run_train(args) -> int:
     from ..plugin.components import transform as build
 
     tr = build(args.transform, **dict(args.transform_param))
-    pairs = normalize_param_range(args.param_range, getattr(tr, "param_dim", None)) if args.param_range else None
+    pairs = parse_range(args.param_range, getattr(tr, "param_dim", None), broadcast=False, what="param_range") if args.param_range else None
     train_ds = load_dataset(args.dataset, split="train", root=args.data_dir, download=args.download)
     test_ds = load_dataset(args.dataset, split="test", root=args.data_dir, download=args.download)
     print(
@@ -279,7 +280,7 @@ def _load_for_eval(args):
             f"expected --dataset (the surrogate {args.surrogate!r} records no named dataset), got none"
         )
     ds = load_dataset(name, split=args.split, root=args.data_dir, download=args.download)
-    pairs = normalize_param_range(args.param_range, sur.param_dim) if args.param_range else None
+    pairs = parse_range(args.param_range, sur.param_dim, broadcast=False, what="param_range") if args.param_range else None
     return device, sur, ds, pairs
 
 
@@ -307,7 +308,7 @@ def run_lipschitz(args) -> int:
     )
     st.to(device)
     print(_describe(sur))
-    rng = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in st._pairs())
+    rng = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in st.range_pairs())
     print(f"G per image over a grid of {args.grid} point(s) per parameter in {rng}; M* = sqrt(1 + G^2/{args.sigma_ratio:g}^2)")
     print(f"{'idx':>6}  {'label':>5}  {'G':>10}  {'argmax α':>10}  {'M*':>10}  {'ms':>8}")
     ms, mstars = [], []

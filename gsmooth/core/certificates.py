@@ -1,4 +1,10 @@
-"""Structured results of :meth:`gsmooth.Smoother.certify` and :meth:`gsmooth.Smoother.predict`."""
+"""Structured results: :meth:`gsmooth.Smoother.certify`, :meth:`gsmooth.Smoother.predict` and
+:meth:`gsmooth.Smoother.certify_interval`.
+
+Every certificate type lives here, the interval one included, so a reader looking for "what does
+a certificate say" finds them side by side (:mod:`gsmooth.interval` re-exports
+:class:`IntervalCertificate` beside the engine that computes it).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,9 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-__all__ = ["Certificate", "Prediction", "ResultBatch", "ABSTAIN"]
+from .ranges import format_range
+
+__all__ = ["Certificate", "Prediction", "IntervalCertificate", "ResultBatch", "ABSTAIN"]
 
 #: Class index meaning "the smoothed classifier abstains".
 ABSTAIN = -1
@@ -75,6 +83,128 @@ class Prediction:
     @property
     def abstained(self) -> bool:
         return self.prediction == ABSTAIN
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class IntervalCertificate:
+    """One image's certificate for a whole parameter range (:mod:`gsmooth.interval.engine` says what it states).
+
+    Defined here, beside :class:`Certificate` and :class:`Prediction`, because this module is where a
+    reader looks for what a result says; :mod:`gsmooth.interval` re-exports it with its engine.
+
+    Attributes:
+        prediction: the class predicted on the whole range, or -1 (not certified: some slice
+            abstained, predicted another class, or had too small a radius).
+        radius: for results files: the range's extent ``max |α_i|`` over the range (parameter
+            units) when certified, else 0 — so ``gsmooth analyze``'s certified accuracy at any
+            r ≤ extent is the fraction certified for the range.
+        p_lower, count: the smallest over the slices (of the slice's own top class).
+        low, high: the range, per parameter. slices: slices per parameter; num_slices: K.
+        family_alpha: the family-wise failure probability (the ``alpha`` asked for);
+            slice_alpha: α/K used by each slice (Bonferroni).
+        requirement: the radius each slice had to exceed (same units).
+        margin: ``min_k (R_k − requirement)`` over slices (R_k = 0 for abstaining slices); > 0 is
+            needed (with all slices agreeing) for a certificate.
+        min_radius: smallest slice radius.
+        n0, n: samples per slice.
+        noise, transform, kind, norm, units: descriptions; ``kind`` is ``exact`` or ``surrogate``.
+        mstar: the Lipschitz factor M* (largest over slices; 1 for exact transforms).
+        guarantee: what M* rests on — ``exact`` (resolvable transforms), ``sound`` (a proven bound
+            on the surrogate path over each slice, :mod:`gsmooth.surrogate.path_bounds`) or ``estimate`` (a
+            grid maximum, not a proof).
+        slice_mstar: per-slice M*_k = T_k / requirement (surrogate route), empty otherwise.
+        lattice: the parameter lattice the statement holds on (translation: integer shifts,
+            ``1.0``; the range is rounded inwards to it), ``None`` for every real α.
+        one_sided: whether the noise certifies increases only (centres at the lower ends).
+        centering: ``parameter`` (exact: g_c) or ``image`` (surrogate: g on τ(c_k, x)).
+        centers, slice_predictions, slice_radii, slice_p_lower: per-slice details.
+        skipped: no sample was drawn because no outcome could certify the range (surrogate route:
+            even ``n`` successes out of ``n`` give a slice radius ``R_max = radius(p_max) / M*`` not
+            above the requirement, ``p_max = (α/K)^(1/n)``; contrast: ``p_max`` below a slice's
+            required p); then ``count = 0``, ``p_lower = 0``, every slice prediction is -1 and
+            ``margin = R_max − requirement`` (≤ 0) says by how much.
+        slice_requirements: per-slice requirements when they differ between slices (contrast:
+            ``σΦ⁻¹(p_required)`` per slice; ``requirement`` is then their largest); empty otherwise.
+    """
+
+    prediction: int
+    radius: float
+    p_lower: float
+    count: int
+    low: tuple
+    high: tuple
+    slices: tuple
+    num_slices: int
+    family_alpha: float
+    slice_alpha: float
+    requirement: float
+    margin: float
+    min_radius: float
+    n0: int
+    n: int
+    noise: str
+    transform: str
+    kind: str
+    norm: str
+    units: str
+    mstar: float
+    one_sided: bool
+    centering: str
+    centers: tuple
+    slice_predictions: tuple
+    slice_radii: tuple
+    slice_p_lower: tuple
+    skipped: bool = False
+    slice_requirements: tuple = ()
+    guarantee: str = "exact"
+    slice_mstar: tuple = ()
+    lattice: float | None = None
+
+    @property
+    def abstained(self) -> bool:
+        return self.prediction == ABSTAIN
+
+    @property
+    def certified(self) -> bool:
+        return self.prediction != ABSTAIN
+
+    @property
+    def range(self) -> str:
+        """The range as ``lo:hi[,lo:hi]``."""
+        return format_range(self.low, self.high)
+
+    @property
+    def alpha(self) -> float:
+        return self.family_alpha
+
+    @property
+    def lipschitz(self) -> float:
+        return self.mstar
+
+    def statement(self) -> str:
+        """One sentence saying what was certified (or not)."""
+        every = "every" if not self.lattice else f"every multiple of {self.lattice:g} (integer shifts)"
+        what = f"for {every} α in [{self.range}] ({self.units or 'parameter units'})"
+        if not self.certified:
+            return f"not certified {what} (margin {self.margin:.4g})"
+        if self.kind == "surrogate":
+            if self.guarantee == "sound":
+                return (
+                    f"the surrogate-smoothed classifier predicts {self.prediction} on τ(α, x) {what}, with probability "
+                    f">= {1 - self.family_alpha:g} (M* up to {self.mstar:.4g}: a proven bound on the path)"
+                )
+            return (
+                f"the surrogate-smoothed classifier predicts {self.prediction} on τ(α, x) {what}, with probability "
+                f">= {1 - self.family_alpha:g}, assuming M* = {self.mstar:.4g} (a grid estimate, not a bound) is not "
+                "underestimated"
+            )
+        return (
+            f"the smoothed classifier predicts {self.prediction} on τ(α, x) {what}, with probability "
+            f">= {1 - self.family_alpha:g}"
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -32,6 +32,10 @@ class Noise(ParamsMixin):
       A noise that declares ``l2``/``l1``/``linf`` must pass :func:`gsmooth.testing.check_noise`,
       which attacks the declared norm in d dimensions with the Neyman–Pearson worst case;
     - ``one_sided`` — True when θ ≥ 0 only (transform parameters such as a blur width);
+    - ``isotropic_gaussian`` — True declares that every coordinate is drawn i.i.d. from
+      N(0, σ²) with σ = ``self.sigma`` (the Gaussian noise plugin sets it). Anything whose proof
+      needs Gaussian noise (a GSmooth surrogate, a Neyman–Pearson law such as contrast's) asks this
+      capability, never the noise's name;
     - ``sample(shape, *, generator, device, dtype)`` — i.i.d. draws, using *only* ``generator``;
     - either ``radius(p_lower)`` in closed form, or ``pdf``/``ppf`` of one coordinate so the
       numerical route of :func:`gsmooth.core.radius.integrated_radius` applies (valid for symmetric
@@ -52,6 +56,8 @@ class Noise(ParamsMixin):
 
     norm: ClassVar[str] = "param"
     one_sided: ClassVar[bool] = False
+    #: True when the draws are i.i.d. N(0, sigma²) in every coordinate (see the class docs).
+    isotropic_gaussian: ClassVar[bool] = False
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "sigma": [Interval(Real, 0, None, closed="neither")]
     }

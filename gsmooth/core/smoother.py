@@ -193,8 +193,6 @@ class Smoother:
                     f"the Neyman–Pearson radius of one coordinate is not an l2/l1 radius in d dimensions)"
                 )
             return
-        if transform.kind == "surrogate":
-            return  # the surrogate refuses what it cannot certify itself (check_noise)
         d = self.center_dim
         if d > 1 and noise.one_sided:
             raise InvalidParameterError(
@@ -371,17 +369,11 @@ class Smoother:
 
     @property
     def center_dim(self) -> int | None:
-        """How many numbers a smoothing centre has: the transform's θ length ``param_dim``, or
-        ``d`` for a GSmooth surrogate (its θ_full = (θ, ξ) has d + m numbers; the latent part ξ is
-        never centred). ``None`` for additive pixel smoothing (no centre)."""
-        explicit = getattr(self.transform, "center_dim", None)
-        if isinstance(explicit, Integral):
-            return int(explicit)
-        if self.transform.param_dim is None:
-            return None
-        if self.transform.kind == "surrogate" and isinstance(getattr(self.transform, "d", None), Integral):
-            return int(self.transform.d)
-        return int(self.transform.param_dim)
+        """How many numbers a smoothing centre has: the transform's :attr:`~gsmooth.Transform.center_dim`
+        (its θ length ``param_dim`` by default; ``d`` for a GSmooth surrogate, whose latent part ξ
+        is never centred). ``None`` for additive pixel smoothing (no centre)."""
+        d = self.transform.center_dim
+        return None if d is None else int(d)
 
     def _check_center(self, center, batch: int, param_shape: tuple[int, ...], dtype) -> torch.Tensor | None:
         """``center`` as a ``(batch, *param_shape)`` tensor (zero-padded past ``center_dim``), or None."""

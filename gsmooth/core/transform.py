@@ -37,12 +37,21 @@ class Transform(ParamsMixin, nn.Module):
 
     ``composes_additively`` (default True) declares ``τ(a, τ(b, x)) = τ(a + b, x)`` for a transform
     of kind ``exact`` (what interval certificates rely on); a resolvable transform whose θ's compose
-    by another law sets it to False and names the law in ``composition`` (``"contrast"`` for TSS's
-    ``(k1, b1)∘(k2, b2) = (k1 + k2, b2 + e^{−k2} b1)``, certified by :mod:`gsmooth.interval.contrast_regions`);
-    without a law gsmooth knows, interval certificates refuse it.
+    by another law sets it to False, names the law in ``composition`` (a label, e.g. ``"contrast"``
+    for TSS's ``(k1, b1)∘(k2, b2) = (k1 + k2, b2 + e^{−k2} b1)``) and supplies the certification of
+    its law by overriding :meth:`slice_strategy`; without one, interval certificates refuse it.
 
-    ``lipschitz_factor(x)`` returns the factor M* that divides the noise radius
-    (``R = radius(p_lower) / M*``): 1 for additive and resolvable transforms.
+    Capabilities the engine asks for (each with a default; the engine never reads a name):
+
+    - :attr:`center_dim` — how many numbers a smoothing centre has (default ``param_dim``);
+    - :meth:`true_transform_module` — the true transform behind this one (default: itself; a
+      GSmooth surrogate returns the transform it learned);
+    - :meth:`domain` — the parameter domain;
+    - :meth:`lipschitz_factor` ``(x, *, path_origin=None, param_range=None)`` — the factor M* that
+      divides the noise radius (``R = radius(p_lower) / M*``), computed from its arguments only:
+      1 for additive and resolvable transforms;
+    - :meth:`slice_strategy` — how one slice of an interval certificate is certified
+      (:class:`gsmooth.interval.SliceStrategy`; default additive composition).
 
     ``defaults`` (default ``None``) is a :class:`gsmooth.TransformDefaults`: the noise, σ, certified
     range and slices the CLI uses when the command line does not say (``gsmooth certify --transform
@@ -132,9 +141,47 @@ class Transform(ParamsMixin, nn.Module):
         """
         return ()
 
-    def lipschitz_factor(self, x: torch.Tensor) -> float:
-        """M* for image ``x`` ``(C, H, W)``: 1.0 unless the certificate goes through a surrogate."""
+    @property
+    def center_dim(self) -> int | None:
+        """How many numbers a smoothing centre has (:meth:`gsmooth.Smoother.certify`'s ``center``,
+        an interval's slice centres): default ``param_dim`` (``None`` for additive pixel noise: no
+        centre). A transform whose θ carries extra coordinates that are never centred (a GSmooth
+        surrogate's latent ξ) returns the leading part's length."""
+        return None if self.param_dim is None else int(self.param_dim)
+
+    def true_transform_module(self) -> "Transform":
+        """The true transformation τ behind this transform: what an interval certificate's
+        statement is about and what an attack applies. Default: the transform itself; a GSmooth
+        surrogate returns the transform it was trained on."""
+        return self
+
+    def lipschitz_factor(self, x: torch.Tensor, *, path_origin: torch.Tensor | None = None, param_range=None) -> float:
+        """M* for image ``x`` ``(C, H, W)``: 1.0 unless the certificate goes through a surrogate.
+
+        Args:
+            x: the image smoothed.
+            path_origin: the image whose path α ↦ τ(α, ·) M* is taken over (default ``x``).
+            param_range: the parameter range M* holds over (default the transform's own).
+
+        Computed from the arguments only: no state is set before and restored after a call.
+        """
         return 1.0
+
+    def point_certificate_range(self) -> tuple[tuple[float, float], ...] | None:
+        """The parameter range a point certificate's radius is bounded over, one ``(lo, hi)`` per
+        parameter (results files record it), or ``None`` (default): the radius needs no range. A
+        GSmooth surrogate returns the range its path bound is taken over."""
+        return None
+
+    def slice_strategy(self):
+        """How one slice of an interval certificate over this transform is certified: a
+        :class:`gsmooth.interval.SliceStrategy` (see :mod:`gsmooth.interval.strategy`, "How a slice
+        is certified"). Default: :class:`gsmooth.interval.AdditiveComposition` when
+        ``composes_additively`` is True; otherwise a strategy that refuses (override this method
+        to certify your own composition law)."""
+        from ..interval.strategy import AdditiveComposition, _NoLaw
+
+        return AdditiveComposition() if self.composes_additively else _NoLaw()
 
     def certified_radius(self, x: torch.Tensor, p_lower: float, noise) -> tuple[float, float, str]:
         """``(radius, M*, guarantee)`` of a point certificate at image ``x`` ``(C, H, W)`` whose

@@ -41,10 +41,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError, InvalidParameterError
+from ..core.ranges import param_grid
 from ..core.seeding import derive_seed
 from ..validation import check_positive_int
 
-__all__ = ["AttackResult", "attack", "is_differentiable", "true_transform_of", "smoothed_votes", "param_grid"]
+__all__ = ["AttackResult", "attack", "is_differentiable", "true_transform_of", "smoothed_votes"]
 
 _ATTACK_TAG = 0xA77AC
 
@@ -99,19 +100,9 @@ class AttackResult:
 
 
 def true_transform_of(transform):
-    """The transform an attacker applies: ``transform`` itself, or a surrogate's true transform."""
-    if getattr(transform, "kind", None) == "surrogate":
-        from ..interval.engine import _true_transform
-
-        return _true_transform(transform)
-    return transform
-
-
-def param_grid(low: Sequence[float], high: Sequence[float], grid: int) -> torch.Tensor:
-    """``grid`` values per parameter (ends included; 1 for lo == hi), all combinations: ``(G^d, d)`` float64."""
-    axes = [torch.linspace(lo, hi, grid if hi > lo else 1, dtype=torch.float64) for lo, hi in zip(low, high)]
-    mesh = torch.meshgrid(*axes, indexing="ij")
-    return torch.stack([m.reshape(-1) for m in mesh], dim=1)
+    """The transform an attacker applies: the transform's
+    :meth:`~gsmooth.Transform.true_transform_module` (itself, or a surrogate's true transform)."""
+    return transform.true_transform_module()
 
 
 def is_differentiable(transform, x: torch.Tensor, theta: torch.Tensor) -> bool:
@@ -287,7 +278,7 @@ def _attack_one(smoother, true, x0, label, low, high, *, grid, steps, eot, n, re
     k = smoother.num_classes
     if not 0 <= label < k:
         raise InvalidParameterError(f"attack: label expected in [0, {k}), got {label}")
-    thetas = param_grid(low, high, grid)
+    thetas = param_grid([(float(lo), float(hi)) for lo, hi in zip(low, high)], grid)
     d = thetas.shape[1]
     cell = torch.tensor(
         [(hi - lo) / max(grid - 1, 1) if hi > lo else 0.0 for lo, hi in zip(low, high)], dtype=torch.float64

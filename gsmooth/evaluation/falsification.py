@@ -61,6 +61,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..core.ranges import format_range
 from ..errors import InvalidParameterError
 from ..core.noise import Noise
 from ..core.transform import Transform
@@ -934,7 +935,7 @@ def _interval_trial(ctx: _Ctx, sm, adv: _Adversary, low, high, slices, d: int) -
     except InvalidParameterError as exc:
         ctx.refuse("interval", exc)
         return False
-    rng = ",".join(f"{a:g}:{b:g}" for a, b in zip(low, high))
+    rng = format_range(low, high)
     if cert.prediction == -1:
         ctx.report.trials.append(Trial(adv.label, "interval", f"not certified over [{rng}] (margin {cert.margin:.3g})",
                                        False, -1, 0.0, float(cert.p_lower)))
@@ -963,15 +964,13 @@ def _interval_trial(ctx: _Ctx, sm, adv: _Adversary, low, high, slices, d: int) -
 # surrogate transforms (smoke level)
 # ---------------------------------------------------------------------------------------------
 def _surrogate(ctx: _Ctx, families, claims, interval, slices) -> None:
-    from ..interval.engine import _true_transform
-
     st = ctx.transform
     if "chord" not in families:
         ctx.report.notes.append("surrogate transforms are attacked by the 'chord' family only; it was not selected")
         return
-    true = _true_transform(st)
-    d = int(st.d)
-    lows, highs = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (interval or st._pairs()[0]))
+    true = st.true_transform_module()
+    d = int(st.center_dim)
+    lows, highs = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (interval or st.range_pairs()[0]))
     if lows.size == 1 and d > 1:
         lows, highs = np.repeat(lows, d), np.repeat(highs, d)
 
@@ -1004,9 +1003,8 @@ def _surrogate(ctx: _Ctx, families, claims, interval, slices) -> None:
             _interval_trial_true(ctx, sm, label, region, pts, slices, d, image)
         if "radius" in claims:
             try:
-                with st.path_from(ctx.x0):
-                    cert = sm.certify(ctx.x0, n0=ctx.n0, n=ctx.n, alpha=ctx.alpha, batch_size=ctx.batch_size,
-                                      seed=ctx.seed)
+                cert = sm.certify(ctx.x0, n0=ctx.n0, n=ctx.n, alpha=ctx.alpha, batch_size=ctx.batch_size,
+                                  seed=ctx.seed)
             except InvalidParameterError as exc:
                 ctx.refuse("radius", exc)
                 continue
@@ -1036,7 +1034,7 @@ def _interval_trial_true(ctx, sm, label, region, pts, slices, d, image):
     except InvalidParameterError as exc:
         ctx.refuse("interval", exc)
         return
-    rng = ",".join(f"{a:g}:{b:g}" for a, b in zip(low, high))
+    rng = format_range(low, high)
     if cert.prediction == -1:
         ctx.report.trials.append(Trial(label, "interval", f"not certified over [{rng}] (margin {cert.margin:.3g})",
                                        False, -1, 0.0, float(cert.p_lower)))

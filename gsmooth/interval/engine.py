@@ -44,16 +44,18 @@ centred at 0). So the statement is TSS's:
 (translation rounds shifts, so it holds for the integer shifts in the range; the Gaussian blur
 clamps α < 0 to 0, so use ranges with a ≥ 0.) A transform of kind ``exact`` that does *not*
 compose additively declares ``composes_additively = False``; it is refused with a clear error
-(rather than given a certificate about G that is not a statement about g(τ(α, x))) unless it
-names a composition law certified below.
+(rather than given a certificate about G that is not a statement about g(τ(α, x))) unless its
+:meth:`~gsmooth.Transform.slice_strategy` certifies its law (:mod:`gsmooth.interval.strategy`,
+"How a slice is certified": the engine runs whatever strategy the transform supplies and never
+reads a component's name).
 
 What is certified (TSS contrast + brightness: "image" centring, Neyman–Pearson requirement)
 ---------------------------------------------------------------------------------------------
-``contrast`` (x ↦ e^k (x + b), ``composition = "contrast"``) rescales the brightness noise under
+``contrast`` (x ↦ e^k (x + b), its law supplied by the contrast plugin) rescales the brightness noise under
 composition, so a slice's radius cannot be compared with a half-diagonal. Slice k is certified
 on the truly transformed image ``x_k = τ(c_k, x)`` with the smoother's own classifier g (noise
 centred at 0), and instead of "radius > half-diagonal" the slice needs its top-class lower bound
-to reach the slice's Neyman–Pearson requirement (:func:`gsmooth.interval.contrast_regions.slice_requirement`:
+to reach the slice's Neyman–Pearson requirement (:func:`gsmooth_plugins.transforms._contrast_law.slice_requirement`:
 the worst case over the slice of the p that keeps the class above 1/2 under the rescaled noise,
 computed once per call from the slice geometry and σ). The statement is TSS's:
 
@@ -95,21 +97,20 @@ radius says nothing about the transformed images. Train a surrogate (``gsmooth s
 from __future__ import annotations
 
 import math
-import warnings
-from dataclasses import asdict, dataclass
-from numbers import Integral, Real
+from dataclasses import dataclass
+from numbers import Integral
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from ..core.certificates import ABSTAIN, ResultBatch
-from .contrast_regions import slice_requirements
+from ..core.certificates import ABSTAIN, IntervalCertificate, ResultBatch
+from ..core.ranges import format_range, parse_range  # noqa: F401  (re-exported for old imports)
 from ..errors import InvalidParameterError, UnsupportedTransformError
 from ..core.stats import clopper_pearson_lower
 from ..core.seeding import derive_seed
-from ..core.smoother import check_domain, check_range_in_domain
 from ..validation import check_positive_int, check_probability
+from .strategy import SliceFactors, SliceStrategy
 
 __all__ = [
     "IntervalCertificate",
@@ -118,79 +119,13 @@ __all__ = [
     "slice_key",
     "check_interval_support",
     "certify_interval",
-    "format_range",
-    "parse_range",
+    "best_slice_radius",
+    "UnsupportedTransformError",
 ]
-
-#: Composition laws other than addition for which the certificate is implemented: the slice's
-#: requirement comes from the Neyman–Pearson bound of :mod:`gsmooth.interval.contrast_regions`.
-_LAWS = {"contrast"}
 
 #: Mixed into the per-slice noise-stream keys so that slice streams never coincide with the
 #: image's own (uncentred) stream.
 _SLICE_TAG = 0x51_1CE5
-
-
-# --------------------------------------------------------------------------------------------
-# ranges
-# --------------------------------------------------------------------------------------------
-
-
-def parse_range(text, param_dim: int | None = None) -> tuple[tuple[float, float], ...]:
-    """``"lo:hi"`` (every parameter) or ``"lo1:hi1,lo2:hi2"`` (one pair per parameter), or pairs.
-
-    Returns one ``(lo, hi)`` pair per parameter (a single pair is repeated to ``param_dim``).
-
-    Example:
-        >>> parse_range("-0.2:0.2")
-        ((-0.2, 0.2),)
-        >>> parse_range("-20:20", 2)
-        ((-20.0, 20.0), (-20.0, 20.0))
-    """
-    def bad(why: str = "") -> InvalidParameterError:
-        return InvalidParameterError(
-            f"range: expected lo:hi (or lo1:hi1,lo2:hi2, one pair per parameter) with finite lo <= hi, got {text!r}{why}"
-        )
-
-    if isinstance(text, str):
-        parts = [p.strip() for p in text.split(",") if p.strip()]
-        pairs = []
-        for part in parts:
-            ends = part.split(":")
-            if len(ends) != 2:
-                raise bad(" (write each pair as lo:hi)")
-            try:
-                pairs.append((float(ends[0]), float(ends[1])))
-            except ValueError:
-                raise bad() from None
-    else:
-        try:
-            items = list(text)
-        except TypeError:
-            raise bad() from None
-        if len(items) == 2 and all(isinstance(v, Real) and not isinstance(v, bool) for v in items):
-            pairs = [(float(items[0]), float(items[1]))]
-        else:
-            try:
-                pairs = [(float(a), float(b)) for a, b in items]
-            except (TypeError, ValueError):
-                raise bad() from None
-    if not pairs:
-        raise bad()
-    for lo, hi in pairs:
-        if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
-            raise bad()
-    if param_dim is not None:
-        if len(pairs) == 1 and param_dim > 1:
-            pairs = pairs * param_dim
-        if len(pairs) != param_dim:
-            raise bad(f" ({param_dim} parameter(s) expected)")
-    return tuple(pairs)
-
-
-def format_range(low: Sequence[float], high: Sequence[float]) -> str:
-    """``"lo:hi"`` per parameter, comma-separated (the CLI's --range syntax)."""
-    return ",".join(f"{lo:g}:{hi:g}" for lo, hi in zip(low, high))
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,141 +249,18 @@ def slice_key(key: int, k: int) -> int:
 
 
 # --------------------------------------------------------------------------------------------
-# the result
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IntervalCertificate:
-    """One image's certificate for a whole parameter range (see the module docs for the statement).
-
-    Attributes:
-        prediction: the class predicted on the whole range, or -1 (not certified: some slice
-            abstained, predicted another class, or had too small a radius).
-        radius: for results files: the range's extent ``max |α_i|`` over the range (parameter
-            units) when certified, else 0 — so ``gsmooth analyze``'s certified accuracy at any
-            r ≤ extent is the fraction certified for the range.
-        p_lower, count: the smallest over the slices (of the slice's own top class).
-        low, high: the range, per parameter. slices: slices per parameter; num_slices: K.
-        family_alpha: the family-wise failure probability (the ``alpha`` asked for);
-            slice_alpha: α/K used by each slice (Bonferroni).
-        requirement: the radius each slice had to exceed (same units).
-        margin: ``min_k (R_k − requirement)`` over slices (R_k = 0 for abstaining slices); > 0 is
-            needed (with all slices agreeing) for a certificate.
-        min_radius: smallest slice radius.
-        n0, n: samples per slice.
-        noise, transform, kind, norm, units: descriptions; ``kind`` is ``exact`` or ``surrogate``.
-        mstar: the Lipschitz factor M* (largest over slices; 1 for exact transforms).
-        guarantee: what M* rests on — ``exact`` (resolvable transforms), ``sound`` (a proven bound
-            on the surrogate path over each slice, :mod:`gsmooth.surrogate.path_bounds`) or ``estimate`` (a
-            grid maximum, not a proof).
-        slice_mstar: per-slice M*_k = T_k / requirement (surrogate route), empty otherwise.
-        lattice: the parameter lattice the statement holds on (translation: integer shifts,
-            ``1.0``; the range is rounded inwards to it), ``None`` for every real α.
-        one_sided: whether the noise certifies increases only (centres at the lower ends).
-        centering: ``parameter`` (exact: g_c) or ``image`` (surrogate: g on τ(c_k, x)).
-        centers, slice_predictions, slice_radii, slice_p_lower: per-slice details.
-        skipped: no sample was drawn because no outcome could certify the range (surrogate route:
-            even ``n`` successes out of ``n`` give a slice radius ``R_max = radius(p_max) / M*`` not
-            above the requirement, ``p_max = (α/K)^(1/n)``; contrast: ``p_max`` below a slice's
-            required p); then ``count = 0``, ``p_lower = 0``, every slice prediction is -1 and
-            ``margin = R_max − requirement`` (≤ 0) says by how much.
-        slice_requirements: per-slice requirements when they differ between slices (contrast:
-            ``σΦ⁻¹(p_required)`` per slice; ``requirement`` is then their largest); empty otherwise.
-    """
-
-    prediction: int
-    radius: float
-    p_lower: float
-    count: int
-    low: tuple
-    high: tuple
-    slices: tuple
-    num_slices: int
-    family_alpha: float
-    slice_alpha: float
-    requirement: float
-    margin: float
-    min_radius: float
-    n0: int
-    n: int
-    noise: str
-    transform: str
-    kind: str
-    norm: str
-    units: str
-    mstar: float
-    one_sided: bool
-    centering: str
-    centers: tuple
-    slice_predictions: tuple
-    slice_radii: tuple
-    slice_p_lower: tuple
-    skipped: bool = False
-    slice_requirements: tuple = ()
-    guarantee: str = "exact"
-    slice_mstar: tuple = ()
-    lattice: float | None = None
-
-    @property
-    def abstained(self) -> bool:
-        return self.prediction == ABSTAIN
-
-    @property
-    def certified(self) -> bool:
-        return self.prediction != ABSTAIN
-
-    @property
-    def range(self) -> str:
-        """The range as ``lo:hi[,lo:hi]``."""
-        return format_range(self.low, self.high)
-
-    @property
-    def alpha(self) -> float:
-        return self.family_alpha
-
-    @property
-    def lipschitz(self) -> float:
-        return self.mstar
-
-    def statement(self) -> str:
-        """One sentence saying what was certified (or not)."""
-        every = "every" if not self.lattice else f"every multiple of {self.lattice:g} (integer shifts)"
-        what = f"for {every} α in [{self.range}] ({self.units or 'parameter units'})"
-        if not self.certified:
-            return f"not certified {what} (margin {self.margin:.4g})"
-        if self.kind == "surrogate":
-            if self.guarantee == "sound":
-                return (
-                    f"the surrogate-smoothed classifier predicts {self.prediction} on τ(α, x) {what}, with probability "
-                    f">= {1 - self.family_alpha:g} (M* up to {self.mstar:.4g}: a proven bound on the path)"
-                )
-            return (
-                f"the surrogate-smoothed classifier predicts {self.prediction} on τ(α, x) {what}, with probability "
-                f">= {1 - self.family_alpha:g}, assuming M* = {self.mstar:.4g} (a grid estimate, not a bound) is not "
-                "underestimated"
-            )
-        return (
-            f"the smoothed classifier predicts {self.prediction} on τ(α, x) {what}, with probability "
-            f">= {1 - self.family_alpha:g}"
-        )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-# --------------------------------------------------------------------------------------------
 # what can be certified
 # --------------------------------------------------------------------------------------------
 
 
-def check_interval_support(transform, noise) -> None:
-    """Raise :class:`UnsupportedTransformError` unless an interval certificate means something.
+def check_interval_support(transform, noise) -> SliceStrategy:
+    """Raise :class:`UnsupportedTransformError` unless an interval certificate means something;
+    return the transform's :class:`~gsmooth.interval.SliceStrategy`.
 
-    Refused: additive pixel smoothing (no parameter), transforms of kind ``empirical`` (no
-    guarantee — train a surrogate), transforms declaring ``composes_additively = False`` unless
-    they name a law gsmooth certifies (``composition = "contrast"``, with Gaussian noise), one-sided
-    noises with several parameters (see :func:`slice_plan`).
+    Refused here: additive pixel smoothing (no parameter), transforms of kind ``empirical`` (no
+    guarantee — train a surrogate), and kinds other than ``exact``/``surrogate``. Then the
+    transform's strategy refuses the noises it cannot certify (a non-additive law without a
+    strategy, a law proven for Gaussian noise only, one-sided noise for a surrogate …).
     """
     name = getattr(transform, "name", type(transform).__name__)
     if transform.param_dim is None:
@@ -463,65 +275,16 @@ def check_interval_support(transform, noise) -> None:
             f"about transformed images, so it is not certified. Train a surrogate (`gsmooth surrogate train "
             f"--transform {name}`) and certify through it (--surrogate PATH, or gsmooth.surrogate.transform.SurrogateTransform)"
         )
-    if kind == "exact" and getattr(transform, "composes_additively", True) is False:
-        law = _composition_law(transform)
-        if law not in _LAWS:
-            raise UnsupportedTransformError(
-                f"interval certificates for transform {name!r} are not supported: its parameters do not add under "
-                f"composition and it names no composition law gsmooth can certify (expected composition in "
-                f"{sorted(_LAWS)}, got {law!r}), so a parameter-space radius would not be a certificate for τ(α, x)"
-            )
-        if getattr(noise, "name", None) != "gaussian" or transform.param_dim != 2:
-            raise UnsupportedTransformError(
-                f"transform {name!r} (composition law {law!r}) is certified with Gaussian noise on its 2 parameters "
-                f"(the Neyman–Pearson bound of gsmooth.interval.contrast_regions); expected --noise gaussian, got "
-                f"{getattr(noise, 'name', noise)!r}"
-            )
     if kind not in ("exact", "surrogate"):
         raise UnsupportedTransformError(f"transform {name!r}: expected kind 'exact' or 'surrogate', got {kind!r}")
-    if kind == "surrogate" and getattr(noise, "one_sided", False):
-        raise UnsupportedTransformError(f"transform {name!r} (surrogate) needs a two-sided Gaussian noise, got {noise.name!r}")
-
-
-def _composition_law(transform) -> str | None:
-    """The composition law a non-additively composing transform names (``None`` for additive ones)."""
-    if getattr(transform, "composes_additively", True) is not False:
-        return None
-    return getattr(transform, "composition", None)
-
-
-def _true_transform(st):
-    """The true τ behind a surrogate transform, on the surrogate's device."""
-    true = getattr(st, "_true", None)
-    if callable(true):
-        return true()
-    t = getattr(st, "true_transform", None)
-    if t is None:
-        t = st.surrogate.true_transform()
-        st.true_transform = t
-    return t
-
-
-def _check_surrogate_range(st, plan: SlicePlan) -> None:
-    trained = getattr(getattr(st, "surrogate", None), "param_range", None)
-    if not trained:
-        return
-    try:
-        pairs = [tuple(map(float, p)) for p in trained]
-    except (TypeError, ValueError):
-        return
-    outside = [
-        (lo, hi, tlo, thi)
-        for (lo, hi), (tlo, thi) in zip(zip(plan.low, plan.high), pairs)
-        if lo < tlo - 1e-12 or hi > thi + 1e-12
-    ]
-    if outside:
-        warnings.warn(
-            f"interval {format_range(plan.low, plan.high)} extends beyond the surrogate's training range "
-            f"{','.join(f'{a:g}:{b:g}' for a, b in pairs)}: the certificate stays valid (G is taken over the "
-            "certified range) but the surrogate extrapolates there, so radii will likely be small",
-            stacklevel=3,
+    strategy = transform.slice_strategy()
+    if not isinstance(strategy, SliceStrategy):
+        raise UnsupportedTransformError(
+            f"transform {name!r}: expected slice_strategy() to return a gsmooth.interval.SliceStrategy, got "
+            f"{type(strategy).__name__}"
         )
+    strategy.check_support(transform, noise)
+    return strategy
 
 
 # --------------------------------------------------------------------------------------------
@@ -555,8 +318,8 @@ def certify_interval(
     """Certify that ``smoother``'s prediction is constant for every parameter in ``[low, high]``.
 
     Args:
-        smoother: a :class:`gsmooth.Smoother` over a parameter transform of kind ``exact`` (with
-            additive composition) or ``surrogate``.
+        smoother: a :class:`gsmooth.Smoother` over a parameter transform of kind ``exact`` or
+            ``surrogate`` whose :meth:`~gsmooth.Transform.slice_strategy` certifies the noise.
         x: one image ``(C,H,W)`` or a batch ``(B,C,H,W)`` in [0, 1].
         low, high: the range (numbers for one parameter, sequences of d numbers otherwise).
         slices: K slices per parameter (int or d ints); the family has prod(K_i) slices.
@@ -573,11 +336,11 @@ def certify_interval(
 
     Raises:
         UnsupportedTransformError: additive and ``empirical`` transforms, non-additively composing
-            ones without a certified law (``contrast`` has one, with Gaussian noise), and one-sided
-            noises with several parameters.
+            ones without a strategy for their law, noises the transform's strategy cannot certify
+            (contrast: Gaussian only), and one-sided noises with several parameters.
     """
     transform, noise = smoother.transform, smoother.noise
-    check_interval_support(transform, noise)
+    strategy = check_interval_support(transform, noise)
     n0 = check_positive_int("n0", n0)
     n = check_positive_int("n", n)
     alpha = check_probability("alpha", alpha)
@@ -607,121 +370,71 @@ def certify_interval(
             )
     one_sided = bool(getattr(noise, "one_sided", False))
     plan = slice_plan(low_a, high_a, slices, one_sided=one_sided, norm=noise.norm)
-    if transform.kind == "surrogate":
-        transform.check_range(plan.low, plan.high)
-    else:
-        check_range_in_domain(transform, plan.low, plan.high, owner="interval")
-        if transform.composes_additively:  # parameter centring: c_k + noise stays inside
-            check_domain(transform, noise, plan.centers, what="slice centres")
+    strategy.check_plan(transform, noise, plan)
     k_total = plan.num_slices
     slice_alpha = alpha / k_total
     b = x.shape[0]
-    common = dict(n0=n0, n=n, alpha=slice_alpha, batch_size=batch_size, seed=seed, progress=progress)
+    slice_req = tuple(float(r) for r in strategy.required_radii(transform, noise, plan))  # what R_k must exceed
+    if len(slice_req) != k_total:
+        raise InvalidParameterError(
+            f"interval: expected {type(strategy).__name__}.required_radii to give one radius per slice ({k_total}), "
+            f"got {len(slice_req)}"
+        )
+    best = best_slice_radius(noise, n, slice_alpha)
+    sample = dict(n0=n0, n=n, alpha=slice_alpha, batch_size=batch_size, seed=seed, progress=progress)
 
-    certs: list[list | None] = []
-    mstars: list[float] = []
+    factors: list[SliceFactors] = []
     skipped: dict[int, float] = {}  # image -> best possible slice radius, for images not sampled
-    law = _composition_law(transform)
-    slice_req = (plan.requirement,) * k_total  # what each slice's radius must exceed
-    guarantee = "exact"
-    slice_mstars: list[tuple] = []
-    if transform.kind == "surrogate" and d == 1:
-        centering = "image"
-        guarantee = transform.guarantee
-        true = transform.true_transform_module()
-        _check_surrogate_range(transform, plan)
-        half = np.asarray(plan.widths) / 2.0
-        lows, highs = plan.centers[:, 0] - half[0], plan.centers[:, 0] + half[0]
-        best = best_slice_radius(noise, n, slice_alpha)
-        param = next(transform.surrogate.parameters())
-        th = torch.as_tensor(plan.centers).to(device=param.device, dtype=x.dtype)
-        for i in range(b):
-            x0 = x[i]
-            bounds = transform.path_shift_bounds(  # with many slices: long before any sample is drawn
-                x0, lows, highs, plan.centers[:, 0], **({"progress": True} if progress else {})
-            )
-            guarantee = bounds.guarantee if guarantee == "sound" else guarantee
-            # slice k is certified iff σ_θ Φ⁻¹(p_k) > T_k; as a radius: R_k = σ_θ Φ⁻¹(p_k) / M*_k > h
-            m_k = np.maximum(bounds.upper / plan.requirement, 1.0) if plan.requirement > 0 else np.ones(k_total)
-            slice_mstars.append(tuple(float(v) for v in m_k))
-            mstars.append(float(m_k.max()))
-            if not best > float(bounds.upper.max()):  # hopeless whatever the samples say: draw none
-                skipped[i] = best / float(m_k.max())
-                certs.append(None)
-                continue
-            with torch.no_grad():
-                xs = true(x0.unsqueeze(0).expand(k_total, *x0.shape).to(param.device), th).to(smoother.device)
-            skeys = [slice_key(keys[i], k) for k in range(k_total)]
-            c_hat, n_a, p_low = smoother._select_and_bound(
-                xs, n0=n0, n=n, alpha=slice_alpha, batch_size=batch_size, seed=seed,
-                keys=skeys, progress=progress,
-            )
-            certs.append(smoother._certificates(  # slice k with its own M*_k
-                c_hat, n_a, p_low, n0=n0, n=n, alpha=slice_alpha,
-                bound=lambda k, p: (float(noise.radius(p)) / float(m_k[k]), float(m_k[k]), guarantee),
-            ))
-    elif transform.kind == "surrogate":  # several parameters: the whole-range grid estimate of G
-        centering = "image"
-        guarantee = "estimate"
-        true = transform.true_transform_module()
-        _check_surrogate_range(transform, plan)
-        pairs = tuple(zip(plan.low, plan.high))
-        old_range = transform.certified_range
-        transform.certified_range = pairs if d > 1 else pairs[0]
-        try:
-            centers_t = torch.as_tensor(plan.centers)
-            for i in range(b):
-                x0 = x[i]
-                with torch.no_grad():
-                    param = next(transform.surrogate.parameters())
-                    th = centers_t.to(device=param.device, dtype=x.dtype)
-                    xs = true(x0.unsqueeze(0).expand(k_total, *x0.shape).to(param.device), th)
-                    xs = xs.to(smoother.device)
-                skeys = [slice_key(keys[i], k) for k in range(k_total)]
-                with transform.path_from(x0):
-                    m_star = float(transform.lipschitz_factor(x0))
-                    mstars.append(m_star)
-                    best = best_slice_radius(noise, n, slice_alpha) / m_star
-                    if not best > plan.requirement:  # hopeless whatever the samples say: draw none
-                        skipped[i] = best
-                        certs.append(None)
-                        continue
-                    res = smoother._certify_checked(
-                        xs, n0=n0, n=n, alpha=slice_alpha, batch_size=batch_size, seed=seed,
-                        keys=skeys, progress=progress,
-                    )
-                certs.append(list(res))
-        finally:
-            transform.certified_range = old_range
-    elif law is not None:  # contrast: image centring, a Neyman–Pearson requirement per slice
-        centering = "image"
-        p_required = slice_requirements(plan, float(noise.sigma))
-        slice_req = tuple(float(noise.radius(p)) if p < 1.0 else math.inf for p in p_required)
-        best = best_slice_radius(noise, n, slice_alpha)
-        mstars = [1.0] * b
-        if not best > max(slice_req):  # even n/n could not reach some slice's requirement: draw none
-            skipped = {i: best for i in range(b)}
-            certs = [None] * b
-        else:
-            centers = torch.as_tensor(np.tile(plan.centers, (b, 1)), dtype=x.dtype, device=x.device)
-            with torch.no_grad():  # τ(c_k, x), unclipped (clipping would break the composition law)
-                xs = transform(x.repeat_interleave(k_total, dim=0), centers)
-            skeys = [slice_key(key, k) for key in keys for k in range(k_total)]
-            res = smoother._certify_checked(
-                xs, n0=n0, n=n, alpha=slice_alpha, batch_size=batch_size, seed=seed,
-                keys=skeys, progress=progress,
-            )
-            certs = [res[i * k_total : (i + 1) * k_total] for i in range(b)]
-    else:
-        centering = "parameter"
-        xs = x.repeat_interleave(k_total, dim=0)
-        centers = np.tile(plan.centers, (b, 1))
-        skeys = [slice_key(key, k) for key in keys for k in range(k_total)]
-        res = list(smoother.certify(xs, keys=skeys, center=centers, **common))
-        for i in range(b):
-            certs.append(res[i * k_total : (i + 1) * k_total])
-            mstars.append(max(c.lipschitz for c in certs[-1]))
+    certs: list[list | None] = [None] * b
 
+    def image_factors(i: int) -> SliceFactors:
+        f = strategy.factors(transform, noise, x[i], plan, **({"progress": True} if progress else {}))
+        m = np.asarray(f.mstar, dtype=np.float64).reshape(-1)
+        if m.shape != (k_total,) or not (m > 0.0).all():
+            raise InvalidParameterError(
+                f"interval: expected {type(strategy).__name__}.factors to give {k_total} factors M* > 0, got {m.tolist()}"
+            )
+        f = SliceFactors(m, f.guarantee, f.per_slice)
+        factors.append(f)
+        if strategy.skip_hopeless and not all(best / float(mk) > r for mk, r in zip(m, slice_req)):
+            skipped[i] = best / float(m.max())  # even n/n could not cover some slice: draw none
+        return f
+
+    def run(images: list[int]) -> None:
+        """Sample the slices of ``images`` in one call and keep each image's slice certificates."""
+        if not images:
+            return
+        if strategy.centering == "image":
+            xs = strategy.slice_images(transform, x[images], plan).to(smoother.device)
+            centers = None
+        else:
+            xs = x[images].repeat_interleave(k_total, dim=0)
+            centers = smoother._check_center(
+                np.tile(plan.centers, (len(images), 1)), xs.shape[0],
+                transform.param_shape(tuple(x.shape[1:])), x.dtype,
+            )
+        skeys = [slice_key(keys[i], k) for i in images for k in range(k_total)]
+        c_hat, n_a, p_low = smoother._select_and_bound(xs, keys=skeys, centers=centers, **sample)
+        m = np.concatenate([factors_of[i].mstar for i in images])
+        g = [factors_of[i].guarantee for i in images for _ in range(k_total)]
+        res = smoother._certificates(
+            c_hat, n_a, p_low, n0=n0, n=n, alpha=slice_alpha,
+            bound=lambda j, p: (float(noise.radius(p)) / float(m[j]), float(m[j]), g[j]),
+        )
+        for j, i in enumerate(images):
+            certs[i] = res[j * k_total : (j + 1) * k_total]
+
+    factors_of: dict[int, SliceFactors] = {}
+    if strategy.per_image:  # factors depend on the image: each image's bounds, then its samples
+        for i in range(b):
+            factors_of[i] = image_factors(i)
+            run([] if i in skipped else [i])
+    else:
+        for i in range(b):
+            factors_of[i] = image_factors(i)
+        run([i for i in range(b) if i not in skipped])
+
+    guarantee = _weakest(f.guarantee for f in factors)
     requirement = max(slice_req)
     units = getattr(transform, "param_units", "") or ""
     extent = float(max(max(abs(v) for v in plan.low), max(abs(v) for v in plan.high)))
@@ -729,19 +442,21 @@ def certify_interval(
         low=plan.low, high=plan.high, slices=plan.slices, num_slices=k_total, family_alpha=alpha,
         slice_alpha=slice_alpha, requirement=requirement, n0=n0, n=n, noise=noise.describe(),
         transform=transform.describe(), kind=transform.kind, norm=("one-sided " if one_sided else "") + noise.norm,
-        units=units, one_sided=one_sided, centering=centering,
+        units=units, one_sided=one_sided, centering=strategy.centering,
         centers=tuple(tuple(float(v) for v in c) for c in plan.centers),
-        slice_requirements=slice_req if law is not None else (),
+        slice_requirements=slice_req if strategy.reports_slice_requirements else (),
         guarantee=guarantee, lattice=float(lattice) if lattice else None,
     )
     out = []
     for i in range(b):
+        f = factors_of[i]
+        slice_mstar = tuple(float(v) for v in f.mstar) if f.per_slice else ()
+        mstar = float(f.mstar.max())
         cs = certs[i]
         if cs is None:  # not sampled: no outcome could have covered a slice
             out.append(IntervalCertificate(
                 prediction=ABSTAIN, radius=0.0, p_lower=0.0, count=0, margin=float(skipped[i] - requirement),
-                min_radius=0.0, mstar=float(mstars[i]), slice_predictions=(ABSTAIN,) * k_total,
-                slice_mstar=slice_mstars[i] if slice_mstars else (),
+                min_radius=0.0, mstar=mstar, slice_predictions=(ABSTAIN,) * k_total, slice_mstar=slice_mstar,
                 slice_radii=(0.0,) * k_total, slice_p_lower=(0.0,) * k_total, skipped=True, **shared,
             ))
             continue
@@ -758,11 +473,21 @@ def certify_interval(
             count=int(cs[worst].count),
             margin=margin,
             min_radius=float(min(radii)),
-            mstar=float(mstars[i]),
-            slice_mstar=slice_mstars[i] if slice_mstars else (),
+            mstar=mstar,
+            slice_mstar=slice_mstar,
             slice_predictions=preds,
             slice_radii=radii,
             slice_p_lower=tuple(float(c.p_lower) for c in cs),
             **shared,
         ))
     return out[0] if single else ResultBatch(out)
+
+
+#: How much a guarantee label promises, strongest first (the call reports its weakest).
+_GUARANTEES = ("exact", "sound", "estimate")
+
+
+def _weakest(labels) -> str:
+    labels = list(labels)
+    rank = {g: i for i, g in enumerate(_GUARANTEES)}
+    return max(labels, key=lambda g: rank.get(g, len(_GUARANTEES))) if labels else "exact"

@@ -26,8 +26,8 @@ of kind ``"surrogate"`` with ``param_shape = (d + m,)``. The engine draws ``θ_f
 ``lipschitz_factor(x) = sqrt(1 + G(x)² / sigma_ratio²)``, so the engine's
 ``σ_θ Φ⁻¹(p_lower) / M*`` is exactly GSmooth's radius. It is **not registered by name**: it needs a
 trained surrogate, so it is built from one (``SurrogateTransform(surrogate=…)``) or from a file
-(:meth:`SurrogateTransform.from_checkpoint`). It is valid for Gaussian noise only
-(``requires_noise = "gaussian"``, :meth:`SurrogateTransform.check_noise`).
+(:meth:`SurrogateTransform.from_checkpoint`). It is valid for isotropic Gaussian noise only
+(:attr:`gsmooth.Noise.isotropic_gaussian`, :meth:`SurrogateTransform.check_noise`).
 
 What a certificate covers (one parameter, :mod:`gsmooth.surrogate.path_bounds`). A point certificate for
 the input x is the largest R such that the *path shift* of x — √(|α|² + ‖F2(τ(α, x)) − F2(x) −
@@ -35,10 +35,12 @@ Wα‖²/r²), bounded over the whole segment (``sound`` with proven speed and L
 grid ``estimate``) — stays below σ_θ Φ⁻¹(p_lower) for every |α| < R in the range: then
 ``g(τ(α, x)) = g(x)`` there. It needs τ(0, x) = x and 0 in the range (else refused). An interval
 certificate over [a, b] certifies each slice on ``x_k = τ(c_k, x)`` against the bound of x's path
-over that slice (:func:`gsmooth.interval.engine.certify_interval`), with a Bonferroni α/K per slice. The
+over that slice (:func:`gsmooth.interval.engine.certify_interval`, through the strategy
+:class:`gsmooth.surrogate.transform.SurrogateSlices`), with a Bonferroni α/K per slice. The
 θ-noise centre ``theta_center`` only selects which smoothed classifier is certified (W is
 constant, so the shifts do not depend on it). Several parameters (d > 1) keep the older
-whole-range grid estimate of G (``lipschitz_factor``, ``path_from``), labelled ``estimate``.
+whole-range grid estimate of G (``lipschitz_factor(x, path_origin=…, param_range=…)``), labelled
+``estimate``.
 
 Choices of ours, not taken from the paper's code (see also :mod:`gsmooth.surrogate.lipschitz`):
 

@@ -9,7 +9,7 @@ from typing import Mapping, Optional
 import torch
 
 from ..errors import InputError
-from .lipschitz import normalize_param_range
+from ..core.ranges import parse_range
 from ..core.seeding import derive_seed
 from ..validation import Interval, check_device, validate_params
 from ._data import _Images, _meta_str, _resolve_transform, _sample_uniform
@@ -149,7 +149,8 @@ def evaluate_surrogate(
         validate_params("evaluate_surrogate", {"max_eval": max_eval}, {"max_eval": [Interval(Integral, 1, None)]})
     tr = surrogate.true_transform() if transform is None else _resolve_transform(transform)
     d = surrogate.param_dim
-    pairs = normalize_param_range(param_range if param_range is not None else surrogate.param_range, d)
+    pairs = parse_range(param_range if param_range is not None else surrogate.param_range, d, broadcast=False,
+                        what="param_range")
     param = next(surrogate.parameters())
     dev = param.device if device is None else check_device(device, what="surrogate: device")
     surrogate.to(dev).eval()

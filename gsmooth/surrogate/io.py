@@ -13,7 +13,7 @@ from ..io.checkpoints import FORMAT as CLASSIFIER_FORMAT
 from ..io.checkpoints import SURROGATE_FORMAT, _check_safe, _gsmooth_version, _load_strict, atomic_torch_save, check_map_location
 from ..io.checkpoints import check_version_and_keys, torch_load_plain
 from ..errors import CheckpointError, InvalidParameterError
-from .lipschitz import normalize_param_range
+from ..core.ranges import parse_range
 from .evaluate import SurrogateEvaluation
 from .model import SurrogateModel
 
@@ -147,7 +147,7 @@ def _read_surrogate(path: PathLike, *, map_location="cpu") -> tuple[SurrogateMod
             encoder_width=int(arch.get("encoder_width", 16)),
             groups=int(arch.get("groups", 8)),
         )
-        pairs = normalize_param_range(obj["param_range"], int(obj["param_dim"]))
+        pairs = parse_range(obj["param_range"], int(obj["param_dim"]), broadcast=False, what="param_range")
         heldout = SurrogateEvaluation.from_dict(obj["heldout"]) if obj.get("heldout") else None
     except (TypeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{where}: expected well-formed surrogate metadata, got {exc}") from exc

@@ -65,6 +65,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
+from ..core.ranges import param_grid, parse_range  # one parser and one grid helper for the package
 from ..errors import InputError, InvalidParameterError
 from ..validation import Interval, Options, validate_params
 
@@ -76,8 +77,6 @@ __all__ = [
     "estimate_G",
     "lipschitz_factor_from_G",
     "radius_from_G",
-    "param_grid",
-    "normalize_param_range",
     "LipschitzWarning",
 ]
 
@@ -95,81 +94,6 @@ class LipschitzWarning(UserWarning):
     def __init__(self, message: str, *, api_hint: str = "") -> None:
         super().__init__(message + api_hint)
         self.summary = message
-
-
-# --------------------------------------------------------------------------------------------
-# Parameter ranges and grids
-# --------------------------------------------------------------------------------------------
-
-
-def normalize_param_range(param_range, param_dim: int | None = None) -> tuple[tuple[float, float], ...]:
-    """``(lo, hi)`` or ``"lo:hi"`` (one parameter) or a sequence of d pairs → ``((lo, hi), …)``.
-
-    Raises:
-        InvalidParameterError: malformed, non-finite, ``lo > hi``, or not ``param_dim`` pairs.
-    """
-    def bad(why: str) -> InvalidParameterError:
-        want = "(lo, hi)" if param_dim in (None, 1) else f"{param_dim} (lo, hi) pairs"
-        return InvalidParameterError(f"param_range: expected {want} with finite lo ≤ hi, got {param_range!r}{why}")
-
-    rng = param_range
-    if isinstance(rng, str):
-        parts = rng.split(":")
-        if len(parts) != 2:
-            raise bad(" (write it as lo:hi)")
-        try:
-            rng = (float(parts[0]), float(parts[1]))
-        except ValueError:
-            raise bad("") from None
-    if isinstance(rng, torch.Tensor):
-        rng = rng.tolist()
-    try:
-        items = list(rng)
-    except TypeError:
-        raise bad("") from None
-    if len(items) == 2 and all(isinstance(v, Real) and not isinstance(v, bool) for v in items):
-        pairs = [tuple(items)]
-    else:
-        pairs = []
-        for item in items:
-            try:
-                pair = tuple(item)
-            except TypeError:
-                raise bad("") from None
-            if len(pair) != 2:
-                raise bad("")
-            pairs.append(pair)
-    out = []
-    for lo, hi in pairs:
-        if isinstance(lo, bool) or isinstance(hi, bool) or not isinstance(lo, Real) or not isinstance(hi, Real):
-            raise bad("")
-        lo, hi = float(lo), float(hi)
-        if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
-            raise bad("")
-        out.append((lo, hi))
-    if not out:
-        raise bad(" (empty)")
-    if param_dim is not None and len(out) != param_dim:
-        raise bad(f" ({len(out)} pair(s) for param_dim={param_dim})")
-    return tuple(out)
-
-
-def param_grid(param_range, grid: int, *, dtype=torch.float64, device=None) -> torch.Tensor:
-    """The α grid G is maximised over: ``(grid**d, d)``, ``linspace(lo, hi, grid)`` per parameter
-    (both end points included; the Cartesian product for d > 1; a single point when lo = hi).
-
-    Example:
-        >>> param_grid((0, 10), 3).squeeze(1).tolist()
-        [0.0, 5.0, 10.0]
-    """
-    validate_params("param_grid", {"grid": grid}, {"grid": [Interval(Integral, 1, None)]})
-    pairs = normalize_param_range(param_range)
-    axes = [
-        torch.linspace(lo, hi, grid if hi > lo else 1, dtype=dtype, device=device) for lo, hi in pairs
-    ]
-    if len(axes) == 1:
-        return axes[0][:, None]
-    return torch.cartesian_prod(*axes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -491,7 +415,7 @@ def estimate_G(
     device = param.device if param is not None else x.device
     dtype = param.dtype if param is not None else x.dtype
     d = int(getattr(surrogate, "param_dim", 0) or 0) or None
-    pairs = normalize_param_range(param_range, d)
+    pairs = parse_range(param_range, d, broadcast=False, what="param_range")
     d = len(pairs)
     if fd_step is None:
         widths = [hi - lo for lo, hi in pairs if hi > lo]

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core.ranges import format_range
 from ..errors import InvalidParameterError, UnknownComponentError
 from ..core.transform import Transform
 from ..validation import Interval, validate_params
@@ -224,5 +225,5 @@ class SurrogateModel(nn.Module):
             ) from None
 
     def describe(self) -> str:
-        rng = ",".join(f"{lo:g}:{hi:g}" for lo, hi in self.param_range) or "?"
+        rng = format_range(self.param_range) or "?"
         return f"surrogate of {self.transform_name or '?'} on {rng} ({self.dataset or '?'}, {tuple(self.input_shape)})"

@@ -12,7 +12,7 @@ import torch
 
 from ..io.checkpoints import nonfinite_tensors
 from ..errors import CheckpointError, InvalidParameterError, TrainingDivergedError
-from .lipschitz import normalize_param_range
+from ..core.ranges import parse_range
 from ..core.seeding import derive_seed
 from ..validation import Interval, check_device, validate_params
 from ._data import _Images, _meta_str, _resolve_transform, _sample_uniform, _transform_param_dim
@@ -206,7 +206,8 @@ def train_surrogate(
     tr = _resolve_transform(transform)
     name = getattr(tr, "name", "") or type(tr).__name__
     d = _transform_param_dim(tr, param_range)
-    pairs = normalize_param_range(param_range if param_range is not None else _default_range(tr, name), d)
+    pairs = parse_range(param_range if param_range is not None else _default_range(tr, name), d, broadcast=False,
+                        what="param_range")
     images = _Images(dataset, max_train, "train_surrogate")
     shape = images.shape
     n = len(images)

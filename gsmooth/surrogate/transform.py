@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import inspect
+import warnings
 import math
 from numbers import Integral, Real
 from typing import Optional
@@ -11,9 +11,11 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..errors import InputError, InvalidParameterError
-from .lipschitz import GEstimate, estimate_G, normalize_param_range
+from ..errors import InputError, InvalidParameterError, UnsupportedTransformError
+from .lipschitz import GEstimate, estimate_G
+from ..core.ranges import format_range, parse_range
 from ..core.transform import Transform
+from ..interval.strategy import SliceFactors, SliceStrategy
 from ..validation import Interval, Options, validate_params
 from .io import PathLike, load_surrogate
 from .model import SurrogateModel
@@ -43,9 +45,12 @@ class SurrogateTransform(Transform):
     transformed image, so the statement is about the true transform, through the surrogate
     classifier. ``G`` is a grid **estimate** (:attr:`last_estimate` says how it was obtained).
 
-    Only valid with Gaussian noise: :attr:`requires_noise` is ``"gaussian"`` and
-    :meth:`check_noise` raises for any other noise (call it, or let the engine call it, see the
-    module docs).
+    Only valid with isotropic Gaussian noise: :meth:`check_noise` raises for any noise that does
+    not declare :attr:`gsmooth.Noise.isotropic_gaussian` (the Smoother calls it on construction).
+
+    Capabilities (see :class:`gsmooth.Transform`): :attr:`center_dim` is d (the latent part ξ
+    is never centred), :meth:`true_transform_module` the transform the surrogate learned, and
+    :meth:`slice_strategy` the GSmooth route for interval certificates (:class:`SurrogateSlices`).
 
     Args (keyword-only):
         surrogate: a trained :class:`SurrogateModel`.
@@ -61,10 +66,10 @@ class SurrogateTransform(Transform):
         theta_center: the centre of the θ noise (float, or d numbers; default 0). Changes which
             smoothed classifier is certified, not G (W is constant); settable later.
 
-    ``path_from(x0)`` (d > 1 only, the grid-estimate route): within the block ``lipschitz_factor``
-    takes G from ``x0``'s path whatever image it is given. With one parameter it has no effect on
-    certificates: :meth:`certified_radius` always bounds the path of the image actually smoothed,
-    and interval certificates bound each slice of the clean image's path themselves.
+    ``lipschitz_factor(x, path_origin=x0, param_range=…)`` (d > 1, the grid-estimate route) takes G
+    from ``x0``'s path over the given range, from its arguments alone (nothing is set and
+    restored). With one parameter :meth:`certified_radius` always bounds the path of the image
+    actually smoothed, and interval certificates bound each slice of the clean image's path.
 
     Example:
         >>> st = SurrogateTransform.from_checkpoint("surrogate.pt")  # doctest: +SKIP
@@ -77,8 +82,6 @@ class SurrogateTransform(Transform):
     name = "surrogate"
     kind = "surrogate"
     identity_at_zero = False
-    #: The only noise the GSmooth radius holds for (isotropic Gaussian on θ_full).
-    requires_noise = "gaussian"
 
     def __init__(
         self,
@@ -121,7 +124,6 @@ class SurrogateTransform(Transform):
         self.param_dim = surrogate.param_dim + surrogate.latent_dim  # instance-level: d + m
         self.param_units = surrogate.param_units
         self.last_estimate: Optional[GEstimate] = None
-        self.path_origin: Optional[torch.Tensor] = None
         self._cache: Optional[tuple] = None
         self._center_tensor()  # validate now
         self._pairs()
@@ -157,28 +159,45 @@ class SurrogateTransform(Transform):
     # -- description -----------------------------------------------------------------------------
     @property
     def d(self) -> int:
+        """The number of transformation parameters θ (the latent ξ has the rest of ``param_dim``)."""
         return self.surrogate.param_dim
 
-    def _pairs(self) -> tuple[tuple[float, float], ...]:
-        rng = self.certified_range if self.certified_range is not None else self.surrogate.param_range
+    @property
+    def center_dim(self) -> int:
+        """d: a smoothing centre moves θ only, never the latent part ξ."""
+        return int(self.d)
+
+    def range_pairs(self) -> tuple[tuple[float, float], ...]:
+        """The range G and the path bounds are taken over: ``certified_range``, else the
+        surrogate's training range, as one ``(lo, hi)`` per parameter."""
+        return self._pairs()
+
+    def point_certificate_range(self) -> tuple[tuple[float, float], ...]:
+        """:meth:`range_pairs`: a point certificate bounds the path over this range only."""
+        return self.range_pairs()
+
+    def _pairs(self, param_range=None) -> tuple[tuple[float, float], ...]:
+        rng = param_range if param_range is not None else self.certified_range
+        rng = rng if rng is not None else self.surrogate.param_range
         if not rng:
             raise InvalidParameterError(
                 "SurrogateTransform: expected certified_range=(lo, hi) (the surrogate records no training range), got none"
             )
-        return normalize_param_range(rng, self.d)
+        return parse_range(rng, self.d, broadcast=False, what="param_range")
 
-    def _center_tensor(self, device=None, dtype=torch.float32) -> torch.Tensor:
-        c = torch.as_tensor(self.theta_center, dtype=torch.float64).reshape(-1)
+    def _center_tensor(self, device=None, dtype=torch.float32, center=None) -> torch.Tensor:
+        value = self.theta_center if center is None else center
+        c = torch.as_tensor(value, dtype=torch.float64).reshape(-1)
         if c.numel() == 1:
             c = c.expand(self.d)
         if c.numel() != self.d or not bool(torch.isfinite(c).all()):
             raise InvalidParameterError(
-                f"SurrogateTransform: theta_center expected a finite number or {self.d} numbers, got {self.theta_center!r}"
+                f"SurrogateTransform: theta_center expected a finite number or {self.d} numbers, got {value!r}"
             )
         return c.to(device=device, dtype=dtype)
 
     def describe(self) -> str:
-        rng = ",".join(f"{lo:g}:{hi:g}" for lo, hi in self._pairs())
+        rng = format_range(self._pairs())
         center = self._center_tensor()
         parts = [self.surrogate.transform_name or "?", f"range={rng}", f"sigma_ratio={float(self.sigma_ratio):g}", f"grid={self.grid}"]
         if bool((center != 0).any()):
@@ -198,13 +217,18 @@ class SurrogateTransform(Transform):
         return (self.d + self.surrogate.latent_dim,)
 
     def check_noise(self, noise) -> None:
-        """Raise :class:`InvalidParameterError` unless ``noise`` is the Gaussian noise the radius needs."""
-        name = getattr(noise, "name", noise)
-        if name != self.requires_noise:
+        """Raise :class:`InvalidParameterError` unless ``noise`` is an isotropic Gaussian
+        (:attr:`gsmooth.Noise.isotropic_gaussian`), the only noise the radius holds for."""
+        if not getattr(noise, "isotropic_gaussian", False):
             raise InvalidParameterError(
                 f"SurrogateTransform: GSmooth's radius Φ⁻¹(p)/sqrt(σ_θ⁻² + G²σ_ξ⁻²) holds for Gaussian noise "
-                f"on (θ, ξ) only; expected noise {self.requires_noise!r}, got {name!r}"
+                f"on (θ, ξ) only; expected an isotropic Gaussian noise (e.g. 'gaussian'), got "
+                f"{getattr(noise, 'name', noise)!r}"
             )
+
+    def slice_strategy(self) -> "SurrogateSlices":
+        """The GSmooth route for interval certificates: :class:`SurrogateSlices`."""
+        return SurrogateSlices()
 
     def forward(self, x: torch.Tensor, theta: torch.Tensor, center=None) -> torch.Tensor:
         """``H(F2(x) + F1(center + θ_full[:, :d]) + sigma_ratio · θ_full[:, d:])``.
@@ -225,14 +249,7 @@ class SurrogateTransform(Transform):
             raise InputError(f"SurrogateTransform: expected theta of shape (B, d + m) = ({b}, {d + m}), got {tuple(theta.shape)}")
         param = next(self.surrogate.parameters())
         dtype, device = param.dtype, param.device
-        if center is not None:
-            old, self.theta_center = self.theta_center, center
-            try:
-                c = self._center_tensor(device, dtype)
-            finally:
-                self.theta_center = old
-        else:
-            c = self._center_tensor(device, dtype)
+        c = self._center_tensor(device, dtype, center)
         xs = x.to(device=device, dtype=dtype)
         if b > 1 and xs.stride(0) == 0:
             z = self.surrogate.encode(xs[:1]).expand(b, *xs.shape[1:])
@@ -250,21 +267,13 @@ class SurrogateTransform(Transform):
             self.true_transform.to(param.device)
         return self.true_transform
 
-    @contextlib.contextmanager
-    def path_from(self, x0: torch.Tensor):
-        """Within the block, ``lipschitz_factor`` uses the clean image ``x0``'s path (see class docs)."""
-        old = self.path_origin
-        self.path_origin = x0.detach()
-        try:
-            yield self
-        finally:
-            self.path_origin = old
-
-    def lipschitz_estimate(self, x: torch.Tensor) -> GEstimate:
-        """G for image ``x`` (or :attr:`path_origin` when set) over ``certified_range`` (cached)."""
-        base = self.path_origin if self.path_origin is not None else x
+    def lipschitz_estimate(self, x: torch.Tensor, *, path_origin: Optional[torch.Tensor] = None,
+                           param_range=None) -> GEstimate:
+        """G over the path of ``path_origin`` (default ``x``) across ``param_range`` (default
+        :meth:`range_pairs`); cached by image, range, grid, iters and method."""
+        base = path_origin if path_origin is not None else x
         base = base if base.ndim == 3 else base.reshape(base.shape[-3:])
-        key = (self._pairs(), int(self.grid), int(self.iters), self.method, bool(self.fd_check))
+        key = (self._pairs(param_range), int(self.grid), int(self.iters), self.method, bool(self.fd_check))
         if self._cache is not None:
             cached_x, cached_key, est = self._cache
             if cached_key == key and cached_x.shape == base.shape and torch.equal(cached_x, base.to(cached_x.device, cached_x.dtype)):
@@ -286,7 +295,8 @@ class SurrogateTransform(Transform):
 
     # -- sound bounds on the path (gsmooth.surrogate.path_bounds) --------------------------------------------
     def true_transform_module(self) -> Transform:
-        """The true transform τ behind the surrogate (rebuilt from its metadata on first use)."""
+        """The true transform τ behind the surrogate (rebuilt from its metadata on first use): what
+        the certificate's statement is about."""
         return self._true()
 
     @property
@@ -410,7 +420,7 @@ class SurrogateTransform(Transform):
         if not all(lo <= 0.0 <= hi for lo, hi in pairs):
             raise InvalidParameterError(
                 f"surrogate({self.surrogate.transform_name}): a radius around theta = 0 needs 0 inside the range the "
-                f"path is bounded over, got range {','.join(f'{lo:g}:{hi:g}' for lo, hi in pairs)}; expected a range "
+                f"path is bounded over, got range {format_range(pairs)}; expected a range "
                 f"containing 0 (certified_range / --range), or an interval certificate over the range"
             )
 
@@ -429,8 +439,7 @@ class SurrogateTransform(Transform):
         if self.d != 1:
             m_star = self.lipschitz_factor(x)
             return target / m_star, m_star, "estimate"
-        # the path of the image actually smoothed (never path_origin: p_lower was estimated at x);
-        # recomputed on every call — nothing it depends on (weights, sigma_ratio, range, the true
+        # the path of the image actually smoothed (p_lower was estimated at x); recomputed on every call — nothing it depends on (weights, sigma_ratio, range, the true
         # transform) can go stale
         base = x.detach().reshape(self.surrogate.input_shape)
         (lo, hi), = self._pairs()
@@ -451,7 +460,76 @@ class SurrogateTransform(Transform):
         m_star = target / radius if radius > 0 else math.inf
         return float(radius), float(m_star), guarantee
 
-    def lipschitz_factor(self, x: torch.Tensor) -> float:
-        """M* = sqrt(1 + G(x)² / sigma_ratio²) ≥ 1, with G a grid estimate (see :attr:`last_estimate`)."""
-        est = self.lipschitz_estimate(x)
+    def lipschitz_factor(self, x: torch.Tensor, *, path_origin: Optional[torch.Tensor] = None, param_range=None) -> float:
+        """M* = sqrt(1 + G² / sigma_ratio²) ≥ 1, with G a grid estimate over the path of
+        ``path_origin`` (default ``x``) across ``param_range`` (default :meth:`range_pairs`); see
+        :attr:`last_estimate`."""
+        est = self.lipschitz_estimate(x, path_origin=path_origin, param_range=param_range)
         return math.hypot(1.0, est.G / float(self.sigma_ratio))
+
+
+class SurrogateSlices(SliceStrategy):
+    """The GSmooth surrogate route for interval certificates (:mod:`gsmooth.interval.engine`,
+    "surrogate transforms"): slice k is certified by smoothing the truly transformed image
+    ``τ(c_k, x)`` through the surrogate; its factor is ``M*_k = T_k / h`` from a bound ``T_k`` on
+    the path shift over the slice (:meth:`SurrogateTransform.path_shift_bounds`; ``sound`` when
+    proven), and the required radius is the half-width h. Several parameters keep the whole-range
+    grid estimate of G (``M* = lipschitz_factor``, labelled ``estimate``). Two-sided isotropic
+    Gaussian noise only."""
+
+    centering = "image"
+    per_image = True
+
+    def check_support(self, transform, noise) -> None:
+        if getattr(noise, "one_sided", False) or not getattr(noise, "isotropic_gaussian", False):
+            raise UnsupportedTransformError(
+                f"transform {transform.name!r} (surrogate) needs a two-sided Gaussian noise, got "
+                f"{getattr(noise, 'name', noise)!r}"
+            )
+
+    def check_plan(self, transform, noise, plan) -> None:
+        """The range lies in the true transform's domain; a warning when it leaves the training range."""
+        transform.check_range(plan.low, plan.high)
+        trained = transform.surrogate.param_range
+        if not trained:
+            return
+        try:
+            pairs = parse_range(trained, broadcast=False)
+        except InvalidParameterError:
+            return
+        outside = [
+            (lo, hi, tlo, thi)
+            for (lo, hi), (tlo, thi) in zip(zip(plan.low, plan.high), pairs)
+            if lo < tlo - 1e-12 or hi > thi + 1e-12
+        ]
+        if outside:
+            warnings.warn(
+                f"interval {format_range(plan.low, plan.high)} extends beyond the surrogate's training range "
+                f"{format_range(pairs)}: the certificate stays valid (G is taken over the "
+                "certified range) but the surrogate extrapolates there, so radii will likely be small",
+                stacklevel=3,
+            )
+
+    def factors(self, transform, noise, x, plan, *, progress: bool = False) -> SliceFactors:
+        if transform.d != 1:  # the whole-range grid estimate of G
+            m_star = float(transform.lipschitz_factor(x, path_origin=x, param_range=tuple(zip(plan.low, plan.high))))
+            return SliceFactors(np.full(plan.num_slices, m_star), "estimate")
+        half = np.asarray(plan.widths) / 2.0
+        lows, highs = plan.centers[:, 0] - half[0], plan.centers[:, 0] + half[0]
+        bounds = transform.path_shift_bounds(  # with many slices: long before any sample is drawn
+            x, lows, highs, plan.centers[:, 0], **({"progress": True} if progress else {})
+        )
+        # slice k is certified iff σ_θ Φ⁻¹(p_k) > T_k; as a radius: R_k = σ_θ Φ⁻¹(p_k) / M*_k > h
+        k = plan.num_slices
+        m_k = np.maximum(bounds.upper / plan.requirement, 1.0) if plan.requirement > 0 else np.ones(k)
+        guarantee = bounds.guarantee if transform.guarantee == "sound" else transform.guarantee
+        return SliceFactors(np.asarray(m_k, dtype=np.float64), guarantee, per_slice=True)
+
+    def slice_images(self, transform, x, plan) -> torch.Tensor:
+        """``τ(c_k, x_i)`` with the true transform, on the surrogate's device."""
+        true = transform.true_transform_module()
+        param = next(transform.surrogate.parameters())
+        th = torch.as_tensor(plan.centers).to(device=param.device, dtype=x.dtype)
+        k = plan.num_slices
+        with torch.no_grad():
+            return torch.cat([true(x0.unsqueeze(0).expand(k, *x0.shape).to(param.device), th) for x0 in x])

@@ -128,7 +128,7 @@ def _check_surrogate(cfg: TrainConfig) -> None:
         )
     if cfg.latent_sigma is None:
         raise InvalidParameterError("train: latent_sigma expected a positive number with a surrogate, got None")
-    if cfg.noise != "gaussian":
+    if not get_registry().noise_class(cfg.noise).isotropic_gaussian:
         raise InvalidParameterError(f"train: a GSmooth surrogate needs Gaussian noise, got {cfg.noise!r}")
 
 

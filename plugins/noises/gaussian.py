@@ -20,6 +20,8 @@ class GaussianNoise(gsmooth.Noise):
 
     name = "gaussian"
     norm = "l2"
+    #: θ ~ N(0, σ² I): what GSmooth's surrogate radius and the contrast law are proven for.
+    isotropic_gaussian = True
 
     def __init__(self, *, sigma: float = 0.25):
         self.sigma = sigma

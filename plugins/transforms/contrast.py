@@ -59,12 +59,14 @@ class Contrast(gsmooth.Transform):
     """Thin module over :func:`contrast`: θ = (k, b), param_dim 2, x ↦ e^k (x + b) (TSS).
 
     ``kind = "exact"`` in TSS's sense: the transform is resolvable, but its θ's do not simply add
-    (``composes_additively = False``; the law is :func:`contrast_compose`, named by
+    (``composes_additively = False``; the law is :func:`contrast_compose`, labelled
     ``composition = "contrast"``). Composition rescales the brightness noise by ``e^{−k}``, so an
-    interval certificate compares each slice's estimate with a Neyman–Pearson requirement
-    (:mod:`gsmooth.interval.contrast_regions`) instead of a radius with a half-diagonal; that logic lives in
-    the certification code, not in this transform. :func:`gsmooth.testing.check_transform` skips the
-    additive composition check for it (its own law is tested with the plugin).
+    interval certificate compares each slice's estimate with a Neyman–Pearson requirement instead
+    of a radius with a half-diagonal: :meth:`slice_strategy` supplies that law to the engine
+    (:class:`~gsmooth_plugins.transforms._contrast_law.ContrastLaw`, a
+    :class:`gsmooth.interval.SliceStrategy`), so gsmooth itself keeps no code for it.
+    :func:`gsmooth.testing.check_transform` skips the additive composition check for it (its own
+    law is tested with the plugin).
 
     Example:
         >>> t = gsmooth.transform("contrast")
@@ -85,7 +87,7 @@ class Contrast(gsmooth.Transform):
     identity_at_zero = True
     #: θ's do not add under composition (see :func:`contrast_compose`) ...
     composes_additively = False
-    #: ... but compose by a law gsmooth certifies (:mod:`gsmooth.interval.contrast_regions`).
+    #: ... but by this law, certified by :meth:`slice_strategy`.
     composition = "contrast"
 
     def __init__(self):
@@ -93,3 +95,9 @@ class Contrast(gsmooth.Transform):
 
     def forward(self, x, theta):
         return contrast(x, theta)
+
+    def slice_strategy(self):
+        """The contrast law (:class:`~gsmooth_plugins.transforms._contrast_law.ContrastLaw`)."""
+        from ._contrast_law import ContrastLaw
+
+        return ContrastLaw()

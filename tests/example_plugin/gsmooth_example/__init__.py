@@ -20,6 +20,9 @@ It provides
   (``--dataset example_bars``; :mod:`gsmooth_example.datasets`, hook ``register_datasets``).
 - ``gsmooth example-count-params`` — a CLI subcommand counting a model's parameters
   (:mod:`gsmooth_example.commands`, hook ``register_commands``).
+- ``example_gain`` — a gain τ(g, x) = (1 + g)·x (:mod:`gsmooth_example.gain`): kind ``exact``, but
+  its parameters do not add (g1 ∘ g2 = g1 + g2 + g1·g2), so it supplies its own slice strategy
+  for interval certificates through the public ``gsmooth.interval.SliceStrategy``.
 
 It imports only the public ``gsmooth`` API and is registered through the entry point declared in
 its ``pyproject.toml``::
@@ -42,7 +45,9 @@ import torch
 
 import gsmooth
 
-__all__ = ["TriangularNoise", "BrightnessShift", "brightness_shift", "register_noises", "register_transforms"]
+from .gain import Gain
+
+__all__ = ["TriangularNoise", "BrightnessShift", "brightness_shift", "Gain", "register_noises", "register_transforms"]
 __version__ = "0.1.0"
 
 
@@ -117,7 +122,7 @@ def register_noises():
 
 @gsmooth.hookimpl
 def register_transforms():
-    return [BrightnessShift]
+    return [BrightnessShift, Gain]
 
 
 # -- architectures, datasets and CLI commands (hooks register_architectures / _datasets / _commands) -------

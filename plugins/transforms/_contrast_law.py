@@ -1,12 +1,16 @@
-"""What a slice of TSS's contrast-and-brightness range needs: the smallest p that certifies it.
+"""The contrast plugin's composition law: what a slice of TSS's contrast-and-brightness range needs.
+
+Private to :mod:`gsmooth_plugins.transforms.contrast`, whose :meth:`~Contrast.slice_strategy`
+returns :class:`ContrastLaw` (a :class:`gsmooth.interval.SliceStrategy`, see
+:mod:`gsmooth.interval.strategy`): gsmooth itself knows nothing of this law.
 
 The transform ``τ((k, b), x) = e^k (x + b)`` composes as ``τ(θ, τ(α, x)) = τ((α_k + θ_k,
 α_b + e^{−α_k} θ_b), x)``, so smoothing ``τ(α, x)`` with θ ~ N(0, σ² I) is smoothing x with the
 parameter distributed as ``N(α, diag(σ², e^{−2α_k} σ²))``: the brightness noise is rescaled and
-Cohen's radius does not apply. :func:`gsmooth.interval.engine.certify_interval` therefore certifies each
+Cohen's radius does not apply. :func:`gsmooth.interval.certify_interval` therefore certifies each
 slice (centre c, half-widths h_k, h_b) on the truly transformed image ``x_c = τ(c, x)``: for α in
 the slice, ``τ(α, x) = τ(δ, x_c)`` with ``δ = (α_k − c_k, e^{c_k}(α_b − c_b))``, and g sees at
-``τ(α, x)`` the whitened distribution (see :mod:`gsmooth.interval.neyman_pearson`)::
+``τ(α, x)`` the whitened distribution (see :mod:`gsmooth_plugins.transforms._neyman_pearson`)::
 
     Q_δ = N((a, m), diag(1, s²)),  a = δ_k/σ ∈ [−h_k, h_k]/σ,  |m| ≤ M = e^{c_k} h_b/σ,  s = e^{−δ_k},
 
@@ -14,7 +18,7 @@ against P = N(0, I) at x_c. The slice is certified if the top class's lower boun
 least :func:`slice_requirement`: the largest, over the slice, of the p that the Neyman–Pearson
 lemma needs for Q-probability > 1/2. How the continuum of δ is covered, soundly:
 
-- in m: the bound is nonincreasing in |m| (module docs of :mod:`gsmooth.interval.neyman_pearson`), so only
+- in m: the bound is nonincreasing in |m| (module docs of :mod:`gsmooth_plugins.transforms._neyman_pearson`), so only
   |m| = M matters;
 - in δ_k: a grid of cells of half-width ε ≤ h_k; inside a cell Q moves by at most
   ``TV ≤ (2Φ(ε/(2σ)) − 1) + sqrt(max_{r = e^{±ε}} (r²/2 − ln r − 1/2) / 2)`` (the k-shift exactly,
@@ -39,10 +43,14 @@ from functools import lru_cache
 import numpy as np
 from scipy import optimize, special
 
-from ..errors import InvalidParameterError
-from .neyman_pearson import DEFAULT_NODES, required_probability
+import gsmooth.interval
+from gsmooth import InvalidParameterError
 
-__all__ = ["cell_slack", "slice_requirement", "slice_requirements", "NUMERICAL_MARGIN", "DEFAULT_TOLERANCE"]
+from ._neyman_pearson import DEFAULT_NODES, required_probability
+
+__all__ = [
+    "ContrastLaw", "cell_slack", "slice_requirement", "slice_requirements", "NUMERICAL_MARGIN", "DEFAULT_TOLERANCE",
+]
 
 #: Added to the target Q-probability and to the returned p: covers quadrature error.
 NUMERICAL_MARGIN = 1e-5
@@ -117,7 +125,7 @@ def slice_requirement(
 
 
 def slice_requirements(plan, sigma: float, *, tolerance: float = DEFAULT_TOLERANCE) -> np.ndarray:
-    """:func:`slice_requirement` for every slice of a 2-parameter :class:`gsmooth.interval.engine.SlicePlan`
+    """:func:`slice_requirement` for every slice of a 2-parameter :class:`gsmooth.interval.SlicePlan`
     over (k, b) — one computation per distinct c_k.
 
     Returns:
@@ -128,3 +136,34 @@ def slice_requirements(plan, sigma: float, *, tolerance: float = DEFAULT_TOLERAN
     for i, c_k in enumerate(plan.centers[:, 0]):
         out[i] = slice_requirement(float(c_k), half_k, half_b, float(sigma), tolerance=tolerance)
     return out
+
+
+class ContrastLaw(gsmooth.interval.SliceStrategy):
+    """How a slice of contrast + brightness ``e^k (x + b)`` is certified (module docs): g on the
+    truly transformed image ``τ(c_k, x)`` (image centring), its top-class lower bound compared with
+    the slice's Neyman–Pearson requirement :func:`slice_requirements` (reported in radius units,
+    ``σΦ⁻¹(p_required)``; ``inf`` where no p < 1 suffices). Isotropic Gaussian noise on the two
+    parameters only."""
+
+    centering = "image"
+    reports_slice_requirements = True
+
+    def check_support(self, transform, noise) -> None:
+        if not getattr(noise, "isotropic_gaussian", False) or transform.param_dim != 2:
+            law = getattr(transform, "composition", None)
+            raise gsmooth.interval.UnsupportedTransformError(
+                f"transform {transform.name!r} (composition law {law!r}) is certified with Gaussian noise on its 2 "
+                f"parameters (the Neyman–Pearson bound of gsmooth_plugins.transforms._contrast_law); expected --noise "
+                f"gaussian, got {getattr(noise, 'name', noise)!r}"
+            )
+
+    def required_probabilities(self, transform, noise, plan) -> np.ndarray:
+        """``(K,)``: the p each slice's top-class lower bound must exceed (:func:`slice_requirements`)."""
+        return slice_requirements(plan, float(noise.sigma))
+
+    def required_radii(self, transform, noise, plan) -> np.ndarray:
+        p = self.required_probabilities(transform, noise, plan)
+        return np.array([float(noise.radius(v)) if v < 1.0 else math.inf for v in p])
+
+    def factors(self, transform, noise, x, plan, *, progress=False):
+        return gsmooth.interval.SliceFactors(np.ones(plan.num_slices), "exact")

@@ -1,5 +1,8 @@
 """Neyman–Pearson bounds between two Gaussians that differ in one variance (for TSS's contrast).
 
+Private to the contrast plugin (:mod:`gsmooth_plugins.transforms.contrast`), which supplies its
+composition law to the interval engine (:mod:`gsmooth_plugins.transforms._contrast_law`).
+
 Randomized smoothing certifies by comparing two distributions of the smoothing variable: P, what
 the smoothed classifier sees at the certified input, and Q, what it sees at a perturbed one. If the
 top class has probability ≥ p under P, the Neyman–Pearson lemma gives the smallest probability it
@@ -24,7 +27,7 @@ No closed form exists for s ≠ 1 (TSS's corollary bounds this case in closed fo
 scipy has no routine for it, hence this module. Accuracy is checked in the tests against Cohen's
 closed form (s = 1), against a 20× finer rule, and against Monte Carlo.
 
-Two facts used by :mod:`gsmooth.interval.contrast_regions`:
+Two facts used by :mod:`gsmooth_plugins.transforms._contrast_law`:
 
 - β is symmetric in m and nonincreasing in |m| for fixed (a, s) (Danskin: the derivative of β in m
   is ``∫_{A_t} ∂_m q``; given u, A_t is an interval or its complement centred at
@@ -39,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..errors import InvalidParameterError
+from gsmooth import InvalidParameterError
 
 __all__ = ["tradeoff_point", "lower_bound", "required_probability", "DEFAULT_NODES"]
 
