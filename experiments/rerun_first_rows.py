@@ -247,8 +247,9 @@ class Plan:
         path: the committed file, relative to ``experiments/results``.
         script: the committed command that wrote it.
         skip: why it cannot be re-run here (``None``: it can).
-        run: ``run(tmpdir, rows) -> (rerun_tsv, rerun_config_or_None)``, the re-run.
+        run: ``run(tmpdir, rows) -> (rerun_file, rerun_config_or_None)``, the re-run.
         inputs: how the inputs were found (printed).
+        compare: ``compare(committed, rerun, rows) -> Comparison`` (default: :func:`compare_rows`).
     """
 
     path: str
@@ -256,6 +257,7 @@ class Plan:
     skip: str | None = None
     run: Callable[[Path, int], tuple[Path, dict | None]] | None = None
     inputs: str = ""
+    compare: Callable[[Path, Path, int], Comparison] | None = None
 
 
 def sha256(path: str | os.PathLike) -> str:
@@ -442,10 +444,113 @@ def plan_mstar_file(rel: str, runs: Path, results: Path = RESULTS) -> Plan:
     return Plan(rel, script, run=run, inputs=inputs)
 
 
+def read_markdown_tables(path: str | os.PathLike) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """The tables of a markdown report, by the ``###`` heading above each (text up to the first ``(``).
+
+    Returns:
+        ``{heading: (header cells, rows of cells)}``; the separator line (``|---|``) is dropped.
+
+    Example:
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "r.md")
+        >>> _ = open(p, "w").write("### 1. Rates (n=5)\\n\\n| p | rate |\\n|---:|---:|\\n| 0.5 | 0.1 |\\n")
+        >>> read_markdown_tables(p)
+        {'1. Rates': (['p', 'rate'], [['0.5', '0.1']])}
+    """
+    tables: dict[str, tuple[list[str], list[list[str]]]] = {}
+    heading = ""
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("###"):
+            heading = line.lstrip("#").split("(")[0].strip()
+        elif line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if all(set(c) <= set("-: ") for c in cells):
+                continue
+            if heading not in tables:
+                tables[heading] = (cells, [])
+            else:
+                tables[heading][1].append(cells)
+    return tables
+
+
+def compare_markdown_tables(committed: str | os.PathLike, rerun: str | os.PathLike, keys: dict[str, int]) -> Comparison:
+    """Compare every row of a re-run's markdown tables with the committed row of the same key.
+
+    A re-run computes a subset of each committed table (its measurements are seeded by what they
+    measure, not by their position), so rows are matched by their first ``keys[heading]`` cells;
+    every other cell must be the same text. Columns named like timings are not compared.
+
+    Args:
+        committed: the committed markdown report.
+        rerun: the re-run's report.
+        keys: heading -> how many leading cells identify a row of that table.
+
+    Returns:
+        ``OK``, or ``DIFFERENT`` with the first differing column of the first differing row.
+    """
+    old, new = read_markdown_tables(committed), read_markdown_tables(rerun)
+    compared = 0
+    for heading, width in keys.items():
+        if heading not in new or heading not in old:
+            return Comparison("DIFFERENT", compared, None, f"table {heading!r} missing from the "
+                              + ("re-run" if heading not in new else "committed report"))
+        header, rows = old[heading]
+        new_header, new_rows = new[heading]
+        if new_header != header:
+            return Comparison("DIFFERENT", compared, None, f"table {heading!r}: header {new_header}, committed {header}")
+        by_key = {tuple(r[:width]): r for r in rows}
+        if not new_rows:
+            return Comparison("DIFFERENT", compared, None, f"table {heading!r}: the re-run has no rows")
+        for row in new_rows:
+            key = tuple(row[:width])
+            if key not in by_key:
+                return Comparison("DIFFERENT", compared, header[0], f"table {heading!r}: row {key} not in the committed table")
+            for column, a, b in zip(header, by_key[key], row):
+                if column not in IGNORED_COLUMNS and a != b:
+                    return Comparison("DIFFERENT", compared, column or "(flag)",
+                                      f"table {heading!r} row {key}: column {column or '(flag)'}: committed {a!r}, "
+                                      f"rerun {b!r}" + _numeric_gap(a, b))
+            compared += 1
+    return Comparison("OK", compared, None, f"{compared} table rows identical ({len(keys)} tables)")
+
+
+#: The statistics report's first row block of every table, re-run with the report's seed: the
+#: measurements are seeded by (section, noise index, p index, alpha index), so the same indices
+#: give the same streams. Table 1: p 0.5, n 50; table 2: p_A 0.8, each noise; table 3: n 100,
+#: each noise; table 4: p_A 0.5. ≈ 1 min on one thread.
+STATISTICS_ARGS = ["--seed", "12345", "--cp-ns", "50", "--cp-ps", "0.5", "--p-as", "0.8", "--conv-ns", "100",
+                   "--conv-trials", "2000", "--pred-ps", "0.5"]
+#: heading -> leading cells that identify a row (its measurement)
+STATISTICS_KEYS = {"1. Clopper–Pearson: P": 3, "2. CERTIFY violation rate": 5,
+                   "3. Mean certified radius / true radius by n": 5, "4. PREDICT error rate": 2}
+
+
+def plan_statistics_report(rel: str) -> Plan:
+    """Plan the re-run of ``statistics/report.md`` (experiments/statistics_report.py, no checkpoints)."""
+    script = "python experiments/statistics_report.py --seed 12345"
+
+    def run(tmp: Path, k: int) -> tuple[Path, None]:
+        out = tmp / "report.md"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in [str(ROOT), env.get("PYTHONPATH", "")] if p)
+        with open(out, "w") as stdout, open(tmp / "rerun.log", "w") as stderr:
+            proc = subprocess.run([sys.executable, str(ROOT / "experiments/statistics_report.py"), *STATISTICS_ARGS],
+                                  cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
+        if proc.returncode != 0:
+            raise RuntimeError(f"statistics_report.py exited {proc.returncode}: "
+                               + " | ".join((tmp / "rerun.log").read_text().strip().splitlines()[-3:]))
+        return out, None
+
+    return Plan(rel, script, run=run, inputs="closed-form toy models (tests/test_statistics.py), no checkpoint",
+                compare=lambda committed, rerun, rows: compare_markdown_tables(committed, rerun, STATISTICS_KEYS))
+
+
 def plan_file(rel: str, runs: Path, results: Path = RESULTS) -> Plan:
     """Plan one committed TSV: which command wrote it, and whether and how it can be re-run."""
     path = results / rel
     name = path.name
+    if rel == "statistics/report.md":
+        return plan_statistics_report(rel)
     if name == "times.tsv":
         return Plan(rel, "(the wall times of a run.sh)", skip="wall-clock times only: nothing to compare")
     if Path(str(path) + ".json").is_file():
@@ -462,7 +567,8 @@ def plan_file(rel: str, runs: Path, results: Path = RESULTS) -> Plan:
 
 def inventory(runs: Path, only: Sequence[str] = (), results: Path = RESULTS) -> list[Plan]:
     """A :class:`Plan` for every committed TSV under ``results`` (sorted by path)."""
-    files = sorted(str(p.relative_to(results)) for p in results.rglob("*.tsv"))
+    files = sorted([str(p.relative_to(results)) for p in results.rglob("*.tsv")]
+                   + [str(p.relative_to(results)) for p in results.glob("statistics/report.md")])
     if only:
         files = [f for f in files if any(fnmatch.fnmatch(f, pattern) for pattern in only)]
     return [plan_file(f, runs, results) for f in files]
@@ -511,8 +617,7 @@ def rerun(plan: Plan, rows: int, keep: Path | None, results: Path = RESULTS) -> 
     """Re-run one planned file; ``(status, line detail)``."""
     if plan.skip:
         return "SKIPPED", plan.skip
-    _, committed_rows = read_tsv(results / plan.path)
-    k = min(rows, len(committed_rows))
+    k = rows if plan.compare else min(rows, len(read_tsv(results / plan.path)[1]))
     tmp = Path(tempfile.mkdtemp(prefix="rerun_", dir=keep))
     t0 = time.perf_counter()
     try:
@@ -525,7 +630,10 @@ def rerun(plan: Plan, rows: int, keep: Path | None, results: Path = RESULTS) -> 
         differs = compare_configs(committed, config)
         if differs:
             return "DIFFERENT", f"configuration {differs}"
-    result = compare_rows(results / plan.path, out, rows=k)
+    if plan.compare is not None:
+        result = plan.compare(results / plan.path, out, k)
+    else:
+        result = compare_rows(results / plan.path, out, rows=k)
     notes = "".join(f"; {n}" for n in result.notes)
     return result.status, f"{result.detail}{notes}; {plan.inputs}; {seconds:.0f} s"
 
