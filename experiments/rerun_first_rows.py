@@ -46,6 +46,7 @@ import json
 import math
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -232,6 +233,45 @@ def compare_configs(committed: dict, rerun: dict, *, ignore: frozenset[str] | se
         if committed[k] != rerun[k]:
             return f"{k}: committed {committed[k]!r}, rerun {rerun[k]!r}"
     return None
+
+
+#: Differences from the committed rows that predate issue 12, found and explained at 4d3f1b7 (see
+#: experiments/results/rerun_first_rows.md): file -> why, and idx -> column -> (committed, re-run).
+#: A re-run equal to the committed rows with exactly these cells replaced is OK (said so on its
+#: line); any other difference is DIFFERENT. Recorded for the first 3 rows.
+KNOWN_DIFFERENCES: dict[str, dict] = {
+    "transforms/mstar_bounds/rotational_blur/per_image.tsv": {
+        "why": ("its rows were written at 0532a79 (they re-run identical there); the rotational-blur path "
+                "speed bound changed before ee2cc34 wrote the other six transforms' rows, so the per-slice "
+                "bound (mstar_new_*, points) differs slightly (still sound); identical at 4127f7e and 4d3f1b7"),
+        "cells": {
+            "0": {"mstar_new_max": ("3.13102", "3.14334"), "mstar_new_mean": ("2.8206", "2.82183"), "points": ("187", "178")},
+            "1": {"mstar_new_max": ("5.69359", "5.70595"), "mstar_new_mean": ("4.89436", "4.89559"), "points": ("228", "220")},
+            "2": {"mstar_new_max": ("4.88949", "4.86859"), "mstar_new_mean": ("4.48218", "4.48009"), "points": ("173", "166")},
+        },
+    },
+}
+
+
+def apply_known_differences(committed: Path, known: dict, out: Path) -> Path:
+    """A copy of ``committed`` with the known cells replaced by their re-run values.
+
+    Raises:
+        ValueError: a known cell's committed value is not what the file holds (the file changed:
+            the entry of :data:`KNOWN_DIFFERENCES` is stale).
+    """
+    columns, rows = read_tsv(committed)
+    for row in rows:
+        for column, (before, after) in known["cells"].get(row.get("idx"), {}).items():
+            if row[column] != before:
+                raise ValueError(f"KNOWN_DIFFERENCES is stale for {committed}: row idx={row['idx']} column "
+                                 f"{column} expected {before!r}, got {row[column]!r}")
+            row[column] = after
+    with open(out, "w", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([[r[c] for c in columns] for r in rows])
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -630,10 +670,19 @@ def rerun(plan: Plan, rows: int, keep: Path | None, results: Path = RESULTS) -> 
         differs = compare_configs(committed, config)
         if differs:
             return "DIFFERENT", f"configuration {differs}"
+    committed_file, known = results / plan.path, KNOWN_DIFFERENCES.get(plan.path)
+    if known:
+        try:
+            committed_file = apply_known_differences(committed_file, known, tmp / "committed_with_known.tsv")
+        except ValueError as exc:
+            return "DIFFERENT", str(exc)
     if plan.compare is not None:
-        result = plan.compare(results / plan.path, out, k)
+        result = plan.compare(committed_file, out, k)
     else:
-        result = compare_rows(results / plan.path, out, rows=k)
+        result = compare_rows(committed_file, out, rows=k)
+    if known and result.status == "OK":
+        cells = sum(len(v) for v in known["cells"].values())
+        result.notes.append(f"identical after {cells} known cell changes ({known['why']})")
     notes = "".join(f"; {n}" for n in result.notes)
     return result.status, f"{result.detail}{notes}; {plan.inputs}; {seconds:.0f} s"
 
@@ -672,8 +721,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             counts[status] = counts.get(status, 0) + 1
             print(f"{status:<10} {plan.path}  {detail}", flush=True)
     total = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     print("summary: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("OK", "DIFFERENT", "SKIPPED"))
-          + f" of {len(plans)} files; {total:.0f} s")
+          + f" of {len(plans)} files; wall {total:.0f} s, CPU of the re-runs {usage.ru_utime + usage.ru_stime:.0f} s "
+          "(user + system)")
     return 1 if counts.get("DIFFERENT") else 0
 
 
