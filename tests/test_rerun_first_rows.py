@@ -149,3 +149,49 @@ def test_the_docstring_examples_run():
     for test in finder.find(tool, tool.__name__):
         runner.run(test)
     assert runner.summarize(verbose=False).failed == 0
+
+
+def test_known_differences_are_applied_exactly(files, tmp_path):
+    committed, rerun = files
+    _edit(rerun, 0, "radius", "0.2")
+    known = {"why": "test", "cells": {"0": {"radius": ("0.125", "0.2")}}}
+    patched = tool.apply_known_differences(committed, known, tmp_path / "patched.tsv")
+    assert tool.compare_rows(patched, rerun, rows=3).status == "OK"
+    _edit(rerun, 0, "radius", "0.3")  # not the recorded re-run value
+    assert tool.compare_rows(patched, rerun, rows=3).column == "radius"
+    with pytest.raises(ValueError, match="stale"):
+        tool.apply_known_differences(committed, {"why": "x", "cells": {"0": {"radius": ("9", "1")}}}, tmp_path / "p2.tsv")
+
+
+REPORT = """## report
+
+### 1. Rates (n=5)
+
+| p | n | rate |  |
+|---:|---:|---:|---:|
+| 0.5 | 50 | 0.0595 | ok |
+| 0.9 | 50 | 0.0333 | ok |
+
+### 2. Other (x)
+
+| p_A | error |
+|---:|---:|
+| 0.5 | 0.0780 |
+
+total 207s.
+"""
+
+
+def test_markdown_tables_are_matched_by_measurement(tmp_path):
+    committed, rerun = tmp_path / "c.md", tmp_path / "r.md"
+    committed.write_text(REPORT)
+    keys = {"1. Rates": 2, "2. Other": 1}
+    rerun.write_text(REPORT.replace("| 0.5 | 50 | 0.0595 | ok |\n", "").replace("207s", "99s"))  # a subset
+    assert tool.compare_markdown_tables(committed, rerun, keys).status == "OK"
+    rerun.write_text(REPORT.replace("0.0333 | ok", "0.0334 | ok"))
+    result = tool.compare_markdown_tables(committed, rerun, keys)
+    assert (result.status, result.column) == ("DIFFERENT", "rate") and "('0.9', '50')" in result.detail
+    rerun.write_text(REPORT.replace("| 0.9 | 50 |", "| 0.9 | 60 |"))
+    assert tool.compare_markdown_tables(committed, rerun, keys).status == "DIFFERENT"  # not a committed row
+    rerun.write_text(REPORT.split("### 2.")[0])
+    assert "missing" in tool.compare_markdown_tables(committed, rerun, keys).detail
