@@ -350,10 +350,11 @@ SCRIPTS = {
     ),
 }
 
-#: Why re-training cannot replace a missing checkpoint (measured at 4d3f1b7, see rerun_first_rows.md).
+#: Why re-training cannot replace a missing checkpoint (measured at 3b6d114 and 4d3f1b7 on an Intel
+#: Xeon: epoch-1 loss 0.6075 both times, the committed log 0.6087; see rerun_first_rows.md).
 REBUILD_NOTE = (
-    "is not in git, and re-training does not reproduce it (training changed since; "
-    "see experiments/results/rerun_first_rows.md)"
+    "is not in git, and re-training does not reproduce it (training is deterministic on one machine, "
+    "but not across CPUs: the committed logs are from an AMD EPYC; see experiments/results/rerun_first_rows.md)"
 )
 
 
@@ -601,7 +602,7 @@ def plan_file(rel: str, runs: Path, results: Path = RESULTS) -> Plan:
         return Plan(rel, "bash experiments/corruptions/run.sh", skip=(
             "needs runs/corruptions/fashion-mnist/augmix.pt (AugMix training, 480 s) and the models of "
             "experiments/transforms/run.sh under runs/transforms/fashion-mnist (not in git; rows record no "
-            "hash, and re-training does not reproduce them)"))
+            "hash, and re-training does not reproduce them across CPUs)"))
     return Plan(rel, "(unknown)", skip="no committed command found for this file")
 
 
