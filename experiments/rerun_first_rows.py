@@ -53,7 +53,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
@@ -337,15 +337,16 @@ def find_by_hash(want: str, candidates: Sequence[Path]) -> tuple[Path | None, st
     return None, "not found at " + " nor ".join(str(c) for c in candidates)
 
 
-#: results folder -> (the committed command, checkpoint folder it trains into, the rebuild and why
-#: a rebuild cannot stand in for the committed checkpoint)
+#: results folder -> (the committed command that wrote it, the folder under --runs it trains into)
 SCRIPTS = {
     "additive_tables": ("bash experiments/additive_tables/run.sh {table}", "additive_tables/{table}"),
     "fashion_mnist_additive": ("bash experiments/fashion_mnist_additive/run.sh", "fashion_mnist_additive"),
     "transforms/fashion-mnist": ("bash experiments/transforms/run.sh", "transforms/fashion-mnist"),
     "transforms/fashion-mnist-latent1": (
-        "LATENT_SIGMA=1 SUR_MODEL_EPOCHS=6 SUR_MODEL_MAX_TRAIN=60000 VANILLA=0 OUT=… CKPT_DIR=runs/transforms/"
-        "fashion-mnist-latent1 SUR_DIR=runs/transforms/fashion-mnist bash experiments/transforms/run.sh T",
+        (
+            "LATENT_SIGMA=1 SUR_MODEL_EPOCHS=6 SUR_MODEL_MAX_TRAIN=60000 VANILLA=0 OUT=… CKPT_DIR=runs/transforms/"
+            "fashion-mnist-latent1 SUR_DIR=runs/transforms/fashion-mnist bash experiments/transforms/run.sh T"
+        ),
         "transforms/fashion-mnist-latent1",
     ),
 }
@@ -375,7 +376,7 @@ def _gsmooth(args: list[str], *, log: Path) -> None:
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(ROOT), env.get("PYTHONPATH", "")] if p)
     with open(log, "w") as out:
         proc = subprocess.run([sys.executable, "-m", "gsmooth", *args], cwd=ROOT, env=env, stdout=out,
-                              stderr=subprocess.STDOUT)
+                              stderr=subprocess.STDOUT, check=False)
     if proc.returncode != 0:
         tail = log.read_text().strip().splitlines()[-3:]
         raise RuntimeError(f"`gsmooth {' '.join(args[:1])}` exited {proc.returncode}: " + " | ".join(tail))
@@ -476,7 +477,7 @@ def plan_mstar_file(rel: str, runs: Path, results: Path = RESULTS) -> Plan:
             proc = subprocess.run(
                 [sys.executable, str(ROOT / "experiments/transforms/mstar_before_after.py"), "--images", str(k),
                  "--transforms", t, "--ckpts", str(ckpts), "--out", str(tmp)],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"mstar_before_after.py exited {proc.returncode}: "
                                + " | ".join(log.read_text().strip().splitlines()[-3:]))
@@ -576,7 +577,7 @@ def plan_statistics_report(rel: str) -> Plan:
         env["PYTHONPATH"] = os.pathsep.join(p for p in [str(ROOT), env.get("PYTHONPATH", "")] if p)
         with open(out, "w") as stdout, open(tmp / "rerun.log", "w") as stderr:
             proc = subprocess.run([sys.executable, str(ROOT / "experiments/statistics_report.py"), *STATISTICS_ARGS],
-                                  cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
+                                  cwd=ROOT, env=env, stdout=stdout, stderr=stderr, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"statistics_report.py exited {proc.returncode}: "
                                + " | ".join((tmp / "rerun.log").read_text().strip().splitlines()[-3:]))
