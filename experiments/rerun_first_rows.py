@@ -652,7 +652,7 @@ def _commit() -> str:
                                capture_output=True, text=True, check=True).stdout.strip()
         return head + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        return "?"
+        return "? (not a git checkout)"
 
 
 def rerun(plan: Plan, rows: int, keep: Path | None, results: Path = RESULTS) -> tuple[str, str]:
