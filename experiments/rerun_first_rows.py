@@ -587,6 +587,67 @@ def plan_statistics_report(rel: str) -> Plan:
                 compare=lambda committed, rerun, rows: compare_markdown_tables(committed, rerun, STATISTICS_KEYS))
 
 
+def quickstart_block(readme: Path) -> list[str]:
+    """The lines the README says ``gsmooth certify --transform rotational_blur`` prints."""
+    text = readme.read_text()
+    start = text.index("```text\ngsmooth certify: ") + len("```text\n")
+    return text[start : text.index("```", start)].rstrip("\n").splitlines()
+
+
+def compare_quickstart(expected: list[str], printed: list[str]) -> Comparison:
+    """Compare the quickstart's printed summary with the README's, line by line.
+
+    Not compared: the wall time at the end of the first line and the model's path (the README
+    abbreviates it). Every other line must be the same text (right-stripped).
+
+    Example:
+        >>> readme = ["gsmooth certify: 16 images, 87.3 s", "  model      …/e/m.pt", "  accuracy 0.562"]
+        >>> compare_quickstart(readme, ["gsmooth certify: 16 images, 51.0 s", "  model      /x/e/m.pt",
+        ...                             "  accuracy 0.562"]).status
+        'OK'
+        >>> compare_quickstart(readme, ["gsmooth certify: 16 images, 51.0 s", "  model      /x/e/m.pt",
+        ...                             "  accuracy 0.500"]).detail
+        "line 3: README '  accuracy 0.562', printed '  accuracy 0.500'"
+    """
+    import re
+
+    def norm(i: int, line: str) -> str:
+        line = line.rstrip()
+        if i == 0:
+            return re.sub(r", [0-9.]+ s$", "", line)
+        return "  model" if line.lstrip().startswith("model ") else line
+
+    if len(printed) < len(expected):
+        return Comparison("DIFFERENT", 0, None, f"printed {len(printed)} lines, the README shows {len(expected)}")
+    for i, (a, b) in enumerate(zip(expected, printed)):
+        if norm(i, a) != norm(i, b):
+            return Comparison("DIFFERENT", 0, None, f"line {i + 1}: README {a.rstrip()!r}, printed {b.rstrip()!r}")
+    return Comparison("OK", 0, None, f"{len(expected)} printed lines as in the README (not compared: the wall "
+                      "time, the model's path)")
+
+
+def plan_readme_quickstart() -> Plan:
+    """Plan the README quickstart: ``gsmooth certify --transform rotational_blur`` (embedded inputs)."""
+    readme = ROOT / "README.md"
+
+    def run(tmp: Path, k: int) -> tuple[Path, None]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in [str(ROOT), env.get("PYTHONPATH", "")] if p)
+        out = tmp / "printed.txt"
+        with open(out, "w") as stdout, open(tmp / "rerun.log", "w") as stderr:
+            proc = subprocess.run([sys.executable, "-m", "gsmooth", "certify", "--transform", "rotational_blur"],
+                                  cwd=tmp, env=env, stdout=stdout, stderr=stderr, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"the quickstart exited {proc.returncode}: "
+                               + " | ".join((tmp / "rerun.log").read_text().strip().splitlines()[-3:]))
+        return out, None
+
+    return Plan("README.md (quickstart output)", "gsmooth certify --transform rotational_blur", run=run,
+                inputs="the embedded model, surrogate and 16 images (in git)",
+                compare=lambda committed, printed, rows: compare_quickstart(
+                    quickstart_block(readme), printed.read_text().splitlines()))
+
+
 def plan_file(rel: str, runs: Path, results: Path = RESULTS) -> Plan:
     """Plan one committed TSV: which command wrote it, and whether and how it can be re-run."""
     path = results / rel
@@ -613,7 +674,10 @@ def inventory(runs: Path, only: Sequence[str] = (), results: Path = RESULTS) -> 
                    + [str(p.relative_to(results)) for p in results.glob("statistics/report.md")])
     if only:
         files = [f for f in files if any(fnmatch.fnmatch(f, pattern) for pattern in only)]
-    return [plan_file(f, runs, results) for f in files]
+    plans = [plan_file(f, runs, results) for f in files]
+    if results == RESULTS and (not only or any(fnmatch.fnmatch("README.md", pattern) for pattern in only)):
+        plans.append(plan_readme_quickstart())  # the one README command whose output is committed
+    return plans
 
 
 # ------------------------------------------------------------------------------------------------
