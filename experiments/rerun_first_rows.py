@@ -327,6 +327,7 @@ def find_by_hash(want: str, candidates: Sequence[Path]) -> tuple[Path | None, st
         exist with another hash (a different training) or that none exists.
     """
     other = []
+    candidates = list(dict.fromkeys(candidates))  # the recorded path is often the one under --runs
     for c in candidates:
         if c.is_file():
             if _hash(c) == want:
