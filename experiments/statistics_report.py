@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _load_helpers():
     path = ROOT / "tests" / "test_statistics.py"
+    if str(path.parent) not in sys.path:  # the test module imports its neighbour toy_models, as under pytest
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location("gsmooth_test_statistics", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
