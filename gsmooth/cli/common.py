@@ -18,6 +18,7 @@ from ..data.datasets import load_dataset
 from ..errors import CheckpointError, InvalidParameterError
 from ..plugin.registry import get_registry
 from ..core.smoother import Smoother
+from .. import validation as V
 
 
 def _parsed(text: str, convert, expected: str):
@@ -35,46 +36,57 @@ def _within(value, ok: bool, expected: str, shown: str | None = None):
     return value
 
 
-def positive_int(text: str) -> int:
-    value = _parsed(text, int, "a positive integer")
-    return _within(value, value > 0, "a positive integer")
+def _number_type(name: str, convert, expected: str, *checks, doc: str = ""):
+    """An argparse type: ``convert`` the text (else "expected <expected>, got '<text>'"), then each
+    ``(interval, expected, shown)`` of ``checks`` in turn, an :class:`gsmooth.validation.Interval`
+    of the validation table (the one source of the bound) with the words of its message;
+    ``shown(value, text)`` writes the rejected value (default: the value)."""
+
+    def parse(text: str):
+        value = _parsed(text, convert, expected)
+        for interval, words, shown in checks:
+            _within(value, interval.contains(value), words, None if shown is None else shown(value, text))
+        return value
+
+    parse.__name__ = parse.__qualname__ = name
+    parse.__doc__ = doc
+    return parse
 
 
-def nonneg_int(text: str) -> int:
-    value = _parsed(text, int, "a non-negative integer")
-    return _within(value, value >= 0, "a non-negative integer")
+#: Re-exported from :mod:`gsmooth.validation` (the table's bounds).
+MAX_SEED, MAX_BATCH, MAX_FLOAT32 = V.MAX_SEED, V.MAX_BATCH, V.MAX_FLOAT32
 
 
-#: Largest seed: torch's generators take a signed 64-bit seed.
-MAX_SEED = 2**63 - 1
-#: Largest batch size: torch's samplers and index tensors take a signed 32-bit count.
-MAX_BATCH = 2**31 - 1
-#: Largest learning rate / weight decay: a float32 parameter update must stay representable.
-MAX_FLOAT32 = 3.4028234663852886e38
+def _g(value, text) -> str:
+    return f"{value:g}"
 
 
-def seed_int(text: str) -> int:
-    """``--seed``: an integer in [0, 2**63 - 1] (what torch's generators take)."""
-    value = nonneg_int(text)
-    return _within(value, value <= MAX_SEED, "a seed in [0, 2**63 - 1]")
-
-
-def batch_int(text: str) -> int:
-    """``--batch``: a positive integer up to 2**31 - 1."""
-    value = positive_int(text)
-    return _within(value, value <= MAX_BATCH, "a batch size in [1, 2**31 - 1]")
-
-
-def float32_positive(text: str) -> float:
-    """A positive number a float32 tensor can hold (learning rates)."""
-    value = positive_float(text)
-    return _within(value, value <= MAX_FLOAT32, "a positive number up to 3.4e38 (float32)", f"{value:g}")
-
-
-def float32_nonneg(text: str) -> float:
-    """A non-negative number a float32 tensor can hold (weight decay)."""
-    value = _parsed(text, float, "a non-negative number")
-    return _within(value, 0.0 <= value <= MAX_FLOAT32, "a number in [0, 3.4e38] (float32)", f"{value:g}")
+positive_int = _number_type("positive_int", int, "a positive integer", (V.POSITIVE_INT, "a positive integer", None))
+nonneg_int = _number_type("nonneg_int", int, "a non-negative integer", (V.NONNEG_INT, "a non-negative integer", None))
+seed_int = _number_type(
+    "seed_int", int, "a non-negative integer", (V.NONNEG_INT, "a non-negative integer", None),
+    (V.SEED, "a seed in [0, 2**63 - 1]", None),
+    doc="``--seed``: an integer in [0, 2**63 - 1] (what torch's generators take).",
+)
+batch_int = _number_type(
+    "batch_int", int, "a positive integer", (V.POSITIVE_INT, "a positive integer", None),
+    (V.BATCH, "a batch size in [1, 2**31 - 1]", None), doc="``--batch``: a positive integer up to 2**31 - 1.",
+)
+probability = _number_type("probability", float, "a number in (0, 1)", (V.PROBABILITY, "a number in (0, 1)", None))
+positive_float = _number_type("positive_float", float, "a positive number", (V.POSITIVE, "a positive finite number", None))
+float32_positive = _number_type(
+    "float32_positive", float, "a positive number", (V.POSITIVE, "a positive finite number", None),
+    (V.FLOAT32_POSITIVE, "a positive number up to 3.4e38 (float32)", _g),
+    doc="A positive number a float32 tensor can hold (learning rates).",
+)
+float32_nonneg = _number_type(
+    "float32_nonneg", float, "a non-negative number", (V.FLOAT32_NONNEG, "a number in [0, 3.4e38] (float32)", _g),
+    doc="A non-negative number a float32 tensor can hold (weight decay).",
+)
+nonneg_float = _number_type(
+    "nonneg_float", float, "a non-negative number", (V.NONNEG, "a non-negative finite number", lambda v, t: repr(t)),
+    doc="A non-negative finite number (``--clip-grad``).",
+)
 
 
 def component_name(text: str) -> str:
@@ -83,16 +95,6 @@ def component_name(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a registered name (see `gsmooth plugins`), got an empty one")
     return text
-
-
-def probability(text: str) -> float:
-    value = _parsed(text, float, "a number in (0, 1)")
-    return _within(value, 0.0 < value < 1.0, "a number in (0, 1)")
-
-
-def positive_float(text: str) -> float:
-    value = _parsed(text, float, "a positive number")
-    return _within(value, 0.0 < value < float("inf"), "a positive finite number")
 
 
 def add_model_args(p: argparse.ArgumentParser, *, embedded: bool = False) -> None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 
 from ..errors import InvalidParameterError
 from ..plugin.registry import get_registry
 from ..training.trainer import TrainConfig, check_checkpoint_out, dataset_inputs, read_resumable, saved_epoch, train
 from ..core.defaults import defaults_for
 from .common import (
-    HelpFormatter, batch_int, check_device, component_name, float32_nonneg, float32_positive, positive_float, positive_int,
-    seed_int,
+    HelpFormatter, batch_int, check_device, component_name, float32_nonneg, float32_positive, nonneg_float, positive_float,
+    positive_int, seed_int,
 )
 
 
@@ -21,14 +20,8 @@ from .common import (
 DEFAULT_CLIP_GRAD = 5.0
 
 
-def _nonneg_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a non-negative finite number, got {text!r}")
-    return value
+#: ``--clip-grad``: a non-negative finite number (:data:`gsmooth.validation.NONNEG`).
+_nonneg_float = nonneg_float
 
 
 def add_parser(sub) -> None:
