@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from ..errors import InvalidParameterError
 from ..plugin.registry import get_registry
 from ..training.trainer import TrainConfig, check_checkpoint_out, dataset_inputs, read_resumable, saved_epoch, train
