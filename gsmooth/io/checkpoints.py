@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import collections
 import datetime as _dt
+import hashlib
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -53,7 +54,7 @@ from torch import nn
 from ..errors import CheckpointError, InvalidParameterError
 from ..validation import Interval, validate_params
 
-__all__ = ["FORMAT", "VERSION", "Checkpoint", "save_checkpoint", "load_checkpoint"]
+__all__ = ["FORMAT", "VERSION", "Checkpoint", "save_checkpoint", "load_checkpoint", "file_sha256"]
 
 #: Value of the ``format`` key that marks a gsmooth checkpoint.
 FORMAT = "gsmooth-checkpoint"
@@ -68,6 +69,24 @@ PathLike = Union[str, "os.PathLike[str]"]
 _SAFE_SCALARS = (type(None), bool, int, float, complex, str, bytes, torch.dtype, torch.device, torch.Size)
 _SAFE_MAPPINGS = (dict, collections.OrderedDict, collections.Counter)
 _SAFE_SEQUENCES = (list, tuple, set)
+
+
+def file_sha256(path: PathLike) -> str:
+    """The SHA-256 of a file's bytes as 64 hex digits, read in 1 MiB chunks: the identity of a
+    checkpoint or surrogate in results files and training configurations (a copied or moved file
+    keeps it).
+
+    Args:
+        path: the file.
+
+    Returns:
+        The hex digest, e.g. ``"e3b0c442…"`` for an empty file.
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _gsmooth_version() -> str:
