@@ -34,7 +34,19 @@ from ..validation import (
 __all__ = ["RunConfig", "CertifyConfig", "PredictConfig", "AttackConfig"]
 
 _OPTIONAL = Options((None,))
-_FLAG = Options((True, False))
+
+
+class _Bool:
+    """A rule of :func:`gsmooth.validation.validate_params`: exactly ``True`` or ``False`` (not 1, not "yes")."""
+
+    def contains(self, value) -> bool:
+        return isinstance(value, bool)
+
+    def __str__(self) -> str:
+        return "a bool (True or False)"
+
+
+_FLAG = _Bool()
 
 #: The constraints of :class:`RunConfig`'s fields (subclasses add theirs).
 _RUN_CONSTRAINTS = {
