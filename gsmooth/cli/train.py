@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from ..errors import InvalidParameterError
-from ..plugin.registry import get_registry
+from ..training.smoothing import resolve_training_smoothing
 from ..training.trainer import TrainConfig, check_checkpoint_out, dataset_inputs, read_resumable, saved_epoch, train
-from ..core.defaults import defaults_for
 from .common import (
     HelpFormatter, batch_int, check_device, component_name, float32_nonneg, float32_positive, nonneg_float, positive_float,
     positive_int, seed_int,
@@ -93,44 +92,6 @@ def interrupted(args) -> str:
     return f"the last completed epoch, {epoch}/{total}, is saved in {out}; {again}"
 
 
-def _resolve(args, saved: dict) -> dict:
-    """noise, σ, surrogate and σ_ξ from the flags, then (for --resume) the checkpoint's training
-    configuration ``saved``, then the transform's defaults (:mod:`gsmooth.core.defaults`)."""
-    reg = get_registry()
-    transform_cls = reg.transform_class(args.transform)
-    table = defaults_for(args.transform) if transform_cls.param_dim is not None else None
-    noise = args.noise or (table.noise if table is not None else "gaussian")
-    reg.noise_class(noise)
-    if args.sigma is not None:
-        sigma = args.sigma
-    elif table is not None and table.noise == noise:
-        sigma = table.sigma
-    elif table is None:
-        sigma = 0.25
-    else:
-        raise InvalidParameterError(f"expected --sigma for noise {noise!r} with transform {args.transform!r}, got none")
-    surrogate = args.surrogate
-    if surrogate is None and saved.get("transform") == args.transform:
-        surrogate = saved.get("surrogate")
-    latent_sigma = None
-    if surrogate is not None:
-        latent_sigma = args.latent_sigma
-        if latent_sigma is None and saved.get("transform") == args.transform:
-            latent_sigma = saved.get("latent_sigma")
-        if latent_sigma is None and table is not None:
-            latent_sigma = table.latent_sigma
-        if latent_sigma is None:
-            latent_sigma = 0.25
-    elif transform_cls.kind == "empirical":
-        raise InvalidParameterError(
-            f"transform {args.transform!r} is of kind 'empirical': it is certified through a GSmooth surrogate, and the "
-            f"base model must be trained on that surrogate's outputs. Expected --surrogate PATH (train one with "
-            f"`gsmooth surrogate train --transform {args.transform} --dataset {args.dataset} --out "
-            f"{args.transform}_surrogate.pt`), got none"
-        )
-    return {"noise": noise, "sigma": sigma, "surrogate": surrogate, "latent_sigma": latent_sigma}
-
-
 def run(args) -> int:
     device = check_device(args.device)
     if args.no_noise and (args.noise or args.sigma is not None or args.surrogate or args.transform != "additive"):
@@ -150,7 +111,10 @@ def run(args) -> int:
         clip_grad = saved.get("clip_grad")
     else:
         clip_grad = DEFAULT_CLIP_GRAD
-    choice = _resolve(args, saved)
+    choice = resolve_training_smoothing(
+        args.transform, noise=args.noise, sigma=args.sigma, surrogate=args.surrogate, latent_sigma=args.latent_sigma,
+        dataset=args.dataset, saved=saved, names={"sigma": "--sigma", "surrogate": "--surrogate PATH"},
+    )
     cfg = TrainConfig(
         arch=args.arch,
         dataset=args.dataset,
