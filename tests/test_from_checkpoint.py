@@ -228,3 +228,21 @@ def test_argparse_type_bounds_and_messages():
     ]:
         with pytest.raises(argparse.ArgumentTypeError, match=f"^{re.escape(message)}$"):
             parse(text)
+
+
+def test_training_smoothing_choices_then_the_resumed_run_then_the_defaults():
+    from gsmooth.training.smoothing import resolve_training_smoothing
+
+    assert resolve_training_smoothing("gaussian_blur") == {"noise": "exponential", "sigma": 10.0, "surrogate": None,
+                                                           "latent_sigma": None}
+    assert resolve_training_smoothing("brightness", sigma=0.1)["sigma"] == 0.1
+    saved = {"transform": "rotational_blur", "surrogate": "/s.pt", "latent_sigma": 0.4}
+    resumed = resolve_training_smoothing("rotational_blur", saved=saved)
+    assert (resumed["surrogate"], resumed["latent_sigma"], resumed["sigma"]) == ("/s.pt", 0.4, 2.5)
+    assert resolve_training_smoothing("rotational_blur", latent_sigma=0.3, saved=saved)["latent_sigma"] == 0.3
+    with pytest.raises(InvalidParameterError, match=r"kind 'empirical'.*Expected surrogate \(train one with"):
+        resolve_training_smoothing("rotational_blur", dataset="mnist")
+    with pytest.raises(InvalidParameterError, match=r"expected --sigma for noise 'laplace' with transform 'brightness'"):
+        resolve_training_smoothing("brightness", noise="laplace", names={"sigma": "--sigma", "surrogate": "--surrogate"})
+    with pytest.raises(UnknownComponentError):
+        resolve_training_smoothing("nosuch")
