@@ -121,6 +121,7 @@ def test_mismatch_warnings_are_warnings_or_go_to_the_callback_with_the_callers_n
         ({"noise": "nosuch"}, UnknownComponentError, "nosuch"),
         ({"transform": "nosuch"}, UnknownComponentError, "nosuch"),
         ({"noise": 3}, InvalidParameterError, r"noise expected a registered name \(str\) or None, got 3"),
+        ({"transform": " "}, InvalidParameterError, r"transform expected a registered name \(str\) or None, got an empty one"),
         ({"sigma": -1.0}, InvalidParameterError, r"parameter 'sigma' expected .*, got -1.0"),
         ({"latent_sigma": 0}, InvalidParameterError, r"parameter 'latent_sigma' expected .*, got 0"),
         ({"transform_params": 5}, InvalidParameterError, r"transform_params expected a dict"),

@@ -88,6 +88,8 @@ class SmoothingChoice:
 def _check_name(owner: str, what: str, value) -> None:
     if value is not None and not isinstance(value, str):
         raise InvalidParameterError(f"{owner}: {what} expected a registered name (str) or None, got {value!r}")
+    if isinstance(value, str) and not value.strip():  # a blank name would silently mean the default
+        raise InvalidParameterError(f"{owner}: {what} expected a registered name (str) or None, got an empty one")
 
 
 def _check_overrides(owner: str, *, noise, sigma, transform, transform_params, surrogate, latent_sigma) -> None:
