@@ -14,8 +14,7 @@ from typing import Any, Mapping
 from .errors import InvalidParameterError
 
 __all__ = ["Interval", "Options", "validate_params", "check_probability", "check_positive_int", "check_device",
-           "check_input_shape", "check_path", "MAX_SEED", "MAX_BATCH", "MAX_FLOAT32", "POSITIVE_INT", "NONNEG_INT", "SEED",
-           "BATCH", "PROBABILITY", "POSITIVE", "NONNEG", "FLOAT32_POSITIVE", "FLOAT32_NONNEG"]
+           "check_input_shape", "check_path"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +90,9 @@ NONNEG = Interval(Real, 0, None)
 FLOAT32_POSITIVE = Interval(Real, 0, MAX_FLOAT32, closed="right")
 #: Weight decay: non-negative and representable in float32.
 FLOAT32_NONNEG = Interval(Real, 0, MAX_FLOAT32)
+
+__all__ += ["MAX_SEED", "MAX_BATCH", "MAX_FLOAT32", "POSITIVE_INT", "NONNEG_INT", "SEED", "BATCH", "PROBABILITY", "POSITIVE",
+            "NONNEG", "FLOAT32_POSITIVE", "FLOAT32_NONNEG"]
 
 
 def validate_params(owner: str, params: Mapping[str, Any], constraints: Mapping[str, list]) -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import argparse  # noqa: F401
+
 from ..errors import InvalidParameterError
-from ..training.smoothing import resolve_training_smoothing
+from ..plugin.registry import get_registry
 from ..training.trainer import TrainConfig, check_checkpoint_out, dataset_inputs, read_resumable, saved_epoch, train
+from ..core.defaults import defaults_for
 from .common import (
-    HelpFormatter, batch_int, check_device, component_name, float32_nonneg, float32_positive, nonneg_float, positive_float,
-    positive_int, seed_int,
+    HelpFormatter, batch_int, check_device, component_name, float32_nonneg, float32_positive, positive_float, positive_int,
+    seed_int,
 )
+from .common import nonneg_float
+from ..training.smoothing import resolve_training_smoothing
 
 
 #: Default gradient-norm clipping of a new run (see README "Training"): SGD at lr 0.1 on the
