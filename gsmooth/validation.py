@@ -77,6 +77,40 @@ class Options:
         return "one of " + ", ".join(repr(v) for v in self.values)
 
 
+#: Largest seed: torch's generators take a signed 64-bit seed.
+MAX_SEED = 2**63 - 1
+#: Largest batch size: torch's samplers and index tensors take a signed 32-bit count.
+MAX_BATCH = 2**31 - 1
+#: Largest learning rate / weight decay: a float32 parameter update must stay representable.
+MAX_FLOAT32 = 3.4028234663852886e38
+
+# The table of gsmooth's number kinds: one source for each bound. The run configurations
+# (:mod:`gsmooth.run.config`) validate their fields against these, and the CLI's argparse types
+# (``seed_int``, ``batch_int``, ``float32_positive`` … in :mod:`gsmooth.cli.common`) are built from them.
+
+#: Sample counts, slices, ``--skip``, ``--max``: an integer >= 1.
+POSITIVE_INT = Interval(Integral, 1, None)
+#: ``--start``, gradient steps: an integer >= 0.
+NONNEG_INT = Interval(Integral, 0, None)
+#: Seeds: what torch's generators take.
+SEED = Interval(Integral, 0, MAX_SEED)
+#: Batch sizes: what torch's samplers and index tensors take.
+BATCH = Interval(Integral, 1, MAX_BATCH)
+#: Failure probabilities (alpha): strictly inside (0, 1).
+PROBABILITY = Interval(Real, 0, 1, closed="neither")
+#: Noise scales (sigma, sigma_xi): a positive finite number.
+POSITIVE = Interval(Real, 0, None, closed="neither")
+#: A non-negative finite number (gradient clipping).
+NONNEG = Interval(Real, 0, None)
+#: Learning rates: positive and representable in float32.
+FLOAT32_POSITIVE = Interval(Real, 0, MAX_FLOAT32, closed="right")
+#: Weight decay: non-negative and representable in float32.
+FLOAT32_NONNEG = Interval(Real, 0, MAX_FLOAT32)
+
+__all__ += ["MAX_SEED", "MAX_BATCH", "MAX_FLOAT32", "POSITIVE_INT", "NONNEG_INT", "SEED", "BATCH", "PROBABILITY", "POSITIVE",
+            "NONNEG", "FLOAT32_POSITIVE", "FLOAT32_NONNEG"]
+
+
 def validate_params(owner: str, params: Mapping[str, Any], constraints: Mapping[str, list]) -> None:
     """Check ``params`` against ``constraints``; raise :class:`InvalidParameterError` on the first miss.
 

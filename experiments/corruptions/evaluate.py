@@ -20,14 +20,13 @@ import argparse
 import csv
 import sys
 import time
-from argparse import Namespace
 from pathlib import Path
 
 import torch
 
 from gsmooth.io.checkpoints import load_checkpoint
 from gsmooth.data.cifar_c import available_corruptions, load_corrupted
-from gsmooth.cli.common import setup_smoother
+from gsmooth import Smoother
 
 #: corruption -> the resolvable-transform model used for the TSS-style column (ours; see README).
 TSS_MODEL = {
@@ -51,9 +50,8 @@ FIELDS = ["method", "corruption", "severity", "model", "images", "correct", "abs
 
 
 def smoother_for(path: Path, device: str):
-    args = Namespace(model=str(path), device=device, noise=None, sigma=None, transform=None, surrogate=None,
-                     latent_sigma=None, dataset=None)
-    return setup_smoother(args).smoother
+    """The checkpoint's smoother as it was trained (noise, σ, transform, surrogate recorded in it)."""
+    return Smoother.from_checkpoint(path, device=device)
 
 
 def plain_model(path: Path, device: str):

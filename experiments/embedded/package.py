@@ -3,7 +3,7 @@
 Copies ``additive.pt``, ``rotational_blur.pt`` (optimizer/scheduler state stripped: the package needs
 weights, not a resumable training state) and ``rotational_blur_surrogate.pt`` from ``--runs`` into
 ``--out`` (``gsmooth/embedded``); the model's recorded surrogate path becomes the bare file name
-(relative to the checkpoint's folder, see ``gsmooth.cli.common.recorded_path_near``), its sha256 is
+(relative to the checkpoint's folder, see ``gsmooth.run.smoother_setup.recorded_path_near``), its sha256 is
 kept. Which models those are, and the quickstart's sample sizes, come from ``--defaults``
 (``experiments/embedded/embedded.json``, one entry per transform; checked, then copied into ``--out``
 as ``embedded.json``, which ``gsmooth.embedded`` reads). Writes the first 500 Fashion-MNIST test

@@ -30,9 +30,11 @@ from .common import (
     positive_int,
     check_results_out,
     results_interrupted,
+    run_config_fields,
     setup_smoother,
     write_rows,
 )
+from ..run.config import AttackConfig
 
 COLUMNS = [
     "base_correct",  # the base model kept the label at every alpha tried
@@ -102,9 +104,18 @@ def _theta(t) -> str:
 interrupted = results_interrupted
 
 
+def attack_config(args) -> AttackConfig:
+    """The run configuration of ``gsmooth attack``'s arguments."""
+    return AttackConfig(
+        **run_config_fields(args), range="default" if args.range is None else args.range, grid=args.grid,
+        steps=args.steps, restarts=args.restarts, eot=args.eot, candidates=args.candidates,
+    )
+
+
 def run(args) -> int:
-    check_results_out(args)  # before loading anything: the output may be written
-    setup = setup_smoother(args)
+    config = attack_config(args)
+    check_results_out(config)  # before loading anything: the output may be written
+    setup = setup_smoother(config)
     smoother = setup.smoother
     transform = smoother.transform
     if transform.param_dim is None:
@@ -112,39 +123,38 @@ def run(args) -> int:
             f"attack searches a transformation parameter; expected --transform with a parameter (brightness, "
             f"gaussian_blur, …), got {setup.transform_name!r} (additive pixel noise)"
         )
-    if args.range is None:
-        args.range = "default"
-    pairs = resolve_range(args, setup)
+    pairs = resolve_range(config.range, setup)
     low, high = [p[0] for p in pairs], [p[1] for p in pairs]
     range_text = format_range(low, high)
-    model_path = Path(args.model).resolve()
-    config = {
+    model_path = Path(config.model).resolve()
+    results_config = {
         "command": "attack",
         "model_sha256": file_sha256(model_path),  # the key: a copied or moved checkpoint resumes
         "dataset": setup.dataset_name,
-        "split": args.split,
+        "split": config.split,
         "noise": smoother.noise.name,
         "noise_params": setup.noise_params,
         "transform": setup.transform_name,
         "transform_params": setup.transform_params,
         "range": range_text,
-        "grid": args.grid,
-        "steps": args.steps,
-        "restarts": args.restarts,
-        "eot": args.eot,
-        "n": args.n,
-        "candidates": args.candidates,
-        "seed": args.seed,
+        "grid": config.grid,
+        "steps": config.steps,
+        "restarts": config.restarts,
+        "eot": config.eot,
+        "n": config.n,
+        "candidates": config.candidates,
+        "seed": config.seed,
         "device_type": smoother.device.type,
     }
     if setup.surrogate_path is not None:
-        config["surrogate_sha256"] = setup.surrogate_sha256
-        config["latent_sigma"] = setup.latent_sigma
+        results_config["surrogate_sha256"] = setup.surrogate_sha256
+        results_config["latent_sigma"] = setup.latent_sigma
 
     def compute(images, keys, labels):
         return attack(
-            smoother, images, labels, low=low, high=high, grid=args.grid, steps=args.steps, eot=args.eot, n=args.n,
-            restarts=args.restarts, candidates=args.candidates, batch_size=args.batch, seed=args.seed, keys=keys,
+            smoother, images, labels, low=low, high=high, grid=config.grid, steps=config.steps, eot=config.eot,
+            n=config.n, restarts=config.restarts, candidates=config.candidates, batch_size=config.batch_size,
+            seed=config.seed, keys=keys,
         )
 
     def to_row(r) -> dict:
@@ -170,11 +180,11 @@ def run(args) -> int:
         }
 
     done = write_rows(
-        args, setup, columns=COLUMNS, config=config, compute=compute, to_row=to_row, radius=False, desc="attack",
+        config, setup, columns=COLUMNS, config=results_config, compute=compute, to_row=to_row, radius=False, desc="attack",
         group=1, with_labels=True,
     )
     elapsed = done.elapsed
-    t = read_results(args.out).select(done.indices)  # this command's selection, not every row in the file
+    t = read_results(config.out).select(done.indices)  # this command's selection, not every row in the file
     total = len(t)
     base = float(np.mean(t.extra["base_correct"])) if total else 0.0
     smoothed = float(np.mean(t.extra["smoothed_correct"])) if total else 0.0

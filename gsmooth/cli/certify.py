@@ -32,9 +32,11 @@ from .common import (
     inner_progress,
     parse_range_arg,
     positive_int,
+    run_config_fields,
     setup_smoother,
     write_rows,
 )
+from ..run.config import CertifyConfig
 
 COLUMNS = ["p_lower", "count", "n0", "n", "alpha", "noise", "transform", "kind", "norm", "mstar", "guarantee"]
 #: Extra columns of rows for a transform with a parameter (radius around θ = 0, or an interval).
@@ -126,13 +128,14 @@ def check_certifiable(setup) -> None:
     check_interval_support(transform, setup.smoother.noise)  # e.g. contrast with a non-Gaussian noise: a clear refusal
 
 
-def resolve_range(args, setup) -> tuple[tuple[float, float], ...] | None:
-    """The ``--range`` pairs (``None`` without --range); ``--range`` alone takes the default range."""
-    if args.range is None:
+def resolve_range(spec: str | None, setup) -> tuple[tuple[float, float], ...] | None:
+    """The pairs of a range ``spec`` (``"lo:hi[,lo:hi]"``; ``None``: no range, i.e. without --range);
+    ``"default"`` (``--range`` alone) takes the transform's default range."""
+    if spec is None:
         return None
     d = setup.smoother.center_dim
-    if args.range != "default":
-        return parse_range(args.range, d)
+    if spec != "default":
+        return parse_range(spec, d)
     table = defaults_of(setup.transform_name)
     if table is not None and table.range is not None:
         return parse_range(list(table.range), d)
@@ -144,9 +147,10 @@ def resolve_range(args, setup) -> tuple[tuple[float, float], ...] | None:
     )
 
 
-def resolve_slices(args, setup) -> int:
-    if args.slices is not None:
-        return args.slices
+def resolve_slices(slices: int | None, setup) -> int:
+    """``slices`` per parameter (``--slices``), else the transform's default."""
+    if slices is not None:
+        return slices
     table = defaults_of(setup.transform_name)
     return table.slices if table is not None else DEFAULT_SLICES
 
@@ -163,9 +167,9 @@ def _radius_meaning(norm: str) -> str:
     return "radius around theta=0"
 
 
-def check_guarantee(args, transform) -> None:
+def check_guarantee(require_sound: bool, transform) -> None:
     """``--require-sound``: refuse, before any work, a certificate whose M* would be an estimate."""
-    if not getattr(args, "require_sound", False) or transform.kind == "exact":
+    if not require_sound or transform.kind == "exact":
         return
     label = transform.guarantee
     if label != "sound":
@@ -251,14 +255,23 @@ def print_summary(args, setup, elapsed: float, s, *, lines: list[str]) -> None:
 interrupted = results_interrupted
 
 
+def certify_config(args) -> CertifyConfig:
+    """The run configuration of ``gsmooth certify``'s arguments (after the embedded defaults)."""
+    return CertifyConfig(
+        **run_config_fields(args), n0=args.n0, alpha=args.alpha, range=args.range, slices=args.slices,
+        require_sound=args.require_sound,
+    )
+
+
 def run(args) -> int:
     args.embedded = apply_embedded_default(args, "certify")
-    check_results_out(args)  # before loading anything: the output may be written
-    setup = setup_smoother(args)
+    config = certify_config(args)
+    check_results_out(config)  # before loading anything: the output may be written
+    setup = setup_smoother(config)
     smoother = setup.smoother
 
     if smoother.transform.param_dim is None:
-        if args.range is not None or args.slices is not None:
+        if config.range is not None or config.slices is not None:
             raise InvalidParameterError(
                 f"--range/--slices certify a transformation parameter; expected a transform with a parameter "
                 f"(--transform brightness, gaussian_blur, …), got {setup.transform_name!r} (additive pixel noise)"
@@ -266,22 +279,22 @@ def run(args) -> int:
 
         # Images share a forward batch while their sample counts are small compared to --batch; with
         # n >= batch each image is certified (and written) on its own.
-        group = max(1, args.batch // max(args.n, args.n0))
-        progress_inside = inner_progress(args, group * (args.n0 + args.n))
+        group = max(1, config.batch_size // max(config.n, config.n0))
+        progress_inside = inner_progress(config, group * (config.n0 + config.n))
 
         def compute(images, keys):
             return smoother.certify(
-                images, n0=args.n0, n=args.n, alpha=args.alpha, batch_size=args.batch, seed=args.seed, keys=keys,
-                progress=progress_inside,
+                images, n0=config.n0, n=config.n, alpha=config.alpha, batch_size=config.batch_size, seed=config.seed,
+                keys=keys, progress=progress_inside,
             )
 
         done = write_rows(
-            args, setup, columns=COLUMNS, config=base_config(args, setup, "certify") | {"n0": args.n0},
+            config, setup, columns=COLUMNS, config=base_config(config, setup, "certify") | {"n0": config.n0},
             compute=compute, to_row=_row, radius=True, desc="certify", group=group,
         )
         sigma = float(setup.noise_params.get("sigma", 0.25))
         radii = [0.0] + [round(f * sigma, 6) for f in (0.5, 1.0, 1.5, 2.0)]
-        s = summarize(read_results(args.out).select(done.indices), radii, name=args.out)
+        s = summarize(read_results(config.out).select(done.indices), radii, name=config.out)
         acc = "  ".join(f"r={r:g}: {a:.3f}" for r, a in zip(s.radii, s.certified_accuracy))
         print_summary(
             args, setup, done.elapsed, s,
@@ -292,19 +305,18 @@ def run(args) -> int:
             ],
         )
         return 0
-    return _run_transform(args, setup)
+    return _run_transform(args, config, setup)
 
 
-def _run_transform(args, setup) -> int:
+def _run_transform(args, config: CertifyConfig, setup) -> int:
     smoother = setup.smoother
     transform = smoother.transform
     check_certifiable(setup)
-    check_guarantee(args, transform)
-    pairs = resolve_range(args, setup)
+    check_guarantee(config.require_sound, transform)
+    pairs = resolve_range(config.range, setup)
     if pairs is None and getattr(transform, "composes_additively", True) is False:
         # contrast: θ's do not add, so no radius around θ = 0 is a certificate; its range is
-        args.range = "default"
-        pairs = resolve_range(args, setup)
+        pairs = resolve_range("default", setup)
         print(
             f"gsmooth certify: transform {setup.transform_name!r} is certified over a range (its parameters do not add "
             f"under composition, so a radius around theta = 0 would mean nothing); certifying its default range "
@@ -312,44 +324,44 @@ def _run_transform(args, setup) -> int:
             file=sys.stderr,
         )
     units = getattr(transform, "param_units", "") or ""
-    config = base_config(args, setup, "certify") | {"n0": args.n0}
+    results_config = base_config(config, setup, "certify") | {"n0": config.n0}
     if pairs is None:
-        if args.slices is not None:
+        if config.slices is not None:
             raise InvalidParameterError("--slices cuts a --range into slices; expected --range LO:HI with it, got none")
         transform.check_point_certificate()  # e.g. a surrogate whose path does not start at x: refused now
         range_text = surrogate_range_text(transform)
-        config |= {"certificate": "radius", "range": range_text or None}
-        group = max(1, args.batch // max(args.n, args.n0))
-        progress_inside = inner_progress(args, group * (args.n0 + args.n))
+        results_config |= {"certificate": "radius", "range": range_text or None}
+        group = max(1, config.batch_size // max(config.n, config.n0))
+        progress_inside = inner_progress(config, group * (config.n0 + config.n))
 
         def compute(images, keys):
             return smoother.certify(
-                images, n0=args.n0, n=args.n, alpha=args.alpha, batch_size=args.batch, seed=args.seed, keys=keys,
-                progress=progress_inside,
+                images, n0=config.n0, n=config.n, alpha=config.alpha, batch_size=config.batch_size, seed=config.seed,
+                keys=keys, progress=progress_inside,
             )
     else:
-        slices = resolve_slices(args, setup)
+        slices = resolve_slices(config.slices, setup)
         low, high = [p[0] for p in pairs], [p[1] for p in pairs]
         range_text = format_range(low, high)
-        config |= {"certificate": "interval", "range": range_text, "slices": slices}
+        results_config |= {"certificate": "interval", "range": range_text, "slices": slices}
         k_total = slices ** len(pairs)
-        group = max(1, args.batch // (max(args.n, args.n0) * k_total))
+        group = max(1, config.batch_size // (max(config.n, config.n0) * k_total))
         # every slice is sampled: an image with many slices is long even when n is small
-        progress_inside = inner_progress(args, group * k_total * (args.n0 + args.n))
+        progress_inside = inner_progress(config, group * k_total * (config.n0 + config.n))
 
         def compute(images, keys):
             return smoother.certify_interval(
-                images, low=low, high=high, slices=slices, n0=args.n0, n=args.n, alpha=args.alpha,
-                batch_size=args.batch, seed=args.seed, keys=keys, progress=progress_inside,
+                images, low=low, high=high, slices=slices, n0=config.n0, n=config.n, alpha=config.alpha,
+                batch_size=config.batch_size, seed=config.seed, keys=keys, progress=progress_inside,
             )
 
     with collected_lipschitz_warnings() as lipschitz_notes:  # said once in the summary, not mid-progress-bar
         done = write_rows(
-            args, setup, columns=TRANSFORM_COLUMNS, config=config, compute=compute,
+            config, setup, columns=TRANSFORM_COLUMNS, config=results_config, compute=compute,
             to_row=lambda c: _transform_row(c, units=units, range_text=range_text), radius=True, desc="certify",
             group=group,
         )
-    s = summarize(read_results(args.out).select(done.indices), [0.0], name=args.out)
+    s = summarize(read_results(config.out).select(done.indices), [0.0], name=config.out)
     if pairs is None:
         meaning = _radius_meaning(smoother.norm).replace("theta=0", "theta = 0")
         lines = [

@@ -15,10 +15,14 @@ from ..io.checkpoints import Checkpoint, file_sha256, load_checkpoint
 from ..embedded import QUICKSTART_TIME
 from ..data.datasets import load_dataset
 from ..errors import CheckpointError, InvalidParameterError
-from ..plugin.components import check_keywords
 from ..plugin.registry import get_registry
 from ..core.smoother import Smoother
+from .. import validation as V
 from ..validation import check_device
+from ..run.config import RunConfig
+from ..run.smoother_setup import (  # noqa: F401  (re-exported: moved into the library)
+    SmootherSetup, build_surrogate_transform, recorded_path_near, resolve_surrogate_path,
+)
 
 
 def _parsed(text: str, convert, expected: str):
@@ -36,46 +40,57 @@ def _within(value, ok: bool, expected: str, shown: str | None = None):
     return value
 
 
-def positive_int(text: str) -> int:
-    value = _parsed(text, int, "a positive integer")
-    return _within(value, value > 0, "a positive integer")
+def _number_type(name: str, convert, expected: str, *checks, doc: str = ""):
+    """An argparse type: ``convert`` the text (else "expected <expected>, got '<text>'"), then each
+    ``(interval, expected, shown)`` of ``checks`` in turn, an :class:`gsmooth.validation.Interval`
+    of the validation table (the one source of the bound) with the words of its message;
+    ``shown(value, text)`` writes the rejected value (default: the value)."""
+
+    def parse(text: str):
+        value = _parsed(text, convert, expected)
+        for interval, words, shown in checks:
+            _within(value, interval.contains(value), words, None if shown is None else shown(value, text))
+        return value
+
+    parse.__name__ = parse.__qualname__ = name
+    parse.__doc__ = doc
+    return parse
 
 
-def nonneg_int(text: str) -> int:
-    value = _parsed(text, int, "a non-negative integer")
-    return _within(value, value >= 0, "a non-negative integer")
+#: Re-exported from :mod:`gsmooth.validation` (the table's bounds).
+MAX_SEED, MAX_BATCH, MAX_FLOAT32 = V.MAX_SEED, V.MAX_BATCH, V.MAX_FLOAT32
 
 
-#: Largest seed: torch's generators take a signed 64-bit seed.
-MAX_SEED = 2**63 - 1
-#: Largest batch size: torch's samplers and index tensors take a signed 32-bit count.
-MAX_BATCH = 2**31 - 1
-#: Largest learning rate / weight decay: a float32 parameter update must stay representable.
-MAX_FLOAT32 = 3.4028234663852886e38
+def _g(value, text) -> str:
+    return f"{value:g}"
 
 
-def seed_int(text: str) -> int:
-    """``--seed``: an integer in [0, 2**63 - 1] (what torch's generators take)."""
-    value = nonneg_int(text)
-    return _within(value, value <= MAX_SEED, "a seed in [0, 2**63 - 1]")
-
-
-def batch_int(text: str) -> int:
-    """``--batch``: a positive integer up to 2**31 - 1."""
-    value = positive_int(text)
-    return _within(value, value <= MAX_BATCH, "a batch size in [1, 2**31 - 1]")
-
-
-def float32_positive(text: str) -> float:
-    """A positive number a float32 tensor can hold (learning rates)."""
-    value = positive_float(text)
-    return _within(value, value <= MAX_FLOAT32, "a positive number up to 3.4e38 (float32)", f"{value:g}")
-
-
-def float32_nonneg(text: str) -> float:
-    """A non-negative number a float32 tensor can hold (weight decay)."""
-    value = _parsed(text, float, "a non-negative number")
-    return _within(value, 0.0 <= value <= MAX_FLOAT32, "a number in [0, 3.4e38] (float32)", f"{value:g}")
+positive_int = _number_type("positive_int", int, "a positive integer", (V.POSITIVE_INT, "a positive integer", None))
+nonneg_int = _number_type("nonneg_int", int, "a non-negative integer", (V.NONNEG_INT, "a non-negative integer", None))
+seed_int = _number_type(
+    "seed_int", int, "a non-negative integer", (V.NONNEG_INT, "a non-negative integer", None),
+    (V.SEED, "a seed in [0, 2**63 - 1]", None),
+    doc="``--seed``: an integer in [0, 2**63 - 1] (what torch's generators take).",
+)
+batch_int = _number_type(
+    "batch_int", int, "a positive integer", (V.POSITIVE_INT, "a positive integer", None),
+    (V.BATCH, "a batch size in [1, 2**31 - 1]", None), doc="``--batch``: a positive integer up to 2**31 - 1.",
+)
+probability = _number_type("probability", float, "a number in (0, 1)", (V.PROBABILITY, "a number in (0, 1)", None))
+positive_float = _number_type("positive_float", float, "a positive number", (V.POSITIVE, "a positive finite number", None))
+float32_positive = _number_type(
+    "float32_positive", float, "a positive number", (V.POSITIVE, "a positive finite number", None),
+    (V.FLOAT32_POSITIVE, "a positive number up to 3.4e38 (float32)", _g),
+    doc="A positive number a float32 tensor can hold (learning rates).",
+)
+float32_nonneg = _number_type(
+    "float32_nonneg", float, "a non-negative number", (V.FLOAT32_NONNEG, "a number in [0, 3.4e38] (float32)", _g),
+    doc="A non-negative number a float32 tensor can hold (weight decay).",
+)
+nonneg_float = _number_type(
+    "nonneg_float", float, "a non-negative number", (V.NONNEG, "a non-negative finite number", lambda v, t: repr(t)),
+    doc="A non-negative finite number (``--clip-grad``).",
+)
 
 
 def component_name(text: str) -> str:
@@ -84,16 +99,6 @@ def component_name(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a registered name (see `gsmooth plugins`), got an empty one")
     return text
-
-
-def probability(text: str) -> float:
-    value = _parsed(text, float, "a number in (0, 1)")
-    return _within(value, 0.0 < value < 1.0, "a number in (0, 1)")
-
-
-def positive_float(text: str) -> float:
-    value = _parsed(text, float, "a positive number")
-    return _within(value, 0.0 < value < float("inf"), "a positive finite number")
 
 
 def add_model_args(p: argparse.ArgumentParser, *, embedded: bool = False) -> None:
@@ -216,191 +221,46 @@ def fill_sampling_defaults(args) -> None:
         args.n = args.n_default
 
 
-@dataclass
-class Setup:
-    ckpt: Checkpoint
-    smoother: Smoother
-    dataset_name: str
-    noise_params: dict
-    transform_params: dict
-    #: registered name of the (true) transform; the smoother's transform is its surrogate when one is used
-    transform_name: str = "additive"
-    surrogate_path: str | None = None
-    surrogate_sha256: str | None = None
-    latent_sigma: float | None = None
+#: The smoother of a checkpoint, and what it was built from (the library's
+#: :class:`gsmooth.run.SmootherSetup`; the old name kept for callers).
+Setup = SmootherSetup
+
+#: How the library's messages name the smoothing overrides on the command line.
+CLI_NAMES = {"noise": "--noise", "sigma": "--sigma", "surrogate": "--surrogate", "latent_sigma": "--latent-sigma"}
 
 
 def warn(msg: str) -> None:
     print(f"gsmooth: warning: {msg}", file=sys.stderr)
 
 
-def resolve_surrogate_path(path: str | None, *, what: str) -> tuple[str, str]:
-    """``(absolute path, sha256)`` of a surrogate checkpoint, or a clear error when it is missing."""
-    p = Path(os.path.expanduser(path))
-    if not p.is_file():
-        raise InvalidParameterError(f"{what}: expected a surrogate checkpoint file, got {path!r} which does not exist")
-    p = p.resolve()
-    return str(p), file_sha256(p)
-
-
-def build_surrogate_transform(path: str, *, transform_name: str, sigma: float, latent_sigma: float, device):
-    """A :class:`gsmooth.surrogate.transform.SurrogateTransform` over the surrogate in ``path`` (checked against
-    ``transform_name``) with ``sigma_ratio = latent_sigma / sigma``."""
-    from ..surrogate.transform import SurrogateTransform
-
-    st = SurrogateTransform.from_checkpoint(path, sigma_ratio=float(latent_sigma) / float(sigma), map_location=device)
-    recorded = getattr(st.surrogate, "transform_name", None)
-    if recorded and recorded != transform_name:
-        raise InvalidParameterError(
-            f"surrogate {path}: expected a surrogate of transform {transform_name!r}, got one of {recorded!r}"
-        )
-    return st
-
-
-def recorded_path_near(recorded: str, checkpoint_path) -> str:
-    """Where a file named inside a checkpoint (its surrogate) is: a relative path is relative to the
-    checkpoint's folder (so a folder of checkpoints can be moved, and the embedded model finds its
-    surrogate); an absolute path that no longer exists falls back to the same file name beside
-    the checkpoint. The sha256 recorded at training time is still checked by the caller."""
-    p = Path(os.path.expanduser(recorded))
-    here = Path(checkpoint_path).resolve().parent
-    if not p.is_absolute():
-        return str(here / p)
-    if not p.exists() and (here / p.name).is_file():
-        return str(here / p.name)
-    return str(p)
-
-
-def smoothing_choice(args, trained: dict, *, command: str = "certify") -> dict:
-    """Which transform / noise / σ / surrogate to use: command-line flags, then the checkpoint's
-    training smoothing (when it is for the same transform), then the transform's defaults
-    (its class's ``defaults``, :mod:`gsmooth.core.defaults`; parameter transforms only)."""
-    from ..core.defaults import defaults_of
-
-    reg = get_registry()
-    trained_transform = (trained.get("transform") or "additive") if trained else None
-    transform_name = args.transform or trained_transform or "additive"
-    transform_cls = reg.transform_class(transform_name)  # unknown names fail first, with a suggestion
-    same = trained_transform == transform_name
-    table = defaults_of(transform_cls) if transform_cls.param_dim is not None else None
-    if args.noise:
-        noise_name = args.noise
-    elif trained.get("noise") and same:
-        noise_name = trained["noise"]
-    elif table is not None:
-        noise_name = table.noise
-    else:
-        noise_name = trained.get("noise") or "gaussian"
-    noise_cls = reg.noise_class(noise_name)
-    if noise_name == trained.get("noise") and (same or table is None):
-        noise_params = dict(trained.get("noise_params") or {})
-    else:
-        noise_params = {}
-    if args.sigma is not None:
-        noise_params["sigma"] = args.sigma
-    if "sigma" not in noise_params and table is not None and table.noise == noise_name:
-        noise_params["sigma"] = table.sigma
-    if "sigma" not in noise_params:
-        raise InvalidParameterError(f"expected --sigma (the checkpoint records no sigma for noise {noise_name!r}), got none")
-    transform_params = dict(trained.get("transform_params") or {}) if same else {}
-    surrogate = getattr(args, "surrogate", None) or (trained.get("surrogate") if same else None)
-    latent_sigma = getattr(args, "latent_sigma", None)
-    if latent_sigma is None and same:
-        latent_sigma = trained.get("latent_sigma")
-    if latent_sigma is None and table is not None:
-        latent_sigma = table.latent_sigma
-    return {
-        "transform_name": transform_name,
-        "transform_cls": transform_cls,
-        "noise_name": noise_name,
-        "noise_cls": noise_cls,
-        "noise_params": noise_params,
-        "transform_params": transform_params,
-        "surrogate": surrogate,
-        "latent_sigma": latent_sigma,
-        "table": table,
-        "same": same,
-    }
-
-
-def setup_smoother(args) -> Setup:
-    """Load the checkpoint and build the smoother; CLI flags override the checkpoint's smoothing.
-
-    For a transform other than the checkpoint's, the noise, σ (and σ_ξ) default to the transform's
-    entry in :mod:`gsmooth.core.defaults`. A surrogate (``--surrogate``, or the one the
-    checkpoint was trained with) makes the smoother's transform a
-    :class:`gsmooth.surrogate.transform.SurrogateTransform` of kind ``surrogate``.
-    """
-    device = check_device(args.device, what="--device")
-    ckpt = load_checkpoint(args.model, map_location=device)
-    model = ckpt.build_model(device=device)
-    trained = ckpt.smoothing or {}
-    ch = smoothing_choice(args, trained)
-    noise_name, noise_params = ch["noise_name"], ch["noise_params"]
-    transform_name, transform_params = ch["transform_name"], ch["transform_params"]
-    check_keywords("noise", noise_name, ch["noise_cls"], noise_params)  # the checkpoint's, as recorded
-    check_keywords("transform", transform_name, ch["transform_cls"], transform_params)
-    noise = ch["noise_cls"](**noise_params)
-    surrogate_path = surrogate_sha = None
-    latent_sigma = None
-    if ch["surrogate"]:
-        recorded_path = ch["surrogate"] if not getattr(args, "surrogate", None) else None
-        where = "--surrogate" if recorded_path is None else f"the surrogate recorded in {args.model}"
-        path = recorded_path_near(recorded_path, ckpt.path) if recorded_path is not None else ch["surrogate"]
-        surrogate_path, surrogate_sha = resolve_surrogate_path(path, what=where)
-        latent_sigma = ch["latent_sigma"]
-        if latent_sigma is None:
-            raise InvalidParameterError(
-                f"expected --latent-sigma (std of the surrogate's latent noise) for transform {transform_name!r}, got none"
-            )
-        if not ch["noise_cls"].isotropic_gaussian:
-            raise InvalidParameterError(
-                f"a GSmooth surrogate certifies with Gaussian noise on (theta, xi) only; expected --noise gaussian, got {noise_name!r}"
-            )
-        transform = build_surrogate_transform(
-            surrogate_path, transform_name=transform_name, sigma=noise_params["sigma"], latent_sigma=latent_sigma,
-            device=device,
-        )
-        recorded = trained.get("surrogate_sha256") if ch["same"] else None
-        if recorded and recorded != surrogate_sha:
-            warn(
-                f"the model was trained on another surrogate (sha256 {recorded[:12]}…) than {surrogate_path} "
-                f"({surrogate_sha[:12]}…): certificates stay valid but will be weak"
-            )
-    else:
-        transform = ch["transform_cls"](**transform_params)
-    if trained:
-        was = (trained.get("noise"), (trained.get("noise_params") or {}).get("sigma"), trained.get("transform", "additive"))
-        now = (noise_name, noise_params.get("sigma"), transform_name)
-        if was != now:
-            warn(
-                f"the model was trained with noise {was[0]} sigma={was[1]} transform {was[2]}, but is certified with "
-                f"noise {now[0]} sigma={now[1]} transform {now[2]}: certificates stay valid but will be weak"
-            )
-        elif surrogate_path and trained.get("latent_sigma") not in (None, latent_sigma):
-            warn(
-                f"the model was trained with latent sigma {trained.get('latent_sigma')}, but is certified with "
-                f"{latent_sigma}: certificates stay valid but will be weak"
-            )
-    smoother = Smoother(
-        model, noise=noise, transform=transform, num_classes=ckpt.num_classes, device=device, input_shape=ckpt.input_shape
-    )
-    return Setup(
-        ckpt, smoother, args.dataset or ckpt.dataset, noise_params, transform_params,
-        transform_name=transform_name, surrogate_path=surrogate_path, surrogate_sha256=surrogate_sha,
-        latent_sigma=latent_sigma,
+def run_config_fields(args) -> dict:
+    """The :class:`gsmooth.run.RunConfig` fields of the options every evaluation command has
+    (``add_model_args``, ``add_smoothing_args``, the sampling and selection options): the one place
+    the argument names meet the configuration's."""
+    return dict(
+        model=args.model, out=args.out, dataset=args.dataset, split=args.split, data_dir=args.data_dir,
+        download=args.download, device=args.device, noise=args.noise, sigma=args.sigma, transform=args.transform,
+        surrogate=args.surrogate, latent_sigma=args.latent_sigma, n=args.n, batch_size=args.batch, seed=args.seed,
+        start=args.start, skip=args.skip, max=args.max, progress=not args.no_progress,
     )
 
 
-def load_eval_dataset(args, name: str):
-    return load_dataset(name, split=args.split, root=args.data_dir, download=args.download)
+def setup_smoother(config: RunConfig) -> SmootherSetup:
+    """Load the checkpoint and build the smoother (:meth:`gsmooth.run.SmootherSetup.load`); the
+    configuration's smoothing overrides the checkpoint's, mismatch warnings go to standard error and
+    messages name the command-line flags."""
+    device = check_device(config.device, what="--device")
+    return SmootherSetup.load(
+        config.model, **config.smoothing_overrides(), device=device, dataset=config.dataset, warn=warn, names=CLI_NAMES,
+    )
 
 
-def selected_indices(args, size: int) -> list[int]:
-    idx = list(range(args.start, size, args.skip))
-    if args.max is not None:
-        idx = idx[: args.max]
-    return idx
+def load_eval_dataset(config: RunConfig, name: str):
+    return load_dataset(name, split=config.split, root=config.data_dir, download=config.download)
+
+
+def selected_indices(config: RunConfig, size: int) -> list[int]:
+    return config.selected(size)
 
 
 def image_batches(dataset, indices: list[int], group: int):
@@ -411,21 +271,21 @@ def image_batches(dataset, indices: list[int], group: int):
         yield chunk, torch.stack([x for x, _ in items]), [int(y) for _, y in items]
 
 
-def base_config(args, setup: Setup, command: str) -> dict:
-    """What must be equal for a results file to be resumed."""
-    path = Path(args.model).resolve()
+def base_config(config: RunConfig, setup: Setup, command: str) -> dict:
+    """What must be equal for a results file to be resumed (the sidecar's configuration)."""
+    path = Path(config.model).resolve()
     config = {
         "command": command,
         "model_sha256": file_sha256(path),  # the key: a copied or moved checkpoint resumes
         "dataset": setup.dataset_name,
-        "split": args.split,
+        "split": config.split,
         "noise": setup.smoother.noise.name,
         "noise_params": setup.noise_params,
         "transform": setup.transform_name,
         "transform_params": setup.transform_params,
-        "n": args.n,
-        "alpha": args.alpha,
-        "seed": args.seed,
+        "n": config.n,
+        "alpha": config.alpha,
+        "seed": config.seed,
         "device_type": setup.smoother.device.type,
     }
     if setup.surrogate_path is not None:  # only then: additive/exact configurations stay as they were
@@ -434,25 +294,25 @@ def base_config(args, setup: Setup, command: str) -> dict:
     return config
 
 
-def input_paths(args) -> dict:
+def input_paths(config: RunConfig) -> dict:
     """The files a command reads, by option: an output may be none of them."""
     return {
-        "--model": getattr(args, "model", None),
-        "--surrogate": getattr(args, "surrogate", None),
-        "--input": getattr(args, "input", None),
+        "--model": config.model,
+        "--surrogate": config.surrogate,
+        "--input": getattr(config, "input", None),
     }
 
 
-def check_results_out(args, *, option: str = "--out") -> None:
+def check_results_out(config: RunConfig, *, option: str = "--out") -> None:
     """Before any work: ``--out`` (and its ``.json`` sidecar) may be written — not an input, in a
     writable folder; an existing file is left to :class:`gsmooth.io.results.ResultsWriter`, which
     resumes it only when gsmooth wrote it for the same configuration."""
     from ..io.output_files import check_output_file
     from ..io.results import sidecar_path
 
-    inputs = input_paths(args)
-    check_output_file(args.out, option=option, inputs=inputs, exists_ok=True)
-    check_output_file(sidecar_path(args.out), option=f"{option}'s sidecar", inputs=inputs, exists_ok=True)
+    inputs = input_paths(config)
+    check_output_file(config.out, option=option, inputs=inputs, exists_ok=True)
+    check_output_file(sidecar_path(config.out), option=f"{option}'s sidecar", inputs=inputs, exists_ok=True)
 
 
 #: A step of the per-image progress bar (one image, or a group of images sharing forward batches)
@@ -462,11 +322,11 @@ def check_results_out(args, *, option: str = "--out") -> None:
 INNER_PROGRESS_PASSES = 20
 
 
-def inner_progress(args, samples_per_step: int) -> bool:
+def inner_progress(config: RunConfig, samples_per_step: int) -> bool:
     """Whether each step of the per-image bar also shows a bar over its ``samples_per_step`` noise
     samples (all phases, all slices): at least :data:`INNER_PROGRESS_PASSES` forward passes of
     ``--batch``; never with ``--no-progress``."""
-    return not args.no_progress and samples_per_step >= INNER_PROGRESS_PASSES * args.batch
+    return config.progress and samples_per_step >= INNER_PROGRESS_PASSES * config.batch_size
 
 
 def results_interrupted(args) -> str:
@@ -486,7 +346,7 @@ class RowsWritten:
 
 
 def write_rows(
-    args, setup: Setup, *, columns, config, compute, to_row, radius: bool, desc: str, group: int,
+    run: RunConfig, setup: Setup, *, columns, config, compute, to_row, radius: bool, desc: str, group: int,
     with_labels: bool = False,
 ) -> RowsWritten:
     """Evaluate the selected images in groups and append one results row per image.
@@ -496,26 +356,28 @@ def write_rows(
     (same configuration) are skipped: this is the resume. The model's path is recorded in the
     sidecar's ``info`` (not compared: the configuration is keyed by the checkpoint's SHA-256).
     The caller has checked ``--out`` with :func:`check_results_out` before any work.
+    ``run`` is the command's run configuration (:class:`gsmooth.run.RunConfig`); ``config`` the
+    results file's (:func:`base_config`, plus the command's keys).
     """
     import time
 
     from ..io.results import ResultsWriter
 
-    dataset = load_eval_dataset(args, setup.dataset_name)
-    indices = selected_indices(args, len(dataset))
+    dataset = load_eval_dataset(run, setup.dataset_name)
+    indices = selected_indices(run, len(dataset))
     if not indices:
         raise InvalidParameterError(
             f"--start/--skip/--max expected to select at least one of the {len(dataset)} images of "
-            f"{setup.dataset_name} ({args.split}), got --start {args.start} --skip {args.skip} --max {args.max}"
+            f"{setup.dataset_name} ({run.split}), got --start {run.start} --skip {run.skip} --max {run.max}"
         )
     t_start = time.perf_counter()
-    info = {"model": str(Path(args.model).resolve())}
-    with ResultsWriter(args.out, columns=columns, config=config, resume=True, radius=radius, info=info) as writer:
+    info = {"model": str(Path(run.model).resolve())}
+    with ResultsWriter(run.out, columns=columns, config=config, resume=True, radius=radius, info=info) as writer:
         todo = [i for i in indices if i not in writer.done]
         if writer.done:
-            print(f"resuming {args.out}: {len(writer.done)} rows present, {len(todo)} to go", file=sys.stderr)
+            print(f"resuming {run.out}: {len(writer.done)} rows present, {len(todo)} to go", file=sys.stderr)
         bar = None
-        if not args.no_progress:
+        if run.progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(todo), unit="img", desc=desc)

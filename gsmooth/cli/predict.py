@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sys
 import time
@@ -15,9 +16,10 @@ from .common import (
     HelpFormatter, add_model_args, add_sampling_args, add_smoothing_args, apply_embedded_default, base_config, check_results_out,
     results_interrupted,
     inner_progress, input_paths,
-    positive_int, setup_smoother,
+    positive_int, run_config_fields, setup_smoother,
     write_rows,
 )
+from ..run.config import PredictConfig
 
 COLUMNS = ["count", "runner_up", "runner_up_count", "p_value", "n", "alpha", "noise", "transform"]
 
@@ -113,28 +115,37 @@ def run(args) -> int:
     return run_dataset(args)
 
 
+def predict_config(args) -> PredictConfig:
+    """The run configuration of ``gsmooth predict``'s arguments (after the defaults of its mode)."""
+    fields = run_config_fields(args) | {"split": args.split or DEFAULT_SPLIT}
+    return PredictConfig(
+        **fields, alpha=args.alpha, input=args.input, certify=args.certify, n0=args.n0, resize=args.resize,
+    )
+
+
 def run_dataset(args) -> int:
     """Dataset mode: one resumable TSV row per selected test image."""
-    check_results_out(args)  # before loading anything: the output may be written
-    setup = setup_smoother(args)
+    config = predict_config(args)
+    check_results_out(config)  # before loading anything: the output may be written
+    setup = setup_smoother(config)
     smoother = setup.smoother
-    group = max(1, args.batch // args.n)
-    progress_inside = inner_progress(args, group * args.n)
+    group = max(1, config.batch_size // config.n)
+    progress_inside = inner_progress(config, group * config.n)
 
     def compute(images, keys):
-        return smoother.predict(images, n=args.n, alpha=args.alpha, batch_size=args.batch, seed=args.seed, keys=keys,
-                                progress=progress_inside)
+        return smoother.predict(images, n=config.n, alpha=config.alpha, batch_size=config.batch_size, seed=config.seed,
+                                keys=keys, progress=progress_inside)
 
     done = write_rows(
-        args, setup, columns=COLUMNS, config=base_config(args, setup, "predict"), compute=compute, to_row=_row,
+        config, setup, columns=COLUMNS, config=base_config(config, setup, "predict"), compute=compute, to_row=_row,
         radius=False, desc="predict", group=group,
     )
     elapsed = done.elapsed
-    t = read_results(args.out).select(done.indices)  # this command's selection, not every row in the file
+    t = read_results(config.out).select(done.indices)  # this command's selection, not every row in the file
     total = len(t)
     accuracy = float(t.correct.mean()) if total else 0.0
     abstained = float((t.predict == -1).mean()) if total else 0.0
-    print(f"predicted {total} images in {elapsed:.1f} s: accuracy {accuracy:.3f}, abstained {abstained:.3f}; rows in {args.out}")
+    print(f"predicted {total} images in {elapsed:.1f} s: accuracy {accuracy:.3f}, abstained {abstained:.3f}; rows in {config.out}")
     return 0
 
 
@@ -210,13 +221,13 @@ def certificate_line(name: str, cert, names) -> dict:
     }
 
 
-def _check_jsonl_out(args) -> None:
+def _check_jsonl_out(config: PredictConfig) -> None:
     """``--out`` of file mode: a new file, not an input (``-``: standard output)."""
-    if args.out is None or args.out == "-":
+    if config.out is None or config.out == "-":
         return
     from ..io.output_files import check_output_file
 
-    check_output_file(args.out, inputs=input_paths(args), advice="choose another --out, delete it, or use --out - (standard output)")
+    check_output_file(config.out, inputs=input_paths(config), advice="choose another --out, delete it, or use --out - (standard output)")
 
 
 def run_files(args) -> int:
@@ -224,55 +235,56 @@ def run_files(args) -> int:
     from ..io.image_files import open_images
 
     _check_file_mode_args(args)
-    _check_jsonl_out(args)  # before loading anything
-    if args.model is None:  # the embedded model of --transform (additive: Fashion-MNIST, sigma 0.25)
+    config = predict_config(args)
+    _check_jsonl_out(config)  # before loading anything
+    if config.model is None:  # the embedded model of --transform (additive: Fashion-MNIST, sigma 0.25)
         from ..embedded import embedded_default
 
-        args.model = str(embedded_default(args.transform).model_path)
-    setup = setup_smoother(args)
+        config = dataclasses.replace(config, model=str(embedded_default(config.transform).model_path))
+    setup = setup_smoother(config)
     smoother = setup.smoother
-    source = open_images(args.input, setup.ckpt.input_shape, resize=args.resize)
-    indices = list(range(args.start, len(source), args.skip))[: args.max]
+    source = open_images(config.input, setup.checkpoint.input_shape, resize=config.resize)
+    indices = config.selected(len(source))
     if not indices:
-        raise InvalidParameterError(f"--start expected an index below the {len(source)} input images, got {args.start}")
-    names = class_names(setup.ckpt)
-    n0 = args.n0 if args.n0 is not None else DEFAULT_N0
-    if args.certify:
+        raise InvalidParameterError(f"--start expected an index below the {len(source)} input images, got {config.start}")
+    names = class_names(setup.checkpoint)
+    n0 = config.n0 if config.n0 is not None else DEFAULT_N0
+    if config.certify:
         from .certify import check_certifiable
 
         if smoother.transform.param_dim is not None:  # as `gsmooth certify`: empirical transforms refused
             check_certifiable(setup)
         smoother.transform.check_point_certificate()
-    group = max(1, args.batch // (max(args.n, n0) if args.certify else args.n))  # as write_rows: O(batch)
-    progress_inside = inner_progress(args, group * ((n0 + args.n) if args.certify else args.n))
-    if args.certify:
+    group = max(1, config.batch_size // (max(config.n, n0) if config.certify else config.n))  # as write_rows: O(batch)
+    progress_inside = inner_progress(config, group * ((n0 + config.n) if config.certify else config.n))
+    if config.certify:
         def compute(images, keys):
-            return smoother.certify(images, n0=n0, n=args.n, alpha=args.alpha, batch_size=args.batch, seed=args.seed,
-                                    keys=keys, progress=progress_inside)
+            return smoother.certify(images, n0=n0, n=config.n, alpha=config.alpha, batch_size=config.batch_size,
+                                    seed=config.seed, keys=keys, progress=progress_inside)
 
         to_line, verb = certificate_line, "certified"
     else:
         def compute(images, keys):
-            return smoother.predict(images, n=args.n, alpha=args.alpha, batch_size=args.batch, seed=args.seed, keys=keys,
-                                    progress=progress_inside)
+            return smoother.predict(images, n=config.n, alpha=config.alpha, batch_size=config.batch_size,
+                                    seed=config.seed, keys=keys, progress=progress_inside)
 
         to_line, verb = prediction_line, "predicted"
     from ..io.output_files import atomic_output
 
-    to_stdout = (args.out or "-") == "-"
-    where = "standard output" if to_stdout else args.out
+    to_stdout = (config.out or "-") == "-"
+    where = "standard output" if to_stdout else config.out
     written = abstained = 0
     bar = None
     t_start = time.perf_counter()
     # a file appears complete (temporary file + rename) or, after Ctrl-C/SIGTERM, with the lines
     # computed so far (said below); an error leaves no file
-    sink = contextlib.nullcontext(sys.stdout) if to_stdout else atomic_output(args.out, "w", keep_on_interrupt=True)
+    sink = contextlib.nullcontext(sys.stdout) if to_stdout else atomic_output(config.out, "w", keep_on_interrupt=True)
     try:
         with sink as out:
-            if not args.no_progress:
+            if config.progress:
                 from tqdm.auto import tqdm
 
-                bar = tqdm(total=len(indices), unit="img", desc="certify" if args.certify else "predict")
+                bar = tqdm(total=len(indices), unit="img", desc="certify" if config.certify else "predict")
             for chunk, images in source.groups(group, indices):
                 # keys = positions in the full input list: a sub-selection reproduces the full run's lines
                 for i, res in zip(chunk, compute(images, chunk)):
@@ -283,7 +295,7 @@ def run_files(args) -> int:
                 if bar is not None:
                     bar.update(len(chunk))
     except KeyboardInterrupt:
-        more = f" --max {len(indices) - written}" if args.max is not None else ""  # not past the selection
+        more = f" --max {len(indices) - written}" if config.max is not None else ""  # not past the selection
         rest = (
             f"; for the rest run the same command with --start {indices[written]}{more} and another --out"
             if written < len(indices) else ""

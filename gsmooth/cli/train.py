@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
+import argparse  # noqa: F401
 
 from ..errors import InvalidParameterError
 from ..plugin.registry import get_registry
@@ -15,6 +15,8 @@ from .common import (
     HelpFormatter, batch_int, component_name, float32_nonneg, float32_positive, positive_float, positive_int,
     seed_int,
 )
+from .common import nonneg_float
+from ..training.smoothing import resolve_training_smoothing
 
 
 #: Default gradient-norm clipping of a new run (see README "Training"): SGD at lr 0.1 on the
@@ -24,14 +26,8 @@ from .common import (
 DEFAULT_CLIP_GRAD = 5.0
 
 
-def _nonneg_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a non-negative finite number, got {text!r}")
-    return value
+#: ``--clip-grad``: a non-negative finite number (:data:`gsmooth.validation.NONNEG`).
+_nonneg_float = nonneg_float
 
 
 def add_parser(sub) -> None:
@@ -104,44 +100,6 @@ def interrupted(args) -> str:
     return f"the last completed epoch, {epoch}/{total}, is saved in {out}; {again}"
 
 
-def _resolve(args, saved: dict) -> dict:
-    """noise, σ, surrogate and σ_ξ from the flags, then (for --resume) the checkpoint's training
-    configuration ``saved``, then the transform's declared defaults (:mod:`gsmooth.core.defaults`)."""
-    reg = get_registry()
-    transform_cls = reg.transform_class(args.transform)
-    table = defaults_of(transform_cls) if transform_cls.param_dim is not None else None
-    noise = args.noise or (table.noise if table is not None else "gaussian")
-    reg.noise_class(noise)
-    if args.sigma is not None:
-        sigma = args.sigma
-    elif table is not None and table.noise == noise:
-        sigma = table.sigma
-    elif table is None:
-        sigma = 0.25
-    else:
-        raise InvalidParameterError(f"expected --sigma for noise {noise!r} with transform {args.transform!r}, got none")
-    surrogate = args.surrogate
-    if surrogate is None and saved.get("transform") == args.transform:
-        surrogate = saved.get("surrogate")
-    latent_sigma = None
-    if surrogate is not None:
-        latent_sigma = args.latent_sigma
-        if latent_sigma is None and saved.get("transform") == args.transform:
-            latent_sigma = saved.get("latent_sigma")
-        if latent_sigma is None and table is not None:
-            latent_sigma = table.latent_sigma
-        if latent_sigma is None:
-            latent_sigma = 0.25
-    elif transform_cls.kind == "empirical":
-        raise InvalidParameterError(
-            f"transform {args.transform!r} is of kind 'empirical': it is certified through a GSmooth surrogate, and the "
-            f"base model must be trained on that surrogate's outputs. Expected --surrogate PATH (train one with "
-            f"`gsmooth surrogate train --transform {args.transform} --dataset {args.dataset} --out "
-            f"{args.transform}_surrogate.pt`), got none"
-        )
-    return {"noise": noise, "sigma": sigma, "surrogate": surrogate, "latent_sigma": latent_sigma}
-
-
 def run(args) -> int:
     device = check_device(args.device, what="--device")
     if args.no_noise and (args.noise or args.sigma is not None or args.surrogate or args.transform != "additive"):
@@ -161,7 +119,10 @@ def run(args) -> int:
         clip_grad = saved.get("clip_grad")
     else:
         clip_grad = DEFAULT_CLIP_GRAD
-    choice = _resolve(args, saved)
+    choice = resolve_training_smoothing(
+        args.transform, noise=args.noise, sigma=args.sigma, surrogate=args.surrogate, latent_sigma=args.latent_sigma,
+        dataset=args.dataset, saved=saved, names={"sigma": "--sigma", "surrogate": "--surrogate PATH"},
+    )
     cfg = TrainConfig(
         arch=args.arch,
         dataset=args.dataset,

@@ -524,6 +524,60 @@ class Smoother:
                 self.model.train()
         return counts.view(b, k).cpu()
 
+    # -- from a checkpoint -----------------------------------------------------------------------
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path,
+        *,
+        noise: str | None = None,
+        sigma: float | None = None,
+        transform: str | None = None,
+        transform_params: Mapping | None = None,
+        surrogate=None,
+        latent_sigma: float | None = None,
+        device: torch.device | str | None = None,
+    ) -> "Smoother":
+        """The smoother of a checkpoint written by ``gsmooth train``, as ``gsmooth certify --model`` builds it.
+
+        Every override left ``None`` takes the checkpoint's recorded training smoothing (when it is
+        for the same transform), then the transform's defaults (:mod:`gsmooth.core.defaults`). A
+        surrogate (``surrogate``, or the one the checkpoint was trained with, found near the
+        checkpoint) makes the transform a :class:`gsmooth.surrogate.transform.SurrogateTransform`.
+        A smoothing other than the training one gives a
+        :class:`gsmooth.run.smoother_setup.SmoothingMismatchWarning` (the certificates stay valid
+        but will be weak). What it was built from (resolved noise, σ, surrogate path and SHA-256,
+        the checkpoint): :meth:`gsmooth.run.SmootherSetup.load`, which this calls.
+
+        Args:
+            path: the checkpoint file.
+            noise: noise name, e.g. ``"gaussian"``; sigma: its scale.
+            transform: transform name; transform_params: its keyword arguments.
+            surrogate: GSmooth surrogate checkpoint; latent_sigma: σ_ξ of its latent noise.
+            device: torch device (default ``"cpu"``); the model is built there.
+
+        Returns:
+            The :class:`Smoother` (model in eval mode on ``device``).
+
+        Raises:
+            CheckpointError: not a readable gsmooth checkpoint.
+            UnknownComponentError: an unknown noise or transform name.
+            InvalidParameterError: a bad override, or no σ / surrogate / σ_ξ where one is needed.
+
+        Example:
+            >>> import gsmooth
+            >>> from gsmooth.embedded import embedded_default
+            >>> smoother = gsmooth.Smoother.from_checkpoint(embedded_default("additive").model_path)
+            >>> smoother.noise.describe(), smoother.num_classes
+            ('gaussian(sigma=0.25)', 10)
+        """
+        from ..run.smoother_setup import SmootherSetup
+
+        return SmootherSetup.load(
+            path, noise=noise, sigma=sigma, transform=transform, transform_params=transform_params,
+            surrogate=surrogate, latent_sigma=latent_sigma, device=device,
+        ).smoother
+
     # -- Cohen's algorithms ----------------------------------------------------------------------
     def certify(
         self,

@@ -135,18 +135,13 @@ def _check_surrogate(cfg: TrainConfig) -> None:
 def _smoother(model, cfg: TrainConfig, num_classes: int, device) -> Smoother:
     reg = get_registry()
     noise = reg.noise_class(cfg.noise)(**cfg.noise_params)
-    if cfg.surrogate is not None:
-        from ..surrogate.transform import SurrogateTransform
+    if cfg.surrogate is not None:  # the one builder certify uses too (gsmooth.run.smoother_setup)
+        from ..run.smoother_setup import build_surrogate_transform
 
-        sigma = float(cfg.noise_params["sigma"])
-        transform = SurrogateTransform.from_checkpoint(
-            cfg.surrogate, sigma_ratio=float(cfg.latent_sigma) / sigma, map_location=device
+        transform = build_surrogate_transform(
+            cfg.surrogate, transform_name=cfg.transform, sigma=cfg.noise_params["sigma"], latent_sigma=cfg.latent_sigma,
+            device=device, what=f"train: surrogate {cfg.surrogate}",
         )
-        recorded = transform.surrogate.transform_name
-        if recorded and recorded != cfg.transform:
-            raise InvalidParameterError(
-                f"train: expected a surrogate of transform {cfg.transform!r}, got one of {recorded!r} ({cfg.surrogate})"
-            )
     else:
         transform = reg.transform_class(cfg.transform)(**cfg.transform_params)
     return Smoother(model, noise=noise, transform=transform, num_classes=num_classes, device=device)

@@ -1,0 +1,28 @@
+"""Preparing and describing runs: a smoother from a checkpoint, and the typed configuration of a
+certify / predict / attack run.
+
+- :class:`SmootherSetup` (:meth:`SmootherSetup.load`; :meth:`gsmooth.Smoother.from_checkpoint`
+  returns its ``.smoother``): a checkpoint plus overrides → the smoother, and what it was built from.
+- :class:`CertifyConfig`, :class:`PredictConfig`, :class:`AttackConfig`: frozen dataclasses validated
+  on construction (:mod:`gsmooth.run.config`); the CLI builds one per command, once, from its
+  arguments, and the code below the CLI takes them.
+
+This layer sits above :mod:`gsmooth.core` (the engine), :mod:`gsmooth.io` and :mod:`gsmooth.surrogate`,
+and below :mod:`gsmooth.cli`.
+"""
+
+from .config import AttackConfig, CertifyConfig, PredictConfig, RunConfig
+from .smoother_setup import (
+    SmootherSetup,
+    SmoothingChoice,
+    SmoothingMismatchWarning,
+    build_surrogate_transform,
+    recorded_path_near,
+    resolve_smoothing,
+    resolve_surrogate_path,
+)
+
+__all__ = [
+    "SmootherSetup", "SmoothingChoice", "SmoothingMismatchWarning", "resolve_smoothing", "recorded_path_near",
+    "resolve_surrogate_path", "build_surrogate_transform", "RunConfig", "CertifyConfig", "PredictConfig", "AttackConfig",
+]
