@@ -406,3 +406,19 @@ def test_short_runs_show_the_per_image_bar_only(ckpt, tmp_path, capsys):
                            "--out", tmp_path / "p.tsv")
     assert code == 0
     assert not bar_counts(err, "sampling") and bar_counts(err, "predict")[-1] == (3, 3), err
+
+
+
+def test_output_closed_by_the_reader_is_not_a_traceback(monkeypatch, capsys):
+    """``gsmooth plugins | head -1``: before, a BrokenPipeError traceback on standard error."""
+    import io
+
+    class ClosedAfterOneLine(io.StringIO):
+        def write(self, s):
+            if "\n" in self.getvalue():
+                raise BrokenPipeError(32, "Broken pipe")
+            return super().write(s)
+
+    monkeypatch.setattr(sys, "stdout", ClosedAfterOneLine())
+    assert main(["plugins"]) == 141
+    assert "Traceback" not in capsys.readouterr().err

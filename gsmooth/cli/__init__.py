@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import os
 import signal
 import sys
 import threading
@@ -113,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         hint = interrupted_message(args)
         print(f"\ngsmooth {args.command}: {what}{'; ' + hint if hint else ''}", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
+    except BrokenPipeError:  # `gsmooth plugins | head`: the reader left; no traceback (Python docs, "SIGPIPE")
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is not a real file (a test's capture)
+            pass
+        return 141  # 128 + SIGPIPE, as a shell reports it
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -139,9 +139,9 @@ def resolve_range(spec: str | None, setup) -> tuple[tuple[float, float], ...] | 
     table = defaults_of(setup.transform_name)
     if table is not None and table.range is not None:
         return parse_range(list(table.range), d)
-    sur = getattr(setup.smoother.transform, "surrogate", None)
-    if sur is not None and getattr(sur, "param_range", None):
-        return parse_range(list(sur.param_range), d)
+    own = setup.smoother.transform.point_certificate_range()  # a surrogate's path range
+    if own:
+        return parse_range(list(own), d)
     raise InvalidParameterError(
         f"no default range for transform {setup.transform_name!r}; expected --range LO:HI, got --range without a value"
     )

@@ -7,7 +7,7 @@ import argparse  # noqa: F401
 from ..errors import InvalidParameterError
 from ..plugin.registry import get_registry
 from ..training.trainer import TrainConfig, check_checkpoint_out, dataset_inputs, read_resumable, saved_epoch, train
-from ..core.defaults import defaults_of
+from ..core.defaults import DEFAULT_TRANSFORM, defaults_of
 from ..validation import check_device
 from ..data.datasets import list_datasets
 from ..models.architectures import list_architectures
@@ -49,7 +49,7 @@ def add_parser(sub) -> None:
                    help="noise used for augmentation (see `gsmooth plugins`; default: gaussian, or the transform's default)")
     p.add_argument("--sigma", type=positive_float, default=None,
                    help="noise scale (default: 0.25 for additive noise, else the transform's default)")
-    p.add_argument("--transform", type=component_name, default="additive", help="transform the noise drives (default: additive pixel noise)")
+    p.add_argument("--transform", type=component_name, default=DEFAULT_TRANSFORM, help="transform the noise drives (default: additive pixel noise)")
     p.add_argument("--surrogate", metavar="PATH", default=None,
                    help="GSmooth surrogate of --transform (`gsmooth surrogate train`): the model trains on surrogate "
                    "outputs with noise on theta and on the latent; needed for transforms of kind empirical "
@@ -102,7 +102,7 @@ def interrupted(args) -> str:
 
 def run(args) -> int:
     device = check_device(args.device, what="--device")
-    if args.no_noise and (args.noise or args.sigma is not None or args.surrogate or args.transform != "additive"):
+    if args.no_noise and (args.noise or args.sigma is not None or args.surrogate or args.transform != DEFAULT_TRANSFORM):
         raise InvalidParameterError(
             "--no-noise trains without smoothing noise; expected no --noise/--sigma/--surrogate/--transform with it, "
             f"got noise={args.noise!r} sigma={args.sigma!r} surrogate={args.surrogate!r} transform={args.transform!r}"

@@ -57,10 +57,16 @@ from numbers import Integral, Real
 
 from ..errors import InvalidParameterError
 
-__all__ = ["TransformDefaults", "DEFAULT_SLICES", "defaults_of", "require_defaults", "defaults_table"]
+__all__ = ["DEFAULT_TRANSFORM", "DEFAULT_NOISE", "TransformDefaults", "DEFAULT_SLICES", "defaults_of", "require_defaults", "defaults_table"]
 
 #: Slices per parameter when nothing else is known.
 DEFAULT_SLICES = 10
+
+#: The transform and the noise used when none is named: ``Smoother(model, noise=…)``'s default
+#: transform (DESIGN.md §3), ``gsmooth train``'s default, and what a checkpoint that records none was
+#: trained with. The one place gsmooth's engine, CLI and training name a built-in component.
+DEFAULT_TRANSFORM = "additive"
+DEFAULT_NOISE = "gaussian"
 
 
 def _positive(owner: str, field: str, value, *, integral: bool = False):

@@ -26,6 +26,7 @@ from .seeding import NoiseStream
 from .stats import binomial_p_value, clopper_pearson_lower
 from .transform import Transform
 from ..validation import Interval, check_device, check_input_shape, check_positive_int, check_probability, validate_params
+from .defaults import DEFAULT_TRANSFORM
 
 __all__ = ["Smoother", "check_domain", "check_range_in_domain", "PHASE_SELECTION", "PHASE_ESTIMATION", "PHASE_PREDICTION"]
 
@@ -138,7 +139,7 @@ class Smoother:
         model: nn.Module,
         *,
         noise: Noise | str,
-        transform: Transform | str = "additive",
+        transform: Transform | str = DEFAULT_TRANSFORM,
         num_classes: int,
         sigma: float | None = None,
         device: torch.device | str | None = None,

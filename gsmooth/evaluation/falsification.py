@@ -65,6 +65,7 @@ from ..core.ranges import format_range
 from ..errors import InvalidParameterError
 from ..core.noise import Noise
 from ..core.transform import Transform
+from ..core.defaults import DEFAULT_TRANSFORM
 
 __all__ = [
     "Attack",
@@ -1064,7 +1065,7 @@ def _default_interval(transform, noise, d):
 
 def falsify(
     noise,
-    transform="additive",
+    transform=DEFAULT_TRANSFORM,
     *,
     sigma: float | None = None,
     image_shape: Sequence[int] = (1, 8, 8),
@@ -1153,7 +1154,7 @@ def falsify(
     return report
 
 
-def check_certificates(noise, transform="additive", *, allow_vacuous: bool = False, **kwargs) -> FalsificationReport:
+def check_certificates(noise, transform=DEFAULT_TRANSFORM, *, allow_vacuous: bool = False, **kwargs) -> FalsificationReport:
     """:func:`falsify`, raising ``AssertionError`` that lists every contradiction.
 
     For a plugin's test suite::

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from ..core.defaults import DEFAULT_NOISE, DEFAULT_TRANSFORM, defaults_of
 from ..errors import InvalidParameterError
 from ..plugin.components import check_keywords
 from ..validation import POSITIVE, Options, check_device, validate_params
@@ -139,13 +140,12 @@ def resolve_smoothing(
         >>> resolve_smoothing({}, transform="brightness").noise_params  # the transform's default σ
         {'sigma': 0.2}
     """
-    from ..core.defaults import defaults_of
     from ..plugin.registry import get_registry
 
     trained = trained or {}
     reg = get_registry()
-    trained_transform = (trained.get("transform") or "additive") if trained else None
-    transform_name = transform or trained_transform or "additive"
+    trained_transform = (trained.get("transform") or DEFAULT_TRANSFORM) if trained else None
+    transform_name = transform or trained_transform or DEFAULT_TRANSFORM
     transform_cls = reg.transform_class(transform_name)  # unknown names fail first, with a suggestion
     same = trained_transform == transform_name
     table = defaults_of(transform_cls) if transform_cls.param_dim is not None else None
@@ -156,7 +156,7 @@ def resolve_smoothing(
     elif table is not None:
         noise_name = table.noise
     else:
-        noise_name = trained.get("noise") or "gaussian"
+        noise_name = trained.get("noise") or DEFAULT_NOISE
     noise_cls = reg.noise_class(noise_name)
     if noise_name == trained.get("noise") and (same or table is None):
         noise_params = dict(trained.get("noise_params") or {})
@@ -280,7 +280,7 @@ class SmootherSetup:
     dataset_name: str
     noise_params: dict
     transform_params: dict
-    transform_name: str = "additive"
+    transform_name: str = DEFAULT_TRANSFORM
     surrogate_path: str | None = None
     surrogate_sha256: str | None = None
     latent_sigma: float | None = None
@@ -394,7 +394,7 @@ class SmootherSetup:
         else:
             transform_obj = ch.transform_cls(**transform_params)
         if trained:
-            was = (trained.get("noise"), (trained.get("noise_params") or {}).get("sigma"), trained.get("transform", "additive"))
+            was = (trained.get("noise"), (trained.get("noise_params") or {}).get("sigma"), trained.get("transform", DEFAULT_TRANSFORM))
             now = (noise_name, noise_params.get("sigma"), transform_name)
             if was != now:
                 say(

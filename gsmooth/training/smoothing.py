@@ -51,14 +51,14 @@ def resolve_training_smoothing(
         >>> resolve_training_smoothing("brightness")["sigma"]
         0.2
     """
-    from ..core.defaults import defaults_of
+    from ..core.defaults import DEFAULT_NOISE, defaults_of
     from ..plugin.registry import get_registry
 
     saved = saved or {}
     reg = get_registry()
     transform_cls = reg.transform_class(transform)
     table = defaults_of(transform_cls) if transform_cls.param_dim is not None else None
-    noise = noise or (table.noise if table is not None else "gaussian")
+    noise = noise or (table.noise if table is not None else DEFAULT_NOISE)
     reg.noise_class(noise)
     if sigma is not None:
         pass

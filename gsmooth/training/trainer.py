@@ -38,6 +38,7 @@ from ..plugin.registry import get_registry
 from ..core.seeding import derive_seed
 from ..core.smoother import Smoother
 from ..validation import Interval, Options, validate_params
+from ..core.defaults import DEFAULT_NOISE, DEFAULT_TRANSFORM
 
 __all__ = ["TrainConfig", "EpochStats", "train", "evaluate", "check_checkpoint_out", "read_resumable", "saved_epoch"]
 
@@ -62,9 +63,9 @@ class TrainConfig:
 
     arch: str
     dataset: str
-    noise: str = "gaussian"
+    noise: str = DEFAULT_NOISE
     noise_params: dict = field(default_factory=lambda: {"sigma": 0.25})
-    transform: str = "additive"
+    transform: str = DEFAULT_TRANSFORM
     transform_params: dict = field(default_factory=dict)
     epochs: int = 10
     batch_size: int = 128
