@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 
 from ..errors import InvalidParameterError
+from .ranges import format_range
 
 __all__ = ["DEFAULT_TRANSFORM", "DEFAULT_NOISE", "TransformDefaults", "DEFAULT_SLICES", "defaults_of", "require_defaults", "defaults_table"]
 
@@ -154,7 +155,7 @@ class TransformDefaults:
     @property
     def range_text(self) -> str:
         """The range as the CLI writes it (``"-0.4:0.4"``, ``"0:16"``; ``""`` without a range)."""
-        return "" if self.range is None else ",".join(f"{lo:g}:{hi:g}" for lo, hi in self.range)
+        return "" if self.range is None else format_range(self.range)
 
     def summary(self) -> str:
         """One compact line (what ``gsmooth plugins`` prints).

@@ -27,6 +27,10 @@ which gives ``Q_δ(A) > 1/2``, i.e. ``g(τ(α, x)) = y``, for every α of the sl
 probability ≥ 1 − α/K over the sampling). Sound, simple, and looser than an exact
 Neyman–Pearson bound (a total-variation argument never needs p above 1/2 + TV).
 
+The argument is in exact arithmetic: in floating point ``(1 + θ)·fl((1 + δ)·x_c)`` is not exactly
+``(1 + θ')·x_c``, and a classifier that reads the last bits of its input can tell them apart
+(README, "Floating-point soundness"; an independent falsifier did so). Ordinary networks do not.
+
 Example:
     >>> import torch
     >>> round(gain(torch.full((1, 1, 1, 1), 0.5), torch.tensor([[0.2]])).item(), 6)
