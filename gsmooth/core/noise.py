@@ -146,5 +146,7 @@ class Noise(ParamsMixin):
         return hash((type(self), tuple(sorted(self.get_params().items()))))
 
 
-def _check_norm(cls) -> None:  # used by the registry
+def check_norm(cls) -> None:
+    """Refuse a noise class whose declared ``norm`` is not one of ``l2``, ``l1``, ``linf``, ``param``
+    (the registry checks every registered noise)."""
     validate_params(cls.__name__, {"norm": cls.norm}, {"norm": [Options(NORMS)]})

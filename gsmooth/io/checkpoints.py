@@ -54,7 +54,11 @@ from torch import nn
 from ..errors import CheckpointError, InvalidParameterError
 from ..validation import Interval, validate_params
 
-__all__ = ["FORMAT", "VERSION", "Checkpoint", "save_checkpoint", "load_checkpoint", "file_sha256"]
+__all__ = [
+    "FORMAT", "VERSION", "Checkpoint", "save_checkpoint", "load_checkpoint", "file_sha256",
+    # shared with the surrogate checkpoints (gsmooth.surrogate.io):
+    "gsmooth_version", "check_weights_only_safe", "load_state_strict",
+]
 
 #: Value of the ``format`` key that marks a gsmooth checkpoint.
 FORMAT = "gsmooth-checkpoint"
@@ -89,7 +93,8 @@ def file_sha256(path: PathLike) -> str:
     return h.hexdigest()
 
 
-def _gsmooth_version() -> str:
+def gsmooth_version() -> str:
+    """The installed gsmooth version (recorded in every checkpoint; ``"unknown"`` if unavailable)."""
     try:
         from .. import __version__
 
@@ -103,7 +108,7 @@ def _gsmooth_version() -> str:
             return "unknown"
 
 
-def _check_safe(value: Any, where: str) -> None:
+def check_weights_only_safe(value: Any, where: str) -> None:
     """Raise if ``value`` holds an object ``torch.load(weights_only=True)`` would refuse."""
     if isinstance(value, torch.Tensor):
         if type(value) not in (torch.Tensor, nn.Parameter):
@@ -116,12 +121,12 @@ def _check_safe(value: Any, where: str) -> None:
         return
     if tp in _SAFE_MAPPINGS:
         for k, v in value.items():
-            _check_safe(k, f"{where} key {k!r}")
-            _check_safe(v, f"{where}[{k!r}]")
+            check_weights_only_safe(k, f"{where} key {k!r}")
+            check_weights_only_safe(v, f"{where}[{k!r}]")
         return
     if tp in _SAFE_SEQUENCES:
         for i, v in enumerate(value):
-            _check_safe(v, f"{where}[{i}]")
+            check_weights_only_safe(v, f"{where}[{i}]")
         return
     raise InvalidParameterError(
         f"save_checkpoint: {where} expected tensors, numbers, strings, None or lists/tuples/dicts "
@@ -242,11 +247,11 @@ def save_checkpoint(
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "extra": _plain(extra) if extra is not None else {},
         "torch_version": str(torch.__version__),
-        "gsmooth_version": _gsmooth_version(),
+        "gsmooth_version": gsmooth_version(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     for key in ("smoothing", "optimizer", "scheduler", "extra"):
-        _check_safe(payload[key], key)
+        check_weights_only_safe(payload[key], key)
 
     return atomic_torch_save(payload, path)
 
@@ -447,7 +452,7 @@ class Checkpoint:
             mean=self.mean,
             std=self.std,
         )
-        _load_strict(model, self.state_dict, self.arch, self.path)
+        load_state_strict(model, self.state_dict, self.arch, self.path)
         if device is not None:
             model = model.to(device)
         model.checkpoint_path = str(self.path)  # named in errors about the model's outputs
@@ -460,7 +465,9 @@ def _fmt_keys(keys: Sequence[str], limit: int = 5) -> str:
     return shown + (f", … ({len(keys) - limit} more)" if len(keys) > limit else "")
 
 
-def _load_strict(model: nn.Module, state: Mapping[str, Any], arch: str, path: Path) -> None:
+def load_state_strict(model: nn.Module, state: Mapping[str, Any], arch: str, path: Path) -> None:
+    """``model.load_state_dict(state)`` with every missing, unexpected or mis-shaped key named in one
+    :class:`~gsmooth.errors.CheckpointError` (``arch`` and ``path`` say whose checkpoint it was)."""
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]

@@ -23,7 +23,7 @@ import pluggy
 
 from . import hookspecs
 from ..errors import DuplicateComponentError, GsmoothError, InvalidParameterError, PluginError, UnknownComponentError, suggest
-from ..core.noise import Noise, _check_norm
+from ..core.noise import Noise, check_norm
 from ..core.defaults import TransformDefaults
 from ..core.transform import KINDS, Transform
 
@@ -200,7 +200,7 @@ class Registry:
             raise PluginError(f"plugin {plugin_name!r}: {cls.__name__} expected a non-empty `name` string, got {name!r}")
         if base is Noise:
             try:
-                _check_norm(cls)
+                check_norm(cls)
             except InvalidParameterError as exc:
                 raise PluginError(f"plugin {plugin_name!r}: {exc}") from None
         elif cls.kind not in KINDS:

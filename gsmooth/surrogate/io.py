@@ -10,7 +10,7 @@ from typing import Any, Mapping, Optional, Union
 import torch
 
 from ..io.checkpoints import FORMAT as CLASSIFIER_FORMAT
-from ..io.checkpoints import SURROGATE_FORMAT, _check_safe, _gsmooth_version, _load_strict, atomic_torch_save, check_map_location
+from ..io.checkpoints import SURROGATE_FORMAT, check_weights_only_safe, gsmooth_version, load_state_strict, atomic_torch_save, check_map_location
 from ..io.checkpoints import check_version_and_keys, torch_load_plain
 from ..errors import CheckpointError, InvalidParameterError
 from ..core.ranges import parse_range
@@ -84,11 +84,11 @@ def save_surrogate(
         "extra": dict(extra) if extra is not None else {},
         "resume": _to_cpu(surrogate.resume_state) if getattr(surrogate, "resume_state", None) else None,
         "torch_version": str(torch.__version__),
-        "gsmooth_version": _gsmooth_version(),
+        "gsmooth_version": gsmooth_version(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     for key in ("transform_params", "training", "heldout", "extra", "resume"):
-        _check_safe(payload[key], f"save_surrogate {key}")
+        check_weights_only_safe(payload[key], f"save_surrogate {key}")
     return atomic_torch_save(payload, path)
 
 
@@ -153,7 +153,7 @@ def _read_surrogate(path: PathLike, *, map_location="cpu") -> tuple[SurrogateMod
         raise CheckpointError(f"{where}: expected well-formed surrogate metadata, got {exc}") from exc
     if not isinstance(obj["state_dict"], Mapping):
         raise CheckpointError(f"{where}: expected 'state_dict' to be a dict of tensors, got {type(obj['state_dict']).__qualname__}")
-    _load_strict(model, obj["state_dict"], "gsmooth-surrogate-unet", path)
+    load_state_strict(model, obj["state_dict"], "gsmooth-surrogate-unet", path)
     model.transform_name = str(obj["transform"])
     model.transform_params = dict(obj.get("transform_params") or {})
     model.transform_kind = obj.get("transform_kind")
