@@ -190,7 +190,7 @@ def test_gain_refuses_what_its_law_does_not_cover():
 
 
 def test_gain_certified_through_the_cli_holds_under_predict(tmp_path, capsys):
-    """``gsmooth certify --transform example_gain --range … --noise gaussian --sigma …`` (the CLI's main, with
+    """``gsmooth certify --transform example_gain --range`` (the CLI's main, with
     the plugin registered through its entry point), then PREDICT at high n inside every certified range
     (darkening only, g ≤ 0, so that every τ(g, x) is an image in [0, 1] that PREDICT accepts)."""
     from gsmooth.cli import main
@@ -205,14 +205,15 @@ def test_gain_certified_through_the_cli_holds_under_predict(tmp_path, capsys):
     ep = importlib.metadata.EntryPoint(name="example", value="gsmooth_example", group="gsmooth")
     try:
         reset_registry(Registry(entry_points=[ep]))
-        code = main([str(a) for a in ("certify", "--model", ckpt, "--transform", "example_gain", "--range", "-0.3:0",
-                                      "--slices", "4", "--noise", "gaussian", "--sigma", "0.1", "--n0", "20", "--n",
-                                      "300", "--max", "4", "--no-progress", "--out", out)])
+        # --range alone: the noise, σ, range and slices all come from Gain.defaults (its own law and its own defaults)
+        code = main([str(a) for a in ("certify", "--model", ckpt, "--transform", "example_gain", "--range",
+                                      "--n0", "20", "--n", "300", "--max", "4", "--no-progress", "--out", out)])
         _, err = capsys.readouterr()
         assert code == 0, err
         t = read_results(out)
         assert len(t) == 4 and set(t.extra["transform"]) == {"example_gain"} and set(t.extra["range"]) == {"-0.3:0"}
-        assert set(t.extra["certificate"]) == {"interval"}
+        assert set(t.extra["certificate"]) == {"interval"} and set(int(v) for v in t.extra["slices"]) == {4}
+        assert set(t.extra["noise"]) == {"gaussian(sigma=0.1)"}
         model = load_checkpoint(ckpt).build_model()
         sm = gsmooth.Smoother(model, noise="gaussian", sigma=0.1, transform="example_gain", num_classes=10)
         data = load_dataset("fashion-mnist", split="test")

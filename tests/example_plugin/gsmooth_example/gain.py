@@ -122,6 +122,11 @@ class Gain(gsmooth.Transform):
     identity_at_zero = True
     composes_additively = False
     composition = "gain"
+    #: Its own defaults, so ``gsmooth certify --transform example_gain --range`` needs no other flag:
+    #: Gaussian noise σ = 0.1 on g, the darkening range [−0.3, 0] (every τ(g, x) stays in [0, 1]), 4 slices.
+    defaults = gsmooth.TransformDefaults(
+        noise="gaussian", sigma=0.1, range=((-0.3, 0.0),), slices=4, source="gsmooth-example: ours",
+    )
 
     def __init__(self):
         super().__init__()
