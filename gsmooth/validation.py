@@ -84,12 +84,16 @@ class Interval:
 
 @dataclass(frozen=True)
 class Options:
-    """One of a fixed set of values."""
+    """One of a fixed set of values (compared with ``==``; a value whose comparison is not a plain
+    bool, e.g. a NumPy array, is not one of them)."""
 
     values: tuple
 
     def contains(self, value: Any) -> bool:
-        return value in self.values
+        try:
+            return bool(value in self.values)
+        except (TypeError, ValueError, RuntimeError):  # np.array([1, 2]) == "zeros" has no truth value
+            return False
 
     def __str__(self) -> str:
         return "one of " + ", ".join(repr(v) for v in self.values)

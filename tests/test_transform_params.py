@@ -12,6 +12,7 @@ import math
 import re
 from numbers import Integral, Real
 
+import numpy as np
 import pytest
 import torch
 
@@ -38,7 +39,7 @@ BUILTINS = {
 #: class's table: test_every_hyper_parameter_has_a_rule).
 BAD = {
     "num_samples": [1, 0, -3, 2.0, 16.0, True, "16", None],
-    "padding_mode": ["wrap", "Zeros", "", None, 0],
+    "padding_mode": ["wrap", "Zeros", "", None, 0, np.array(["zeros", "border"]), torch.tensor([1.0, 2.0])],
     "angle": [math.nan, math.inf, -math.inf, "0", None, True, 10**400],
     "alias_sigma": [-0.1, -1, math.nan, math.inf, "0", None, True, 10**400],
     "levels": [0, -1, 2**16 + 1, 2.5, 255.0, True, "255", None],
