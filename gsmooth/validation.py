@@ -35,7 +35,17 @@ __all__ = ["Interval", "Options", "validate_params", "check_images", "check_thet
 
 @dataclass(frozen=True)
 class Interval:
-    """A numeric interval; ``None`` bounds are unbounded. ``closed`` in {"both","left","right","neither"}."""
+    """A numeric interval; ``None`` bounds are unbounded. ``closed`` in {"both","left","right","neither"}.
+
+    Booleans are refused, and so are NaN, ±inf and numbers too large for a float; integers of
+    any size are in an ``Integral`` interval. ``Interval(Real, None, None)`` is any finite number.
+
+    Example:
+        >>> Interval(Integral, 2, None).contains(10**400), Interval(Real, 0, None).contains(10**400)
+        (True, False)
+        >>> str(Interval(Real, None, None)), str(Interval(Integral, 1, 65536))
+        ('a finite number', 'an integer in [1, 65536]')
+    """
 
     type: type
     left: float | None
@@ -45,8 +55,14 @@ class Interval:
     def contains(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, self.type):
             return False
-        if isinstance(value, Real) and not math.isfinite(float(value)):
-            return False
+        # an integer is finite whatever its size (float() of 10**400 would overflow); a number in
+        # a Real interval must be finite as a float (10**400 is not: it would compute as inf)
+        if isinstance(value, Real) and not (self.type is Integral and isinstance(value, Integral)):
+            try:
+                if not math.isfinite(float(value)):
+                    return False
+            except OverflowError:
+                return False
         lo_ok = self.left is None or (
             value >= self.left if self.closed in ("both", "left") else value > self.left
         )
@@ -57,6 +73,8 @@ class Interval:
 
     def __str__(self) -> str:
         kind = "an integer" if self.type is Integral else "a finite number"
+        if self.left is None and self.right is None:
+            return kind  # no bounds: "a finite number", not "a finite number in [-inf, inf]"
         lb = "[" if self.closed in ("both", "left") else "("
         rb = "]" if self.closed in ("both", "right") else ")"
         lo = "-inf" if self.left is None else f"{self.left:g}"
@@ -66,12 +84,16 @@ class Interval:
 
 @dataclass(frozen=True)
 class Options:
-    """One of a fixed set of values."""
+    """One of a fixed set of values (compared with ``==``; a value whose comparison is not a plain
+    bool, e.g. a NumPy array, is not one of them)."""
 
     values: tuple
 
     def contains(self, value: Any) -> bool:
-        return value in self.values
+        try:
+            return bool(value in self.values)
+        except (TypeError, ValueError, RuntimeError):  # np.array([1, 2]) == "zeros" has no truth value
+            return False
 
     def __str__(self) -> str:
         return "one of " + ", ".join(repr(v) for v in self.values)

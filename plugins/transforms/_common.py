@@ -21,16 +21,16 @@ import torch
 
 import gsmooth
 from gsmooth.errors import InputError, InputTypeError, InvalidParameterError
-from gsmooth.validation import check_images, check_theta
+from gsmooth.validation import Interval, Options, check_images, check_theta
 
 __all__ = [
     "PADDING_MODES",
+    "PADDING_MODE",
+    "NUM_SAMPLES",
+    "FINITE",
     "check_image",
     "compute_dtype",
     "params",
-    "check_int",
-    "check_real",
-    "check_option",
     "path_args",
     "image_hw",
     "SAFETY_FACTOR",
@@ -41,6 +41,17 @@ SAFETY_FACTOR = 1.0 + 1e-9
 
 #: ``grid_sample`` padding modes accepted by the geometric transforms (kornia's names).
 PADDING_MODES = ("zeros", "border", "reflection")
+
+# Rules shared by the transforms' ``_parameter_constraints`` tables (:mod:`gsmooth.validation`);
+# each class's table is the one source: its ``__init__`` and its pure function both check against it.
+
+#: ``padding_mode`` of the resampling transforms: one of :data:`PADDING_MODES`.
+PADDING_MODE = [Options(PADDING_MODES)]
+#: ``num_samples`` of the blurs: K ≥ 2 samples along the path, both ends included.
+NUM_SAMPLES = [Interval(Integral, 2, None)]
+#: Any finite number (a bool or a number beyond float range is not one): ``low`` / ``high`` of the
+#: speed-bound and kink methods.
+FINITE = Interval(Real, None, None)
 
 
 def check_image(fn: str, x: torch.Tensor) -> None:
@@ -58,27 +69,6 @@ def params(fn: str, theta, x: torch.Tensor, dim: int, dtype: torch.dtype) -> tor
     """``theta`` as a ``(B, dim)`` tensor of ``dtype`` on ``x``'s device (a float is broadcast):
     :func:`gsmooth.validation.check_theta` without the finiteness pass (θ come from the noise)."""
     return check_theta(theta, batch=x.shape[0], param_dim=dim, owner=fn, dtype=dtype, device=x.device, finite=False)
-
-
-def _bad(owner: str, name: str, expected: str, value) -> InvalidParameterError:
-    return InvalidParameterError(f"{owner}: parameter {name!r} expected {expected}, got {value!r}")
-
-
-def check_int(owner: str, name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise _bad(owner, name, f"an integer >= {minimum}", value)
-
-
-def check_real(owner: str, name: str, value, minimum: float | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
-        raise _bad(owner, name, "a finite number" + ("" if minimum is None else f" >= {minimum:g}"), value)
-    if minimum is not None and value < minimum:
-        raise _bad(owner, name, f"a finite number >= {minimum:g}", value)
-
-
-def check_option(owner: str, name: str, value, options: tuple) -> None:
-    if value not in options:
-        raise _bad(owner, name, "one of " + ", ".join(repr(o) for o in options), value)
 
 
 # Proven path-speed bounds for the bilinear-resampling transforms (``Transform.path_speed_bound``):
@@ -508,7 +498,7 @@ def path_args(owner: str, x, low, high) -> tuple[torch.Tensor, float, float]:
     if not bool(torch.isfinite(x64).all()):
         raise gsmooth.InvalidParameterError(f"{owner}.path_speed_bound: expected finite pixels, got a non-finite value")
     for name, v in (("low", low), ("high", high)):
-        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(float(v)):
+        if not FINITE.contains(v):  # also 10**400: no finite float
             raise gsmooth.InvalidParameterError(f"{owner}.path_speed_bound: {name} expected a finite number, got {v!r}")
     if float(low) > float(high):
         raise gsmooth.InvalidParameterError(f"{owner}.path_speed_bound: expected low <= high, got [{low!r}, {high!r}]")

@@ -14,8 +14,9 @@ import torch
 from kornia.filters import fft_conv, gaussian_blur2d
 
 import gsmooth
+from gsmooth.validation import Interval, validate_params
 
-from ._common import SAFETY_FACTOR, check_image, check_real, compute_dtype, image_hw, params, path_args
+from ._common import FINITE, SAFETY_FACTOR, check_image, compute_dtype, image_hw, params, path_args
 
 __all__ = ["defocus_blur", "defocus_kernel", "defocus_path_speed_bound", "defocus_kink_points", "DefocusBlur"]
 
@@ -92,7 +93,7 @@ def defocus_blur(x: torch.Tensor, theta: torch.Tensor, *, alias_sigma: float = 0
         True
     """
     check_image("defocus_blur", x)
-    check_real("defocus_blur", "alias_sigma", alias_sigma, 0.0)
+    validate_params("defocus_blur", {"alias_sigma": alias_sigma}, DefocusBlur._parameter_constraints)
     dtype = compute_dtype(x)
     r = params("defocus_blur", theta, x, 1, dtype)[:, 0]
     _, _, h, w = x.shape
@@ -157,7 +158,7 @@ def defocus_path_speed_bound(x: torch.Tensor, low: float, high: float, *, alias_
     """
     owner = "defocus_blur"
     x64, lo, hi = path_args(owner, x, low, high)
-    check_real(owner, "alias_sigma", alias_sigma, 0.0)
+    validate_params(owner, {"alias_sigma": alias_sigma}, DefocusBlur._parameter_constraints)
     if lo == hi or hi < 0:
         return 0.0  # a point, or radii that all clamp to 0: ‖τ(α) − τ(β)‖ = 0
     _, h, w = x64.shape
@@ -203,7 +204,7 @@ def defocus_kink_points(low: float, high: float, image_size=None) -> tuple[float
     """
     owner = "defocus_blur"
     for name, v in (("low", low), ("high", high)):
-        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(float(v)):
+        if not FINITE.contains(v):  # also 10**400: no finite float
             raise gsmooth.InvalidParameterError(f"{owner}.kink_points: {name} expected a finite number, got {v!r}")
     lo, hi = max(float(low), 0.0), float(high)
     if lo > hi:
@@ -250,10 +251,12 @@ class DefocusBlur(gsmooth.Transform):
     identity_at_zero = True
     #: a disk radius: negative radii would be clamped to 0
     param_domain = ((0.0, math.inf),)
+    _parameter_constraints = {"alias_sigma": [Interval(Real, 0, None)]}
 
     def __init__(self, *, alias_sigma: float = 0.0):
         super().__init__()
         self.alias_sigma = alias_sigma
+        self.validate_params()
 
     @property
     def alias_sigma(self) -> float:
@@ -261,9 +264,10 @@ class DefocusBlur(gsmooth.Transform):
 
     @alias_sigma.setter
     def alias_sigma(self, value: float) -> None:
-        # validated, and identity_at_zero kept in step, whenever it is set (not only in __init__):
-        # the anti-aliasing blur applies at r = 0 too, so τ(0, x) ≠ x when alias_sigma > 0
-        check_real(type(self).__name__, "alias_sigma", value, 0.0)
+        # validated (from the table, as validate_params does), and identity_at_zero kept in step,
+        # whenever it is set, not only in __init__: the anti-aliasing blur applies at r = 0 too,
+        # so τ(0, x) ≠ x when alias_sigma > 0
+        validate_params(f"{type(self).__name__}({self.name!r})", {"alias_sigma": value}, self._parameter_constraints)
         self._alias_sigma = value
         self.identity_at_zero = not value > 0
 

@@ -7,20 +7,20 @@ Non-resolvable: certified through ``gsmooth surrogate`` (kind surrogate); the ra
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import torch
 from kornia.geometry.transform import translate
 
 import gsmooth
+from gsmooth.validation import Interval, validate_params
 
 from ._common import (
     bilinear_path_speed,
     check_image,
-    check_int,
-    check_option,
-    check_real,
     compute_dtype,
-    PADDING_MODES,
+    NUM_SAMPLES,
+    PADDING_MODE,
     params,
     _bilinear_path_speed_bound,
     _speed_interval,
@@ -84,9 +84,10 @@ def motion_blur(
         tensor([0.3333, 0.3333, 0.3333], dtype=torch.float64)
     """
     check_image("motion_blur", x)
-    check_real("motion_blur", "angle", angle)
-    check_int("motion_blur", "num_samples", num_samples, 2)
-    check_option("motion_blur", "padding_mode", padding_mode, PADDING_MODES)
+    validate_params(
+        "motion_blur", {"angle": angle, "num_samples": num_samples, "padding_mode": padding_mode},
+        MotionBlur._parameter_constraints,
+    )
     dtype = compute_dtype(x)
     length = params("motion_blur", theta, x, 1, dtype)  # (B, 1)
     phi = math.radians(float(angle))
@@ -121,16 +122,18 @@ class MotionBlur(gsmooth.Transform):
         range_label="≤ 5 px",
     )
     identity_at_zero = True
+    _parameter_constraints = {
+        "angle": [Interval(Real, None, None)],  # degrees, any finite direction
+        "num_samples": NUM_SAMPLES,
+        "padding_mode": PADDING_MODE,
+    }
 
     def __init__(self, *, angle: float = 0.0, num_samples: int = 16, padding_mode: str = "reflection"):
         super().__init__()
         self.angle = angle
         self.num_samples = num_samples
         self.padding_mode = padding_mode
-        owner = type(self).__name__
-        check_real(owner, "angle", angle)
-        check_int(owner, "num_samples", num_samples, 2)
-        check_option(owner, "padding_mode", padding_mode, PADDING_MODES)
+        self.validate_params()
 
     def forward(self, x, theta):
         return motion_blur(

@@ -7,14 +7,13 @@ Non-resolvable: certified through ``gsmooth surrogate`` (kind surrogate); the ra
 from __future__ import annotations
 
 import math
-from numbers import Real
 from fractions import Fraction
 
 import torch
 
 import gsmooth
 
-from ._common import SAFETY_FACTOR, check_image, compute_dtype, image_hw, params, path_args
+from ._common import FINITE, SAFETY_FACTOR, check_image, compute_dtype, image_hw, params, path_args
 
 __all__ = ["pixelate", "pixelate_matrix", "pixelate_path_speed_bound", "pixelate_kink_points", "Pixelate"]
 
@@ -275,7 +274,7 @@ def pixelate_kink_points(low: float, high: float, image_size) -> tuple[float, ..
         )
     h, w = image_hw(owner, image_size)
     for name, v in (("low", low), ("high", high)):
-        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(float(v)):
+        if not FINITE.contains(v):  # also 10**400: no finite float
             raise gsmooth.InvalidParameterError(f"{owner}.kink_points: {name} expected a finite number, got {v!r}")
     lo, hi = Fraction(float(low)), Fraction(float(high))
     if lo > hi:

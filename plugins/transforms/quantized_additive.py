@@ -14,11 +14,14 @@ over the pixels of an image, such a bit statistic tells x from an image well ins
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import torch
 
 import gsmooth
+from gsmooth.validation import Interval, validate_params
 
-from ._common import check_image, check_int
+from ._common import check_image
 
 __all__ = ["quantized_additive", "lattice_sum", "QuantizedAdditive", "NOISE_STEP"]
 
@@ -31,14 +34,6 @@ __all__ = ["quantized_additive", "lattice_sum", "QuantizedAdditive", "NOISE_STEP
 #: last-bit statistic above would again tell 254/255 (0.511) from 255/255 (0.608).
 NOISE_STEP = 2.0**-4
 _STEP_BITS = 4
-
-
-def _check_levels(owner: str, levels) -> None:
-    check_int(owner, "levels", levels, 1)
-    if levels > 2**16:
-        raise gsmooth.InvalidParameterError(
-            f"{owner}: expected levels an integer in [1, 65536] (keeps X + noise exact in float32), got {levels!r}"
-        )
 
 
 def _compute_dtype(x: torch.Tensor, theta: torch.Tensor) -> torch.dtype:
@@ -81,7 +76,7 @@ def lattice_sum(x: torch.Tensor, theta: torch.Tensor, *, levels: int = 255) -> t
     is ``fl(lattice_sum / levels)``.
     """
     check_image("quantized_additive", x)
-    _check_levels("quantized_additive", levels)
+    validate_params("quantized_additive", {"levels": levels}, QuantizedAdditive._parameter_constraints)
     dtype = _compute_dtype(x, theta)
     big_x = _grid_levels(x, levels, dtype)
     # m = ⌊θ·(levels/h) + 1/2⌋, an integer: levels/h = 16·levels is exact; the product (and, for
@@ -106,7 +101,7 @@ def quantized_additive(x: torch.Tensor, theta: torch.Tensor, *, levels: int = 25
             reads for ``levels = 255``; within 1e-6·levels); anything else raises
             :class:`gsmooth.InputError` ("expected images quantised to 1/levels, got …").
         theta: the additive noise ε, ``(B, C, H, W)`` or ``(B, C·H·W)``, in pixel units.
-        levels: grey levels minus one (255 for 8-bit images).
+        levels: grey levels minus one (255 for 8-bit images), an integer in [1, 65536].
 
     Returns:
         ``(B, C, H, W)`` of x's dtype: ``fl((X + R)/levels)``, X = round(x·levels),
@@ -184,11 +179,13 @@ class QuantizedAdditive(gsmooth.Transform):
     kind = "exact"
     param_units = "pixel intensity"
     composes_additively = False
+    #: levels ≤ 2¹⁶ keeps X + noise exact in float32 (:func:`lattice_sum`: |X + R| < 2²⁰)
+    _parameter_constraints = {"levels": [Interval(Integral, 1, 2**16)]}
 
     def __init__(self, *, levels: int = 255):
         super().__init__()
         self.levels = levels
-        _check_levels(type(self).__name__, levels)
+        self.validate_params()
 
     def forward(self, x, theta):
         return quantized_additive(x, theta, levels=self.levels)

@@ -6,13 +6,13 @@ import torch
 from kornia.geometry.transform import rotate
 
 import gsmooth
+from gsmooth.validation import validate_params
 
 from ._common import (
     bilinear_path_speed,
     check_image,
-    check_option,
     compute_dtype,
-    PADDING_MODES,
+    PADDING_MODE,
     params,
     _bilinear_path_speed_bound,
     _rotation_pieces,
@@ -48,7 +48,7 @@ def rotation(x: torch.Tensor, theta: torch.Tensor, *, padding_mode: str = "zeros
         True
     """
     check_image("rotation", x)
-    check_option("rotation", "padding_mode", padding_mode, PADDING_MODES)
+    validate_params("rotation", {"padding_mode": padding_mode}, Rotation._parameter_constraints)
     dtype = compute_dtype(x)
     angle = params("rotation", theta, x, 1, dtype)[:, 0]
     return rotate(x.to(dtype), angle, padding_mode=padding_mode).to(x.dtype)
@@ -77,10 +77,12 @@ class Rotation(gsmooth.Transform):
     )
     identity_at_zero = True
 
+    _parameter_constraints = {"padding_mode": PADDING_MODE}
+
     def __init__(self, *, padding_mode: str = "zeros"):
         super().__init__()
         self.padding_mode = padding_mode
-        check_option(type(self).__name__, "padding_mode", padding_mode, PADDING_MODES)
+        self.validate_params()
 
     def forward(self, x, theta):
         return rotation(x, theta, padding_mode=self.padding_mode)

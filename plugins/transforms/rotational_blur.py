@@ -10,14 +10,14 @@ import torch
 from kornia.geometry.transform import rotate
 
 import gsmooth
+from gsmooth.validation import validate_params
 
 from ._common import (
     bilinear_path_speed,
     check_image,
-    check_int,
-    check_option,
     compute_dtype,
-    PADDING_MODES,
+    NUM_SAMPLES,
+    PADDING_MODE,
     params,
     _bilinear_path_speed_bound,
     _rotation_pieces,
@@ -58,8 +58,7 @@ def rotational_blur(
         True
     """
     check_image("rotational_blur", x)
-    check_int("rotational_blur", "num_samples", num_samples, 2)
-    check_option("rotational_blur", "padding_mode", padding_mode, PADDING_MODES)
+    validate_params("rotational_blur", {"num_samples": num_samples, "padding_mode": padding_mode}, RotationalBlur._parameter_constraints)
     dtype = compute_dtype(x)
     angle = params("rotational_blur", theta, x, 1, dtype)[:, 0]
     xc = x.to(dtype)
@@ -91,12 +90,13 @@ class RotationalBlur(gsmooth.Transform):
     )
     identity_at_zero = True
 
+    _parameter_constraints = {"num_samples": NUM_SAMPLES, "padding_mode": PADDING_MODE}
+
     def __init__(self, *, num_samples: int = 16, padding_mode: str = "zeros"):
         super().__init__()
         self.num_samples = num_samples
         self.padding_mode = padding_mode
-        check_int(type(self).__name__, "num_samples", num_samples, 2)
-        check_option(type(self).__name__, "padding_mode", padding_mode, PADDING_MODES)
+        self.validate_params()
 
     def forward(self, x, theta):
         return rotational_blur(x, theta, num_samples=self.num_samples, padding_mode=self.padding_mode)

@@ -7,13 +7,13 @@ import torch
 from kornia.geometry.transform import scale
 
 import gsmooth
+from gsmooth.validation import validate_params
 
 from ._common import (
     bilinear_path_speed,
     check_image,
-    check_option,
     compute_dtype,
-    PADDING_MODES,
+    PADDING_MODE,
     params,
     _bilinear_path_speed_bound,
     _scale_pieces,
@@ -49,7 +49,7 @@ def scaling(x: torch.Tensor, theta: torch.Tensor, *, padding_mode: str = "zeros"
         tensor([1.7500, 2.2500, 2.7500], dtype=torch.float64)
     """
     check_image("scaling", x)
-    check_option("scaling", "padding_mode", padding_mode, PADDING_MODES)
+    validate_params("scaling", {"padding_mode": padding_mode}, Scaling._parameter_constraints)
     dtype = compute_dtype(x)
     s = (1.0 + params("scaling", theta, x, 1, dtype)[:, 0]).clamp(min=MIN_SCALE)
     return scale(x.to(dtype), s, padding_mode=padding_mode).to(x.dtype)
@@ -80,10 +80,12 @@ class Scaling(gsmooth.Transform):
     #: s = 1 + θ ≥ MIN_SCALE (smaller factors are clamped)
     param_domain = ((MIN_SCALE - 1.0, math.inf),)
 
+    _parameter_constraints = {"padding_mode": PADDING_MODE}
+
     def __init__(self, *, padding_mode: str = "zeros"):
         super().__init__()
         self.padding_mode = padding_mode
-        check_option(type(self).__name__, "padding_mode", padding_mode, PADDING_MODES)
+        self.validate_params()
 
     def forward(self, x, theta):
         return scaling(x, theta, padding_mode=self.padding_mode)

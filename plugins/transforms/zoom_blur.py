@@ -11,14 +11,14 @@ import torch
 from kornia.geometry.transform import scale
 
 import gsmooth
+from gsmooth.validation import validate_params
 
 from ._common import (
     bilinear_path_speed,
     check_image,
-    check_int,
-    check_option,
     compute_dtype,
-    PADDING_MODES,
+    NUM_SAMPLES,
+    PADDING_MODE,
     params,
     _bilinear_path_speed_bound,
     _scale_pieces,
@@ -60,8 +60,7 @@ def zoom_blur(
         tensor([0., 1., 2.], dtype=torch.float64)
     """
     check_image("zoom_blur", x)
-    check_int("zoom_blur", "num_samples", num_samples, 2)
-    check_option("zoom_blur", "padding_mode", padding_mode, PADDING_MODES)
+    validate_params("zoom_blur", {"num_samples": num_samples, "padding_mode": padding_mode}, ZoomBlur._parameter_constraints)
     dtype = compute_dtype(x)
     z = params("zoom_blur", theta, x, 1, dtype)[:, 0]
     xc = x.to(dtype)
@@ -96,12 +95,13 @@ class ZoomBlur(gsmooth.Transform):
     #: factors 1 + z·k/(K−1) ≥ 1e-3 (smaller ones are clamped)
     param_domain = ((_MIN_FACTOR - 1.0, math.inf),)
 
+    _parameter_constraints = {"num_samples": NUM_SAMPLES, "padding_mode": PADDING_MODE}
+
     def __init__(self, *, num_samples: int = 16, padding_mode: str = "zeros"):
         super().__init__()
         self.num_samples = num_samples
         self.padding_mode = padding_mode
-        check_int(type(self).__name__, "num_samples", num_samples, 2)
-        check_option(type(self).__name__, "padding_mode", padding_mode, PADDING_MODES)
+        self.validate_params()
 
     def forward(self, x, theta):
         return zoom_blur(x, theta, num_samples=self.num_samples, padding_mode=self.padding_mode)
