@@ -58,14 +58,13 @@ def run(t: str, args) -> dict:
     ck = load_checkpoint(model_path)
     model = ck.build_model()
     latent = float(ck.smoothing.get("latent_sigma") or defaults.latent_sigma)
-    st = SurrogateTransform.from_checkpoint(sur_path, sigma_ratio=latent / defaults.sigma)
-    smoother = gsmooth.Smoother(model, noise="gaussian", sigma=defaults.sigma, transform=st, num_classes=10)
     (lo, hi), = defaults.range
+    st = SurrogateTransform.from_checkpoint(sur_path, sigma_ratio=latent / defaults.sigma, certified_range=(lo, hi))
+    smoother = gsmooth.Smoother(model, noise="gaussian", sigma=defaults.sigma, transform=st, num_classes=10)
     plan = slice_plan(lo, hi, defaults.slices)
     h = plan.requirement
     centers = plan.centers[:, 0]
     lows, highs = centers - h, centers + h
-    st.certified_range = (lo, hi)
     true = st.true_transform_module()
     data = load_dataset("fashion-mnist", split="test")
     k_total, slice_alpha = plan.num_slices, args.alpha / plan.num_slices

@@ -5,7 +5,7 @@ Each :class:`gsmooth.Transform` may set the class attribute ``defaults`` to a
 so that the short commands work for any transform, built-in or third-party
 (``gsmooth certify --model CKPT --transform brightness --range``, ``gsmooth train --transform
 gaussian_blur …``). A checkpoint's own training noise always takes precedence over them (see
-:func:`gsmooth.cli.common.smoothing_choice`); a transform without ``defaults`` needs
+:func:`gsmooth.run.smoother_setup.resolve_smoothing`); a transform without ``defaults`` needs
 ``--noise``/``--sigma``/``--range`` on the command line.
 
 Example, a third-party transform::

@@ -179,9 +179,9 @@ class Transform(ParamsMixin, nn.Module):
         is certified"). Default: :class:`gsmooth.interval.AdditiveComposition` when
         ``composes_additively`` is True; otherwise a strategy that refuses (override this method
         to certify your own composition law)."""
-        from ..interval.strategy import AdditiveComposition, _NoLaw
+        from ..interval.strategy import AdditiveComposition, NoCompositionLaw
 
-        return AdditiveComposition() if self.composes_additively else _NoLaw()
+        return AdditiveComposition() if self.composes_additively else NoCompositionLaw()
 
     def certified_radius(self, x: torch.Tensor, p_lower: float, noise) -> tuple[float, float, str]:
         """``(radius, M*, guarantee)`` of a point certificate at image ``x`` ``(C, H, W)`` whose

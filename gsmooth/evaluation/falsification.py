@@ -971,7 +971,7 @@ def _surrogate(ctx: _Ctx, families, claims, interval, slices) -> None:
         return
     true = st.true_transform_module()
     d = int(st.center_dim)
-    lows, highs = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (interval or st.range_pairs()[0]))
+    lows, highs = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (interval or st.point_certificate_range()[0]))
     if lows.size == 1 and d > 1:
         lows, highs = np.repeat(lows, d), np.repeat(highs, d)
 

@@ -12,7 +12,7 @@
 from ..core.certificates import IntervalCertificate
 from ..errors import UnsupportedTransformError
 from .engine import SlicePlan, best_slice_radius, certify_interval, check_interval_support, slice_key, slice_plan
-from .strategy import AdditiveComposition, SliceFactors, SliceStrategy, radius_inverse
+from .strategy import AdditiveComposition, NoCompositionLaw, SliceFactors, SliceStrategy, radius_inverse
 
 __all__ = [
     "certify_interval",
@@ -24,6 +24,7 @@ __all__ = [
     "best_slice_radius",
     "SliceStrategy",
     "AdditiveComposition",
+    "NoCompositionLaw",
     "SliceFactors",
     "radius_inverse",
     "UnsupportedTransformError",

@@ -76,7 +76,7 @@ from scipy import optimize
 
 from ..errors import UnsupportedTransformError
 
-__all__ = ["SliceStrategy", "AdditiveComposition", "SliceFactors", "radius_inverse"]
+__all__ = ["SliceStrategy", "AdditiveComposition", "NoCompositionLaw", "SliceFactors", "radius_inverse"]
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ class AdditiveComposition(SliceStrategy):
         check_domain(transform, noise, plan.centers, what="slice centres")
 
 
-class _NoLaw(SliceStrategy):
+class NoCompositionLaw(SliceStrategy):
     """What :meth:`gsmooth.Transform.slice_strategy` returns for an exact transform whose
     parameters do not add and which supplies no strategy of its own: refuses every noise."""
 

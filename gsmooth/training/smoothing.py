@@ -14,6 +14,11 @@ __all__ = ["resolve_training_smoothing"]
 #: How messages name the choices (``gsmooth train`` passes its flags instead).
 OPTION_NAMES = {"sigma": "sigma", "surrogate": "surrogate"}
 
+#: σ (and σ_ξ) of a training run when neither the flags, the resumed checkpoint nor the transform's
+#: ``defaults`` give one (pixel noise, whose table the CLI does not consult, and transforms that declare
+#: no defaults): ``gsmooth train``'s documented ``--sigma`` default.
+UNDECLARED_SIGMA = 0.25
+
 
 def resolve_training_smoothing(
     transform: str,
@@ -65,7 +70,7 @@ def resolve_training_smoothing(
     elif table is not None and table.noise == noise:
         sigma = table.sigma
     elif table is None:
-        sigma = 0.25
+        sigma = UNDECLARED_SIGMA
     else:
         raise InvalidParameterError(f"expected {names['sigma']} for noise {noise!r} with transform {transform!r}, got none")
     if surrogate is None and saved.get("transform") == transform:
@@ -76,7 +81,7 @@ def resolve_training_smoothing(
         if latent_sigma is None and table is not None:
             latent_sigma = table.latent_sigma
         if latent_sigma is None:
-            latent_sigma = 0.25
+            latent_sigma = UNDECLARED_SIGMA
     else:
         latent_sigma = None
         if transform_cls.kind == "empirical":
