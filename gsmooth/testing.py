@@ -36,6 +36,20 @@ pairs. For example:
     ...     if name.startswith("check_noise_radius"):
     ...         check(noise)   # silent when conformant
 
+Besides forward/sample/radius, three checks cover the capabilities the engine asks a component for
+(:class:`gsmooth.Transform` and :class:`gsmooth.Noise` document them):
+
+- :func:`check_transform_defaults` — ``Transform.defaults`` is None or usable as is: a registered
+  noise valid at its σ, one range pair per :attr:`~gsmooth.Transform.center_dim` (or one pair for
+  all) inside the parameter domain, ``latent_sigma`` only with ``surrogate=True``, ``surrogate=True``
+  only for kind ``empirical``;
+- :func:`check_transform_slice_strategy` — ``slice_strategy()`` is a
+  :class:`gsmooth.interval.SliceStrategy`, and an exact transform with ``composes_additively =
+  False`` overrides it (the default refuses); ``center_dim`` fits ``param_dim``;
+- :func:`check_noise_isotropic_gaussian` — a noise declaring ``isotropic_gaussian = True`` (which
+  the GSmooth surrogate and Gaussian-only composition laws trust) really samples N(0, σ²), has norm
+  ``l2`` and Cohen's radius σΦ⁻¹(p).
+
 Each check raises :class:`AssertionError` naming the component and the property that failed, so it
 reads well under pytest and also works as a plain assertion in a notebook. All randomness is drawn
 from fixed seeds: a check that passes once passes every time.
@@ -730,10 +744,10 @@ def check_noise_isotropic_gaussian(noise) -> None:
     σ = ``sigma``, has ``norm = "l2"``, and ``radius(p) == sigma · Φ⁻¹(p)`` (Cohen et al.). Silent
     for a noise that does not declare it (the default ``False``); ``isotropic_gaussian`` must be a bool.
 
-    What is tested, at ``sigma`` and ``2·sigma`` with fixed seeds: the pooled draws of
-    ``sample((1000, 8))`` follow N(0, σ²) (Kolmogorov–Smirnov, p-value > 1e-4: a Laplace or a
-    uniform noise with the same standard deviation fails by a wide margin); the 8 coordinates are
-    uncorrelated (every sample correlation below 5/√1000); and the radius matches σΦ⁻¹(p) to 1e-9
+    What is tested, at ``sigma`` and ``2·sigma`` with fixed seeds: the 8 coordinates of
+    ``sample((1000, 8))`` are uncorrelated (every sample correlation below 5/√1000); their pooled
+    draws follow N(0, σ²) (Kolmogorov–Smirnov, p-value > 1e-4: a Laplace or a uniform noise with
+    the same standard deviation fails by a wide margin); and the radius matches σΦ⁻¹(p) to 1e-9
     (relative) on a grid of p in [1/2, 1). Anything whose proof needs Gaussian noise (a GSmooth
     surrogate, the contrast law) trusts this declaration, so it is checked, not assumed.
 
@@ -770,6 +784,16 @@ def check_noise_isotropic_gaussian(noise) -> None:
         nz = _with_sigma(noise, noise.sigma * factor)
         sigma = float(nz.sigma)
         z = nz.sample(_ISO_SHAPE, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).double().numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):  # a constant coordinate: NaN, reported below
+            corr = np.corrcoef(z, rowvar=False)
+        off = np.abs(corr[~np.eye(d, dtype=bool)])
+        if not np.all(np.isfinite(off)) or float(off.max()) > 5.0 / math.sqrt(n):
+            raise _fail(
+                owner,
+                f"declares isotropic_gaussian = True, but the coordinates of {nz.describe()} are correlated "
+                f"(largest sample correlation {float(np.nanmax(off)):.3f}, expected below {5.0 / math.sqrt(n):.3f}); "
+                "expected i.i.d. coordinates",
+            )
         result = stats.kstest(z.ravel() / sigma, "norm")
         if not result.pvalue > _KS_MIN_PVALUE:
             raise _fail(
@@ -778,15 +802,6 @@ def check_noise_isotropic_gaussian(noise) -> None:
                 f"with sigma = {sigma:g}: Kolmogorov–Smirnov statistic {result.statistic:.4f}, p-value "
                 f"{result.pvalue:.2e} (expected > {_KS_MIN_PVALUE:g}) on {n * d} fixed-seed draws; expected "
                 "isotropic_gaussian = False for any other law",
-            )
-        corr = np.corrcoef(z, rowvar=False)
-        off = np.abs(corr[~np.eye(d, dtype=bool)])
-        if not np.all(np.isfinite(off)) or float(off.max()) > 5.0 / math.sqrt(n):
-            raise _fail(
-                owner,
-                f"declares isotropic_gaussian = True, but the coordinates of {nz.describe()} are correlated "
-                f"(largest sample correlation {float(np.nanmax(off)):.3f}, expected below {5.0 / math.sqrt(n):.3f}); "
-                "expected i.i.d. coordinates",
             )
         p = np.array([q for q in _P_GRID if q < 1.0])
         got = np.array([_as_float(owner, nz.radius(float(q)), q) for q in p])
@@ -1591,7 +1606,10 @@ def check_noise(noise_or_cls, *, sigma: float | None = None) -> None:
       x + δ, inside the claimed ball. A noise declaring ``l2``/``l1``/``linf`` without ``pdf`` (or
       ``logpdf``) fails ("cannot verify the declared norm without pdf"); ``pdf``/``logpdf`` must act
       elementwise on numpy arrays. This is a falsification test (it can find a false ℓp
-      certificate, not prove one); it takes about 1 s per noise.
+      certificate, not prove one); it takes about 1 s per noise;
+    - ``isotropic_gaussian`` is a bool, and a noise declaring it True is i.i.d. N(0, σ²)
+      (Kolmogorov–Smirnov on pooled fixed-seed draws, uncorrelated coordinates), has ``norm = "l2"``
+      and ``radius(p) == sigma·Φ⁻¹(p)`` (:func:`check_noise_isotropic_gaussian`).
 
     Example:
         >>> import gsmooth
@@ -1639,7 +1657,13 @@ def check_transform(
     - θ = 0 returns ``x`` when ``identity_at_zero`` is declared (read from the instance, so a
       hyper-parameter may switch it off, e.g. ``defocus_blur(alias_sigma=0.5)``);
     - the composition law when ``exact``;
-    - ``lipschitz_factor(x)`` is a finite float ≥ 1, and exactly 1 for ``kind == "exact"``.
+    - ``lipschitz_factor(x)`` is a finite float ≥ 1, and exactly 1 for ``kind == "exact"``;
+    - ``defaults`` is None or a :class:`gsmooth.TransformDefaults` the CLI can use: a registered
+      noise valid at its σ, a range per centre dimension inside the domain, latent σ and surrogate
+      only where they mean something (:func:`check_transform_defaults`);
+    - ``slice_strategy()`` returns a :class:`gsmooth.interval.SliceStrategy`, overridden by an exact
+      transform whose parameters do not add, and ``1 ≤ center_dim ≤ param_dim``
+      (:func:`check_transform_slice_strategy`).
 
     Example:
         >>> import gsmooth
