@@ -36,6 +36,20 @@ pairs. For example:
     ...     if name.startswith("check_noise_radius"):
     ...         check(noise)   # silent when conformant
 
+Besides forward/sample/radius, three checks cover the capabilities the engine asks a component for
+(:class:`gsmooth.Transform` and :class:`gsmooth.Noise` document them):
+
+- :func:`check_transform_defaults` — ``Transform.defaults`` is None or usable as is: a registered
+  noise valid at its σ, one range pair per :attr:`~gsmooth.Transform.center_dim` (or one pair for
+  all) inside the parameter domain, ``latent_sigma`` only with ``surrogate=True``, ``surrogate=True``
+  only for kind ``empirical``;
+- :func:`check_transform_slice_strategy` — ``slice_strategy()`` is a
+  :class:`gsmooth.interval.SliceStrategy`, and an exact transform with ``composes_additively =
+  False`` overrides it (the default refuses); ``center_dim`` fits ``param_dim``;
+- :func:`check_noise_isotropic_gaussian` — a noise declaring ``isotropic_gaussian = True`` (which
+  the GSmooth surrogate and Gaussian-only composition laws trust) really samples N(0, σ²), has norm
+  ``l2`` and Cohen's radius σΦ⁻¹(p).
+
 Each check raises :class:`AssertionError` naming the component and the property that failed, so it
 reads well under pytest and also works as a plain assertion in a notebook. All randomness is drawn
 from fixed seeds: a check that passes once passes every time.
@@ -89,6 +103,7 @@ __all__ = [
     "check_noise_radius_scales_with_sigma",
     "check_noise_radius_within_neyman_pearson",
     "check_noise_declared_norm",
+    "check_noise_isotropic_gaussian",
     "check_transform_class_attributes",
     "check_transform_get_params",
     "check_transform_shapes",
@@ -99,6 +114,8 @@ __all__ = [
     "check_transform_identity_at_zero",
     "check_transform_composition",
     "check_transform_lipschitz_factor",
+    "check_transform_defaults",
+    "check_transform_slice_strategy",
     "falsify",
     "check_certificates",
     "FalsificationReport",
@@ -716,6 +733,88 @@ def check_noise_declared_norm(noise) -> None:
         raise _fail(owner, str(exc)) from None
 
 
+#: The isotropic-Gaussian check (:func:`check_noise_isotropic_gaussian`): draws per coordinate and
+#: coordinates per draw (the pooled 8000 values are tested against N(0, σ²); a Laplace or a uniform
+#: noise of the same standard deviation gives p-values below 1e-15 at this size).
+_ISO_SHAPE = (1000, 8)
+
+
+def check_noise_isotropic_gaussian(noise) -> None:
+    """A noise declaring ``isotropic_gaussian = True`` is i.i.d. N(0, σ²) in every coordinate with
+    σ = ``sigma``, has ``norm = "l2"``, and ``radius(p) == sigma · Φ⁻¹(p)`` (Cohen et al.). Silent
+    for a noise that does not declare it (the default ``False``); ``isotropic_gaussian`` must be a bool.
+
+    What is tested, at ``sigma`` and ``2·sigma`` with fixed seeds: the 8 coordinates of
+    ``sample((1000, 8))`` are uncorrelated (every sample correlation below 5/√1000); their pooled
+    draws follow N(0, σ²) (Kolmogorov–Smirnov, p-value > 1e-4: a Laplace or a uniform noise with
+    the same standard deviation fails by a wide margin); and the radius matches σΦ⁻¹(p) to 1e-9
+    (relative) on a grid of p in [1/2, 1). Anything whose proof needs Gaussian noise (a GSmooth
+    surrogate, the contrast law) trusts this declaration, so it is checked, not assumed.
+
+    Args:
+        noise: a :class:`gsmooth.Noise` instance or subclass.
+
+    Raises:
+        AssertionError: naming the component and the property.
+
+    Example:
+        >>> import gsmooth
+        >>> from gsmooth.testing import check_noise_isotropic_gaussian
+        >>> check_noise_isotropic_gaussian(gsmooth.noise("gaussian", sigma=0.25))   # silent when conformant
+        >>> check_noise_isotropic_gaussian(gsmooth.noise("laplace", sigma=0.25))    # does not declare it: silent
+    """
+    from scipy import stats
+
+    noise, owner = _noise_owner(noise)
+    flag = getattr(type(noise), "isotropic_gaussian", None)
+    if not isinstance(flag, bool):
+        raise _fail(owner, f"expected class attribute `isotropic_gaussian` to be a bool, got {flag!r}")
+    if not flag:
+        return
+    if type(noise).norm != "l2":
+        raise _fail(
+            owner,
+            f"declares isotropic_gaussian = True, so its radius sigma·Φ⁻¹(p) is an l2 radius; expected norm 'l2', "
+            f"got {type(noise).norm!r}",
+        )
+    if noise.one_sided:
+        raise _fail(owner, "declares isotropic_gaussian = True but also one_sided = True; expected a two-sided N(0, sigma²)")
+    n, d = _ISO_SHAPE
+    for factor, seed in ((1.0, 31), (2.0, 32)):
+        nz = _with_sigma(noise, noise.sigma * factor)
+        sigma = float(nz.sigma)
+        z = nz.sample(_ISO_SHAPE, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).double().numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):  # a constant coordinate: NaN, reported below
+            corr = np.corrcoef(z, rowvar=False)
+        off = np.abs(corr[~np.eye(d, dtype=bool)])
+        if not np.all(np.isfinite(off)) or float(off.max()) > 5.0 / math.sqrt(n):
+            raise _fail(
+                owner,
+                f"declares isotropic_gaussian = True, but the coordinates of {nz.describe()} are correlated "
+                f"(largest sample correlation {float(np.nanmax(off)):.3f}, expected below {5.0 / math.sqrt(n):.3f}); "
+                "expected i.i.d. coordinates",
+            )
+        result = stats.kstest(z.ravel() / sigma, "norm")
+        if not result.pvalue > _KS_MIN_PVALUE:
+            raise _fail(
+                owner,
+                f"declares isotropic_gaussian = True, but the draws of {nz.describe()} do not follow N(0, sigma²) "
+                f"with sigma = {sigma:g}: Kolmogorov–Smirnov statistic {result.statistic:.4f}, p-value "
+                f"{result.pvalue:.2e} (expected > {_KS_MIN_PVALUE:g}) on {n * d} fixed-seed draws; expected "
+                "isotropic_gaussian = False for any other law",
+            )
+        p = np.array([q for q in _P_GRID if q < 1.0])
+        got = np.array([_as_float(owner, nz.radius(float(q)), q) for q in p])
+        want = sigma * stats.norm.ppf(p)
+        if not np.allclose(got, want, rtol=1e-9, atol=1e-12 * max(1.0, sigma)):
+            i = int(np.argmax(np.abs(got - want)))
+            raise _fail(
+                owner,
+                f"declares isotropic_gaussian = True; expected radius(p) == sigma·Φ⁻¹(p) (Cohen et al.), got "
+                f"radius({p[i]}) = {got[i]!r} at sigma = {sigma:g}, expected {want[i]!r}",
+            )
+
+
 # ---------------------------------------------------------------------------------------------
 # transforms: one public check per property
 # ---------------------------------------------------------------------------------------------
@@ -1125,6 +1224,196 @@ def check_transform_lipschitz_factor(
         t.to("cpu")
 
 
+def _own_plugin_noise(cls: type, name: str):
+    """The noise class called ``name`` that the plugin defining ``cls`` provides (its module's or
+    its top-level package's ``register_noises()``), or None: a plugin tested from its source tree,
+    before its entry point is installed, has its own noise unregistered."""
+    import sys
+
+    seen = set()
+    for modname in (cls.__module__, cls.__module__.split(".")[0]):
+        module = sys.modules.get(modname)
+        hook = getattr(module, "register_noises", None)
+        if module is None or modname in seen or not callable(hook):
+            continue
+        seen.add(modname)
+        try:
+            provided = list(hook() or ())
+        except Exception:  # noqa: BLE001 - a broken hook is the registry's error to report
+            continue
+        for noise_cls in provided:
+            if isinstance(noise_cls, type) and issubclass(noise_cls, Noise) and getattr(noise_cls, "name", None) == name:
+                return noise_cls
+    return None
+
+
+def check_transform_defaults(transform) -> None:
+    """The class attribute ``defaults`` is ``None`` or a :class:`gsmooth.TransformDefaults` the CLI
+    can use as is (``gsmooth certify --transform NAME --range`` without values, ``gsmooth train
+    --transform NAME``).
+
+    Checked (the rules the built-ins' defaults follow):
+
+    - ``noise`` is a registered noise and ``noise(sigma=sigma)`` can be built;
+    - additive pixel noise (``param_dim is None``): no ``range`` (there is no parameter), and a
+      noise whose radius is an ``l2``/``l1``/``linf`` radius (not ``param``);
+    - a parameter transform's ``range``: one ``(lo, hi)`` with lo < hi per centre dimension
+      (:attr:`~gsmooth.Transform.center_dim`; a single pair stands for all of them, as the CLI's
+      :func:`gsmooth.core.ranges.parse_range` broadcasts it), inside :meth:`~gsmooth.Transform.domain`
+      (and inside the domain of :meth:`~gsmooth.Transform.true_transform_module` when that is
+      another transform), or ``None``;
+    - ``slices`` ≥ 1; ``latent_sigma`` only with ``surrogate=True``; ``surrogate=True`` only for a
+      transform of kind ``empirical`` (the raw transform gives no guarantee, a GSmooth surrogate does).
+
+    Args:
+        transform: a :class:`gsmooth.Transform` instance, or a subclass (built with default arguments).
+
+    Raises:
+        AssertionError: naming the component and the property.
+
+    Example:
+        >>> import gsmooth
+        >>> from gsmooth.testing import check_transform_defaults
+        >>> check_transform_defaults(gsmooth.transform("translation"))   # silent when conformant
+    """
+    from .core.defaults import defaults_of  # refuses a `defaults` that is not a TransformDefaults
+    from .core.ranges import format_range, parse_range
+    from .errors import GsmoothError
+    from .plugin.registry import get_registry
+
+    t, owner = _transform_owner(transform)
+    cls = type(t)
+    try:
+        d = defaults_of(cls)
+    except GsmoothError as exc:
+        raise _fail(owner, str(exc)) from None
+    if d is None:
+        return
+    try:
+        noise_cls = get_registry().noise_class(d.noise)
+    except GsmoothError as exc:
+        noise_cls = _own_plugin_noise(cls, d.noise)
+        if noise_cls is None:
+            raise _fail(
+                owner, f"defaults.noise expected a registered noise name (or one its own plugin's register_noises() "
+                f"returns), got {d.noise!r} ({exc})",
+            ) from None
+    try:
+        noise = noise_cls(sigma=d.sigma)
+    except Exception as exc:  # noqa: BLE001 - reported as a conformance failure
+        raise _fail(
+            owner, f"defaults.sigma expected a valid sigma for noise {d.noise!r}, got {d.sigma!r} ({noise_cls.__name__} raised {exc!r})"
+        ) from exc
+    if isinstance(d.slices, bool) or not isinstance(d.slices, int) or d.slices < 1:
+        raise _fail(owner, f"defaults.slices expected an integer >= 1, got {d.slices!r}")
+    if t.param_dim is None:
+        if d.range is not None:
+            raise _fail(
+                owner, f"additive pixel noise (param_dim None) has no parameter range; expected defaults.range None, "
+                f"got {format_range(d.range)!r}",
+            )
+        if type(noise).norm not in _NORM_ORD:
+            raise _fail(
+                owner, f"additive pixel noise needs an l2/l1/linf radius; expected defaults.noise with such a norm, got "
+                f"{d.noise!r} (norm {type(noise).norm!r})",
+            )
+    elif d.range is not None:
+        cd = t.center_dim
+        try:
+            pairs = parse_range(list(d.range), cd, what=f"{owner}: defaults.range")
+        except GsmoothError as exc:
+            raise _fail(
+                owner, f"defaults.range expected one (lo, hi) per centre dimension (center_dim = {cd}) or a single pair, "
+                f"got {format_range(d.range)!r} ({exc})",
+            ) from None
+        true = t.true_transform_module()
+        domains = [("domain()", t.domain())]
+        if true is not t and isinstance(true, Transform) and true.param_dim is not None:
+            domains.append((f"the true transform {getattr(true, 'name', type(true).__name__)!r}'s domain()", true.domain()))
+        for j, (lo, hi) in enumerate(pairs):
+            if not lo < hi:
+                raise _fail(owner, f"defaults.range expected lo < hi for parameter {j}, got {lo:g}:{hi:g}")
+            for label, domain in domains:
+                if domain is None or j >= len(domain):
+                    continue
+                dlo, dhi = domain[j]
+                if not dlo <= lo < hi <= dhi:
+                    raise _fail(
+                        owner, f"defaults.range expected inside {label} [{dlo:g}, {dhi:g}] for parameter {j}, got "
+                        f"{lo:g}:{hi:g} (the range is certified as is: a parameter outside the domain would be clamped)",
+                    )
+    if d.latent_sigma is not None and not d.surrogate:
+        raise _fail(
+            owner, f"defaults.latent_sigma is the surrogate's latent noise; expected it only with surrogate=True, got "
+            f"latent_sigma={d.latent_sigma!r} with surrogate=False",
+        )
+    if d.surrogate and cls.kind != "empirical":
+        raise _fail(
+            owner, f"defaults.surrogate=True certifies the transform through a GSmooth surrogate; expected it only for "
+            f"kind 'empirical', got kind {cls.kind!r}",
+        )
+
+
+def check_transform_slice_strategy(transform) -> None:
+    """``slice_strategy()`` returns a :class:`gsmooth.interval.SliceStrategy` (``centering``
+    ``"parameter"`` or ``"image"``), and ``center_dim`` fits ``param_dim``.
+
+    A transform of kind ``exact`` that declares ``composes_additively = False`` must override
+    ``slice_strategy()`` to certify its own composition law: the default then returns a strategy
+    that refuses every interval certificate. Exempt: additive pixel noise (``param_dim is None``),
+    which has no interval certificate (intervals are over a transformation parameter), and a
+    transform whose own ``slice_strategy()`` refuses on purpose (an override is a statement).
+
+    ``center_dim`` is ``None`` for additive pixel noise, else an int with 1 ≤ ``center_dim`` ≤
+    ``param_dim`` (a GSmooth surrogate's θ carries latent coordinates that are never centred).
+
+    Args:
+        transform: a :class:`gsmooth.Transform` instance, or a subclass (built with default arguments).
+
+    Raises:
+        AssertionError: naming the component and the property.
+
+    Example:
+        >>> import gsmooth
+        >>> from gsmooth.testing import check_transform_slice_strategy
+        >>> check_transform_slice_strategy(gsmooth.transform("contrast"))   # silent when conformant
+    """
+    from .interval.strategy import SliceStrategy
+
+    t, owner = _transform_owner(transform)
+    cls = type(t)
+    additive = getattr(t, "composes_additively", True)
+    if not isinstance(additive, bool):
+        raise _fail(owner, f"expected `composes_additively` to be a bool, got {additive!r}")
+    try:
+        strategy = t.slice_strategy()
+    except Exception as exc:  # noqa: BLE001 - reported as a conformance failure
+        raise _fail(owner, f"slice_strategy() raised {exc!r}; expected a gsmooth.interval.SliceStrategy") from exc
+    if not isinstance(strategy, SliceStrategy):
+        raise _fail(owner, f"slice_strategy() expected a gsmooth.interval.SliceStrategy, got {type(strategy).__name__}")
+    if strategy.centering not in ("parameter", "image"):
+        raise _fail(
+            owner, f"slice_strategy().centering expected 'parameter' or 'image', got {strategy.centering!r}"
+        )
+    if (
+        cls.kind == "exact" and t.param_dim is not None and not additive
+        and getattr(cls, "slice_strategy", None) is Transform.slice_strategy
+    ):
+        raise _fail(
+            owner,
+            f"declares composes_additively = False (law {getattr(cls, 'composition', None)!r}) but does not override "
+            "slice_strategy(): the default refuses every interval certificate; expected slice_strategy() to return a "
+            "gsmooth.interval.SliceStrategy certifying its composition law (see gsmooth.interval.strategy), got the default",
+        )
+    cd = t.center_dim
+    if t.param_dim is None:
+        if cd is not None:
+            raise _fail(owner, f"additive pixel noise (param_dim None) has no centre; expected center_dim None, got {cd!r}")
+        return
+    if isinstance(cd, bool) or not isinstance(cd, int) or not 1 <= cd <= int(t.param_dim):
+        raise _fail(owner, f"expected center_dim an int with 1 <= center_dim <= param_dim = {t.param_dim}, got {cd!r}")
+
+
 # ---------------------------------------------------------------------------------------------
 # all checks of a component, and the pytest decorator
 # ---------------------------------------------------------------------------------------------
@@ -1144,6 +1433,7 @@ NOISE_CHECKS: tuple[Callable[..., None], ...] = (
     check_noise_radius_scales_with_sigma,
     check_noise_radius_within_neyman_pearson,
     check_noise_declared_norm,
+    check_noise_isotropic_gaussian,
 )
 
 #: The transform checks, in the order :func:`check_transform` runs them.
@@ -1158,6 +1448,8 @@ TRANSFORM_CHECKS: tuple[Callable[..., None], ...] = (
     check_transform_identity_at_zero,
     check_transform_composition,
     check_transform_lipschitz_factor,
+    check_transform_defaults,
+    check_transform_slice_strategy,
 )
 
 _TRANSFORM_OPTIONS = ("image_shape", "exact", "theta_range", "input_levels")
@@ -1312,7 +1604,10 @@ def check_noise(noise_or_cls, *, sigma: float | None = None) -> None:
       x + δ, inside the claimed ball. A noise declaring ``l2``/``l1``/``linf`` without ``pdf`` (or
       ``logpdf``) fails ("cannot verify the declared norm without pdf"); ``pdf``/``logpdf`` must act
       elementwise on numpy arrays. This is a falsification test (it can find a false ℓp
-      certificate, not prove one); it takes about 1 s per noise.
+      certificate, not prove one); it takes about 1 s per noise;
+    - ``isotropic_gaussian`` is a bool, and a noise declaring it True is i.i.d. N(0, σ²)
+      (Kolmogorov–Smirnov on pooled fixed-seed draws, uncorrelated coordinates), has ``norm = "l2"``
+      and ``radius(p) == sigma·Φ⁻¹(p)`` (:func:`check_noise_isotropic_gaussian`).
 
     Example:
         >>> import gsmooth
@@ -1360,7 +1655,13 @@ def check_transform(
     - θ = 0 returns ``x`` when ``identity_at_zero`` is declared (read from the instance, so a
       hyper-parameter may switch it off, e.g. ``defocus_blur(alias_sigma=0.5)``);
     - the composition law when ``exact``;
-    - ``lipschitz_factor(x)`` is a finite float ≥ 1, and exactly 1 for ``kind == "exact"``.
+    - ``lipschitz_factor(x)`` is a finite float ≥ 1, and exactly 1 for ``kind == "exact"``;
+    - ``defaults`` is None or a :class:`gsmooth.TransformDefaults` the CLI can use: a registered
+      noise valid at its σ, a range per centre dimension inside the domain, latent σ and surrogate
+      only where they mean something (:func:`check_transform_defaults`);
+    - ``slice_strategy()`` returns a :class:`gsmooth.interval.SliceStrategy`, overridden by an exact
+      transform whose parameters do not add, and ``1 ≤ center_dim ≤ param_dim``
+      (:func:`check_transform_slice_strategy`).
 
     Example:
         >>> import gsmooth

@@ -25,6 +25,7 @@ from gsmooth.core.defaults import DEFAULT_SLICES, TransformDefaults, defaults_of
 from gsmooth.errors import InvalidParameterError, PluginError, UnknownComponentError
 from gsmooth.io.checkpoints import load_checkpoint
 from gsmooth.plugin.registry import DEFAULT_PLUGINS, Registry, get_registry, reset_registry
+from gsmooth.testing import check_transform_defaults
 from toy_models import fashion_mnist_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,16 +58,15 @@ def test_the_old_tables_are_gone():
 
 @pytest.mark.parametrize("cls", [c for c in BUILTIN if c.defaults is not None], ids=lambda c: c.name)
 def test_builtin_defaults_are_consistent_with_the_class(cls):
+    # the public rules (a registered noise valid at σ, a range per centre dimension inside the domain,
+    # latent σ only with surrogate=True, surrogate=True only for kind empirical) …
+    check_transform_defaults(cls)
+    # … and the built-ins' stricter ones: a source, a range for every parameter transform (written out,
+    # not broadcast), surrogate-backed exactly when the raw transform gives no guarantee, with σ_ξ
     d = cls.defaults
     assert isinstance(d, TransformDefaults) and d.source
-    noise = get_registry().noise_class(d.noise)(sigma=d.sigma)  # a registered noise, valid at that σ
-    if cls.param_dim is None:
-        assert d.range is None and noise.norm != "param"
-        return
-    assert d.range is not None and len(d.range) == cls.param_dim
-    for (lo, hi), (dlo, dhi) in zip(d.range, cls().domain()):
-        assert dlo <= lo < hi <= dhi  # the default range stays inside the parameter domain
-    # surrogate-backed exactly when the raw transform gives no guarantee; they carry σ_ξ
+    if cls.param_dim is not None:
+        assert d.range is not None and len(d.range) == cls.param_dim
     assert d.surrogate == (cls.kind == "empirical") == (d.latent_sigma is not None)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -424,3 +425,248 @@ def test_parametrize_with_checks_makes_one_test_per_component_and_check():
 @gt.parametrize_with_checks([GoodNoise(sigma=2.0), (Scale(), {"exact": False})])
 def test_parametrize_with_checks_in_use(component, check):
     check(component)
+
+
+# -- the contract's capabilities: defaults, slice strategy, isotropic Gaussian noise -----------------------------
+import gsmooth_plugins.noises  # noqa: E402
+import gsmooth_plugins.transforms  # noqa: E402
+from gsmooth_example import BrightnessShift, Gain  # noqa: E402
+
+BUILTIN_NOISES = gsmooth_plugins.noises.register_noises()
+BUILTIN_TRANSFORMS = gsmooth_plugins.transforms.register_transforms()
+CAPABILITY_CHECKS = (gt.check_transform_defaults, gt.check_transform_slice_strategy)
+
+
+def _untrained_surrogate():
+    from gsmooth.surrogate.model import SurrogateModel
+    from gsmooth.surrogate.transform import SurrogateTransform
+
+    torch.manual_seed(0)
+    net = SurrogateModel(input_shape=(1, 8, 8), param_dim=1, width=8, encoder_width=4)
+    net.transform_name, net.param_range = "rotational_blur", ((0.0, 10.0),)
+    return SurrogateTransform(surrogate=net, grid=5)
+
+
+@pytest.mark.parametrize("cls", [*BUILTIN_TRANSFORMS, BrightnessShift, Gain], ids=lambda c: c.name)
+def test_capability_checks_pass_on_every_builtin_and_example_transform(cls):
+    for check in CAPABILITY_CHECKS:
+        check(cls)
+    names = [name for _, name in gt.transform_checks(cls)]
+    assert {c.__name__ for c in CAPABILITY_CHECKS} <= set(names)  # check_transform runs them
+
+
+def test_capability_checks_pass_on_a_surrogate():
+    st = _untrained_surrogate()
+    assert st.center_dim == 1 < st.param_dim  # the latent ξ is never centred
+    for check in CAPABILITY_CHECKS:
+        check(st)
+
+
+@pytest.mark.parametrize("cls", [*BUILTIN_NOISES, TriangularNoise], ids=lambda c: c.name)
+def test_isotropic_gaussian_check_passes_on_every_builtin_and_example_noise(cls):
+    gt.check_noise_isotropic_gaussian(cls)
+    assert "check_noise_isotropic_gaussian" in [name for _, name in gt.noise_checks(cls)]
+
+
+def test_the_gaussian_noise_declares_it_and_is_checked():
+    assert GaussianNoise.isotropic_gaussian is True and LaplaceNoise.isotropic_gaussian is False
+    for sigma in (0.12, 3.0):
+        gt.check_noise_isotropic_gaussian(GaussianNoise(sigma=sigma))
+
+
+# lookalikes: the same standard deviation as N(0, σ²), another law, declaring isotropic_gaussian
+class LaplaceLookalike(LaplaceNoise):
+    """Laplace with scale σ/√2 (standard deviation σ), claiming to be N(0, σ²) with Cohen's radius."""
+
+    name = "t_laplace_gaussian"
+    norm = "l2"
+    isotropic_gaussian = True
+
+    def sample(self, shape, *, generator, device=None, dtype=torch.float32):
+        return super().sample(shape, generator=generator, device=device, dtype=dtype) / np.sqrt(2.0)
+
+    def radius(self, p_lower):
+        return GaussianNoise(sigma=self.sigma).radius(p_lower)
+
+
+class UniformLookalike(UniformNoise):
+    """Uniform on [−√3σ, √3σ] (standard deviation σ), claiming to be N(0, σ²)."""
+
+    name = "t_uniform_gaussian"
+    norm = "l2"
+    isotropic_gaussian = True
+
+    def sample(self, shape, *, generator, device=None, dtype=torch.float32):
+        return super().sample(shape, generator=generator, device=device, dtype=dtype) * np.sqrt(3.0)
+
+    def radius(self, p_lower):
+        return GaussianNoise(sigma=self.sigma).radius(p_lower)
+
+
+class SharedDraw(GaussianNoise):
+    """N(0, σ²) per coordinate, but one draw repeated across every coordinate (not isotropic)."""
+
+    name = "t_shared_gaussian"
+
+    def sample(self, shape, *, generator, device=None, dtype=torch.float32):
+        one = super().sample((*shape[:-1], 1), generator=generator, device=device, dtype=dtype)
+        return one.expand(shape).clone()
+
+
+class GaussianAsL1(GaussianNoise):
+    name = "t_gaussian_l1"
+    norm = "l1"
+
+
+class GaussianWrongRadius(GaussianNoise):
+    name = "t_gaussian_radius"
+
+    def radius(self, p_lower):
+        return self._out(1.05 * np.asarray(super().radius(p_lower)))
+
+
+class GaussianFlagNotBool(GaussianNoise):
+    name = "t_gaussian_flag"
+    isotropic_gaussian = 1
+
+
+@pytest.mark.parametrize(
+    "cls, match",
+    [
+        (LaplaceLookalike, r"do not follow N\(0, sigma²\).*Kolmogorov"),
+        (UniformLookalike, r"do not follow N\(0, sigma²\).*Kolmogorov"),
+        (SharedDraw, "coordinates .* are correlated"),
+        (GaussianAsL1, "expected norm 'l2', got 'l1'"),
+        (GaussianWrongRadius, r"expected radius\(p\) == sigma·Φ⁻¹\(p\)"),
+        (GaussianFlagNotBool, "`isotropic_gaussian` to be a bool, got 1"),
+    ],
+)
+def test_a_false_isotropic_gaussian_declaration_fails(cls, match):
+    with pytest.raises(AssertionError, match=match) as info:
+        gt.check_noise_isotropic_gaussian(cls)
+    assert str(info.value).startswith(f"{cls.__name__}(name={cls.name!r})")
+    if cls is GaussianFlagNotBool:  # conformant otherwise: check_noise fails on this check
+        with pytest.raises(AssertionError, match=match):
+            check_noise(cls)
+
+
+# transforms with broken capabilities
+class WithDefaults(Shift):
+    name = "t_shift_defaults"
+    param_domain = ((-1.0, 1.0),)
+    defaults = gsmooth.TransformDefaults(noise="gaussian", sigma=0.1, range=((-0.5, 0.5),), slices=4, source="test")
+
+
+def _with(defaults, base=WithDefaults, **attrs):
+    return type("Broken", (base,), {"defaults": defaults, **attrs})
+
+
+def test_good_defaults_pass_and_a_single_pair_is_broadcast():
+    gt.check_transform_defaults(WithDefaults)
+    gt.check_transform_defaults(_with(None))
+    two = type("Shift2", (WithDefaults,), {"param_dim": 2, "param_domain": ((-1.0, 1.0), (0.0, 2.0))})
+    gt.check_transform_defaults(_with(gsmooth.TransformDefaults("gaussian", 0.1, ((-0.5, 0.5), (0.5, 1.5))), two))
+    gt.check_transform_defaults(_with(gsmooth.TransformDefaults("gaussian", 0.1, ((0.2, 0.8),)), two))  # as --range 0.2:0.8
+
+
+@pytest.mark.parametrize(
+    "defaults, attrs, match",
+    [
+        (gsmooth.TransformDefaults("gaussian", 0.1, ((-0.5, 1.5),)), {},
+         r"defaults.range expected inside domain\(\) \[-1, 1\] for parameter 0, got -0.5:1.5"),
+        (gsmooth.TransformDefaults("gaussian", 0.1, ((-0.5, 0.5), (0.0, 0.1))), {},
+         r"one \(lo, hi\) per centre dimension \(center_dim = 1\)"),
+        (gsmooth.TransformDefaults("gausian", 0.1), {}, "defaults.noise expected a registered noise name.*gausian"),
+        (gsmooth.TransformDefaults("folded_gaussian", 0.1), {"param_dim": None},
+         "additive pixel noise needs an l2/l1/linf radius"),
+        (gsmooth.TransformDefaults("gaussian", 0.1, ((-0.5, 0.5),)), {"param_dim": None},
+         "expected defaults.range None"),
+        (gsmooth.TransformDefaults("gaussian", 0.1, latent_sigma=0.25), {},
+         "expected it only with surrogate=True, got latent_sigma=0.25 with surrogate=False"),
+        (gsmooth.TransformDefaults("gaussian", 0.1, surrogate=True), {},
+         "expected it only for kind 'empirical', got kind 'exact'"),
+        ({"noise": "gaussian", "sigma": 0.1}, {}, "gsmooth.TransformDefaults or None, got dict"),
+    ],
+)
+def test_broken_defaults_fail(defaults, attrs, match):
+    cls = _with(defaults, **attrs)
+    with pytest.raises(AssertionError, match=match) as info:
+        gt.check_transform_defaults(cls)
+    assert str(info.value).startswith("Broken(name='t_shift_defaults')")
+
+
+def test_defaults_whose_sigma_the_noise_refuses_fail():
+    forged = gsmooth.TransformDefaults("gaussian", 0.1)
+    object.__setattr__(forged, "sigma", -1.0)  # past TransformDefaults' own validation
+    with pytest.raises(AssertionError, match=r"defaults.sigma expected a valid sigma for noise 'gaussian', got -1.0"):
+        gt.check_transform_defaults(_with(forged))
+
+
+def test_a_surrogate_backed_empirical_transform_passes_and_its_range_stays_in_the_domain():
+    ok = gsmooth.TransformDefaults("gaussian", 2.5, ((0.0, 10.0),), latent_sigma=0.25, surrogate=True)
+    gt.check_transform_defaults(_with(ok, kind="empirical", param_domain=((0.0, math.inf),)))
+    out = gsmooth.TransformDefaults("gaussian", 2.5, ((-1.0, 10.0),), latent_sigma=0.25, surrogate=True)
+    with pytest.raises(AssertionError, match=r"inside domain\(\) \[0, inf\]"):
+        gt.check_transform_defaults(_with(out, kind="empirical", param_domain=((0.0, math.inf),)))
+
+
+class NoLaw(Scale):
+    """x·(1 + θ): exact, declares that its parameters do not add, but supplies no slice strategy."""
+
+    name = "t_no_law"
+    composes_additively = False
+    composition = "product"
+
+
+class WithLaw(NoLaw):
+    def slice_strategy(self):
+        return Gain().slice_strategy()  # stands for a strategy certifying its law
+
+
+class StrategyNotAStrategy(Shift):
+    def slice_strategy(self):
+        return "additive"
+
+
+class BadCentering(Shift):
+    def slice_strategy(self):
+        return type("Odd", (gsmooth.interval.AdditiveComposition,), {"centering": "pixel"})()
+
+
+class CenterTooLarge(Shift):
+    @property
+    def center_dim(self):
+        return 2
+
+
+class CenterForPixelNoise(Shift):
+    param_dim = None
+
+    @property
+    def center_dim(self):
+        return 1
+
+
+def test_slice_strategy_check_accepts_overrides_and_pixel_noise():
+    gt.check_transform_slice_strategy(WithLaw)
+    gt.check_transform_slice_strategy(type("EmpiricalNoLaw", (NoLaw,), {"kind": "empirical"}))  # no interval anyway
+    gt.check_transform_slice_strategy(gsmooth.transform("quantized_additive"))  # pixel noise: no interval certificate
+    assert type(gsmooth.transform("quantized_additive")).composes_additively is False
+
+
+@pytest.mark.parametrize(
+    "cls, match",
+    [
+        (NoLaw, r"declares composes_additively = False \(law 'product'\) but does not override slice_strategy\(\)"),
+        (StrategyNotAStrategy, "slice_strategy\\(\\) expected a gsmooth.interval.SliceStrategy, got str"),
+        (BadCentering, "centering expected 'parameter' or 'image', got 'pixel'"),
+        (CenterTooLarge, "expected center_dim an int with 1 <= center_dim <= param_dim = 1, got 2"),
+        (CenterForPixelNoise, "expected center_dim None, got 1"),
+    ],
+)
+def test_broken_slice_strategy_fails(cls, match):
+    with pytest.raises(AssertionError, match=match):
+        gt.check_transform_slice_strategy(cls)
+    if cls is NoLaw:
+        with pytest.raises(AssertionError, match="does not override slice_strategy"):
+            check_transform(cls, exact=False)  # check_transform runs it
