@@ -12,15 +12,22 @@ same byte for byte whoever runs it.
 Messages name the configuration's fields (``start``, ``range``…); the CLI passes ``names=`` (its
 flags, ``--start``, ``--range``…), as :meth:`gsmooth.run.SmootherSetup.load` takes for the overrides.
 
-Example (the embedded model on 4 of the test images shipped in the package)::
+Example:
+    The embedded model on 2 of the test images shipped in the package (rows in ``out``, its
+    configuration in ``out + ".json"``; the same call again resumes, here with nothing left to do):
 
-    from gsmooth.embedded import SAMPLE_DATASET, embedded_default
-    from gsmooth.run import CertifyConfig, certify
-
-    config = CertifyConfig(model=str(embedded_default("additive").model_path), dataset=SAMPLE_DATASET,
-                           out="fm.tsv", n0=100, n=1000, max=4, progress=False)
-    result = certify(config)             # rows in fm.tsv (configuration in fm.tsv.json); run again: resumes
-    result.results().radius              # this run's rows (gsmooth.io.results.Results)
+    >>> import os, tempfile
+    >>> from gsmooth.embedded import SAMPLE_DATASET, embedded_default
+    >>> from gsmooth.run import CertifyConfig, certify
+    >>> out = os.path.join(tempfile.mkdtemp(), "fm.tsv")
+    >>> config = CertifyConfig(model=embedded_default("additive").model_path, dataset=SAMPLE_DATASET,
+    ...                        out=out, n0=20, n=100, max=2, progress=False)
+    >>> result = certify(config)
+    >>> result.indices, result.results().label.tolist()
+    ([0, 1], [9, 2])
+    >>> certify(config, log=print).indices
+    resuming ...fm.tsv: 2 rows present, 0 to go
+    [0, 1]
 """
 
 from __future__ import annotations
