@@ -119,4 +119,10 @@ def test_bad_runs_get_typed_errors_naming_fields_or_flags(tmp_path):
         run.predict(run.PredictConfig(**SMALL, input=str(tmp_path), out=out))
     with pytest.raises(InvalidParameterError, match="expected a CertifyConfig, got PredictConfig"):
         run.certify(run.PredictConfig(**SMALL, out=out))
+    rb = run.SmootherSetup.load(str(embedded_default("rotational_blur").model_path), dataset=SAMPLE_DATASET)
+    with pytest.raises(InvalidParameterError, match="setup expected the checkpoint of config.model"):
+        run.certify(run.CertifyConfig(**SMALL, n0=20, out=out), setup=rb)  # the sidecar would name another model
+    with pytest.raises(InvalidParameterError, match="setup expected the dataset of config.dataset"):
+        run.certify(run.CertifyConfig(**{**SMALL, "dataset": "fashion-mnist"}, n0=20, out=out),
+                    setup=run.SmootherSetup.load(ADDITIVE, dataset=SAMPLE_DATASET))
     assert not (tmp_path / "x.tsv").exists()

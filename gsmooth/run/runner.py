@@ -295,8 +295,22 @@ def write_rows(
 
 
 def _load(config: RunConfig, setup, names, warn) -> SmootherSetup:
-    """``setup``, or the configuration's smoother (:meth:`SmootherSetup.load`)."""
+    """``setup``, or the configuration's smoother (:meth:`SmootherSetup.load`). A given ``setup`` must
+    be of the configuration's checkpoint and dataset: the sidecar records them, and a results file
+    must never describe rows computed by another model."""
     if setup is not None:
+        from ..io.checkpoints import file_sha256
+        from ..io.output_files import same_file
+
+        ckpt = setup.checkpoint.path
+        if not same_file(ckpt, config.model) and file_sha256(ckpt) != file_sha256(config.model):
+            raise InvalidParameterError(
+                f"setup expected the checkpoint of config.model ({os.fspath(config.model)}), got one of {os.fspath(ckpt)}"
+            )
+        if config.dataset is not None and config.dataset != setup.dataset_name:
+            raise InvalidParameterError(
+                f"setup expected the dataset of config.dataset ({config.dataset!r}), got {setup.dataset_name!r}"
+            )
         return setup
     from ..validation import check_device
 
