@@ -77,3 +77,24 @@ def test_architecture_dataset_command_plugin_example_works(capsys):
         assert main(["hello", "--who", "readme"]) == 0 and capsys.readouterr().out == "hello, readme\n"
     finally:
         registry.reset_registry(saved)
+
+
+def test_python_api_whole_run_example_runs(tmp_path, monkeypatch):
+    """The README's certify job from Python writes the rows `gsmooth certify` writes, and resumes."""
+    from gsmooth.cli import main
+    from gsmooth.io.results import read_results
+
+    text = README.read_text()
+    start = text.index("A whole `gsmooth certify` job from Python")
+    block = re.search(r"```python\n(.*?)```", text[start:], flags=re.S).group(1)
+    assert "certify(config)" in block
+    block = block.replace("n=10_000, max=20", "n=100, max=2")  # the same call, fewer samples for the test
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(block, namespace)
+    assert namespace["result"].indices == [0, 1] and len(read_results("fm.tsv")) == 2
+    assert main(["certify", "--dataset", "fashion-mnist-sample", "--n0", "100", "--n", "100", "--max", "2",
+                 "--no-progress", "--out", "cli.tsv"]) == 0
+    assert read_results("fm.tsv").radius.tolist() == read_results("cli.tsv").radius.tolist()
+    exec(block, namespace)  # again: resumed, nothing recomputed
+    assert (tmp_path / "fm.tsv").read_text().count("\n") == 3

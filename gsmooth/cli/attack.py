@@ -9,22 +9,20 @@ and the empirical robust accuracy of both — an upper bound to set against ``gs
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
-from ..evaluation.attack import attack
-from ..errors import InvalidParameterError
-from ..core.ranges import format_range
 from ..io.results import read_results
-from .certify import resolve_range
+from ..run import runner
+from ..run.runner import _theta  # noqa: F401  (re-exported: moved into the library)
+from .certify import resolve_range  # noqa: F401  (re-exported)
 from .common import (
+    CLI_NAMES,
     HelpFormatter,
     add_model_args,
     batch_int,
     seed_int,
     add_smoothing_args,
-    file_sha256,
     nonneg_int,
     parse_range_arg,
     positive_int,
@@ -32,30 +30,11 @@ from .common import (
     results_interrupted,
     run_config_fields,
     setup_smoother,
-    write_rows,
 )
 from ..run.config import AttackConfig
 
-COLUMNS = [
-    "base_correct",  # the base model kept the label at every alpha tried
-    "smoothed_correct",  # the smoothed classifier's majority was the label at every alpha evaluated
-    "base_prediction",  # base class at worst_theta
-    "worst_theta",  # base model's worst alpha (comma-separated per parameter)
-    "worst_theta_smoothed",  # smoothed classifier's worst alpha
-    "smoothed_vote",  # fraction of votes for the label there
-    "base_loss",
-    "smoothed_loss",
-    "tried",
-    "evaluated",
-    "differentiable",
-    "transform",
-    "kind",
-    "range",
-    "grid",
-    "steps",
-    "eot",
-    "n",
-]
+#: The columns of the rows (:data:`gsmooth.run.runner.ATTACK_COLUMNS`).
+COLUMNS = runner.ATTACK_COLUMNS
 
 
 def add_parser(sub) -> None:
@@ -96,10 +75,6 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _theta(t) -> str:
-    return ",".join(f"{v:.6g}" for v in t)
-
-
 #: After Ctrl-C / SIGTERM (see :func:`gsmooth.cli.interrupted_message`).
 interrupted = results_interrupted
 
@@ -116,79 +91,14 @@ def run(args) -> int:
     config = attack_config(args)
     check_results_out(config)  # before loading anything: the output may be written
     setup = setup_smoother(config)
-    smoother = setup.smoother
-    transform = smoother.transform
-    if transform.param_dim is None:
-        raise InvalidParameterError(
-            f"attack searches a transformation parameter; expected --transform with a parameter (brightness, "
-            f"gaussian_blur, …), got {setup.transform_name!r} (additive pixel noise)"
-        )
-    pairs = resolve_range(config.range, setup)
-    low, high = [p[0] for p in pairs], [p[1] for p in pairs]
-    range_text = format_range(low, high)
-    model_path = Path(config.model).resolve()
-    results_config = {
-        "command": "attack",
-        "model_sha256": file_sha256(model_path),  # the key: a copied or moved checkpoint resumes
-        "dataset": setup.dataset_name,
-        "split": config.split,
-        "noise": smoother.noise.name,
-        "noise_params": setup.noise_params,
-        "transform": setup.transform_name,
-        "transform_params": setup.transform_params,
-        "range": range_text,
-        "grid": config.grid,
-        "steps": config.steps,
-        "restarts": config.restarts,
-        "eot": config.eot,
-        "n": config.n,
-        "candidates": config.candidates,
-        "seed": config.seed,
-        "device_type": smoother.device.type,
-    }
-    if setup.surrogate_path is not None:
-        results_config["surrogate_sha256"] = setup.surrogate_sha256
-        results_config["latent_sigma"] = setup.latent_sigma
-
-    def compute(images, keys, labels):
-        return attack(
-            smoother, images, labels, low=low, high=high, grid=config.grid, steps=config.steps, eot=config.eot,
-            n=config.n, restarts=config.restarts, candidates=config.candidates, batch_size=config.batch_size,
-            seed=config.seed, keys=keys,
-        )
-
-    def to_row(r) -> dict:
-        return {
-            "base_correct": int(r.base_correct),
-            "smoothed_correct": int(r.smoothed_correct),
-            "base_prediction": r.base_prediction,
-            "worst_theta": _theta(r.worst_theta),
-            "worst_theta_smoothed": _theta(r.worst_theta_smoothed),
-            "smoothed_vote": r.smoothed_vote,
-            "base_loss": r.base_loss,
-            "smoothed_loss": r.smoothed_loss,
-            "tried": r.tried,
-            "evaluated": r.evaluated,
-            "differentiable": int(r.differentiable),
-            "transform": transform.describe(),
-            "kind": transform.kind,
-            "range": range_text,
-            "grid": r.grid,
-            "steps": r.steps,
-            "eot": r.eot,
-            "n": r.n,
-        }
-
-    done = write_rows(
-        config, setup, columns=COLUMNS, config=results_config, compute=compute, to_row=to_row, radius=False, desc="attack",
-        group=1, with_labels=True,
-    )
+    done = runner.attack(config, setup=setup, names=CLI_NAMES)
+    range_text = done.range
     elapsed = done.elapsed
     t = read_results(config.out).select(done.indices)  # this command's selection, not every row in the file
     total = len(t)
     base = float(np.mean(t.extra["base_correct"])) if total else 0.0
     smoothed = float(np.mean(t.extra["smoothed_correct"])) if total else 0.0
-    units = getattr(transform, "param_units", "") or "parameter units"
+    units = done.units or "parameter units"
     print(
         f"attacked {total} images ({setup.transform_name} over [{range_text}] {units}; grid {args.grid}, steps "
         f"{args.steps}, eot {args.eot}, n {args.n}) in {elapsed:.1f} s: empirical robust accuracy base {base:.3f}, "

@@ -23,6 +23,11 @@ from ..run.config import RunConfig
 from ..run.smoother_setup import (  # noqa: F401  (re-exported: moved into the library)
     SmootherSetup, build_surrogate_transform, recorded_path_near, resolve_surrogate_path,
 )
+from ..run import runner as _runner
+from ..run.runner import (  # noqa: F401  (re-exported: the run loop moved into the library)
+    INNER_PROGRESS_PASSES, RunResult as RowsWritten, base_config, image_batches, inner_progress, load_eval_dataset,
+    write_rows,
+)
 
 
 def _parsed(text: str, convert, expected: str):
@@ -225,8 +230,13 @@ def fill_sampling_defaults(args) -> None:
 #: :class:`gsmooth.run.SmootherSetup`; the old name kept for callers).
 Setup = SmootherSetup
 
-#: How the library's messages name the smoothing overrides on the command line.
-CLI_NAMES = {"noise": "--noise", "sigma": "--sigma", "surrogate": "--surrogate", "latent_sigma": "--latent-sigma"}
+#: How the library's messages name the smoothing overrides and the run's fields on the command line.
+CLI_NAMES = {
+    "noise": "--noise", "sigma": "--sigma", "surrogate": "--surrogate", "latent_sigma": "--latent-sigma",
+    "device": "--device", "out": "--out", "model": "--model", "input": "--input", "start": "--start", "skip": "--skip",
+    "max": "--max", "range": "--range", "slices": "--slices", "require_sound": "--require-sound",
+    "transform": "--transform",
+}
 
 
 def warn(msg: str) -> None:
@@ -255,78 +265,19 @@ def setup_smoother(config: RunConfig) -> SmootherSetup:
     )
 
 
-def load_eval_dataset(config: RunConfig, name: str):
-    return load_dataset(name, split=config.split, root=config.data_dir, download=config.download)
-
-
 def selected_indices(config: RunConfig, size: int) -> list[int]:
     return config.selected(size)
 
 
-def image_batches(dataset, indices: list[int], group: int):
-    """Yield (indices, images (G,C,H,W), labels) groups of at most ``group`` images."""
-    for s in range(0, len(indices), group):
-        chunk = indices[s : s + group]
-        items = [dataset[i] for i in chunk]
-        yield chunk, torch.stack([x for x, _ in items]), [int(y) for _, y in items]
-
-
-def base_config(config: RunConfig, setup: Setup, command: str) -> dict:
-    """What must be equal for a results file to be resumed (the sidecar's configuration)."""
-    path = Path(config.model).resolve()
-    config = {
-        "command": command,
-        "model_sha256": file_sha256(path),  # the key: a copied or moved checkpoint resumes
-        "dataset": setup.dataset_name,
-        "split": config.split,
-        "noise": setup.smoother.noise.name,
-        "noise_params": setup.noise_params,
-        "transform": setup.transform_name,
-        "transform_params": setup.transform_params,
-        "n": config.n,
-        "alpha": config.alpha,
-        "seed": config.seed,
-        "device_type": setup.smoother.device.type,
-    }
-    if setup.surrogate_path is not None:  # only then: additive/exact configurations stay as they were
-        config["surrogate_sha256"] = setup.surrogate_sha256
-        config["latent_sigma"] = setup.latent_sigma
-    return config
-
-
 def input_paths(config: RunConfig) -> dict:
     """The files a command reads, by option: an output may be none of them."""
-    return {
-        "--model": config.model,
-        "--surrogate": config.surrogate,
-        "--input": getattr(config, "input", None),
-    }
+    return _runner.input_paths(config, CLI_NAMES)
 
 
-def check_results_out(config: RunConfig, *, option: str = "--out") -> None:
-    """Before any work: ``--out`` (and its ``.json`` sidecar) may be written — not an input, in a
-    writable folder; an existing file is left to :class:`gsmooth.io.results.ResultsWriter`, which
-    resumes it only when gsmooth wrote it for the same configuration."""
-    from ..io.output_files import check_output_file
-    from ..io.results import sidecar_path
-
-    inputs = input_paths(config)
-    check_output_file(config.out, option=option, inputs=inputs, exists_ok=True)
-    check_output_file(sidecar_path(config.out), option=f"{option}'s sidecar", inputs=inputs, exists_ok=True)
-
-
-#: A step of the per-image progress bar (one image, or a group of images sharing forward batches)
-#: that needs at least this many forward passes of --batch samples gets a second bar over its
-#: samples (and, for a surrogate's interval certificate, over its path bounds), cleared when the
-#: step ends; shorter steps show the per-image bar only, so short runs are not flooded.
-INNER_PROGRESS_PASSES = 20
-
-
-def inner_progress(config: RunConfig, samples_per_step: int) -> bool:
-    """Whether each step of the per-image bar also shows a bar over its ``samples_per_step`` noise
-    samples (all phases, all slices): at least :data:`INNER_PROGRESS_PASSES` forward passes of
-    ``--batch``; never with ``--no-progress``."""
-    return config.progress and samples_per_step >= INNER_PROGRESS_PASSES * config.batch_size
+def check_results_out(config: RunConfig) -> None:
+    """Before any work: ``--out`` (and its ``.json`` sidecar) may be written
+    (:func:`gsmooth.run.runner.check_results_out`, messages naming the flags)."""
+    _runner.check_results_out(config, names=CLI_NAMES)
 
 
 def results_interrupted(args) -> str:
@@ -335,65 +286,6 @@ def results_interrupted(args) -> str:
     if getattr(args, "out", None) and os.path.exists(args.out):
         return f"the rows written so far are in {args.out}; run the same command again to resume"
     return "nothing was written"
-
-
-@dataclass
-class RowsWritten:
-    """What :func:`write_rows` did: the selected image indices (in order) and the wall time."""
-
-    indices: list
-    elapsed: float
-
-
-def write_rows(
-    run: RunConfig, setup: Setup, *, columns, config, compute, to_row, radius: bool, desc: str, group: int,
-    with_labels: bool = False,
-) -> RowsWritten:
-    """Evaluate the selected images in groups and append one results row per image.
-
-    ``compute(images, keys)`` (``compute(images, keys, labels)`` with ``with_labels``) returns one
-    result per image; ``to_row(result)`` gives the row's extra columns. Rows already in ``--out``
-    (same configuration) are skipped: this is the resume. The model's path is recorded in the
-    sidecar's ``info`` (not compared: the configuration is keyed by the checkpoint's SHA-256).
-    The caller has checked ``--out`` with :func:`check_results_out` before any work.
-    ``run`` is the command's run configuration (:class:`gsmooth.run.RunConfig`); ``config`` the
-    results file's (:func:`base_config`, plus the command's keys).
-    """
-    import time
-
-    from ..io.results import ResultsWriter
-
-    dataset = load_eval_dataset(run, setup.dataset_name)
-    indices = selected_indices(run, len(dataset))
-    if not indices:
-        raise InvalidParameterError(
-            f"--start/--skip/--max expected to select at least one of the {len(dataset)} images of "
-            f"{setup.dataset_name} ({run.split}), got --start {run.start} --skip {run.skip} --max {run.max}"
-        )
-    t_start = time.perf_counter()
-    info = {"model": str(Path(run.model).resolve())}
-    with ResultsWriter(run.out, columns=columns, config=config, resume=True, radius=radius, info=info) as writer:
-        todo = [i for i in indices if i not in writer.done]
-        if writer.done:
-            print(f"resuming {run.out}: {len(writer.done)} rows present, {len(todo)} to go", file=sys.stderr)
-        bar = None
-        if run.progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(todo), unit="img", desc=desc)
-        try:
-            for chunk, images, labels in image_batches(dataset, todo, group):
-                t0 = time.perf_counter()
-                results = compute(images, chunk, labels) if with_labels else compute(images, chunk)
-                per_image = (time.perf_counter() - t0) / len(chunk)
-                for idx, label, res in zip(chunk, labels, results):
-                    writer.write({"idx": idx, "label": label, "predict": res.prediction, "time": per_image, **to_row(res)})
-                if bar is not None:
-                    bar.update(len(chunk))
-        finally:
-            if bar is not None:
-                bar.close()
-    return RowsWritten(indices, time.perf_counter() - t_start)
 
 
 class HelpFormatter(argparse.HelpFormatter):

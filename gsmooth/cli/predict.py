@@ -13,15 +13,18 @@ from ..data.datasets import dataset_info
 from ..errors import InvalidParameterError, UnknownComponentError
 from ..io.results import read_results
 from .common import (
-    HelpFormatter, add_model_args, add_sampling_args, add_smoothing_args, apply_embedded_default, base_config, check_results_out,
+    CLI_NAMES, HelpFormatter, add_model_args, add_sampling_args, add_smoothing_args, apply_embedded_default,
+    check_results_out,
     results_interrupted,
     inner_progress, input_paths,
     positive_int, run_config_fields, setup_smoother,
-    write_rows,
 )
+from ..run import runner
 from ..run.config import PredictConfig
+from ..run.runner import _predict_row as _row  # noqa: F401  (re-exported: moved into the library)
 
-COLUMNS = ["count", "runner_up", "runner_up_count", "p_value", "n", "alpha", "noise", "transform"]
+#: The columns of the rows in dataset mode (:data:`gsmooth.run.runner.PREDICT_COLUMNS`).
+COLUMNS = runner.PREDICT_COLUMNS
 
 #: --n0 when certifying files and none is given (as `gsmooth certify`).
 DEFAULT_N0 = 100
@@ -72,19 +75,6 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _row(pr) -> dict:
-    return {
-        "count": pr.count,
-        "runner_up": pr.runner_up,
-        "runner_up_count": pr.runner_up_count,
-        "p_value": pr.p_value,
-        "n": pr.n,
-        "alpha": pr.alpha,
-        "noise": pr.noise,
-        "transform": pr.transform,
-    }
-
-
 def interrupted(args) -> str:
     """After Ctrl-C / SIGTERM (see :func:`gsmooth.cli.interrupted_message`)."""
     note = getattr(args, "interrupted_note", None)
@@ -128,18 +118,7 @@ def run_dataset(args) -> int:
     config = predict_config(args)
     check_results_out(config)  # before loading anything: the output may be written
     setup = setup_smoother(config)
-    smoother = setup.smoother
-    group = max(1, config.batch_size // config.n)
-    progress_inside = inner_progress(config, group * config.n)
-
-    def compute(images, keys):
-        return smoother.predict(images, n=config.n, alpha=config.alpha, batch_size=config.batch_size, seed=config.seed,
-                                keys=keys, progress=progress_inside)
-
-    done = write_rows(
-        config, setup, columns=COLUMNS, config=base_config(config, setup, "predict"), compute=compute, to_row=_row,
-        radius=False, desc="predict", group=group,
-    )
+    done = runner.predict(config, setup=setup, names=CLI_NAMES)
     elapsed = done.elapsed
     t = read_results(config.out).select(done.indices)  # this command's selection, not every row in the file
     total = len(t)
