@@ -28,6 +28,9 @@ __all__ = [
     "ModelOutputError",
     "TrainingDivergedError",
     "UnsupportedTransformError",
+    "GsmoothWarning",
+    "LipschitzWarning",
+    "SmoothingMismatchWarning",
     "DatasetFormatError",
     "ImageFileError",
     "ImagePathError",
@@ -144,3 +147,29 @@ def suggest(
     if not close:
         return ""
     return f" Did you mean {(show(close[0]) if show is not None else close[0])!r}?"
+
+
+# --------------------------------------------------------------------------------------------
+# warnings (the certificate stays valid; the user should know)
+# --------------------------------------------------------------------------------------------
+
+
+class GsmoothWarning(UserWarning):
+    """Base class of the warnings gsmooth issues (``warnings.simplefilter("error", GsmoothWarning)``
+    turns them all into errors)."""
+
+
+class LipschitzWarning(GsmoothWarning):
+    """The Lipschitz estimate had to fall back or found autograd and finite differences disagreeing.
+
+    ``summary`` is the message without its pointer into the API (``GEstimate.notes``): what the
+    command line shows its users."""
+
+    def __init__(self, message: str, *, api_hint: str = "") -> None:
+        super().__init__(message + api_hint)
+        self.summary = message
+
+
+class SmoothingMismatchWarning(GsmoothWarning):
+    """The smoothing a model is certified with is not the one it was trained with (another noise, σ,
+    transform, surrogate or σ_ξ): the certificates stay valid but will be weak."""

@@ -36,7 +36,7 @@ BUILTIN_EXCEPTIONS = {
 
 # -- one place for every exception ----------------------------------------------------------------------------
 def _exception_classes():
-    return [obj for name in errors.__all__ if isinstance(obj := getattr(errors, name), type)]
+    return [obj for name in errors.__all__ if isinstance(obj := getattr(errors, name), type) and not issubclass(obj, Warning)]
 
 
 @pytest.mark.parametrize("cls", _exception_classes(), ids=lambda c: c.__name__)
@@ -70,9 +70,17 @@ def test_no_exception_class_outside_gsmooth_errors():
                 continue
             for _, obj in inspect.getmembers(module, inspect.isclass):
                 if (obj.__module__ == module.__name__ and issubclass(obj, BaseException)
-                        and not issubclass(obj, (Warning, KeyboardInterrupt))):
+                        and not issubclass(obj, KeyboardInterrupt)):
                     strays.append(f"{module.__name__}.{obj.__name__}")
-    assert not strays, f"exception classes outside gsmooth/errors.py: {strays}"
+    assert not strays, f"exception or warning classes outside gsmooth/errors.py: {strays}"
+
+
+def test_every_warning_is_a_gsmooth_warning():
+    """One filter silences or escalates all of them: ``warnings.simplefilter("error", GsmoothWarning)``."""
+    warnings_ = [obj for _, obj in inspect.getmembers(gsmooth.errors, inspect.isclass)
+                 if issubclass(obj, Warning) and obj.__module__ == "gsmooth.errors"]
+    assert {w.__name__ for w in warnings_} >= {"GsmoothWarning", "LipschitzWarning", "SmoothingMismatchWarning"}
+    assert all(issubclass(w, gsmooth.errors.GsmoothWarning) and issubclass(w, UserWarning) for w in warnings_)
 
 
 #: Built-in exceptions gsmooth may raise itself, and why: abstract methods, the conformance checks'

@@ -546,7 +546,7 @@ class Smoother:
         surrogate (``surrogate``, or the one the checkpoint was trained with, found near the
         checkpoint) makes the transform a :class:`gsmooth.surrogate.transform.SurrogateTransform`.
         A smoothing other than the training one gives a
-        :class:`gsmooth.run.smoother_setup.SmoothingMismatchWarning` (the certificates stay valid
+        :class:`gsmooth.errors.SmoothingMismatchWarning` (the certificates stay valid
         but will be weak). What it was built from (resolved noise, σ, surrogate path and SHA-256,
         the checkpoint): :meth:`gsmooth.run.SmootherSetup.load`, which this calls.
 

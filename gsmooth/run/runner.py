@@ -44,6 +44,7 @@ from typing import Any
 
 import torch
 
+from ..core.certificates import IntervalCertificate
 from ..errors import InvalidParameterError
 from .config import AttackConfig, CertifyConfig, PredictConfig, RunConfig
 from .smoother_setup import OPTION_NAMES, SmootherSetup
@@ -359,7 +360,7 @@ def radius_meaning(norm: str) -> str:
 
 def _transform_row(c, *, units: str, range_text: str) -> dict:
     row = _row(c)
-    if hasattr(c, "num_slices"):  # an IntervalCertificate
+    if isinstance(c, IntervalCertificate):
         row.update(
             certificate="interval",
             range=c.range,

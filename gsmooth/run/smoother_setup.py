@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..core.defaults import DEFAULT_NOISE, DEFAULT_TRANSFORM, defaults_of
-from ..errors import InvalidParameterError
+from ..errors import InvalidParameterError, SmoothingMismatchWarning
 from ..plugin.components import check_keywords
 from ..validation import POSITIVE, Options, check_device, validate_params
 
@@ -42,11 +42,6 @@ __all__ = [
     "SmoothingChoice", "SmootherSetup", "SmoothingMismatchWarning", "resolve_smoothing", "recorded_path_near",
     "resolve_surrogate_path", "build_surrogate_transform", "OPTION_NAMES",
 ]
-
-
-class SmoothingMismatchWarning(UserWarning):
-    """The smoothing a model is certified with is not the one it was trained with (another noise, σ,
-    transform, surrogate or σ_ξ): the certificates stay valid but will be weak."""
 
 
 #: How messages name the overrides of :meth:`SmootherSetup.load` (the CLI passes its flags instead,

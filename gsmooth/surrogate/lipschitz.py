@@ -66,7 +66,7 @@ import torch
 from torch import nn
 
 from ..core.ranges import param_grid, parse_range  # one parser and one grid helper for the package
-from ..errors import InputError, InvalidParameterError
+from ..errors import InputError, InvalidParameterError, LipschitzWarning
 from ..validation import Interval, Options, validate_params
 
 __all__ = [
@@ -85,15 +85,6 @@ METHODS = ("auto", "exact", "power", "fd")
 _EXACT_MAX_DIM = 16
 
 
-class LipschitzWarning(UserWarning):
-    """The Lipschitz estimate had to fall back or found autograd and finite differences disagreeing.
-
-    ``summary`` is the message without its pointer into the API (``GEstimate.notes``): what the
-    command line shows its users."""
-
-    def __init__(self, message: str, *, api_hint: str = "") -> None:
-        super().__init__(message + api_hint)
-        self.summary = message
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,11 +8,9 @@ from __future__ import annotations
 from typing import Mapping
 
 from ..errors import InvalidParameterError
+from ..run.smoother_setup import OPTION_NAMES  # how messages name the choices (the CLI passes its flags)
 
 __all__ = ["resolve_training_smoothing"]
-
-#: How messages name the choices (``gsmooth train`` passes its flags instead).
-OPTION_NAMES = {"sigma": "sigma", "surrogate": "surrogate"}
 
 #: σ (and σ_ξ) of a training run when neither the flags, the resumed checkpoint nor the transform's
 #: ``defaults`` give one (pixel noise, whose table the CLI does not consult, and transforms that declare
