@@ -114,6 +114,10 @@ def _child(req: dict) -> None:
                 f = os.open(req[key], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
                 os.dup2(f, fd)
                 os.close(f)
+            # Python's own SIGINT handler, as `python -m gsmooth` has when started from a terminal; a parent
+            # that ignores SIGINT (a shell's background job: `cmd &`) would pass SIG_IGN down to every child,
+            # and then no INT could ever land (the soak never converged under `bash .ci/run &`).
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             if req.get("fault"):
                 _install_fault(req["fault"])
             from gsmooth.cli import main
