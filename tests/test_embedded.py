@@ -12,7 +12,7 @@ import torch
 
 from gsmooth.io.checkpoints import load_checkpoint
 from gsmooth.cli import main
-from gsmooth.cli.common import recorded_path_near
+from gsmooth.run.smoother_setup import recorded_path_near
 from gsmooth.data.datasets import DEBIAN_FASHION_MNIST_DIR, load_dataset
 from gsmooth.embedded import (
     DEFAULTS_FILE, EMBEDDED, EMBEDDED_DIR, SAMPLE_FILE, SAMPLE_SIZE, EmbeddedDefault, embedded_default, manifest,

@@ -8,14 +8,11 @@ and the empirical robust accuracy of both — an upper bound to set against ``gs
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 
 from ..io.results import read_results
 from ..run import runner
-from ..run.runner import _theta  # noqa: F401  (re-exported: moved into the library)
-from .certify import resolve_range  # noqa: F401  (re-exported)
 from .common import (
     CLI_NAMES,
     HelpFormatter,

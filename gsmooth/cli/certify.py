@@ -8,16 +8,13 @@ see :mod:`gsmooth.interval.engine`); rows then carry the transform's extra colum
 
 from __future__ import annotations
 
-import argparse
 
 from ..evaluation.analysis import summarize
 from ..embedded import QUICKSTART_TIME
 from ..io.results import read_results
 from ..core.defaults import DEFAULT_SLICES
 from ..run import runner
-from ..run.runner import (  # noqa: F401  (re-exported: moved into the library)
-    _row, _transform_row, collected_lipschitz_warnings, radius_meaning as _radius_meaning,
-)
+from ..run.runner import radius_meaning as _radius_meaning
 from .common import (
     CLI_NAMES,
     HelpFormatter,

@@ -5,29 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
-from dataclasses import dataclass
-from pathlib import Path
 
-import torch
 
-from ..io.checkpoints import Checkpoint, file_sha256, load_checkpoint
 from ..embedded import QUICKSTART_TIME
-from ..data.datasets import load_dataset
-from ..errors import CheckpointError, InvalidParameterError
-from ..plugin.registry import get_registry
-from ..core.smoother import Smoother
+from ..errors import InvalidParameterError
 from .. import validation as V
 from ..validation import check_device
 from ..run.config import RunConfig
-from ..run.smoother_setup import (  # noqa: F401  (re-exported: moved into the library)
-    SmootherSetup, build_surrogate_transform, recorded_path_near, resolve_surrogate_path,
-)
+from ..run.smoother_setup import SmootherSetup
 from ..run import runner as _runner
-from ..run.runner import (  # noqa: F401  (re-exported: the run loop moved into the library)
-    INNER_PROGRESS_PASSES, RunResult as RowsWritten, base_config, image_batches, inner_progress, load_eval_dataset,
-    write_rows,
-)
 
 
 def _parsed(text: str, convert, expected: str):
@@ -225,10 +211,6 @@ def fill_sampling_defaults(args) -> None:
     if getattr(args, "n", 0) is None:
         args.n = args.n_default
 
-
-#: The smoother of a checkpoint, and what it was built from (the library's
-#: :class:`gsmooth.run.SmootherSetup`; the old name kept for callers).
-Setup = SmootherSetup
 
 #: How the library's messages name the smoothing overrides and the run's fields on the command line.
 CLI_NAMES = {

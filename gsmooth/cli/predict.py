@@ -16,12 +16,12 @@ from .common import (
     CLI_NAMES, HelpFormatter, add_model_args, add_sampling_args, add_smoothing_args, apply_embedded_default,
     check_results_out,
     results_interrupted,
-    inner_progress, input_paths,
+    input_paths,
     positive_int, run_config_fields, setup_smoother,
 )
 from ..run import runner
+from ..run.runner import inner_progress
 from ..run.config import PredictConfig
-from ..run.runner import _predict_row as _row  # noqa: F401  (re-exported: moved into the library)
 
 #: The columns of the rows in dataset mode (:data:`gsmooth.run.runner.PREDICT_COLUMNS`).
 COLUMNS = runner.PREDICT_COLUMNS

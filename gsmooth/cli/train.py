@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse  # noqa: F401
 
 from ..errors import InvalidParameterError
-from ..plugin.registry import get_registry
 from ..training.trainer import TrainConfig, check_checkpoint_out, dataset_inputs, read_resumable, saved_epoch, train
-from ..core.defaults import DEFAULT_TRANSFORM, defaults_of
+from ..core.defaults import DEFAULT_TRANSFORM
 from ..validation import check_device
 from ..data.datasets import list_datasets
 from ..models.architectures import list_architectures
