@@ -67,6 +67,8 @@ certified with the public API and then attacked with PREDICT at points inside th
 
 from __future__ import annotations
 
+import contextlib
+
 import functools
 import inspect
 import math
@@ -863,9 +865,18 @@ def _image_maker(input_levels: int | None) -> Callable:
     return images
 
 
+@contextlib.contextmanager
+def _back_on_cpu(t: Transform):
+    """Whatever the checks inside do (move ``t`` to each device, fail), ``t`` ends on the CPU."""
+    try:
+        yield t
+    finally:
+        t.to("cpu")
+
+
 def _forward_cases(t: Transform, image_shape, theta_range, input_levels):
     """Yield ``(device, dtype, x, theta, where)``: a fixed-seed batch for every device and float dtype
-    (``t`` is moved to the device; the caller moves it back to the CPU)."""
+    (``t`` is moved to the device; callers run inside :func:`_back_on_cpu`)."""
     images = _image_maker(input_levels)
     image_shape = tuple(int(s) for s in image_shape)
     pshape = tuple(t.param_shape(image_shape))
@@ -950,7 +961,7 @@ def check_transform_shapes(
         AssertionError: naming the component and the property.
     """
     t, owner = _transform_owner(transform)
-    try:
+    with _back_on_cpu(t):
         for _, dtype, x, theta, where in _forward_cases(t, image_shape, theta_range, input_levels):
             with torch.no_grad():
                 out = t(x, theta)
@@ -960,8 +971,6 @@ def check_transform_shapes(
                 raise _fail(owner, f"{where} expected shape {tuple(x.shape)}, got shape {tuple(out.shape)}")
             if not bool(torch.isfinite(out).all()):
                 raise _fail(owner, f"{where} returned NaN/inf")
-    finally:
-        t.to("cpu")
 
 
 def check_transform_device_dtype(
@@ -984,15 +993,13 @@ def check_transform_device_dtype(
         AssertionError: naming the component and the property.
     """
     t, owner = _transform_owner(transform)
-    try:
+    with _back_on_cpu(t):
         for device, dtype, x, theta, where in _forward_cases(t, image_shape, theta_range, input_levels):
             with torch.no_grad():
                 out = t(x, theta)
             if not isinstance(out, torch.Tensor) or out.dtype != dtype or out.device.type != device:
                 got = f"dtype {out.dtype} on {out.device}" if isinstance(out, torch.Tensor) else type(out).__name__
                 raise _fail(owner, f"{where} expected dtype {dtype} on {device}; got {got}")
-    finally:
-        t.to("cpu")
 
 
 def check_transform_inputs_unchanged(
@@ -1014,15 +1021,13 @@ def check_transform_inputs_unchanged(
         AssertionError: naming the component and the property.
     """
     t, owner = _transform_owner(transform)
-    try:
+    with _back_on_cpu(t):
         for _, _, x, theta, where in _forward_cases(t, image_shape, theta_range, input_levels):
             x0, theta0 = x.clone(), theta.clone()
             with torch.no_grad():
                 t(x, theta)
             if not torch.equal(x, x0) or not torch.equal(theta, theta0):
                 raise _fail(owner, f"{where} modified its inputs in place")
-    finally:
-        t.to("cpu")
 
 
 def check_transform_deterministic(
@@ -1044,7 +1049,7 @@ def check_transform_deterministic(
         AssertionError: naming the component and the property.
     """
     t, owner = _transform_owner(transform)
-    try:
+    with _back_on_cpu(t):
         for _, _, x, theta, where in _forward_cases(t, image_shape, theta_range, input_levels):
             state = torch.random.get_rng_state()
             with torch.no_grad():
@@ -1055,8 +1060,6 @@ def check_transform_deterministic(
                 again = t(x, theta)
             if not torch.equal(out, again):
                 raise _fail(owner, f"{where} is not deterministic: two calls gave different outputs")
-    finally:
-        t.to("cpu")
 
 
 def check_transform_batched(
@@ -1078,7 +1081,7 @@ def check_transform_batched(
         AssertionError: naming the component and the property.
     """
     t, owner = _transform_owner(transform)
-    try:
+    with _back_on_cpu(t):
         for _, dtype, x, theta, where in _forward_cases(t, image_shape, theta_range, input_levels):
             tol = _tol(dtype)
             with torch.no_grad():
@@ -1092,8 +1095,6 @@ def check_transform_batched(
                             f"transform to sample {i} alone (max diff {float((single[0] - out[i]).abs().max()):.3g}); "
                             "expected one θ per image",
                         )
-    finally:
-        t.to("cpu")
 
 
 def check_transform_identity_at_zero(
@@ -1116,7 +1117,7 @@ def check_transform_identity_at_zero(
         AssertionError: naming the component and the property.
     """
     t, owner = _transform_owner(transform)
-    try:
+    with _back_on_cpu(t):
         for _, dtype, x, theta, _ in _forward_cases(t, image_shape, theta_range, input_levels):
             with torch.no_grad():
                 zero = t(x, torch.zeros_like(theta))
@@ -1128,8 +1129,6 @@ def check_transform_identity_at_zero(
                     f"identity_at_zero is declared but τ(0, x) != x ({dtype}, max diff "
                     f"{float((zero - x).abs().max()):.3g}); set identity_at_zero = False if θ = 0 is not the identity",
                 )
-    finally:
-        t.to("cpu")
 
 
 def _composes(t: Transform, exact: bool | None) -> bool:
@@ -1169,7 +1168,7 @@ def check_transform_composition(
     image_shape = tuple(int(s) for s in image_shape)
     pshape = tuple(t.param_shape(image_shape))
     lo, hi = (float(v) for v in theta_range)
-    try:
+    with _back_on_cpu(t):
         for device in _devices():
             t.to(device)
             gen = torch.Generator().manual_seed(7)
@@ -1184,8 +1183,6 @@ def check_transform_composition(
                     f"kind={type(t).kind!r} (exact) expected τ(a, τ(b, x)) = τ(a + b, x) in float64, max diff "
                     f"{float((twice - once).abs().max()):.3g}; pass exact=False if it composes only approximately",
                 )
-    finally:
-        t.to("cpu")
 
 
 def check_transform_lipschitz_factor(
@@ -1207,7 +1204,7 @@ def check_transform_lipschitz_factor(
     t, owner = _transform_owner(transform)
     images = _image_maker(input_levels)
     image_shape = tuple(int(s) for s in image_shape)
-    try:
+    with _back_on_cpu(t):
         for device in _devices():
             t.to(device)
             for i in range(2):
@@ -1220,8 +1217,6 @@ def check_transform_lipschitz_factor(
                     raise _fail(owner, f"lipschitz_factor(x) expected a finite M* >= 1, got {m!r}")
                 if type(t).kind == "exact" and m != 1.0:
                     raise _fail(owner, f"kind 'exact' expected lipschitz_factor(x) == 1 (the radius holds as is), got {m!r}")
-    finally:
-        t.to("cpu")
 
 
 def _own_plugin_noise(cls: type, name: str):

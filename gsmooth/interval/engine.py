@@ -105,7 +105,6 @@ import numpy as np
 import torch
 
 from ..core.certificates import ABSTAIN, IntervalCertificate, ResultBatch
-from ..core.ranges import format_range, parse_range  # noqa: F401  (re-exported for old imports)
 from ..errors import InvalidParameterError, UnsupportedTransformError
 from ..core.stats import clopper_pearson_lower
 from ..core.seeding import derive_seed

@@ -137,7 +137,7 @@ class RunConfig:
 
 
 def _check_range(owner: str, text) -> None:
-    from ..interval.engine import parse_range
+    from ..core.ranges import parse_range
 
     if text is None or text == "default":
         return
