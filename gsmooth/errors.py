@@ -28,6 +28,7 @@ __all__ = [
     "ModelOutputError",
     "TrainingDivergedError",
     "UnsupportedTransformError",
+    "UnsupportedModelError",
     "GsmoothWarning",
     "LipschitzWarning",
     "SmoothingMismatchWarning",
@@ -102,6 +103,11 @@ class TrainingDivergedError(InvalidParameterError):
 class UnsupportedTransformError(InvalidParameterError):
     """The transform/noise pair cannot be given an interval certificate (the message says why;
     raised by :mod:`gsmooth.interval`)."""
+
+
+class UnsupportedModelError(InputError):
+    """The model is not a network :mod:`gsmooth.verification` can encode (a feed-forward chain of
+    affine layers and ReLUs); the message names the first layer it cannot encode."""
 
 
 class DatasetFormatError(GsmoothError, ValueError):
