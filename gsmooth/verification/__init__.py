@@ -9,6 +9,8 @@ by a forward pass) or MAYBE (a relaxation could not decide, or a time limit was 
 from .network import AffineLayer, ReluNetwork
 from .region import NORMS, InputRegion, input_region
 from .bounds import NetworkBounds, interval_bounds
+from .extract import relu_network
+from .crown import crown_bounds
 
 __all__ = [
     "AffineLayer",
@@ -18,4 +20,6 @@ __all__ = [
     "NORMS",
     "NetworkBounds",
     "interval_bounds",
+    "relu_network",
+    "crown_bounds",
 ]
