@@ -320,8 +320,12 @@ class _Encoder:
             raise _unsupported(kind, qual, f" (torch.fx could not trace its forward: {type(exc).__name__}: {exc})") from exc
         gm = fx.GraphModule(m, graph)
         runner = _Values(gm)
-        with torch.no_grad():
-            runner.run(torch.zeros((_DUMMY_BATCH,) + shape, dtype=torch.float64))
+        failure: Optional[Exception] = None
+        try:
+            with torch.no_grad():
+                runner.run(torch.zeros((_DUMMY_BATCH,) + shape, dtype=torch.float64))
+        except Exception as exc:  # e.g. a reshape to a fixed batch size: not a per-input function
+            failure = exc  # the node that failed is the first without a value: reported below
         values = runner.values
         where = f"{qual}.forward" if qual else "the model's forward"
         current: Optional[fx.Node] = None
@@ -337,7 +341,8 @@ class _Encoder:
                 if node.args[0] is not current or not isinstance(value, torch.Tensor):
                     raise _unsupported(kind, qual, " (its forward does not return the last layer's output as one tensor)")
                 continue
-            if node.op == "get_attr" or not _has_tensor(value):
+            failed = failure is not None and node not in values
+            if node.op == "get_attr" or not (failed or _has_tensor(value)):
                 continue  # parameters (their use is refused below) and shape arithmetic
             inputs = [n for n in node.all_input_nodes if _has_tensor(values.get(n)) or n.op == "get_attr"]
             if inputs != [current]:
@@ -347,6 +352,17 @@ class _Encoder:
                     f" (its forward combines the outputs of several layers in {self._describe(node)}: a residual "
                     "connection or branches)",
                 )
+            if failed:
+                if node.op == "call_module":  # the layer itself says what is wrong, if it can
+                    sub = m.get_submodule(node.target)
+                    self.module(sub, f"{qual}.{node.target}" if qual else str(node.target), shape)
+                message = str(failure).strip().splitlines()[0] if str(failure).strip() else ""
+                raise _unsupported(
+                    kind,
+                    qual,
+                    f" (its forward fails on a batch of {_DUMMY_BATCH} in {self._describe(node)}: "
+                    f"{type(failure).__name__}: {message})",
+                ) from failure
             if not isinstance(value, torch.Tensor):
                 raise _unsupported(kind, qual, f" (its forward calls {self._describe(node)}, which returns several tensors)")
             if node.op == "call_module":
