@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import copy
 import math
-import operator
 from numbers import Integral
 from typing import Any, Optional, Sequence
 
