@@ -25,8 +25,6 @@ too. The model itself is never modified (a CPU float64 copy is encoded).
 Example:
     >>> import torch
     >>> from torch import nn
-    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
-    <torch._C.Generator object at ...>
     >>> model = nn.Sequential(nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(),
     ...                       nn.Linear(4 * 4 * 4, 3))
     >>> net = relu_network(model, input_shape=(1, 8, 8))
