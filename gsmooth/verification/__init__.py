@@ -9,6 +9,8 @@ by a forward pass) or MAYBE (a relaxation could not decide, or a time limit was 
 from .network import AffineLayer, ReluNetwork
 from .region import NORMS, InputRegion, input_region
 from .bounds import NetworkBounds, interval_bounds
+from .verify import METHODS, Verdict, verify
+from .search import RadiusResult, largest_certified_radius
 
 __all__ = [
     "AffineLayer",
@@ -18,4 +20,9 @@ __all__ = [
     "NORMS",
     "NetworkBounds",
     "interval_bounds",
+    "METHODS",
+    "Verdict",
+    "verify",
+    "RadiusResult",
+    "largest_certified_radius",
 ]
