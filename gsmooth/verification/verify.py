@@ -174,6 +174,12 @@ def network_of(model_or_net, input_shape: tuple[int, ...]) -> ReluNetwork:
 # ------------------------------------------------------------------------------------------------
 
 
+def _is_module(obj) -> bool:
+    import torch
+
+    return isinstance(obj, torch.nn.Module)
+
+
 def _as_input(x) -> np.ndarray:
     """``x`` (a tensor or array) as a float64 array of its own shape; its values unchanged."""
     try:
@@ -362,6 +368,8 @@ def verify(
     domain = _check_domain(domain)
     arr = _as_input(x)
     model = None if isinstance(model_or_net, ReluNetwork) else model_or_net
+    if model is not None and not _is_module(model):
+        raise InputTypeError(f"verify: expected a torch.nn.Module or a ReluNetwork, got {type(model).__name__}")
     if model is not None and arr.ndim != 3:
         raise InputError(f"verify: expected x of shape (C, H, W) for a torch model, got shape {arr.shape}")
     net = network_of(model_or_net, arr.shape)
