@@ -161,6 +161,14 @@ def test_milp_no_needs_a_checked_adversarial_in_the_region(monkeypatch):
     exact_linear_milp(monkeypatch, adversarial=lambda region: far)
     v = verify(net, x, 0, method="milp", norm="linf", eps=0.35)
     assert (v.answer, v.status, v.adversarial, v.adversarial_class) == ("MAYBE", "undecided", None, None)
+    # a MILP claiming a proof together with a checked counterexample: the counterexample wins (never a false YES)
+    def contradictory_milp(net_, region, *, intermediate, time_limit=None, stop_below=0.0):
+        k = net_.num_outputs
+        return types.SimpleNamespace(lower=np.full(k, 1.0), value=np.full(k, 1.0), status=("optimal",) * k,
+                                     adversarial=np.array([0.45, 0.55]), adversarial_output=0, time=0.0)
+
+    install(monkeypatch, "milp", milp_minimum=contradictory_milp)
+    assert verify(net, x, 0, method="milp", norm="linf", eps=0.35).answer == "NO"
     # a point a hair outside (1e-7 beyond eps), misclassified after projection: a NO inside the region
     hair = np.array([0.8 - 0.35 - 1e-7, 0.2 + 0.35 + 1e-7])
     exact_linear_milp(monkeypatch, adversarial=lambda region: hair)

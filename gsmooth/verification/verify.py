@@ -445,10 +445,10 @@ def verify(
         sub, region, intermediate=sub_bounds, time_limit=time_limit, stop_below=MILP_STOP_FACTOR * tolerance,
     )
     lower[open_] = np.maximum(lower[open_], np.asarray(outcome.lower, dtype=np.float64).reshape(-1))
-    if decided(lower):
-        return verdict("YES", margins_of(lower), "proved")
-    if outcome.adversarial is not None:
+    if outcome.adversarial is not None:  # a checked counterexample outranks any bound (a solver's bug)
         point, cls = _check_counterexample(outcome.adversarial, region, net, model, label)
         if point is not None:
             return verdict("NO", margins_of(lower), "counterexample", point, cls)
+    if decided(lower):
+        return verdict("YES", margins_of(lower), "proved")
     return verdict("MAYBE", margins_of(lower), "time_limit" if _timed_out(outcome.status) else "undecided")
