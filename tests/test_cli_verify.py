@@ -219,3 +219,46 @@ def test_errors_are_one_line_exit_2(mlp_ckpt, encoder, tmp_path, capsys):
         assert needle in err and "Traceback" not in err, (argv, err)
         assert len(err.strip().splitlines()) == 1, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(eps=[0.1], radius_search=True), "expected eps (the radii) or radius_search=True, got both"),
+    (dict(), "expected eps (the radii) or radius_search=True, got neither"),
+    (dict(eps=[0.1], eps_max=0.5), "expected eps_max only with radius_search=True"),
+    (dict(eps=[-0.1]), "expected eps one or more finite numbers >= 0, got [-0.1]"),
+    (dict(eps=[]), "expected eps one or more finite numbers >= 0, got []"),
+    (dict(eps=[0.1], method="pgd"), "expected method one of ibp, crown, lp, milp, got 'pgd'"),
+    (dict(eps=[0.1], norm="l1"), "expected norm one of linf, l2, got 'l1'"),
+    (dict(radius_search=True, radius_tol=0.0), "expected radius_tol a positive finite number, got 0.0"),
+    (dict(eps=[0.1], domain=(0.0,)), "expected domain (low, high) with finite low <= high, or None, got (0.0,)"),
+    (dict(eps=[0.1], time_limit=-1), "expected time_limit a positive finite number of seconds or None, got -1"),
+    (dict(eps=[0.1], max=0), "parameter 'max' expected"),
+])
+def test_verify_config_refuses_bad_fields(kwargs, words):
+    from gsmooth.errors import InvalidParameterError
+    from gsmooth.run import VerifyConfig
+
+    args = dict(model="m.pt", out="v.tsv", method="ibp", norm="linf") | kwargs
+    with pytest.raises(InvalidParameterError) as exc:
+        VerifyConfig(**args)
+    assert words in str(exc.value) and "got" in str(exc.value)
+
+
+def test_library_run_writes_the_rows_the_cli_writes(mlp_ckpt, encoder, tmp_path, capsys):
+    from gsmooth.run import VerifyConfig, verify
+
+    args = ["verify", "--model", mlp_ckpt, "--method", "ibp", "--norm", "l2", "--eps", "0.1,0.3", "--max", "4",
+            "--no-progress"]
+    assert run_cli(capsys, *args, "--out", tmp_path / "cli.tsv")[0] == 0
+    done = verify(VerifyConfig(model=str(mlp_ckpt), out=str(tmp_path / "lib.tsv"), method="ibp", norm="l2",
+                               eps=(0.3, 0.1), max=4, progress=False))
+    assert done.indices == [0, 1, 2, 3] and done.setup.network.hidden_sizes == (24,)
+
+    def rows(name):
+        return [line.split("\t")[:5] + line.split("\t")[6:] for line in (tmp_path / name).read_text().splitlines()]
+
+    assert rows("lib.tsv") == rows("cli.tsv")
+    import json
+
+    assert json.loads((tmp_path / "lib.tsv.json").read_text())["config"] == json.loads(
+        (tmp_path / "cli.tsv.json").read_text())["config"]
