@@ -212,6 +212,8 @@ def test_errors_are_one_line_exit_2(mlp_ckpt, encoder, tmp_path, capsys):
         ([*base, "--model", mlp_ckpt, "--eps", "0.1", "--out", mlp_ckpt], "expected"),
         ([*base, "--model", mlp_ckpt, "--eps", "0.1", "--start", "20000", "--out", out], "expected to select at least one"),
         ([*base, "--model", mlp_ckpt, "--eps", "0.1", "--save-adversarial", mlp_ckpt, "--out", out], "which is a file"),
+        ([*base, "--model", mlp_ckpt, "--eps", "0.1", "--dataset", "cifar10", "--out", out],
+         "--dataset expected a dataset of (1, 28, 28) images (the model's), got 'cifar10' with (3, 32, 32)"),
     ]
     for argv, needle in cases:
         code, _, err = run_cli(capsys, *argv)

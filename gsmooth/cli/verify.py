@@ -16,7 +16,7 @@ from ..run.config import DEFAULT_EPS_MAX, DEFAULT_RADIUS_TOL, DEFAULT_TIME_LIMIT
 from .common import CLI_NAMES, HelpFormatter, add_model_args, nonneg_int, positive_float, positive_int, results_interrupted
 
 #: How messages name the configuration's fields on the command line.
-NAMES = {**CLI_NAMES, "save_adversarial": "--save-adversarial"}
+NAMES = {**CLI_NAMES, "save_adversarial": "--save-adversarial", "dataset": "--dataset"}
 
 
 def eps_list(text: str) -> tuple[float, ...]:

@@ -903,6 +903,15 @@ def verify(
     network = network_of(model, ckpt.input_shape)  # refused here, before any image, if it cannot be encoded
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     setup = VerifySetup(ckpt, model, network, config.dataset or ckpt.dataset)
+    if config.dataset is not None:
+        from ..data.datasets import dataset_info
+
+        shape = tuple(dataset_info(config.dataset).input_shape)
+        if shape != tuple(ckpt.input_shape):
+            raise InvalidParameterError(
+                f"{n.get('dataset', 'dataset')} expected a dataset of {tuple(ckpt.input_shape)} images "
+                f"(the model's), got {config.dataset!r} with {shape}"
+            )
     results_config = {
         "command": "verify",
         "model_sha256": file_sha256(Path(config.model).resolve()),
