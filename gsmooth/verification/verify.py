@@ -8,7 +8,8 @@ One call answers the question for one input, one radius and one method:
 - ``"lp"``: the triangle LP relaxation (:func:`~gsmooth.verification.lp.lp_bounds`) with the
   CROWN ∩ IBP bounds as its intermediate (pre-activation) bounds;
 - ``"milp"``: the exact big-M MILP (:func:`~gsmooth.verification.milp.milp_minimum`) with the same
-  intermediate bounds, on the margins CROWN ∩ IBP could not prove already.
+  intermediate bounds, on the margins CROWN ∩ IBP could not prove already, asked to prove each above
+  ``2 · tolerance`` or find a point below it (:data:`MILP_STOP_FACTOR`).
 
 Every method bounds the margins ``z_label − z_t`` (``t ≠ label``) of the network from below over the
 region ``{x' : ‖x' − x‖ ≤ eps} ∩ domain`` (:func:`~gsmooth.verification.region.input_region`).
@@ -395,12 +396,10 @@ def verify(
             adversarial_class=adversarial_class, status=status, time=time.perf_counter() - t0,
         )
 
-    clean = net.forward(flat)[0]
     if model is not None:
-        clean_model = _torch_logits(model, flat[None, :], net.input_shape)[0]
-        prediction = int(np.argmax(clean_model))
+        prediction = int(np.argmax(_torch_logits(model, flat[None, :], net.input_shape)[0]))
     else:
-        prediction = int(np.argmax(clean))
+        prediction = int(np.argmax(net.forward(flat)[0]))
     margin_net, targets = net.margin_network(label) if k > 1 else (None, ())
     ibp = interval_bounds(margin_net, region) if margin_net is not None else None
 
