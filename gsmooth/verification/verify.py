@@ -426,7 +426,7 @@ def verify(
         from .lp import lp_bounds
 
         outcome = lp_bounds(margin_net, region, intermediate=bounds, time_limit=time_limit)
-        lower = np.maximum(np.asarray(outcome.lower, dtype=np.float64).reshape(-1), bounds.out_lower)
+        lower = np.fmax(np.asarray(outcome.lower, dtype=np.float64).reshape(-1), bounds.out_lower)  # NaN: not a bound
         if decided(lower):
             return verdict("YES", margins_of(lower), "proved")
         return verdict("MAYBE", margins_of(lower), "time_limit" if _timed_out(outcome.status) else "undecided")
@@ -443,7 +443,7 @@ def verify(
     outcome = milp_minimum(
         sub, region, intermediate=sub_bounds, time_limit=time_limit, stop_below=MILP_STOP_FACTOR * tolerance,
     )
-    lower[open_] = np.maximum(lower[open_], np.asarray(outcome.lower, dtype=np.float64).reshape(-1))
+    lower[open_] = np.fmax(lower[open_], np.asarray(outcome.lower, dtype=np.float64).reshape(-1))
     if outcome.adversarial is not None:  # a checked counterexample outranks any bound (a solver's bug)
         point, cls = _check_counterexample(outcome.adversarial, region, net, model, label)
         if point is not None:
