@@ -202,7 +202,9 @@ def test_lp_takes_crown_ibp_intermediates_and_keeps_the_tighter_bound(monkeypatc
     def lp_bounds(net, region, *, intermediate, time_limit=None):
         seen.append(intermediate)
         k = net.num_outputs
-        return types.SimpleNamespace(lower=np.full(k, -100.0), status=("time_limit",) * k, time=0.0)
+        lower = np.full(k, -100.0)
+        lower[0] = np.nan  # no bound at all for that output (NaN never replaces a sound one)
+        return types.SimpleNamespace(lower=lower, status=("time_limit",) * k, time=0.0)
 
     install(monkeypatch, "lp", lp_bounds=lp_bounds)
     net = random_net(1)
