@@ -185,3 +185,31 @@ def test_registered_builders_build_what_checkpoints_expect(arch, direct):
     expected = direct()
     got, want = model.net.state_dict(), expected.state_dict()
     assert list(got) == list(want) and all(torch.equal(got[k], want[k]) for k in want)
+
+
+# ---------------------------------------------------------------- mlp<widths>
+
+
+@pytest.mark.parametrize("arch, widths", [("mlp100", [100]), ("mlp256x128", [256, 128]), ("MLP7x5x3", [7, 5, 3])])
+def test_mlp_family_layers_and_forward(arch, widths):
+    from gsmooth.models import get_architecture
+
+    torch.manual_seed(0)
+    model = build_model(arch, num_classes=4, **MNIST).eval()
+    layers = list(model.net)
+    assert isinstance(layers[0], nn.Flatten) and isinstance(layers[-1], nn.Linear)
+    linears = [m for m in layers if isinstance(m, nn.Linear)]
+    assert [m.out_features for m in linears] == widths + [4] and linears[0].in_features == 28 * 28
+    assert [type(m) for m in layers[1:-1]] == [nn.Linear, nn.ReLU] * len(widths)
+    x = torch.rand(3, 1, 28, 28)
+    h = ((x - 0.1307) / 0.3081).flatten(1)  # the same computation written out
+    for m in linears[:-1]:
+        h = torch.relu(m(h))
+    assert torch.allclose(model(x), linears[-1](h), atol=1e-6)
+    assert get_architecture(arch).name == arch
+
+
+@pytest.mark.parametrize("arch", ["mlp0", "mlp100x0", "mlp1000000", "mlp" + "x".join(["4"] * 17)])
+def test_mlp_family_refuses_bad_widths(arch):
+    with pytest.raises(InvalidParameterError, match=r"expected up to 16 hidden widths in \[1, 65536\].*got"):
+        build_model(arch, num_classes=10, **MNIST)

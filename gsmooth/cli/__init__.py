@@ -1,4 +1,4 @@
-"""The ``gsmooth`` command line: ``certify``, ``predict``, ``train``, ``surrogate``, ``attack``, ``analyze``, ``corrupt``, ``plugins``, and the commands plugins add (hook ``register_commands``).
+"""The ``gsmooth`` command line: ``certify``, ``predict``, ``train``, ``surrogate``, ``attack``, ``verify``, ``analyze``, ``corrupt``, ``plugins``, and the commands plugins add (hook ``register_commands``).
 
 Every command turns a :class:`gsmooth.GsmoothError` into one line on stderr and exit code 2
 (argparse's own usage errors exit 2 as well); Ctrl-C exits 130 and SIGTERM 143, after saying what
@@ -17,7 +17,7 @@ import threading
 from .. import __version__
 from ..errors import GsmoothError
 from ..plugin.registry import get_registry
-from . import analyze, attack, certify, corrupt, plugins, predict, surrogate, train  # noqa: F401 - registered by gsmooth.plugin._cli_commands
+from . import analyze, attack, certify, corrupt, plugins, predict, surrogate, train, verify  # noqa: F401 - registered by gsmooth.plugin._cli_commands
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,9 @@ Architectures (``available_architectures()``):
 - ``resnet20``, ``resnet32``, ``resnet44``, ``resnet56``, ``resnet110`` and generally
   ``resnet<depth>`` with ``depth = 6n + 2``: the CIFAR ResNets of He et al. (2016), as used by
   Cohen et al. (2019).
+- ``mlp<widths>``: a fully connected ReLU network, e.g. ``mlp100`` (one hidden layer of 100 units)
+  or ``mlp256x128`` (two): flatten, ``Linear + ReLU`` per width, a linear layer to the ``k``
+  classes. Small ones are what deterministic verification (:mod:`gsmooth.verification`) decides exactly.
 - ``tv:<name>``: any torchvision classification model, e.g. ``tv:resnet18``, built with
   ``torchvision.models.get_model(name, weights=None, num_classes=k)``; weights are never downloaded.
 
@@ -49,6 +52,7 @@ __all__ = [
     "resnet",
     "resnet20",
     "resnet110",
+    "mlp",
     "torchvision_model",
     "build_model",
     "available_architectures",
@@ -296,6 +300,62 @@ def resnet110(*, num_classes: int = 10, in_channels: int = 3) -> CifarResNet:
 
 
 # --------------------------------------------------------------------------------------------
+# Fully connected ReLU networks (the ``mlp<widths>`` family)
+# --------------------------------------------------------------------------------------------
+
+#: The widest hidden layer of an ``mlp<widths>`` name, and the most hidden layers (a typo such as
+#: ``mlp1000000000`` would not fit in memory).
+MAX_MLP_WIDTH = 65536
+MAX_MLP_LAYERS = 16
+
+
+def mlp(widths: Sequence[int], *, num_classes: int, input_shape: Sequence[int]) -> nn.Sequential:
+    """``Flatten → [Linear(·, w) → ReLU] for w in widths → Linear(·, k)``.
+
+    Args:
+        widths: the hidden layer widths, each in ``[1, 65536]``, at most 16 of them (none: a
+            linear classifier).
+        num_classes: ``k``.
+        input_shape: ``(C, H, W)`` of one image (``C·H·W`` inputs).
+
+    Shape:
+        - Input: ``(B, C, H, W)`` (already normalized)
+        - Output: ``(B, k)`` logits
+
+    Example:
+        >>> net = mlp([256, 128], num_classes=10, input_shape=(1, 28, 28))
+        >>> net(torch.rand(2, 1, 28, 28)).shape, sum(p.numel() for p in net.parameters())
+        (torch.Size([2, 10]), 235146)
+    """
+    widths = list(widths)
+    if len(widths) > MAX_MLP_LAYERS or not all(
+        isinstance(w, Integral) and not isinstance(w, bool) and 1 <= w <= MAX_MLP_WIDTH for w in widths
+    ):
+        raise InvalidParameterError(
+            f"mlp: expected at most {MAX_MLP_LAYERS} hidden widths, each an integer in [1, {MAX_MLP_WIDTH}], got {widths!r}"
+        )
+    layers: list[nn.Module] = [nn.Flatten()]
+    fan_in = math.prod(int(v) for v in input_shape)
+    for w in widths:
+        layers += [nn.Linear(fan_in, int(w)), nn.ReLU()]
+        fan_in = int(w)
+    layers.append(nn.Linear(fan_in, int(num_classes)))
+    return nn.Sequential(*layers)
+
+
+def _mlp_family(*, input_shape, num_classes: int, widths: str) -> nn.Module:
+    """The ``mlp<widths>`` family: ``mlp100``, ``mlp256x128``, … (widths separated by ``x``)."""
+    parts = widths.split("x")
+    if len(parts) > MAX_MLP_LAYERS or any(len(p) > 6 or not 1 <= int(p) <= MAX_MLP_WIDTH for p in parts):
+        shown = widths if len(widths) <= 40 else widths[:40] + "…"
+        raise InvalidParameterError(
+            f"architecture 'mlp{shown}': expected up to {MAX_MLP_LAYERS} hidden widths in [1, {MAX_MLP_WIDTH}] "
+            f"separated by 'x' (mlp100, mlp256x128), got {shown}"
+        )
+    return mlp([int(p) for p in parts], num_classes=num_classes, input_shape=input_shape)
+
+
+# --------------------------------------------------------------------------------------------
 # torchvision models
 # --------------------------------------------------------------------------------------------
 
@@ -524,6 +584,9 @@ BUILTIN_ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     Architecture("resnet<6n+2>", _resnet_family, f"CIFAR ResNet of depth 6n + 2 up to {MAX_RESNET_DEPTH}",
                  pattern=r"resnet(?P<digits>\d+)"),
+    Architecture("mlp<widths>", _mlp_family,
+                 "fully connected ReLU net: flatten, Linear+ReLU per width, Linear to k (mlp100, mlp256x128)",
+                 pattern=r"mlp(?P<widths>\d+(?:x\d+)*)"),
     Architecture("tv:<model>", _torchvision_family,
                  "torchvision.models.get_model(name, weights=None)", pattern=r"tv:(?P<model>.+)"),
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from .hookspecs import hookimpl
 
 #: The built-in commands, in the order ``gsmooth --help`` lists them (module names under gsmooth.cli).
-BUILTIN_COMMANDS = ("certify", "predict", "train", "surrogate", "attack", "analyze", "corrupt", "plugins")
+BUILTIN_COMMANDS = ("certify", "predict", "train", "surrogate", "attack", "verify", "analyze", "corrupt", "plugins")
 
 
 @hookimpl

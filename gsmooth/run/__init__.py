@@ -10,13 +10,13 @@ certify / predict / attack run.
 This layer sits above :mod:`gsmooth.core` (the engine), :mod:`gsmooth.io` and :mod:`gsmooth.surrogate`,
 and below :mod:`gsmooth.cli`.
 
-- :func:`certify`, :func:`predict`, :func:`attack` (:mod:`gsmooth.run.runner`): a whole run of
-  ``gsmooth certify|predict|attack`` from its configuration — rows appended to ``config.out``,
+- :func:`certify`, :func:`predict`, :func:`attack`, :func:`verify` (:mod:`gsmooth.run.runner`): a whole run of
+  ``gsmooth certify|predict|attack|verify`` from its configuration — rows appended to ``config.out``,
   resumable — returning a :class:`RunResult`.
 """
 
-from .config import AttackConfig, CertifyConfig, PredictConfig, RunConfig
-from .runner import RunResult, attack, certify, predict
+from .config import AttackConfig, CertifyConfig, PredictConfig, RunConfig, VerifyConfig
+from .runner import RunResult, VerifySetup, attack, certify, predict, verify
 from .smoother_setup import (
     SmootherSetup,
     SmoothingChoice,
@@ -30,5 +30,5 @@ from .smoother_setup import (
 __all__ = [
     "SmootherSetup", "SmoothingChoice", "SmoothingMismatchWarning", "resolve_smoothing", "recorded_path_near",
     "resolve_surrogate_path", "build_surrogate_transform", "RunConfig", "CertifyConfig", "PredictConfig", "AttackConfig",
-    "certify", "predict", "attack", "RunResult",
+    "certify", "predict", "attack", "RunResult", "VerifyConfig", "VerifySetup", "verify",
 ]

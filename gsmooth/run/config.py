@@ -31,7 +31,7 @@ from ..validation import (
     BATCH, NONNEG_INT, POSITIVE, POSITIVE_INT, PROBABILITY, SEED, Options, validate_params,
 )
 
-__all__ = ["RunConfig", "CertifyConfig", "PredictConfig", "AttackConfig"]
+__all__ = ["RunConfig", "CertifyConfig", "PredictConfig", "AttackConfig", "VerifyConfig"]
 
 _OPTIONAL = Options((None,))
 
@@ -220,3 +220,146 @@ class AttackConfig(RunConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_range(type(self).__name__, self.range)
+
+
+_INF = float("inf")
+
+#: ``gsmooth verify --radius-search`` defaults per norm: the bracket's top (pixel space, [0, 1] images).
+DEFAULT_EPS_MAX = {"linf": 0.5, "l2": 4.0}
+#: ``--radius-tol``'s default: the bisection stops when the bracket is this narrow.
+DEFAULT_RADIUS_TOL = 1e-3
+#: ``--time-limit``'s default: seconds per LP / MILP verification (one image at one eps).
+DEFAULT_TIME_LIMIT = 60.0
+
+
+def _finite(value, *, minimum: float, strict: bool) -> bool:
+    import math
+    from numbers import Real
+
+    return (isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+            and (value > minimum if strict else value >= minimum))
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyConfig:
+    """A ``gsmooth verify`` run: deterministic verification of the checkpoint's model itself (no
+    smoothing) on every selected image (:func:`gsmooth.run.verify`).
+
+    Exactly one of ``eps`` (the radii to verify) and ``radius_search`` (the largest certified radius
+    by bisection, :func:`gsmooth.verification.largest_certified_radius`).
+
+    Attributes:
+        model: checkpoint written by ``gsmooth train``; out: results file (TSV; configuration in ``out + ".json"``).
+        dataset, split, data_dir, download, device: as :class:`RunConfig` (the model's forward
+            passes run on ``device``; the verification itself is float64 numpy/scipy on the CPU).
+        method: ``"ibp"``, ``"crown"``, ``"lp"`` or ``"milp"``; norm: ``"linf"`` or ``"l2"``.
+        eps: the radii, stored sorted without repeats; None with ``radius_search``.
+        radius_search: search the largest radius up to ``eps_max`` to within ``radius_tol`` (filled
+            in from :data:`DEFAULT_EPS_MAX` / :data:`DEFAULT_RADIUS_TOL` when None).
+        domain: ``(low, high)`` of every pixel, or None for the whole ball.
+        time_limit: seconds per LP / MILP verification (None: no limit); tolerance: a margin bound
+            must exceed it for YES.
+        save_adversarial: a folder for each NO's adversarial input (``idx<idx>_eps<eps>.pt``), or None.
+        start, skip, max: the images, ``range(start, len, skip)[:max]``; progress: show a progress bar.
+
+    Example:
+        >>> cfg = VerifyConfig(model="fm.pt", out="v.tsv", method="milp", norm="linf", eps=[0.02, 0.01, 0.02])
+        >>> cfg.eps, cfg.domain, cfg.time_limit
+        ((0.01, 0.02), (0.0, 1.0), 60.0)
+        >>> VerifyConfig(model="fm.pt", out="v.tsv", method="crown", norm="l2", radius_search=True).eps_max
+        4.0
+        >>> VerifyConfig(model="fm.pt", out="v.tsv", method="lp", norm="linf")
+        Traceback (most recent call last):
+        ...
+        gsmooth.errors.InvalidParameterError: VerifyConfig: expected eps (the radii) or radius_search=True, got neither
+    """
+
+    model: str
+    out: str | None = None
+    dataset: str | None = None
+    split: str = "test"
+    data_dir: str | None = None
+    download: bool = False
+    device: str = "cpu"
+    method: str
+    norm: str
+    eps: tuple | None = None
+    radius_search: bool = False
+    eps_max: float | None = None
+    radius_tol: float | None = None
+    domain: tuple | None = (0.0, 1.0)
+    time_limit: float | None = DEFAULT_TIME_LIMIT
+    tolerance: float = 1e-6
+    save_adversarial: str | None = None
+    start: int = 0
+    skip: int = 1
+    max: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        from ..verification.region import NORMS
+        from ..verification.verify import METHODS
+
+        owner = type(self).__name__
+        for name in ("model", "out", "data_dir", "save_adversarial"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, (str, os.PathLike)):
+                raise InvalidParameterError(f"{owner}: parameter {name!r} expected a file path or None, got {value!r}")
+        for name in ("dataset", "device"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise InvalidParameterError(f"{owner}: parameter {name!r} expected a name (str) or None, got {value!r}")
+        validate_params(owner, {k: getattr(self, k) for k in ("split", "download", "radius_search", "start", "skip",
+                                                               "max", "progress")}, {
+            "split": [Options(("test", "train"))], "download": [_FLAG], "radius_search": [_FLAG],
+            "start": [NONNEG_INT], "skip": [POSITIVE_INT], "max": [POSITIVE_INT, _OPTIONAL], "progress": [_FLAG],
+        })
+        if self.method not in METHODS:
+            raise InvalidParameterError(f"{owner}: expected method one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.norm not in NORMS:
+            raise InvalidParameterError(f"{owner}: expected norm one of {', '.join(NORMS)}, got {self.norm!r}")
+        if (self.eps is None) == (not self.radius_search):
+            got = "both" if self.eps is not None else "neither"
+            raise InvalidParameterError(f"{owner}: expected eps (the radii) or radius_search=True, got {got}")
+        if self.eps is not None:
+            values = [self.eps] if isinstance(self.eps, (int, float)) else self.eps
+            try:
+                values = list(values)
+            except TypeError:
+                values = [self.eps]
+            if not values or not all(_finite(e, minimum=0.0, strict=False) for e in values):
+                raise InvalidParameterError(f"{owner}: expected eps one or more finite numbers >= 0, got {self.eps!r}")
+            object.__setattr__(self, "eps", tuple(sorted({float(e) for e in values})))
+        if not self.radius_search:
+            for name in ("eps_max", "radius_tol"):
+                if getattr(self, name) is not None:
+                    raise InvalidParameterError(f"{owner}: expected {name} only with radius_search=True, got {name}="
+                                                f"{getattr(self, name)!r} with a list of eps")
+        else:
+            if self.eps_max is None:
+                object.__setattr__(self, "eps_max", DEFAULT_EPS_MAX[self.norm])
+            if self.radius_tol is None:
+                object.__setattr__(self, "radius_tol", DEFAULT_RADIUS_TOL)
+            for name in ("eps_max", "radius_tol"):
+                if not _finite(getattr(self, name), minimum=0.0, strict=True):
+                    raise InvalidParameterError(f"{owner}: expected {name} a positive finite number, got {getattr(self, name)!r}")
+            object.__setattr__(self, "eps_max", float(self.eps_max))
+            object.__setattr__(self, "radius_tol", float(self.radius_tol))
+        if self.domain is not None:
+            try:
+                lo, hi = self.domain
+                ok = _finite(lo, minimum=-_INF, strict=False) and _finite(hi, minimum=-_INF, strict=False) and lo <= hi
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise InvalidParameterError(f"{owner}: expected domain (low, high) with finite low <= high, or None, got {self.domain!r}")
+            object.__setattr__(self, "domain", (float(lo), float(hi)))
+        if self.time_limit is not None and not _finite(self.time_limit, minimum=0.0, strict=True):
+            raise InvalidParameterError(f"{owner}: expected time_limit a positive finite number of seconds or None, got {self.time_limit!r}")
+        if not _finite(self.tolerance, minimum=0.0, strict=False):
+            raise InvalidParameterError(f"{owner}: expected tolerance a finite number >= 0, got {self.tolerance!r}")
+
+    def selected(self, size: int) -> list[int]:
+        """The indices of the images evaluated among ``size`` (``range(start, size, skip)[:max]``)."""
+        idx = list(range(self.start, size, self.skip))
+        return idx if self.max is None else idx[: self.max]

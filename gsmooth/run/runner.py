@@ -1,4 +1,4 @@
-"""Whole runs from Python: what ``gsmooth certify`` / ``predict`` / ``attack`` do, given a configuration.
+"""Whole runs from Python: what ``gsmooth certify`` / ``predict`` / ``attack`` / ``verify`` do, given a configuration.
 
 :func:`certify`, :func:`predict` (dataset mode) and :func:`attack` load the evaluation dataset,
 select the images (``config.selected``), resume the results file ``config.out`` (rows already there
@@ -46,7 +46,7 @@ import torch
 
 from ..core.certificates import IntervalCertificate
 from ..errors import InvalidParameterError
-from .config import AttackConfig, CertifyConfig, PredictConfig, RunConfig
+from .config import AttackConfig, CertifyConfig, PredictConfig, RunConfig, VerifyConfig
 from .smoother_setup import OPTION_NAMES, SmootherSetup
 
 __all__ = [
@@ -72,6 +72,10 @@ __all__ = [
     "radius_meaning",
     "resolve_range",
     "resolve_slices",
+    "verify",
+    "VERIFY_COLUMNS",
+    "VERIFY_SEARCH_COLUMNS",
+    "VerifySetup",
     "write_rows",
 ]
 
@@ -748,3 +752,206 @@ def attack(
     )
     return RunResult(done.path, done.indices, done.elapsed, setup, range=range_text, pairs=tuple(pairs),
                      units=getattr(transform, "param_units", "") or "")
+
+
+# ------------------------------------------------------------------------------------------------
+# verify (deterministic verification of the base model, no smoothing)
+# ------------------------------------------------------------------------------------------------
+
+#: The columns of ``gsmooth verify``'s rows (after idx, label, predict, radius, correct, time):
+#: ``eps``, ``answers``, ``min_margin`` and ``status`` are comma-separated and aligned (one entry per
+#: radius verified, in order: the list, or the search's steps).
+VERIFY_COLUMNS = [
+    "norm",  # linf | l2 (gsmooth analyze groups files by it)
+    "method",  # ibp | crown | lp | milp
+    "certificate",  # "verification": deterministic, of the base model itself
+    "eps",  # the radii verified
+    "answers",  # YES | NO | MAYBE per eps
+    "min_margin",  # the smallest proven lower bound of z_label - z_t per eps
+    "margins",  # t:bound for every target t, at the largest eps verified
+    "adversarial_class",  # the class of the counterexample at the smallest eps answered NO
+    "adversarial_distance",  # its distance from the image (0 for a misclassified image)
+    "status",  # proved | counterexample | undecided | time_limit | misclassified per eps
+]
+#: With ``radius_search``: also the search's upper end (milp: the smallest eps answered NO).
+VERIFY_SEARCH_COLUMNS = VERIFY_COLUMNS + ["radius_upper"]
+
+
+@dataclass(frozen=True)
+class VerifySetup:
+    """What ``gsmooth verify`` works on: the checkpoint, its model (eval mode, on the device), the
+    model's :class:`gsmooth.verification.ReluNetwork` and the dataset evaluated."""
+
+    checkpoint: Any
+    model: Any
+    network: Any
+    dataset_name: str
+
+
+@dataclass(frozen=True)
+class _Verified:
+    prediction: int
+    row: dict
+
+
+def _adversarial_name(idx: int, eps: float) -> str:
+    return f"idx{idx}_eps{eps!r}.pt"
+
+
+def _save_adversarial(folder: str, idx: int, verdict, dtype) -> None:
+    """Write a NO's adversarial input ``(C, H, W)`` atomically; an identical file already there (a
+    resumed row) is kept, a different one is never overwritten."""
+    from ..errors import OutputFileError
+    from ..io.checkpoints import atomic_torch_save
+
+    path = Path(folder).expanduser() / _adversarial_name(idx, verdict.eps)
+    tensor = torch.as_tensor(verdict.adversarial, dtype=dtype).contiguous()
+    if path.exists():
+        try:
+            old = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - any unreadable file is "different"
+            old = None
+        if isinstance(old, torch.Tensor) and old.dtype == tensor.dtype and torch.equal(old, tensor):
+            return
+        raise OutputFileError(
+            f"--save-adversarial expected no other file at {os.fspath(path)}, got one with other content (gsmooth never "
+            "overwrites it); choose another folder or delete it"
+        )
+    atomic_torch_save(tensor, path)
+
+
+def _distance(a, b, norm: str) -> float:
+    import numpy as np
+
+    d = np.asarray(a, dtype=np.float64).reshape(-1) - np.asarray(b, dtype=np.float64).reshape(-1)
+    return float(np.max(np.abs(d))) if norm == "linf" else float(np.linalg.norm(d))
+
+
+def _verify_row(config: VerifyConfig, steps, x, *, radius: float, upper: float | None) -> dict:
+    largest = max(steps, key=lambda v: v.eps)
+    nos = sorted((v for v in steps if v.answer == "NO"), key=lambda v: v.eps)
+    row = {
+        "radius": radius,
+        "norm": config.norm,
+        "method": config.method,
+        "certificate": "verification",
+        "eps": ",".join(repr(float(v.eps)) for v in steps),
+        "answers": ",".join(v.answer for v in steps),
+        "min_margin": ",".join(repr(float(v.min_margin)) for v in steps),
+        "margins": ",".join(f"{t}:{m!r}" for t, m in sorted(largest.margins.items())),
+        "adversarial_class": nos[0].adversarial_class if nos else None,
+        "adversarial_distance": _distance(nos[0].adversarial, x, config.norm) if nos else None,
+        "status": ",".join(v.status for v in steps),
+    }
+    if upper is not None:
+        row["radius_upper"] = upper
+    return row
+
+
+def verify(
+    config: VerifyConfig, *, progress: bool | None = None, names: Mapping[str, str] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Verify every selected image of the configuration with :func:`gsmooth.verification.verify` (or
+    search its largest certified radius, :func:`gsmooth.verification.largest_certified_radius`) and
+    append one row per image to ``config.out``, exactly as ``gsmooth verify`` does (same rows, same
+    sidecar; resumable).
+
+    Rows: Cohen's leading columns (``predict`` = the model's class, ``radius`` = the largest eps
+    answered YES, or the searched radius; 0 if none), then :data:`VERIFY_COLUMNS`
+    (:data:`VERIFY_SEARCH_COLUMNS` with ``radius_search``).
+
+    Args:
+        config: the run (:class:`gsmooth.run.VerifyConfig`; ``config.out`` required).
+        progress: show a progress bar (default ``config.progress``).
+        names: how messages name the configuration's fields (the CLI passes its flags).
+        log: called with each note (resuming); default: print to standard error.
+
+    Returns:
+        A :class:`RunResult` (its ``setup`` a :class:`VerifySetup`).
+
+    Raises:
+        UnsupportedModelError: the model is not a feed-forward ReLU chain verification can encode
+            (raised before any image is verified).
+        CheckpointError, InvalidParameterError: as :func:`certify`.
+        OutputFileError, ResultsFileError: ``config.out`` or ``config.save_adversarial`` cannot be
+            written, or ``config.out`` holds rows of another configuration.
+    """
+    from ..io.checkpoints import file_sha256, load_checkpoint
+    from ..io.output_files import check_output_dir, check_output_file
+    from ..io.results import sidecar_path
+    from ..validation import check_device
+    from ..verification.search import largest_certified_radius
+    from ..verification.verify import network_of, verify as verify_one
+
+    if not isinstance(config, VerifyConfig):
+        raise InvalidParameterError(f"gsmooth.run.verify: expected a VerifyConfig, got {type(config).__name__}")
+    n = _names(names)
+    option = n["out"]
+    if config.out is None:
+        raise InvalidParameterError(f"{option} expected a results file (TSV), got none")
+    inputs = {n["model"]: config.model}
+    check_output_file(config.out, option=option, inputs=inputs, exists_ok=True)
+    check_output_file(sidecar_path(config.out), option=f"{option}'s sidecar", inputs=inputs, exists_ok=True)
+    if config.save_adversarial is not None:
+        folder = check_output_dir(config.save_adversarial, option=n.get("save_adversarial", "save_adversarial"),
+                                  inputs=inputs)
+        folder.mkdir(exist_ok=True)
+    device = check_device(config.device, what=n["device"])
+    ckpt = load_checkpoint(config.model, map_location=device)
+    model = ckpt.build_model(device=device)  # eval mode
+    network = network_of(model, ckpt.input_shape)  # refused here, before any image, if it cannot be encoded
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    setup = VerifySetup(ckpt, model, network, config.dataset or ckpt.dataset)
+    if config.dataset is not None:
+        from ..data.datasets import dataset_info
+
+        shape = tuple(dataset_info(config.dataset).input_shape)
+        if shape != tuple(ckpt.input_shape):
+            raise InvalidParameterError(
+                f"{n.get('dataset', 'dataset')} expected a dataset of {tuple(ckpt.input_shape)} images "
+                f"(the model's), got {config.dataset!r} with {shape}"
+            )
+    results_config = {
+        "command": "verify",
+        "model_sha256": file_sha256(Path(config.model).resolve()),
+        "dataset": setup.dataset_name,
+        "split": config.split,
+        "method": config.method,
+        "norm": config.norm,
+        "eps": None if config.eps is None else list(config.eps),
+        "radius_search": config.radius_search,
+        "eps_max": config.eps_max,
+        "radius_tol": config.radius_tol,
+        "domain": None if config.domain is None else list(config.domain),
+        "time_limit": config.time_limit if config.method in ("lp", "milp") else None,  # ibp/crown: not used
+        "tolerance": config.tolerance,
+        "device_type": torch.device(device).type,
+    }
+    common = dict(method=config.method, norm=config.norm, domain=config.domain, time_limit=config.time_limit,
+                  tolerance=config.tolerance)
+
+    def compute(images, keys, labels):
+        out = []
+        for image, idx, label in zip(images, keys, labels):
+            if config.radius_search:
+                found = largest_certified_radius(model, image, label, eps_max=config.eps_max, tol=config.radius_tol,
+                                                 **common)
+                steps, radius, upper = found.steps, found.radius, found.upper
+            else:
+                steps = [verify_one(model, image, label, eps=e, **common) for e in config.eps]
+                radius = max([v.eps for v in steps if v.answer == "YES"], default=0.0)
+                upper = None
+            if config.save_adversarial is not None:
+                for v in steps:
+                    if v.answer == "NO":
+                        _save_adversarial(config.save_adversarial, idx, v, dtype)
+            out.append(_Verified(steps[0].prediction, _verify_row(config, steps, image, radius=radius, upper=upper)))
+        return out
+
+    columns = VERIFY_SEARCH_COLUMNS if config.radius_search else VERIFY_COLUMNS
+    done = write_rows(
+        config, setup, columns=columns, config=results_config, compute=compute, to_row=lambda r: r.row, radius=True,
+        desc="verify", group=1, with_labels=True, progress=progress, names=names, log=log,
+    )
+    return done

@@ -11,6 +11,8 @@ from .region import NORMS, InputRegion, input_region
 from .bounds import NetworkBounds, interval_bounds
 from .extract import relu_network
 from .crown import crown_bounds
+from .verify import METHODS, Verdict, verify
+from .search import RadiusResult, largest_certified_radius
 
 __all__ = [
     "AffineLayer",
@@ -22,4 +24,9 @@ __all__ = [
     "interval_bounds",
     "relu_network",
     "crown_bounds",
+    "METHODS",
+    "Verdict",
+    "verify",
+    "RadiusResult",
+    "largest_certified_radius",
 ]
