@@ -325,7 +325,7 @@ def li_radius(p_a, p_b=None, *, sigma: float):
 BOUNDS: dict[str, Callable] = {"cohen": cohen_radius, "pixeldp": pixeldp_radius, "li": li_radius}
 #: What each bound is, for table headings and plot legends.
 BOUND_TITLES: dict[str, str] = {
-    "cohen": "Cohen et al. 2019 (tight)",
+    "cohen": "Cohen et al. 2019, tight",
     "pixeldp": "PixelDP, Lecuyer et al. 2019",
     "li": "Rényi divergence, Li et al. 2019",
 }
