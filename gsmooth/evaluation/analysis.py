@@ -930,7 +930,7 @@ def rescore(results: ResultsLike, bound: str, *, sigma: float | None = None) -> 
             i = int(np.flatnonzero(bad)[0])
             raise ResultsFileError(
                 f"{_source_name(table)}: idx {int(table.idx[i])} expected p_lower in (0.5, 1] for a certified row, "
-                f"got {p[i]!r}"
+                f"got {float(p[i])!r}"
             )
         p_from = "p_lower"
     else:
