@@ -98,6 +98,19 @@ def test_pixeldp_is_the_largest_admissible_l_over_a_fine_eps_delta_grid(p_a, p_b
     assert ours <= brute * (1 + 5e-4)  # and not above the supremum (the grid approaches it from below)
 
 
+@pytest.mark.parametrize("p_a,p_b", PAIRS)
+def test_pixeldp_optimiser_matches_a_dense_eps_grid_at_the_largest_admissible_delta(p_a, p_b):
+    """The 1-D reduction (δ at its bound (p_A − e^{2ε} p_B)/(1 + e^ε), justified by the 2-D grid test
+    above) on 400,000 values of ε: the grid + bounded-search optimiser must match it to 1e-9."""
+    eps = np.linspace(1e-7, 1.0, 400_000)
+    delta = (p_a - np.exp(2 * eps) * p_b) / (1 + np.exp(eps))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(delta > 0, eps / np.sqrt(2 * np.log(1.25 / delta)), 0.0)
+    dense = float(value.max())
+    ours = pixeldp_radius(p_a, p_b, sigma=1.0)
+    assert dense <= ours * (1 + 1e-12) and ours <= dense * (1 + 1e-9)
+
+
 @pytest.mark.parametrize("p_a,p_b", PAIRS[:5])
 def test_pixeldp_optimum_is_an_eps_delta_dp_gaussian_mechanism_satisfying_lecuyers_condition(p_a, p_b):
     """At the optimiser's (ε, δ, L): ε ≤ 1, p_A ≥ e^{2ε} p_B + (1 + e^ε) δ (equality: the supremum), and
