@@ -50,6 +50,8 @@ _GRID = 257
 #: Li et al.'s α − 1 is searched on a log grid between these (the optimum is near α ≈ 1.3–1.5;
 #: both ends of the range are far from it and the bound tends to 0 as α → ∞).
 _LOG_ALPHA_M1 = (math.log(1e-8), math.log(1e8))
+#: Rows per chunk of the grid pass (a chunk holds _CHUNK × _GRID floats).
+_CHUNK = 2048
 #: Probabilities may overshoot 1 by rounding (p_A + p_B computed in floating point).
 _SUM_TOLERANCE = 1e-12
 
@@ -159,6 +161,19 @@ def cohen_radius(p_a, p_b=None, *, sigma: float):
 # ------------------------------------------------------------------------------------------------
 
 
+def _grid_argmax(values_of: Callable[[slice], np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the index and value of the largest grid value; ``values_of(rows)`` gives the
+    ``(rows, grid)`` values of a slice of rows, evaluated in chunks to bound memory."""
+    best = np.empty(n, dtype=np.intp)
+    value = np.empty(n, dtype=np.float64)
+    for start in range(0, n, _CHUNK):
+        rows = slice(start, min(start + _CHUNK, n))
+        chunk = values_of(rows)
+        best[rows] = np.argmax(chunk, axis=1)
+        value[rows] = chunk[np.arange(chunk.shape[0]), best[rows]]
+    return best, value
+
+
 def _pixeldp_value(eps: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """L/σ at ε with the largest admissible δ = (p_A − e^{2ε} p_B)/(1 + e^ε) (0 where δ ≤ 0)."""
     delta = (a - np.exp(2.0 * eps) * b) / (1.0 + np.exp(eps))
@@ -172,9 +187,7 @@ def _pixeldp_optimum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarr
     with np.errstate(divide="ignore"):
         eps_max = np.minimum(1.0, 0.5 * np.log(a / b))  # p_B = 0: ln(inf) = inf -> 1
     u = np.linspace(0.0, 1.0, _GRID)[1:]  # ε = u · ε_max
-    values = _pixeldp_value(u[None, :] * eps_max[:, None], a[:, None], b[:, None])
-    best = np.argmax(values, axis=1)
-    out_value = values[np.arange(a.size), best]
+    best, out_value = _grid_argmax(lambda i: _pixeldp_value(u[None, :] * eps_max[i, None], a[i, None], b[i, None]), a.size)
     out_eps = u[best] * eps_max
     for i in range(a.size):
         k = best[i]
@@ -257,9 +270,7 @@ def _li_optimum(a: np.ndarray, b: np.ndarray, rest: np.ndarray) -> tuple[np.ndar
     """For 1-D arrays with p_A > p_B: (R²/σ², α) at the best α > 1 (grid over log(α − 1), then refined)."""
     t = np.linspace(*_LOG_ALPHA_M1, _GRID)
     alpha = 1.0 + np.exp(t)
-    values = _li_value(alpha[None, :], a[:, None], b[:, None], rest[:, None])
-    best = np.argmax(values, axis=1)
-    out_value = values[np.arange(a.size), best]
+    best, out_value = _grid_argmax(lambda i: _li_value(alpha[None, :], a[i, None], b[i, None], rest[i, None]), a.size)
     out_alpha = alpha[best]
     for i in range(a.size):
         if not np.isfinite(out_value[i]):  # p_A = 1, p_B = 0: infinite for every α
