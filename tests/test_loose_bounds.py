@@ -262,6 +262,17 @@ def test_bound_cohen_reproduces_a_certify_files_radius_column(path, capsys):
     assert out.splitlines()[0] == "### l2 (pixels), re-scored with the cohen bound (Cohen et al. 2019, tight)"
 
 
+def test_bound_cohen_reproduces_a_fresh_certify_run(tmp_path, capsys):
+    """Today's `gsmooth certify` (the embedded model and its defaults, a few images, few samples)."""
+    out = tmp_path / "fresh.tsv"
+    code, _, err = run_cli(capsys, "certify", "--n0", "20", "--n", "300", "--max", "6", "--no-progress", "--out", out)
+    assert code == 0, err
+    original = read_results(out)
+    assert np.any(original.radius > 0)
+    assert np.array_equal(rescore(out, "cohen").radius, original.radius)
+    assert np.all(rescore(out, "li").radius <= original.radius)
+
+
 @pytest.mark.parametrize("bound,fn", [("pixeldp", pixeldp_radius), ("li", li_radius)])
 def test_bound_rescores_each_row_from_p_lower_and_keeps_abstentions(bound, fn, capsys):
     path = CERTIFY_FILES[1]
