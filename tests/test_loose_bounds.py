@@ -46,7 +46,7 @@ def pixeldp_brute(p_a: float, p_b: float, sigma: float) -> float:
 
 
 def li_formula(p_a: float, p_b: float, alpha: float, sigma: float) -> float:
-    """Li et al.'s Theorem 2 at one α, in plain floats exactly as printed."""
+    """Li et al.'s bound at one α, in plain floats exactly as the formula is printed."""
     mean = ((p_a ** (1 - alpha) + p_b ** (1 - alpha)) / 2) ** (1 / (1 - alpha))
     inner = 1 - p_a - p_b + 2 * mean
     return math.sqrt(max(-(2 * sigma**2 / alpha) * math.log(inner), 0.0))

@@ -9,17 +9,19 @@ radius R such that the smoothed classifier is constant on the open ℓ2 ball ‖
   Smoothing*, ICML 2019, Theorem 1: ``R = σ/2 · (Φ⁻¹(p_A) − Φ⁻¹(p_B))``; tight (their Theorem 2), so it
   dominates every other bound computed from the same (p_A, p_B).
 * :func:`pixeldp_radius` — Lecuyer et al., *Certified Robustness to Adversarial Examples with
-  Differential Privacy*, IEEE S&P 2019 (Lemma 1, robustness condition, with the Gaussian mechanism):
+  Differential Privacy*, IEEE S&P 2019 (expected-output stability and the robustness condition,
+  with the Gaussian mechanism):
   N(0, σ²I) noise is (ε, δ)-DP for ℓ2 changes up to ``L = σ ε / √(2 ln(1.25/δ))`` when ε ≤ 1
   (Dwork & Roth 2014, Theorem A.1), and the prediction is robust within L if
   ``p_A > e^{2ε} p_B + (1 + e^ε) δ``. The radius is the largest L over admissible (ε, δ) — the form
   in which Cohen et al. (2019, appendix "comparison to prior bounds" and its figure of the three
   radii against p_A) compare it with theirs.
 * :func:`li_radius` — Li, Chen, Wang & Carin, *Certified Adversarial Robustness with Additive Noise*,
-  NeurIPS 2019 (arXiv:1809.03113), Theorem 2 (Rényi divergence):
+  NeurIPS 2019 (arXiv:1809.03113), the robustness bound for Gaussian noise (Rényi divergence):
   ``R = sup_{α>1} √( −(2σ²/α) · log(1 − p_A − p_B + 2 ((p_A^{1−α} + p_B^{1−α})/2)^{1/(1−α)}) )``.
 
-How the two loose statements were checked (not only copied): PixelDP's condition follows from the
+The papers' own text could not be retrieved here, so the two loose statements (as the issue and
+Cohen et al.'s comparison give them) were checked rather than copied: PixelDP's condition follows from the
 DP inequality P(x+δ ∈ S) ≤ e^ε P(x ∈ S) + δ applied to class A (from x+δ back to x) and to class B,
 ``(p_A − δ) e^{−ε} > e^ε p_B + δ``. Li's bound is α‖δ‖²/(2σ²) = D_α(N(x+δ,σ²I) ‖ N(x,σ²I)) below the
 smallest Rényi divergence D_α(Q ‖ P) from P = (p_A, p_B, rest) to a Q whose top class is not A, which
@@ -208,8 +210,8 @@ def pixeldp_radius(p_a, p_b=None, *, sigma: float):
 
     Lecuyer et al.'s Gaussian mechanism gives (ε, δ)-differential privacy with respect to ℓ2 changes
     of size ``L`` of the input when ``σ = √(2 ln(1.25/δ)) · L / ε`` and ``ε ≤ 1`` (Dwork & Roth 2014,
-    Theorem A.1); their robustness condition (Lemma 1, in terms of the class probabilities as in
-    Cohen et al. 2019's appendix) certifies radius L when ``p_A > e^{2ε} p_B + (1 + e^ε) δ``. So
+    Theorem A.1); their robustness condition (in terms of the class probabilities, as in Cohen et
+    al. 2019's appendix) certifies radius L when ``p_A > e^{2ε} p_B + (1 + e^ε) δ``. So
 
     .. math::  R = \\sup_{0 < ε ≤ 1,\\ 0 < δ:\\ p_A > e^{2ε} p_B + (1 + e^ε) δ}
                \\frac{σ ε}{\\sqrt{2 \\ln(1.25/δ)}}.
@@ -287,7 +289,7 @@ def _li_optimum(a: np.ndarray, b: np.ndarray, rest: np.ndarray) -> tuple[np.ndar
 
 
 def li_radius(p_a, p_b=None, *, sigma: float):
-    """Li et al.'s Rényi-divergence ℓ2 radius (NeurIPS 2019, Theorem 2) for Gaussian noise of std σ.
+    """Li et al.'s Rényi-divergence ℓ2 radius (NeurIPS 2019) for Gaussian noise of std σ.
 
     .. math::  R = \\sup_{α > 1} \\sqrt{ -\\frac{2σ^2}{α} \\log\\Big(1 − p_A − p_B
                + 2\\big(\\tfrac{1}{2}(p_A^{1−α} + p_B^{1−α})\\big)^{1/(1−α)}\\Big) }
