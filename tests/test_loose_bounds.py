@@ -119,7 +119,7 @@ def test_pixeldp_optimum_is_an_eps_delta_dp_gaussian_mechanism_satisfying_lecuye
     value, eps, delta = (float(v[0]) for v in _pixeldp_optimum(np.array([p_a]), np.array([p_b])))
     assert 0 < eps <= 1 and delta > 0
     assert p_a - (math.exp(2 * eps) * p_b + (1 + math.exp(eps)) * delta) == pytest.approx(0, abs=1e-12)
-    sigma, shift = 1.0, value  # L/σ with σ = 1
+    shift = value  # L/σ (σ = 1)
     phi = NormalDist().cdf
     exact = phi(shift / 2 - eps / shift) - math.exp(eps) * phi(-shift / 2 - eps / shift)
     assert exact <= delta

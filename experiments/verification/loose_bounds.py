@@ -18,7 +18,6 @@ Usage (≈ 10 s on one core)::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path

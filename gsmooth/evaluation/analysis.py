@@ -937,7 +937,7 @@ def rescore(results: ResultsLike, bound: str, *, sigma: float | None = None) -> 
         from scipy.special import ndtr
 
         p = np.where(live, ndtr(np.asarray(table.radius, dtype=float) / s), 0.0)
-        p_from = f"radius (p_A = Phi(radius/sigma), as precise as the file's radius column)"
+        p_from = "radius (p_A = Phi(radius/sigma), as precise as the file's radius column)"
     radius = np.zeros(len(table), dtype=float)
     if np.any(live):
         radius[live] = bound_radius(bound, p[live], sigma=s)
