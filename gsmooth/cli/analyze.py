@@ -56,7 +56,10 @@ def add_parser(sub) -> None:
             "report the fraction certified over the whole range (no radius, no ACR). Files without a radius "
             "column (gsmooth predict/attack output) are refused."
         ),
-        epilog="example: gsmooth analyze a.tsv b.tsv --radii 0,0.25,0.5,0.75,1 --plot curve.png",
+        epilog=(
+            "example: gsmooth analyze a.tsv b.tsv --radii 0,0.25,0.5,0.75,1 --plot curve.png; "
+            "loose vs tight bounds: gsmooth analyze a.tsv --bound pixeldp"
+        ),
         formatter_class=HelpFormatter,
     )
     p.add_argument("files", nargs="+", metavar="TSV", help="results files of `gsmooth certify` (or Cohen-format)")
