@@ -942,13 +942,15 @@ ANALYZE_BAD = ["missing", "folder", "empty", "random_bytes", "empty_file", "json
 @given(data=st.data())
 def test_fuzz_analyze(assets, capsys, data):
     with workspace(assets, data.draw) as ws:
-        d = Draw(data.draw, ["files", "--radii", "--labels", "--plot"])
+        d = Draw(data.draw, ["files", "--radii", "--labels", "--plot", "--bound", "--sigma"])
         count = data.draw(st.integers(1, 3), label="how many files")
         files = [ws.file(d.value("files", ANALYZE_GOOD, ANALYZE_BAD)) for _ in range(count)]
         argv = ["analyze", *files]
         d.add(argv, "--radii", [None, "0,0.5", "0", "0.25,1"],
               ["", ",", "-1", "nan", "inf", "0,nan", "a", "1e308", "0,-0.5", "1;2", "0,,1", " 0 "])
         d.add(argv, "--labels", [None, ",".join("abc"[:count])], ["", ",", "a,b,c,d", "a\nb", "a,,b"])
+        d.add(argv, "--bound", [None, "cohen", "pixeldp", "li"], ["", "tight", "Li"])
+        d.add(argv, "--sigma", [None, "0.25"], ["", "0", "-1", "nan", "inf", "1e-320", "0.5", "a"])
         plot_kind = d.value("--plot", [None, "new"], OUT_BAD_KINDS + ["certify_results"])
         plot = None
         if plot_kind is not None:

@@ -14,13 +14,19 @@ Interval groups have no radius axis: they report the fraction certified over the
 
 Files without a radius column (``gsmooth predict``/``attack`` output) are refused with one line,
 and so is a ``--plot`` path that is an input file or already exists.
+
+``--bound cohen|pixeldp|li`` re-scores files of Gaussian ℓ2 point certificates with that bound
+(:func:`gsmooth.evaluation.analysis.rescore`: p_A = each row's ``p_lower``, p_B = 1 − p_A, σ from the
+file; Cohen-format files without ``p_lower`` need ``--sigma``, p_A = Φ(radius/σ)); the heading says
+which bound re-scored the table. Other files (Laplace ℓ1, transforms, interval certificates,
+verification rows) and files of unknown σ are refused with one line.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from ..evaluation.analysis import group_by_unit, markdown_report, plot_certified_accuracy, summarize
+from ..evaluation.analysis import group_by_unit, markdown_report, plot_certified_accuracy, summarize, summarize_rescored
 from ..errors import InvalidParameterError
 from ..io.results import sidecar_path
 from .common import HelpFormatter
@@ -50,7 +56,10 @@ def add_parser(sub) -> None:
             "report the fraction certified over the whole range (no radius, no ACR). Files without a radius "
             "column (gsmooth predict/attack output) are refused."
         ),
-        epilog="example: gsmooth analyze a.tsv b.tsv --radii 0,0.25,0.5,0.75,1 --plot curve.png",
+        epilog=(
+            "example: gsmooth analyze a.tsv b.tsv --radii 0,0.25,0.5,0.75,1 --plot curve.png; "
+            "loose vs tight bounds: gsmooth analyze a.tsv --bound pixeldp"
+        ),
         formatter_class=HelpFormatter,
     )
     p.add_argument("files", nargs="+", metavar="TSV", help="results files of `gsmooth certify` (or Cohen-format)")
@@ -60,6 +69,16 @@ def add_parser(sub) -> None:
         "group, 0 and up to 4 round steps up to the group's largest certified radius); interval groups ignore it",
     )
     p.add_argument("--labels", help="comma-separated curve/table labels, one per file (default: file names)")
+    p.add_argument(
+        "--bound", choices=("cohen", "pixeldp", "li"), default=None,
+        help="re-score Gaussian l2 point certificates from each row's p_lower (p_B = 1 - p_A) with Cohen et al.'s "
+        "tight radius, PixelDP's (Lecuyer et al. 2019) or Li et al.'s Renyi bound (2019); other files are refused",
+    )
+    p.add_argument(
+        "--sigma", type=float, default=None,
+        help="with --bound: the Gaussian noise's sigma of files that do not record it (Cohen format: p_A is "
+        "recovered as Phi(radius/sigma)); must agree with a file's own sigma",
+    )
     p.add_argument(
         "--plot", metavar="PNG",
         help="draw certified accuracy against radius: one panel per unit group, one curve per file; the path must "
@@ -85,9 +104,17 @@ def run(args) -> int:
         raise InvalidParameterError(f"--labels expected {len(args.files)} labels (one per file), got {len(labels)}")
     if args.plot:
         _check_plot_path(args.plot, args.files)
-    summaries = [
-        summarize(f, [0.0], name=labels[i] if labels else None) for i, f in enumerate(args.files)
-    ]
+    if args.sigma is not None and args.bound is None:
+        raise InvalidParameterError(f"--sigma expected together with --bound, got --sigma {args.sigma:g} alone")
+    if args.bound is not None:
+        summaries = [
+            summarize_rescored(f, args.bound, [0.0], sigma=args.sigma, name=labels[i] if labels else None)
+            for i, f in enumerate(args.files)
+        ]
+    else:
+        summaries = [
+            summarize(f, [0.0], name=labels[i] if labels else None) for i, f in enumerate(args.files)
+        ]
     print(markdown_report(summaries, args.radii))
     if args.plot:
         path = plot_certified_accuracy(summaries, args.plot)

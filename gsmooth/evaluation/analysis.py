@@ -60,6 +60,8 @@ __all__ = [
     "markdown_report",
     "certified_accuracy_figure",
     "plot_certified_accuracy",
+    "rescore",
+    "summarize_rescored",
 ]
 
 #: Radii of :func:`summarize` when none are given (Cohen et al.'s CIFAR-10 table, plus r = 0); the
@@ -690,7 +692,7 @@ def certified_accuracy_figure(
     ):
         raise InvalidParameterError(f"max_radius expected a finite number > 0, got {max_radius!r}")
     points = [_points(s) for s in sources]
-    units = [radius_unit(s) for s in sources]
+    units = [i.unit if isinstance(i, Summary) and i.unit is not None else radius_unit(s) for i, s in zip(items, sources)]
     groups: dict[str, tuple[RadiusUnit, list[int]]] = {}
     for i, unit in enumerate(units):
         groups.setdefault(unit.key, (unit, []))[1].append(i)
@@ -727,7 +729,7 @@ def certified_accuracy_figure(
                 steps = steps[(steps >= 0) & (steps <= top)]
                 grid = np.union1d(fine, steps)
                 # accuracy(r) counts radius >= r: constant on (r_i-1, r_i], hence drawstyle "steps-pre"
-                assumed = " (read as l2)" if units[i].note else ""
+                assumed = " (read as l2)" if radius_unit(sources[i]).note else ""
                 axes.plot(grid, _certified_accuracy(p, grid), drawstyle="steps-pre", label=names[i] + assumed)
             axes.set_xlim(0.0, float(top))
             axes.set_xlabel("\n".join(textwrap.wrap(unit.axis, 60)))
@@ -792,3 +794,188 @@ def plot_format(path: str | os.PathLike) -> str:
             f"plot {os.fspath(path)!r}: expected a suffix among {', '.join('.' + f for f in PLOT_FORMATS)}, got .{suffix}"
         )
     return suffix
+
+
+# --------------------------------------------------------------------------------------------
+# re-scoring Gaussian l2 point certificates with another bound (gsmooth analyze --bound)
+# --------------------------------------------------------------------------------------------
+
+_SIGMA_IN_NOISE = re.compile(r"(?:^|[(,\s])sigma=([^,)\s]+)")
+#: Columns that only verification rows (gsmooth verify) carry: never smoothing certificates.
+_VERIFICATION_COLUMNS = ("method", "answer", "verdict")
+
+
+def _rescore_refusal(source: Any, bound: str, got: str) -> ResultsFileError:
+    return ResultsFileError(
+        f"{_source_name(source)}: --bound {bound} expected Gaussian l2 point certificates (additive Gaussian "
+        f"noise, one radius per image), got {got}"
+    )
+
+
+def _file_sigma(table: ResultsTable) -> dict[str, float]:
+    """Every σ the file records, by where it was found (a ``sigma`` column, the ``noise`` column's
+    ``gaussian(sigma=…)``, the sidecar's ``noise_params``/``sigma``)."""
+    found: dict[str, float] = {}
+    column = _one_value(table, "sigma")
+    if column is not None:
+        found["column sigma"] = float(column)
+    noise = _one_value(table, "noise")
+    match = _SIGMA_IN_NOISE.search(noise) if noise else None
+    if match:
+        found[f"column noise ({noise})"] = float(match.group(1))
+    config = table.config if isinstance(table.config, Mapping) else {}
+    params = config.get("noise_params")
+    if isinstance(params, Mapping) and isinstance(params.get("sigma"), (int, float)):
+        found["sidecar noise_params.sigma"] = float(params["sigma"])
+    if isinstance(config.get("sigma"), (int, float)) and not isinstance(config.get("sigma"), bool):
+        found["sidecar sigma"] = float(config["sigma"])
+    return found
+
+
+def rescore(results: ResultsLike, bound: str, *, sigma: float | None = None) -> ResultsTable:
+    """The rows of a file of Gaussian ℓ2 point certificates with their radii recomputed by ``bound``
+    (``"cohen"``, ``"pixeldp"`` or ``"li"``, :mod:`gsmooth.core.loose_bounds`).
+
+    p_A is each row's ``p_lower`` and p_B = 1 − p_A, as Cohen's CERTIFY uses them; a file without
+    ``p_lower`` (locuslab/smoothing's Cohen format) needs ``sigma``: p_A = Φ(radius/σ) (exactly what
+    its radius was made from, to the precision the file writes it). σ is the file's (a ``sigma``
+    column, the ``noise`` column ``gaussian(sigma=…)`` or the sidecar's ``noise_params``); ``sigma``
+    given as well must agree with it. Abstentions stay abstentions (radius 0); predictions are kept.
+    ``bound="cohen"`` on a gsmooth certify file reproduces its radius column. The returned table's
+    ``config`` gains an entry ``rescore`` saying how it was made.
+
+    Raises:
+        ResultsFileError: the file is not Gaussian ℓ2 point certificates (Laplace ℓ1, a transform,
+            interval certificates, verification rows, M* ≠ 1), σ is unknown or contradicted, or a
+            certified row has no usable p_lower.
+        InvalidParameterError: an unknown bound, or σ not a number > 0.
+
+    >>> data = ResultsTable(idx=np.arange(3), label=np.array([1, 1, 2]), predict=np.array([1, 1, -1]),
+    ...                     radius=np.array([0.5815869, 0.3204, 0.0]), correct=np.array([1, 1, 0]),
+    ...                     extra={"p_lower": np.array([0.99, 0.9, 0.3]), "noise": np.array(["gaussian(sigma=0.25)"] * 3)})
+    >>> rescore(data, "cohen").radius.round(4).tolist(), rescore(data, "li").radius.round(4).tolist()
+    ([0.5816, 0.3204, 0.0], [0.477, 0.258, 0.0])
+    """
+    from ..core.loose_bounds import BOUNDS, bound_radius
+
+    if bound not in BOUNDS:
+        raise InvalidParameterError(f"bound expected one of {', '.join(BOUNDS)}, got {bound!r}")
+    if sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, (int, float))
+                              or not (math.isfinite(sigma) and sigma > 0)):
+        raise InvalidParameterError(f"sigma expected a finite number > 0, got {sigma!r}")
+    table = read_results(results) if isinstance(results, (str, os.PathLike)) else results
+    if not isinstance(table, ResultsTable):
+        raise InputError(f"results expected a ResultsTable or a path to a results file, got {type(table).__name__}")
+    if not table.has_radius:
+        raise ResultsFileError(_no_radius_message(table))
+    config = table.config if isinstance(table.config, Mapping) else {}
+    extra = table.extra or {}
+
+    command = config.get("command")
+    if command not in (None, "certify"):
+        raise _rescore_refusal(table, bound, f"a {command} file")
+    for name in _VERIFICATION_COLUMNS:
+        if name in extra:
+            raise _rescore_refusal(table, bound, f"verification rows (column {name}): they have no p_A to re-score")
+    certificate = _one_value(table, "certificate") or (str(config["certificate"]) if config.get("certificate") else None)
+    if certificate == "interval":
+        raise _rescore_refusal(table, bound, "interval certificates over a transform's parameter range")
+    transform = _one_value(table, "transform") or (str(config["transform"]) if config.get("transform") else None)
+    if transform is not None and transform.split("(", 1)[0].strip() != "additive":
+        raise _rescore_refusal(table, bound, f"certificates of transform {transform} (a parameter radius)")
+    if certificate not in (None, "radius", "point"):
+        raise _rescore_refusal(table, bound, f"{certificate} certificates")
+    norm = _one_value(table, "norm") or (str(config["norm"]) if config.get("norm") else None)
+    if norm is not None and norm != "l2":
+        raise _rescore_refusal(table, bound, f"{norm} radii")
+    noise = _one_value(table, "noise") or (str(config["noise"]) if config.get("noise") else None)
+    noise_name = noise.split("(", 1)[0].strip() if noise else None
+    if noise_name is not None and noise_name != "gaussian":
+        raise _rescore_refusal(table, bound, f"noise {noise}")
+    recorded = noise is not None or table.config is not None or norm is not None or transform is not None
+    if noise is None and recorded:
+        raise _rescore_refusal(table, bound, "a file that records no noise")
+    if "mstar" in extra:
+        mstar = np.asarray(extra["mstar"], dtype=float)
+        if not np.all(mstar == 1.0):
+            raise _rescore_refusal(table, bound, f"M* = {float(mstar[mstar != 1.0][0]):g} (not plain pixel noise)")
+
+    found = _file_sigma(table)
+    values = sorted(set(found.values()))
+    if len(values) > 1:
+        raise ResultsFileError(
+            f"{_source_name(table)}: expected one sigma, got " + ", ".join(f"{v:g} ({k})" for k, v in found.items())
+        )
+    if values and sigma is not None and not math.isclose(values[0], sigma, rel_tol=1e-12, abs_tol=0.0):
+        where = next(iter(found))
+        raise ResultsFileError(
+            f"{_source_name(table)}: --sigma expected the file's own sigma {values[0]:g} ({where}), got {sigma:g}"
+        )
+    if not values and sigma is None:
+        raise ResultsFileError(
+            f"{_source_name(table)}: --bound {bound} expected the noise's sigma (a sigma column, the noise column "
+            f"gaussian(sigma=...) or the sidecar's noise_params), got none: pass --sigma"
+        )
+    s = values[0] if values else float(sigma)
+    sigma_from = next(iter(found)) if values else "--sigma"
+
+    live = table.predict != -1
+    if "p_lower" in extra:
+        try:
+            p = np.asarray(extra["p_lower"], dtype=float)
+        except (TypeError, ValueError):
+            raise ResultsFileError(f"{_source_name(table)}: column p_lower expected probabilities, got text") from None
+        bad = live & ~((p > 0.5) & (p <= 1.0))
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise ResultsFileError(
+                f"{_source_name(table)}: idx {int(table.idx[i])} expected p_lower in (0.5, 1] for a certified row, "
+                f"got {float(p[i])!r}"
+            )
+        p_from = "p_lower"
+    else:
+        from scipy.special import ndtr
+
+        p = np.where(live, ndtr(np.asarray(table.radius, dtype=float) / s), 0.0)
+        p_from = "radius (p_A = Phi(radius/sigma), as precise as the file's radius column)"
+    radius = np.zeros(len(table), dtype=float)
+    if np.any(live):
+        radius[live] = bound_radius(bound, p[live], sigma=s)
+    new_config = dict(config)
+    new_config["rescore"] = {"bound": bound, "sigma": s, "sigma_from": sigma_from, "p_a_from": p_from}
+    return ResultsTable(
+        idx=table.idx, label=table.label, predict=table.predict, radius=radius, correct=table.correct,
+        time=table.time, extra=dict(extra), path=table.path, config=new_config, has_radius=True,
+    )
+
+
+def summarize_rescored(
+    results: ResultsLike, bound: str, radii: Any = DEFAULT_RADII, *, sigma: float | None = None,
+    name: str | None = None,
+) -> Summary:
+    """:func:`summarize` of :func:`rescore`'s rows, its unit's heading saying which bound re-scored them.
+
+    >>> table = ResultsTable(idx=np.arange(1), label=np.array([1]), predict=np.array([1]), radius=np.array([0.58]),
+    ...                      correct=np.array([1]), extra={"p_lower": np.array([0.99]), "sigma": np.array([0.25])})
+    >>> summarize_rescored(table, "pixeldp", [0.1]).unit.key
+    'l2 (pixels), re-scored with the pixeldp bound (PixelDP, Lecuyer et al. 2019)'
+    """
+    from ..core.loose_bounds import BOUND_TITLES
+
+    table = rescore(results, bound, sigma=sigma)
+    summary = summarize(table, radii, name=name)
+    info = table.config["rescore"]
+    unit = summary.unit
+    notes = [unit.note] if unit.note else []
+    notes.append(f"radii re-scored with the {bound} bound, sigma {info['sigma']:g} from {info['sigma_from']}, "
+                 f"p_A from {info['p_a_from']}, p_B = 1 - p_A")
+    heading = f"{unit.key}, re-scored with the {bound} bound ({BOUND_TITLES[bound]})"
+    rescored_unit = RadiusUnit(
+        key=heading, axis=f"{unit.axis}, {bound} bound", description=f"{unit.description}, by the {bound} bound",
+        interval=unit.interval, note="; ".join(notes),
+    )
+    return Summary(
+        name=summary.name, n_points=summary.n_points, clean_accuracy=summary.clean_accuracy, radii=summary.radii,
+        certified_accuracy=summary.certified_accuracy, acr=summary.acr, abstain_rate=summary.abstain_rate,
+        table=table, unit=rescored_unit,
+    )
