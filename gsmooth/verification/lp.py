@@ -66,8 +66,11 @@ DEFAULT_L2_ROUNDS = 40
 _UNIT = 2.0**-53
 # Relative loosening of the triangle's upper face (its slope is rounded once in float64).
 _FACE_SLACK = 1e-12
-# A solution this close to the ℓ2 ball (relative to eps) counts as in the ball: the loop stops.
+# A solution this close to the ℓ2 ball counts as in the ball and the cut loop stops: a relative
+# 1e-6 of eps plus 2e-6 (HiGHS accepts cut violations up to its feasibility tolerance, 1e-6 for
+# the MILP). Only the loop's status depends on it: the bound is sound whatever it is.
 _BALL_TOL = 1e-6
+_BALL_ABS = 2e-6
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,7 +197,7 @@ class _Encoding:
 
     def in_ball(self, x: np.ndarray) -> bool:
         r = self.region
-        return float(np.linalg.norm(x[: self.d] - r.center)) <= r.eps * (1.0 + _BALL_TOL) + 1e-12
+        return float(np.linalg.norm(x[: self.d] - r.center)) <= r.eps * (1.0 + _BALL_TOL) + _BALL_ABS
 
     def add_cut(self, x: np.ndarray) -> bool:
         """Add the tangent cut at the direction of ``x − c``; False if there is none (x = c)."""

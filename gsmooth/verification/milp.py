@@ -114,6 +114,7 @@ class _Solver:
     def __init__(self, net, region, enc: _Encoding, rel_gap: float) -> None:
         self.net, self.region, self.enc, self.rel_gap = net, region, enc, rel_gap
         self.bounds = Bounds(enc.lb, enc.ub_var)
+        self.intermediate_lower = np.zeros(net.num_outputs)
 
     def solve(self, c: np.ndarray, share: Optional[float], extra=None):
         enc = self.enc
@@ -192,6 +193,7 @@ def milp_minimum(
     deadline = None if limit is None else start + limit
     enc = _Encoding(net, region, intermediate, integer=True)
     solver = _Solver(net, region, enc, mip_rel_gap)
+    solver.intermediate_lower = np.asarray(intermediate.out_lower, dtype=np.float64)
     k = net.num_outputs
     lower = np.asarray(intermediate.out_lower, dtype=np.float64).copy()
     value = np.full(k, math.nan)
@@ -230,6 +232,8 @@ def _solve_output(solver: _Solver, j: int, left: int, deadline, stop_below: floa
         return None
 
     if not exact:
+        if solver.intermediate_lower[j] > stop_below:  # already proved by the intermediate bound
+            return -math.inf, best, "cutoff", None
         zero = np.zeros_like(c)
         for _ in range(rounds):
             share = _remaining(deadline, left)
