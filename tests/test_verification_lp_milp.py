@@ -209,6 +209,21 @@ def test_lp_is_exact_without_unstable_neurons():
     assert out.status == ("optimal",) * 3 and np.allclose(out.lower, exact, atol=1e-9) and np.all(out.lower <= exact + 1e-12)
 
 
+def test_lp_is_exact_where_the_triangle_is_the_convex_hull():
+    """One input, one hidden layer, one unstable neuron: the triangle is the convex hull of the
+    ReLU's graph, so the LP's bound is the exact minimum (a missing face of the triangle shows)."""
+    w1 = np.array([[1.0], [1.0], [-1.0], [2.0]])
+    b1 = np.array([-0.4, 1.0, -1.5, 0.5])  # unstable, active, inactive, active on [0, 1]
+    w2 = np.array([[-1.0, 1.0, 0.7, 0.0], [2.0, -1.0, 0.0, 0.3], [-3.0, 0.0, 1.0, 1.0], [1.0, 0.5, 0.0, -0.5]])
+    net = ReluNetwork((AffineLayer(w1, b1), AffineLayer(w2, np.zeros(4))), input_shape=(1,))
+    region = input_region(np.array([0.5]), eps=0.5, norm="linf")
+    ibp = interval_bounds(net, region)
+    assert [int(((lo < 0) & (hi > 0)).sum()) for lo, hi in zip(ibp.pre_lower, ibp.pre_upper)] == [1]
+    out = lp_bounds(net, region, intermediate=ibp)
+    truth = brute_force_minimum(net, region)
+    assert np.allclose(out.lower, truth, atol=1e-7) and np.all(out.lower <= truth + 1e-12), (out.lower, truth)
+
+
 def test_dual_bound_is_a_lower_bound_for_any_multipliers():
     """The reported LP bound is evaluated from the multipliers: any multipliers (here HiGHS's,
     perturbed) give a bound never above the LP's optimum, and HiGHS's own give the optimum."""
