@@ -9,6 +9,7 @@ smallest over the feasible patterns is the exact minimum.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -23,6 +24,12 @@ from gsmooth.verification.milp import DEFAULT_CUTOFF_MARGIN, MilpOutcome, milp_m
 
 # (seed, inputs, hidden widths): 1–2 hidden layers of 3–6 ReLUs, at most 9 neurons (512 patterns)
 TINY = [(0, 2, (4,)), (1, 3, (3, 3)), (2, 4, (5,)), (3, 5, (4, 3)), (4, 6, (6,)), (5, 3, (5, 4)), (6, 2, (3, 6))]
+# ℓ2 needs a cut loop per output (and SLSQP per pattern for the truth): fewer nets
+L2_TINY = TINY[:4]
+
+
+def nets_for(norm: str):
+    return TINY if norm == "linf" else L2_TINY
 
 
 def tiny_net(seed: int, d: int, hidden: tuple[int, ...], k: int = 3) -> ReluNetwork:
@@ -107,6 +114,22 @@ def _ball_minimum(a, G, h, lo, hi, region):
     return best
 
 
+@functools.lru_cache(maxsize=None)
+def case(index: int, norm: str):
+    """``(net, region, IBP bounds, exact minima)`` of ``TINY[index]`` (computed once per session)."""
+    seed, d, hidden = TINY[index]
+    net = tiny_net(seed, d, hidden)
+    region = tiny_region(seed, d, norm)
+    return net, region, interval_bounds(net, region), brute_force_minimum(net, region)
+
+
+@functools.lru_cache(maxsize=None)
+def exact_milp(index: int, norm: str) -> MilpOutcome:
+    """The full minimisation of every output of ``case(index, norm)`` (computed once)."""
+    net, region, ibp, _ = case(index, norm)
+    return milp_minimum(net, region, intermediate=ibp, exact=True, stop_below=-1e9, l2_rounds=200)
+
+
 def samples(region, n: int = 4000, seed: int = 0) -> np.ndarray:
     """Points of the region: random directions at random radii, the box's corners projected."""
     rng = np.random.default_rng(seed)
@@ -127,25 +150,21 @@ def samples(region, n: int = 4000, seed: int = 0) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed,d,hidden", TINY)
-def test_milp_minimum_is_the_brute_force_minimum_linf(seed, d, hidden):
-    net = tiny_net(seed, d, hidden)
-    region = tiny_region(seed, d, "linf")
-    truth = brute_force_minimum(net, region)
-    out = milp_minimum(net, region, intermediate=interval_bounds(net, region), exact=True, stop_below=-1e9)
+@pytest.mark.parametrize("index", range(len(TINY)))
+def test_milp_minimum_is_the_brute_force_minimum_linf(index):
+    net, region, ibp, truth = case(index, "linf")
+    out = exact_milp(index, "linf")
     assert isinstance(out, MilpOutcome) and out.status == ("optimal",) * 3
     assert np.allclose(out.value, truth, atol=1e-6), (out.value, truth)
     assert np.all(out.lower <= truth + 1e-9) and np.allclose(out.lower, truth, atol=1e-6)
     assert out.adversarial is None and out.adversarial_output is None
 
 
-@pytest.mark.parametrize("seed,d,hidden", TINY[:4])
-def test_milp_minimum_is_the_brute_force_minimum_l2(seed, d, hidden):
+@pytest.mark.parametrize("index", range(len(L2_TINY)))
+def test_milp_minimum_is_the_brute_force_minimum_l2(index):
     """On tiny nets the tangent-cut loop converges: the ℓ2 MILP is exact there (status optimal)."""
-    net = tiny_net(seed, d, hidden)
-    region = tiny_region(seed, d, "l2")
-    truth = brute_force_minimum(net, region)
-    out = milp_minimum(net, region, intermediate=interval_bounds(net, region), exact=True, stop_below=-1e9, l2_rounds=200)
+    net, region, ibp, truth = case(index, "l2")
+    out = exact_milp(index, "l2")
     assert out.status == ("optimal",) * 3, out.status
     assert np.all(out.lower <= truth + 1e-9), (out.lower, truth)
     assert np.allclose(out.value, truth, atol=1e-5), (out.value, truth)
@@ -172,16 +191,14 @@ def test_milp_with_few_cut_rounds_stays_sound(norm):
 @pytest.mark.parametrize("norm", ["linf", "l2"])
 def test_lp_lies_between_ibp_and_the_exact_minimum(norm):
     gains = []
-    for seed, d, hidden in TINY:
-        net = tiny_net(seed, d, hidden)
-        region = tiny_region(seed, d, norm)
-        ibp = interval_bounds(net, region)
+    for index in range(len(nets_for(norm))):
+        net, region, ibp, truth = case(index, norm)
         lp = lp_bounds(net, region, intermediate=ibp)
-        milp = milp_minimum(net, region, intermediate=ibp, exact=True, stop_below=-1e9, l2_rounds=200)
+        milp = exact_milp(index, norm)
         assert isinstance(lp, LpOutcome) and lp.lower.shape == (3,) and len(lp.status) == 3
         assert set(lp.status) <= {"optimal", "outer"}
         assert np.all(ibp.out_lower <= lp.lower + 1e-9), (ibp.out_lower, lp.lower)
-        assert np.all(lp.lower <= milp.value + 1e-9), (lp.lower, milp.value)
+        assert np.all(lp.lower <= milp.lower + 1e-6) and np.all(lp.lower <= truth + 1e-9), (lp.lower, milp.lower, truth)
         gains.append(np.max(lp.lower - ibp.out_lower))
     assert max(gains) > 1e-3  # the LP is tighter than IBP somewhere (not IBP in disguise)
 
@@ -255,11 +272,9 @@ def test_dual_bound_is_a_lower_bound_for_any_multipliers():
 @pytest.mark.parametrize("exact", [True, False])
 def test_counterexamples_are_in_the_region_and_below_stop_below(norm, exact):
     found = 0
-    for seed, d, hidden in TINY:
-        net = tiny_net(seed, d, hidden)
-        region = tiny_region(seed, d, norm)
-        ibp = interval_bounds(net, region)
-        truth = milp_minimum(net, region, intermediate=ibp, exact=True, stop_below=-1e9, l2_rounds=200).value
+    for index in range(len(nets_for(norm))):
+        net, region, ibp, truth = case(index, norm)
+        d = net.num_inputs
         stop = float(np.sort(truth)[1]) + 0.05  # at least two outputs have a minimum below it
         out = milp_minimum(net, region, intermediate=ibp, stop_below=stop, exact=exact, l2_rounds=200)
         first = int(np.flatnonzero(truth < stop)[0])
@@ -268,33 +283,48 @@ def test_counterexamples_are_in_the_region_and_below_stop_below(norm, exact):
         assert x is not None and x.shape == (d,) and region.contains(x, tol=1e-12)
         assert net.forward(x)[0, first] < stop
         assert out.status[first] == "counterexample" and out.status[first + 1 :] == ("not_reached",) * (2 - first)
-        assert np.all(out.lower[:first] > stop) or not exact
+        assert np.all(out.lower[:first] > stop)
         found += 1
-    assert found == len(TINY)
+    assert found == len(nets_for(norm))
 
 
 @pytest.mark.parametrize("norm", ["linf", "l2"])
 def test_sign_question_proves_what_the_minimum_says(norm):
-    for seed, d, hidden in TINY[:5]:
-        net = tiny_net(seed, d, hidden)
-        region = tiny_region(seed, d, norm)
-        ibp = interval_bounds(net, region)
-        truth = brute_force_minimum(net, region) if norm == "linf" else milp_minimum(
-            net, region, intermediate=ibp, exact=True, stop_below=-1e9, l2_rounds=200).value
+    solved = 0
+    for index in range(len(nets_for(norm))):
+        net, region, ibp, truth = case(index, norm)
         below = float(truth.min()) - 0.01  # every output is above: all proved
         out = milp_minimum(net, region, intermediate=ibp, stop_below=below, l2_rounds=200)
         assert out.adversarial is None and set(out.status) == {"cutoff"}, out.status
         assert np.all(out.lower >= below + DEFAULT_CUTOFF_MARGIN - 1e-15)
         assert np.all(out.lower <= truth + 1e-9)
+        solved += int(np.sum(ibp.out_lower <= below))  # outputs IBP alone does not decide
+    assert solved > 0
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_a_point_that_fails_the_recheck_is_no_counterexample(monkeypatch, exact):
+    """The solver's point re-evaluated by the network is what counts: when the re-check says it
+    is not below stop_below (here faked: +1), there is no adversarial and the output is undecided."""
+    from gsmooth.verification import milp as milp_module
+
+    net, region, ibp, truth = case(0, "linf")
+    real = milp_module._Solver.check
+
+    def fake(self, res, j):
+        point, v, inside = real(self, res, j)
+        return point, v + 1.0, inside
+
+    monkeypatch.setattr(milp_module._Solver, "check", fake)
+    out = milp_minimum(net, region, intermediate=ibp, stop_below=float(truth[0]) + 0.5, exact=exact)
+    assert out.adversarial is None and out.adversarial_output is None
+    assert out.status[0] == "undecided" and out.lower[0] <= truth[0] + 1e-9
 
 
 def test_sign_mode_skips_nothing_it_has_not_proved():
     """stop_below above every minimum: the first output is a counterexample, even in sign mode."""
-    seed, d, hidden = TINY[0]
-    net = tiny_net(seed, d, hidden)
-    region = tiny_region(seed, d, "linf")
-    truth = brute_force_minimum(net, region)
-    out = milp_minimum(net, region, intermediate=interval_bounds(net, region), stop_below=float(truth.max()) + 1.0)
+    net, region, ibp, truth = case(0, "linf")
+    out = milp_minimum(net, region, intermediate=ibp, stop_below=float(truth.max()) + 1.0)
     assert out.adversarial_output == 0 and out.status == ("counterexample", "not_reached", "not_reached")
 
 

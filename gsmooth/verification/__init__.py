@@ -9,6 +9,8 @@ by a forward pass) or MAYBE (a relaxation could not decide, or a time limit was 
 from .network import AffineLayer, ReluNetwork
 from .region import NORMS, InputRegion, input_region
 from .bounds import NetworkBounds, interval_bounds
+from .lp import LpOutcome, lp_bounds
+from .milp import MilpOutcome, milp_minimum
 
 __all__ = [
     "AffineLayer",
@@ -18,4 +20,8 @@ __all__ = [
     "NORMS",
     "NetworkBounds",
     "interval_bounds",
+    "LpOutcome",
+    "lp_bounds",
+    "MilpOutcome",
+    "milp_minimum",
 ]

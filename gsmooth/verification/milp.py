@@ -88,8 +88,8 @@ class MilpOutcome:
         status: per output: ``"optimal"`` (minimised; ``lower`` and ``value`` agree to the gap),
             ``"cutoff"`` (sign question: proved ``≥ lower > stop_below``), ``"counterexample"``
             (a checked point below ``stop_below``), ``"time_limit"``, ``"outer"`` (ℓ2: the cut
-            rounds ran out), ``"undecided"`` (points found, none checked below ``stop_below``,
-            nothing proved), ``"not_reached"`` (after a counterexample) or ``"failed: <message>"``.
+            rounds ran out), ``"undecided"`` (the solver's optimum is below ``stop_below`` but its
+            point is not once checked by ``net.forward`` in the region: nothing decided), ``"not_reached"`` (after a counterexample) or ``"failed: <message>"``.
         adversarial: the input ``(d,)`` (flattened) of the first output found below
             ``stop_below``, inside the region, or ``None``.
         adversarial_output: the index of that output, or ``None``.
@@ -272,5 +272,7 @@ def _solve_output(solver: _Solver, j: int, left: int, deadline, stop_below: floa
             return lower, best, "time_limit", None
         if enc.l2 and not inside and res.x is not None and enc.add_cut(res.x):
             continue
-        return lower, best, ("optimal" if point is not None else "undecided"), None
+        solver_below = res.fun is not None and float(res.fun) + offset < stop_below
+        # the solver's point is below stop_below but not after the re-check: nothing decided
+        return lower, best, ("optimal" if point is not None and not solver_below else "undecided"), None
     return lower, best, "outer", None
