@@ -302,6 +302,18 @@ def test_sign_question_proves_what_the_minimum_says(norm):
     assert solved > 0
 
 
+def test_sign_question_within_the_cutoff_margin_falls_back_to_the_minimum():
+    """stop_below a hair under the minimum: the cut-off (stop_below + margin) is above the minimum,
+    so the sign question finds a point that is not below stop_below and minimises instead; the
+    bound it reports never exceeds the minimum."""
+    net, region, ibp, truth = case(2, "linf")
+    j = int(np.argmin(truth))
+    stop = float(truth[j]) - DEFAULT_CUTOFF_MARGIN / 2
+    out = milp_minimum(net, region, intermediate=ibp, stop_below=stop)
+    assert out.adversarial is None
+    assert out.status[j] == "optimal" and np.all(out.lower <= truth + 1e-9), (out.status, out.lower, truth)
+
+
 @pytest.mark.parametrize("exact", [True, False])
 def test_a_point_that_fails_the_recheck_is_no_counterexample(monkeypatch, exact):
     """The solver's point re-evaluated by the network is what counts: when the re-check says it
