@@ -263,6 +263,18 @@ def test_dual_bound_is_a_lower_bound_for_any_multipliers():
             assert _dual_bound(c, enc.A_ub, enc.b_ub, enc.A_eq, enc.b_eq, enc.lb, enc.ub_var, y_ub, y_eq) <= res.fun + 1e-12
 
 
+def test_dual_bound_ignores_multipliers_of_the_wrong_sign():
+    """min v over 0 ≤ v ≤ 10, v ≤ 5 is 0; a positive multiplier on the ≤ row (wrong sign) would
+    claim 5 if it were used."""
+    import scipy.sparse as sp
+
+    one = sp.csr_array(np.ones((1, 1)))
+    none = sp.csr_array((0, 1))
+    args = (np.array([1.0]), one, np.array([5.0]), none, np.zeros(0), np.array([0.0]), np.array([10.0]))
+    assert _dual_bound(*args, np.array([1.0]), np.zeros(0)) <= 0.0
+    assert _dual_bound(*args, np.array([0.0]), np.zeros(0)) == pytest.approx(0.0, abs=1e-12)
+
+
 # ------------------------------------------------------------------------------------------------
 # counterexamples, the sign question, stopping
 # ------------------------------------------------------------------------------------------------
