@@ -23,7 +23,8 @@ Two questions can be asked of each output (callers pass the margin network):
 Outputs are solved in order and the call stops at the first output whose value is below
 ``stop_below`` at a point checked by ``net.forward`` after projecting it into the region (the caller
 then answers NO); the outputs after it get the intermediate bound and status ``"not_reached"``.
-The time limit is for the whole call: each output gets an equal share of what remains.
+The time limit is for the whole call: each output gets an equal share of what remains, and the
+outputs that ran out of their share are tried once more with what is left at the end.
 
 ℓ2 balls: HiGHS is linear only, so the MILP uses the LP's outer approximation (box, ``‖x − c‖₁ ≤
 eps √d`` and tangent cuts at the solution's direction, re-solving for at most ``l2_rounds``
@@ -199,13 +200,18 @@ def milp_minimum(
     value = np.full(k, math.nan)
     status = ["not_reached"] * k
     adversarial, adversarial_output = None, None
-    for j in range(k):
-        lo, val, state, point = _solve_output(solver, j, k - j, deadline, stop_below, exact, cutoff_margin, l2_rounds)
-        lower[j] = max(lower[j], lo)
-        value[j] = val
-        status[j] = state
-        if point is not None:
-            adversarial, adversarial_output = point, j
+    todo = list(range(k))
+    for attempt in range(2):  # a second pass gives outputs that ran out of their share what is left
+        for n, j in enumerate(todo):
+            lo, val, state, point = _solve_output(solver, j, len(todo) - n, deadline, stop_below, exact, cutoff_margin, l2_rounds)
+            lower[j] = max(lower[j], lo)
+            value[j] = np.fmin(value[j], val)
+            status[j] = state
+            if point is not None:
+                adversarial, adversarial_output = point, j
+                break
+        todo = [j for j in todo if status[j] == "time_limit"]
+        if adversarial is not None or not todo or deadline is None or deadline - _time.perf_counter() < 0.05:
             break
     return MilpOutcome(
         lower=lower,
