@@ -263,6 +263,26 @@ def test_dual_bound_is_a_lower_bound_for_any_multipliers():
             assert _dual_bound(c, enc.A_ub, enc.b_ub, enc.A_eq, enc.b_eq, enc.lb, enc.ub_var, y_ub, y_eq) <= res.fun + 1e-12
 
 
+def test_dual_bound_over_the_ball_is_sound_for_any_multipliers():
+    """ℓ2: the network rows' multipliers with the input part minimised over the ball: never above
+    the exact minimum over the ball, and never below the box version for the same multipliers."""
+    net, region, ibp, truth = case(1, "l2")
+    enc = _Encoding(net, region, ibp, integer=False)
+    bounds = np.column_stack([enc.lb, enc.ub_var])
+    rng = np.random.default_rng(1)
+    for j in range(net.num_outputs):
+        c = enc.objective[j]
+        res = linprog(c, A_ub=enc.A_ub, b_ub=enc.b_ub, A_eq=enc.A_eq, b_eq=enc.b_eq, bounds=bounds, method="highs")
+        for t in range(30):
+            noise = 0.0 if t == 0 else 0.2
+            y_ub = enc.without_ball_rows(res.ineqlin.marginals + noise * rng.normal(size=res.ineqlin.marginals.size))
+            y_eq = res.eqlin.marginals + noise * rng.normal(size=res.eqlin.marginals.size)
+            args = (c, enc.A_ub, enc.b_ub, enc.A_eq, enc.b_eq, enc.lb, enc.ub_var, y_ub, y_eq)
+            on_ball = _dual_bound(*args, ball=region) + enc.offset[j]
+            assert on_ball <= truth[j] + 1e-9
+            assert on_ball >= _dual_bound(*args) + enc.offset[j] - 1e-9
+
+
 def test_dual_bound_ignores_multipliers_of_the_wrong_sign():
     """min v over 0 ≤ v ≤ 10, v ≤ 5 is 0; a positive multiplier on the ≤ row (wrong sign) would
     claim 5 if it were used."""
