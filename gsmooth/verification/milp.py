@@ -33,8 +33,14 @@ ball; a point is a counterexample only if it lies in the ball. **The ℓ2 MILP i
 cut loop converges** (the optimum lies in the ball, status ``"optimal"``); otherwise the status is
 ``"outer"`` and ``lower`` is the last round's sound bound.
 
-Speed (784-100-10 MLP, see the report of issue 14): the sign question with the cut-off constraint
-was measured against the full minimisation and is the default; keep ``exact=True`` for margins.
+Speed, measured on a 784-100-10 MLP (2 epochs on 20000 Fashion-MNIST images, 83 % test accuracy),
+margin network, IBP big-M constants, ℓ∞, one CPU thread, time limit 30 s per image, first 12 test
+images: eps 0.01 (1–9 unstable ReLUs) sign question median 0.03 s (max 0.23 s), full minimisation
+median 1.4 s (max 3.1 s); eps 0.05 (11–66 unstable) sign question median 6.2 s (2 of 12 MAYBE at
+the limit), full minimisation median 25 s (3 of 6 stopped at the limit). Proving the sign is much
+cheaper than closing the gap of the minimum, so ``exact=False`` is the default; keep
+``exact=True`` for margins. An output whose intermediate bound already exceeds ``stop_below`` is
+not solved at all in the sign question.
 
 Example:
     >>> import numpy as np
