@@ -216,6 +216,18 @@ def test_lp_bound_holds_on_sampled_points_of_wider_nets(norm):
     assert np.all(lp.lower >= ibp.out_lower - 1e-9) and np.any(lp.lower > ibp.out_lower + 1e-3)
 
 
+def test_sparse_weights_give_the_same_bounds():
+    """Convolutions arrive as scipy.sparse weights: the encodings read them like dense ones."""
+    import scipy.sparse as sp
+
+    net, region, ibp, truth = case(3, "linf")
+    sparse = ReluNetwork(tuple(AffineLayer(sp.csr_array(layer.weight), layer.bias) for layer in net.layers), net.input_shape)
+    assert all(layer.sparse for layer in sparse.layers)
+    assert np.allclose(lp_bounds(sparse, region, intermediate=ibp).lower, lp_bounds(net, region, intermediate=ibp).lower, atol=1e-9)
+    out = milp_minimum(sparse, region, intermediate=ibp, exact=True, stop_below=-1e9)
+    assert np.allclose(out.value, truth, atol=1e-6)
+
+
 def test_lp_is_exact_without_unstable_neurons():
     """A linear network (one affine layer): the LP's bound is the exact minimum over the box."""
     rng = np.random.default_rng(3)
