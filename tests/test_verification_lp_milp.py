@@ -410,6 +410,26 @@ def test_milp_time_limit_is_honoured_and_the_bound_stays_sound():
     assert np.all(out.lower <= truth + 1e-9) and np.all(out.lower >= ibp.out_lower)
 
 
+def test_outputs_out_of_their_share_get_a_second_try(monkeypatch):
+    """An output that ran out of its share of the time limit is solved again with what is left."""
+    from gsmooth.verification import milp as milp_module
+
+    net, region, ibp, truth = case(0, "linf")
+    calls = []
+    real = milp_module._solve_output
+
+    def first_try_times_out(solver, j, left, deadline, *args):
+        calls.append((j, left))
+        if len(calls) == 1:
+            return -math.inf, math.nan, "time_limit", None
+        return real(solver, j, left, deadline, *args)
+
+    monkeypatch.setattr(milp_module, "_solve_output", first_try_times_out)
+    out = milp_minimum(net, region, intermediate=ibp, stop_below=float(truth.min()) - 0.01, time_limit=30.0)
+    assert [j for j, _ in calls] == [0, 1, 2, 0] and calls[-1][1] == 1
+    assert out.status == ("cutoff",) * 3
+
+
 def test_lp_time_limit_falls_back_to_the_intermediate_bound():
     net, region = _hard_net()
     ibp = interval_bounds(net, region)
