@@ -13,6 +13,8 @@ from .extract import relu_network
 from .crown import crown_bounds
 from .verify import METHODS, Verdict, verify
 from .search import RadiusResult, largest_certified_radius
+from .lp import LpOutcome, lp_bounds
+from .milp import MilpOutcome, milp_minimum
 
 __all__ = [
     "AffineLayer",
@@ -29,4 +31,8 @@ __all__ = [
     "verify",
     "RadiusResult",
     "largest_certified_radius",
+    "LpOutcome",
+    "lp_bounds",
+    "MilpOutcome",
+    "milp_minimum",
 ]
