@@ -2,15 +2,17 @@
 # Issue 14 point 3: deterministic verification (MILP, LP, CROWN, IBP) beside Gaussian smoothing on
 # the same Fashion-MNIST models, on CPU; and how MILP time grows with hidden units.
 # Usage: bash experiments/verification/run.sh [OUTDIR]   (default experiments/results/verification)
-# Environment: N images (default 100), TIME_LIMIT per LP/MILP verification (default 60 s),
+# Environment: N images (default 100) for IBP, CROWN and smoothing, N_EXACT (default 30) for the LP and
+# the MILP, TIME_LIMIT per LP/MILP verification of one image at one radius (default 20 s),
 # CKPT_DIR for the trained models (default runs/verification). Re-running resumes every file.
 set -euo pipefail
 out=${1:-experiments/results/verification}
 ckpts=${CKPT_DIR:-runs/verification}
 N=${N:-100}
-TIME_LIMIT=${TIME_LIMIT:-60}
+N_EXACT=${N_EXACT:-30}
+TIME_LIMIT=${TIME_LIMIT:-20}
 mkdir -p "$out" "$ckpts"
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 LINF_EPS=0.005,0.01,0.02,0.03,0.05,0.1
 L2_EPS=0.1,0.25,0.5,0.75,1.0,1.5
@@ -21,17 +23,18 @@ gsmooth train --clip-grad 0 --dataset fashion-mnist --arch mlp100 --noise gaussi
   --batch 128 --lr 0.05 --seed 0 --no-progress --resume --out "$ckpts/mlp100_sigma025.pt" 2>&1 | tee "$out/train_mlp100.log"
 small_cnn=$(python -c "from gsmooth.embedded import embedded_default; print(embedded_default('additive').model_path)")
 
-run_verify() {  # model-tag checkpoint method norm eps-list
-  local tag=$1 ckpt=$2 method=$3 norm=$4 eps=$5
+run_verify() {  # model-tag checkpoint method norm eps-list images
+  local tag=$1 ckpt=$2 method=$3 norm=$4 eps=$5 n=$6
   /usr/bin/time -f "$tag $method $norm: %e s" gsmooth verify --model "$ckpt" --dataset fashion-mnist --method "$method" --norm "$norm" \
-    --eps "$eps" --max "$N" --time-limit "$TIME_LIMIT" --no-progress --out "$out/${tag}_${method}_${norm}.tsv" \
+    --eps "$eps" --max "$n" --time-limit "$TIME_LIMIT" --no-progress --out "$out/${tag}_${method}_${norm}.tsv" \
     2>&1 | tee -a "$out/verify.log"
 }
 
 for norm in linf l2; do
   eps=$LINF_EPS; [ "$norm" = l2 ] && eps=$L2_EPS
-  for method in ibp crown lp milp; do run_verify mlp100 "$ckpts/mlp100_sigma025.pt" $method $norm $eps; done
-  for method in ibp crown; do run_verify small_cnn "$small_cnn" $method $norm $eps; done
+  for method in ibp crown; do run_verify mlp100 "$ckpts/mlp100_sigma025.pt" $method $norm $eps "$N"; done
+  for method in lp milp; do run_verify mlp100 "$ckpts/mlp100_sigma025.pt" $method $norm $eps "$N_EXACT"; done
+  for method in ibp crown; do run_verify small_cnn "$small_cnn" $method $norm $eps "$N"; done
 done
 # The LP and MILP on the small CNN (12,672 ReLUs): a few images only, to show where they stand.
 N_CNN=${N_CNN:-10}
@@ -49,12 +52,12 @@ for tag in mlp100 small_cnn; do
     --alpha 0.001 --batch 1000 --seed 0 --max "$N" --no-progress --out "$out/${tag}_smoothing.tsv" 2>&1 | tee -a "$out/verify.log"
 done
 
-# MILP time against hidden units: MLPs 784-h-10 (same recipe, 3 epochs), l-inf eps 0.02, 20 images.
+# MILP time against hidden units: MLPs 784-h-10 (same recipe, 3 epochs), l-inf eps 0.02, 10 images.
 for h in 10 20 50 100 200; do
   [ -f "$ckpts/mlp${h}_sigma025.pt" ] || gsmooth train --clip-grad 0 --dataset fashion-mnist --arch "mlp$h" --noise gaussian \
     --sigma 0.25 --epochs 3 --batch 128 --lr 0.05 --seed 0 --no-progress --out "$ckpts/mlp${h}_sigma025.pt" >> "$out/train_scaling.log" 2>&1
   /usr/bin/time -f "milp h=$h: %e s" gsmooth verify --model "$ckpts/mlp${h}_sigma025.pt" --dataset fashion-mnist --method milp --norm linf --eps 0.02 \
-    --max 20 --time-limit "$TIME_LIMIT" --no-progress --out "$out/scaling_milp_h$h.tsv" 2>&1 | tee -a "$out/verify.log"
+    --max 10 --time-limit "${SCALING_TIME_LIMIT:-60}" --no-progress --out "$out/scaling_milp_h$h.tsv" 2>&1 | tee -a "$out/verify.log"
 done
 
 python experiments/verification/summary.py "$out"

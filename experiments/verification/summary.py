@@ -24,10 +24,15 @@ def _cells(values):
     return " | ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in values)
 
 
-def _verification_row(path: str, radii) -> dict | None:
+def _table(path: str, keep):
+    t = read_results(path)
+    return t if keep is None else t.select([i for i in t.idx.tolist() if i in keep])
+
+
+def _verification_row(path: str, radii, keep=None) -> dict | None:
     if not os.path.exists(path):
         return None
-    t = read_results(path)
+    t = _table(path, keep)
     answers = [str(a).split(",") for a in t.extra["answers"]]
     eps = [float(e) for e in str(t.extra["eps"][0]).split(",")]
     certified = []
@@ -51,10 +56,10 @@ def _verification_row(path: str, radii) -> dict | None:
     }
 
 
-def _smoothing_row(path: str, radii, scale: float) -> dict | None:
+def _smoothing_row(path: str, radii, scale: float, keep=None) -> dict | None:
     if not os.path.exists(path):
         return None
-    t = read_results(path)
+    t = _table(path, keep)
     ok = (t.correct == 1) & (t.predict >= 0)
     return {
         "n": len(t),
@@ -83,22 +88,32 @@ def main(out: str) -> None:
     figures = []
     for tag in ("mlp100", "small_cnn"):
         for norm, radii in (("linf", LINF), ("l2", L2)):
-            rows = []
-            for m in METHODS:
-                rows.append((m, _verification_row(os.path.join(out, f"{tag}_{m}_{norm}.tsv"), radii)))
-            scale = math.sqrt(DIM) if norm == "linf" else 1.0
-            rows.append(("smoothing σ=0.25", _smoothing_row(os.path.join(out, f"{tag}_smoothing.tsv"), radii, scale)))
-            rows = [(m, r) for m, r in rows if r is not None]
-            if not rows:
+            paths = {m: os.path.join(out, f"{tag}_{m}_{norm}.tsv") for m in METHODS}
+            paths["smoothing σ=0.25"] = os.path.join(out, f"{tag}_smoothing.tsv")
+            present = {m: p for m, p in paths.items() if os.path.exists(p)}
+            if not present:
                 continue
-            lines += [f"## {tag}, {norm}", "",
-                      f"| method | images | clean acc | {' | '.join(f'ε={r:g}' for r in radii)} | s/image (mean, max) | MAYBE | timeouts |",
-                      "|---|---|---|" + "---|" * len(radii) + "---|---|---|"]
-            for m, r in rows:
-                lines.append(f"| {m} | {r['n']} | {r['clean']:.2f} | {_cells(r['certified'])} | "
-                             f"{r['time']:.2f}, {r['time_max']:.2f} | {r['maybe']} | {r['timeouts']} |")
-            lines.append("")
-            figures.append((tag, norm, radii, rows))
+            # every method on the same images: those all of its files have
+            common = set.intersection(*(set(read_results(p).idx.tolist()) for p in present.values()))
+            scale = math.sqrt(DIM) if norm == "linf" else 1.0
+            for keep, what in ((common, f"the {len(common)} images every method ran on"), (None, "all images of each file")):
+                rows = []
+                for m, p in present.items():
+                    if m.startswith("smoothing"):
+                        rows.append((m, _smoothing_row(p, radii, scale, keep)))
+                    else:
+                        rows.append((m, _verification_row(p, radii, keep)))
+                if keep is None and all(r["n"] == len(common) for _, r in rows):
+                    continue  # the same table again
+                lines += [f"## {tag}, {norm} ({what})", "",
+                          f"| method | images | clean acc | {' | '.join(f'ε={r:g}' for r in radii)} | s/image (mean, max) | MAYBE | timeouts |",
+                          "|---|---|---|" + "---|" * len(radii) + "---|---|---|"]
+                for m, r in rows:
+                    lines.append(f"| {m} | {r['n']} | {r['clean']:.2f} | {_cells(r['certified'])} | "
+                                 f"{r['time']:.2f}, {r['time_max']:.2f} | {r['maybe']} | {r['timeouts']} |")
+                lines.append("")
+                if keep is common:
+                    figures.append((tag, norm, radii, rows))
     scaling = []
     for h in (10, 20, 50, 100, 200):
         path = os.path.join(out, f"scaling_milp_h{h}.tsv")
@@ -109,7 +124,7 @@ def main(out: str) -> None:
                             sum("time_limit" in s for s in status),
                             float(np.mean([a == "YES" for a in t.extra["answers"]]))))
     if scaling:
-        lines += ["## MILP time against hidden units (784-h-10 MLPs, l-inf ε = 0.02, 20 images)", "",
+        lines += ["## MILP time against hidden units (784-h-10 MLPs, l-inf ε = 0.02, 10 images, 60 s limit)", "",
                   "| hidden ReLUs | images | median s | mean s | max s | timeouts | YES |", "|---|---|---|---|---|---|---|"]
         lines += [f"| {h} | {n} | {md:.2f} | {mn:.2f} | {mx:.2f} | {to} | {yes:.2f} |" for h, n, md, mn, mx, to, yes in scaling]
         lines.append("")

@@ -92,6 +92,10 @@ def add_parser(sub) -> None:
     g.add_argument("--time-limit", type=time_limit_arg, default=DEFAULT_TIME_LIMIT, metavar="S|none",
                    help=f"seconds per LP / MILP verification, one image at one eps (default: {DEFAULT_TIME_LIMIT:g}); a "
                    "verification stopped there is MAYBE (status time_limit); ibp and crown ignore it")
+    g.add_argument("--every-eps", action="store_true",
+                   help="with --eps: verify every radius even after one was answered MAYBE (default: the larger radii "
+                   "of that image are skipped, status skipped; a NO is never re-solved at a larger radius, its "
+                   "counterexample lies in every larger ball)")
     g.add_argument("--save-adversarial", metavar="DIR",
                    help="write each NO's adversarial input as a (C,H,W) tensor DIR/idx<idx>_eps<eps>.pt")
     s = p.add_argument_group("images")
@@ -111,6 +115,8 @@ def verify_config(args) -> VerifyConfig:
     """The run configuration of ``gsmooth verify``'s arguments."""
     from ..errors import InvalidParameterError
 
+    if args.radius_search and args.every_eps:
+        raise InvalidParameterError("--every-eps expected --eps with it, got --radius-search")
     if not args.radius_search:
         for flag, value in (("--eps-max", args.eps_max), ("--radius-tol", args.radius_tol)):
             if value is not None:
@@ -120,7 +126,7 @@ def verify_config(args) -> VerifyConfig:
         download=args.download, device=args.device, method=args.method, norm=args.norm,
         eps=None if args.radius_search else args.eps, radius_search=args.radius_search, eps_max=args.eps_max,
         radius_tol=args.radius_tol, domain=args.domain, time_limit=args.time_limit,
-        save_adversarial=args.save_adversarial, start=args.start, skip=args.skip, max=args.max,
+        save_adversarial=args.save_adversarial, every_eps=args.every_eps, start=args.start, skip=args.skip, max=args.max,
         progress=not args.no_progress,
     )
 

@@ -260,6 +260,9 @@ class VerifyConfig:
         time_limit: seconds per LP / MILP verification (None: no limit); tolerance: a margin bound
             must exceed it for YES.
         save_adversarial: a folder for each NO's adversarial input (``idx<idx>_eps<eps>.pt``), or None.
+        every_eps: with ``eps``, verify every radius even after one was answered MAYBE (by default
+            the larger radii of an image are then skipped: status ``skipped``, answer MAYBE). A NO
+            is never re-solved at a larger radius: its counterexample lies in every larger ball.
         start, skip, max: the images, ``range(start, len, skip)[:max]``; progress: show a progress bar.
 
     Example:
@@ -291,6 +294,7 @@ class VerifyConfig:
     time_limit: float | None = DEFAULT_TIME_LIMIT
     tolerance: float = 1e-6
     save_adversarial: str | None = None
+    every_eps: bool = False
     start: int = 0
     skip: int = 1
     max: int | None = None
@@ -310,8 +314,8 @@ class VerifyConfig:
             if value is not None and not isinstance(value, str):
                 raise InvalidParameterError(f"{owner}: parameter {name!r} expected a name (str) or None, got {value!r}")
         validate_params(owner, {k: getattr(self, k) for k in ("split", "download", "radius_search", "start", "skip",
-                                                               "max", "progress")}, {
-            "split": [Options(("test", "train"))], "download": [_FLAG], "radius_search": [_FLAG],
+                                                               "max", "progress", "every_eps")}, {
+            "split": [Options(("test", "train"))], "download": [_FLAG], "radius_search": [_FLAG], "every_eps": [_FLAG],
             "start": [NONNEG_INT], "skip": [POSITIVE_INT], "max": [POSITIVE_INT, _OPTIONAL], "progress": [_FLAG],
         })
         if self.method not in METHODS:

@@ -827,8 +827,28 @@ def _distance(a, b, norm: str) -> float:
     return float(np.max(np.abs(d))) if norm == "linf" else float(np.linalg.norm(d))
 
 
+def _verify_radii(model, image, label, config: VerifyConfig, common: dict, verify_one) -> list:
+    """The verdicts at ``config.eps`` (ascending). A NO carries to every larger radius with the same
+    counterexample (it lies in every larger ball; the margins there are IBP's, sound and cheap);
+    after a MAYBE the larger radii are skipped (answer MAYBE, status ``skipped``) unless
+    ``config.every_eps``."""
+    import dataclasses
+
+    steps: list = []
+    for e in config.eps:
+        prev = steps[-1] if steps else None
+        if prev is not None and prev.answer == "NO":
+            bound = verify_one(model, image, label, eps=e, **{**common, "method": "ibp"})
+            steps.append(dataclasses.replace(prev, eps=e, margins=bound.margins, time=bound.time))
+        elif prev is not None and prev.answer == "MAYBE" and not config.every_eps:
+            steps.append(dataclasses.replace(prev, eps=e, margins={}, status="skipped", time=0.0))
+        else:
+            steps.append(verify_one(model, image, label, eps=e, **common))
+    return steps
+
+
 def _verify_row(config: VerifyConfig, steps, x, *, radius: float, upper: float | None) -> dict:
-    largest = max(steps, key=lambda v: v.eps)
+    largest = max((v for v in steps if v.status != "skipped"), key=lambda v: v.eps)
     nos = sorted((v for v in steps if v.answer == "NO"), key=lambda v: v.eps)
     row = {
         "radius": radius,
@@ -837,7 +857,7 @@ def _verify_row(config: VerifyConfig, steps, x, *, radius: float, upper: float |
         "certificate": "verification",
         "eps": ",".join(repr(float(v.eps)) for v in steps),
         "answers": ",".join(v.answer for v in steps),
-        "min_margin": ",".join(repr(float(v.min_margin)) for v in steps),
+        "min_margin": ",".join("nan" if v.status == "skipped" else repr(float(v.min_margin)) for v in steps),
         "margins": ",".join(f"{t}:{m!r}" for t, m in sorted(largest.margins.items())),
         "adversarial_class": nos[0].adversarial_class if nos else None,
         "adversarial_distance": _distance(nos[0].adversarial, x, config.norm) if nos else None,
@@ -921,6 +941,7 @@ def verify(
         "norm": config.norm,
         "eps": None if config.eps is None else list(config.eps),
         "radius_search": config.radius_search,
+        "every_eps": config.every_eps if not config.radius_search else None,
         "eps_max": config.eps_max,
         "radius_tol": config.radius_tol,
         "domain": None if config.domain is None else list(config.domain),
@@ -939,7 +960,7 @@ def verify(
                                                  **common)
                 steps, radius, upper = found.steps, found.radius, found.upper
             else:
-                steps = [verify_one(model, image, label, eps=e, **common) for e in config.eps]
+                steps = _verify_radii(model, image, label, config, common, verify_one)
                 radius = max([v.eps for v in steps if v.answer == "YES"], default=0.0)
                 upper = None
             if config.save_adversarial is not None:
