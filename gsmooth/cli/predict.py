@@ -13,7 +13,7 @@ from ..data.datasets import dataset_info
 from ..errors import InvalidParameterError, UnknownComponentError
 from ..io.results import read_results
 from .common import (
-    CLI_NAMES, HelpFormatter, add_model_args, add_sampling_args, add_smoothing_args, apply_embedded_default,
+    CLI_NAMES, HelpFormatter, add_launch_args, add_model_args, add_sampling_args, add_smoothing_args, apply_embedded_default,
     check_results_out,
     results_interrupted,
     input_paths,
@@ -67,6 +67,7 @@ def add_parser(sub) -> None:
     g.add_argument("--certify", action="store_true", help="with --input: certify each image (class, radius, p_lower) instead of PREDICT")
     g.add_argument("--n0", type=positive_int, default=None, help=f"with --certify: samples to select the top class (default: {DEFAULT_N0})")
     g.add_argument("--resize", action="store_true", help="with --input: resize images of another size to the model's (bilinear)")
+    add_launch_args(p)
     p.add_argument(
         "--out", metavar="FILE",
         help="dataset: results file (TSV; configuration in TSV.json), required; with --input: JSON-lines file, "
