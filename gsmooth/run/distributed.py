@@ -150,7 +150,7 @@ class DistContext:
     def check_same(self, what: Mapping[str, Any]) -> None:
         """Refuse a run whose ranks were given different configurations (``what``: JSON-serialisable),
         with the same :class:`gsmooth.errors.DistributedConfigError` on every rank, before any work."""
-        gathered = self.all_gather(json.loads(json.dumps(dict(what), sort_keys=True)))
+        gathered = self.all_gather(_flat(json.loads(json.dumps(dict(what), sort_keys=True))))
         reference = gathered[0]
         for rank, other in enumerate(gathered[1:], start=1):
             if other != reference:
@@ -164,6 +164,17 @@ class DistContext:
                     f"the ranks of a distributed run expected the same configuration, got {diffs}; start every "
                     f"rank with the same command"
                 )
+
+
+def _flat(what: Mapping[str, Any]) -> dict:
+    """One level of nested dicts spread out (``config.n``), so a mismatch names the field that differs."""
+    out = {}
+    for key, value in what.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
 
 
 def _portable(exc: Exception) -> Exception:
