@@ -414,7 +414,8 @@ def launch(argv: Sequence[str], *, nproc: int, threads: int | None, command: str
         elastic_launch(config, sys.executable)("-m", "gsmooth", "--", *args)
     except ChildFailedError as exc:
         failures = exc.failures
-        rank = min(failures)
+        # the worker that failed first by itself (an exit code), not one the agent stopped afterwards (a signal)
+        rank = min(failures, key=lambda r: (failures[r].exitcode <= 0, failures[r].timestamp, r))
         code = failures[rank].exitcode
         if code < 0:  # killed by a signal: as a shell reports it
             code = 128 - code
@@ -431,9 +432,10 @@ def launch(argv: Sequence[str], *, nproc: int, threads: int | None, command: str
 
 
 def _quiet_elastic_logs() -> None:
-    """The elastic agent's INFO/WARNING chatter (its run id, its rendezvous) is nothing a gsmooth user
-    acts on; its errors still show."""
+    """The elastic agent's log (its run id, its rendezvous, "failed (exitcode: 2)") is nothing a gsmooth
+    user acts on: a failed worker has said why itself, and :func:`launch` says which one failed."""
     import logging
 
-    for name in ("torch.distributed.elastic", "torch.distributed.launcher"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    for name in list(logging.root.manager.loggerDict):  # torch gives each module its own logger and level
+        if name.startswith(("torch.distributed.elastic", "torch.distributed.launcher")):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
