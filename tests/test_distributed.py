@@ -242,6 +242,14 @@ def test_ranks_given_different_configurations_all_refuse_with_the_same_line(tmp_
     assert not out.exists() and rank_files(out) == []  # refused before any work
 
 
+def test_nproc_launcher_a_bad_input_exits_2_with_the_workers_line_only(tmp_path):
+    run = _gsmooth("certify", "--nproc", "2", "--model", tmp_path / "missing.pt", "--out", tmp_path / "r.tsv")
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert lines and all(line == lines[0] for line in lines) and "expected an existing file" in lines[0], lines
+    assert not list(tmp_path.iterdir())
+
+
 def test_predict_input_files_sharded_over_two_processes_equal_one(tmp_path, capsys):
     from gsmooth.data.datasets import load_dataset
 
