@@ -311,7 +311,10 @@ def results_interrupted(args) -> str:
     attack): where the rows are and that the same command resumes — or that nothing was written."""
     from ..run.distributed import rank_files
 
-    if getattr(args, "out", None) and (os.path.exists(args.out) or rank_files(args.out)):
+    if getattr(args, "out", None) and rank_files(args.out):  # a distributed run: each rank's rows in its file
+        return (f"the rows written so far are in {args.out}.rank<r> (merged into {args.out} by the next run); run the "
+                "same command again to resume")
+    if getattr(args, "out", None) and os.path.exists(args.out):
         return f"the rows written so far are in {args.out}; run the same command again to resume"
     return "nothing was written"
 
