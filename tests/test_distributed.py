@@ -17,7 +17,7 @@ import torch
 
 from gsmooth.cli import main
 from gsmooth.embedded import SAMPLE_DATASET, embedded_default
-from gsmooth.errors import DistributedConfigError, InvalidParameterError, ResultsFileError
+from gsmooth.errors import InvalidParameterError, ResultsFileError
 from gsmooth.io.results import ResultsWriter, read_results
 from gsmooth.run import CertifyConfig, certify
 from gsmooth.run import distributed
@@ -106,8 +106,8 @@ def test_leftover_rank_files_are_folded_in_index_order_by_a_single_process_rerun
     shares = {0: [0, 1, 4], 1: [2, 3, 5]}  # rows 6, 7 never computed
     for r, idx in shares.items():
         with ResultsWriter(rank_path(out, r), columns=config["columns"], config=config["config"],
-                           info=config["info"]) as w:
-            pass
+                           info=config["info"]):
+            pass  # an empty rank file: header and sidecar
         with open(rank_path(out, r), "a") as f:
             f.writelines(rows[i] for i in idx)
             f.write(rows[7][:12] if r == 1 else "")  # rank 1 was killed writing a row

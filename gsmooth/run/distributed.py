@@ -59,6 +59,7 @@ __all__ = [
     "RowCounter",
     "TIMEOUT",
     "context",
+    "cpu_cores",
     "default_threads",
     "env_context",
     "fold_rank_files",
@@ -218,9 +219,6 @@ def rank_device(device: str) -> str:
     return device
 
 
-_GROUP: dict = {}
-
-
 def context(device=None) -> DistContext | None:
     """This process's :class:`DistContext` with its process group up (started once: gloo for a CPU
     ``device``, nccl for CUDA), or None for a single process."""
@@ -242,7 +240,6 @@ def context(device=None) -> DistContext | None:
                     f"it), got none"
                 )
         dist.init_process_group(backend=backend, rank=ctx.rank, world_size=ctx.world_size, timeout=TIMEOUT)
-        _GROUP["backend"] = backend
         atexit.register(_shutdown)
     return ctx
 
