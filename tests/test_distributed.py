@@ -204,8 +204,9 @@ _RANGE = ["--model", ADDITIVE, "--dataset", SAMPLE_DATASET, "--transform", "brig
 @pytest.mark.parametrize("args", [
     ["certify", *_RANGE, "--slices", "2", "--n0", "20", "--n", "200"],  # an interval certificate (exact transform)
     ["attack", *_RANGE, "--grid", "5", "--steps", "2", "--eot", "2", "--n", "100"],
-], ids=["interval", "attack"])
-def test_nproc_launcher_shards_an_interval_certificate_and_an_attack(tmp_path, capsys, args):
+    ["predict", "--model", ADDITIVE, "--dataset", SAMPLE_DATASET, "--n", "200", "--max", "5", "--no-progress"],
+], ids=["interval", "attack", "predict"])
+def test_nproc_launcher_shards_interval_certificates_attack_and_predict(tmp_path, capsys, args):
     ref, out = tmp_path / "ref.tsv", tmp_path / "out.tsv"
     assert main([*args, "--out", str(ref)]) == 0
     run = _gsmooth(*args, "--nproc", "2", "--out", out)
