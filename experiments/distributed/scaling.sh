@@ -41,6 +41,11 @@ out=experiments/results/distributed/scaling.md
   echo "Written by \`experiments/distributed/scaling.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD)."
   echo "Machine: $(getconf _NPROCESSORS_ONLN) CPU cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), torch $("$PY" -c 'import torch; print(torch.__version__)'), gloo backend;"
   echo "load average before the runs: $load."
+  if awk -v l="${load%% *}" -v c="$(getconf _NPROCESSORS_ONLN)" 'BEGIN { exit !(l > c / 2) }'; then
+    echo
+    echo "**The machine was busy** (load average above half its cores): other work shared the cores, so these"
+    echo "times measure it too; re-run on an idle machine for the scaling figure. The rows check holds regardless."
+  fi
   echo
   echo "Job: \`gsmooth ${job[*]}\` (the embedded Fashion-MNIST model, additive Gaussian sigma 0.25, $MAX images, n $N)."
   echo
