@@ -29,6 +29,7 @@ __all__ = [
     "TrainingDivergedError",
     "UnsupportedTransformError",
     "UnsupportedModelError",
+    "DistributedConfigError",
     "GsmoothWarning",
     "LipschitzWarning",
     "SmoothingMismatchWarning",
@@ -108,6 +109,11 @@ class UnsupportedTransformError(InvalidParameterError):
 class UnsupportedModelError(InputError):
     """The model is not a network :mod:`gsmooth.verification` can encode (a feed-forward chain of
     affine layers and ReLUs); the message names the first layer it cannot encode."""
+
+
+class DistributedConfigError(InvalidParameterError):
+    """The ranks of a distributed run (torchrun, ``--nproc``) were given different configurations
+    (:mod:`gsmooth.run.distributed`): refused on every rank before any work."""
 
 
 class DatasetFormatError(GsmoothError, ValueError):

@@ -8,6 +8,7 @@ was kept and how to continue (each command's ``interrupted(args)``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import os
 import signal
@@ -17,6 +18,8 @@ import threading
 from .. import __version__
 from ..errors import GsmoothError
 from ..plugin.registry import get_registry
+from ..run.distributed import is_main_process
+from .common import launch_or_prepare
 from . import analyze, attack, certify, corrupt, plugins, predict, surrogate, train, verify  # noqa: F401 - registered by gsmooth.plugin._cli_commands
 
 
@@ -94,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     except GsmoothError as exc:  # a broken plugin (duplicate command, failing hook): one line, not a traceback
         print(f"gsmooth: error: {exc}", file=sys.stderr)
         return 2
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(_join_negative_values([str(a) for a in argv]))
+    argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
+    if argv[:1] == ["--"]:  # `torchrun … -m gsmooth -- certify …`: the `--` that keeps torchrun off our options
+        argv = argv[1:]
+    args = parser.parse_args(_join_negative_values(argv))
     func = getattr(args, "func", None)
     if not callable(func):
         print(f"gsmooth {args.command}: error: the plugin command {args.command!r} expected a run function "
@@ -105,7 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        return int(func(args) or 0)
+        launched = launch_or_prepare(args, argv)  # --nproc K: the workers run the command
+        if launched is not None:
+            return launched
+        if is_main_process():
+            return int(func(args) or 0)
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # the summary: rank 0's only
+            return int(func(args) or 0)
     except GsmoothError as exc:
         print(f"gsmooth {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -16,6 +16,7 @@ from ..run import runner
 from .common import (
     CLI_NAMES,
     HelpFormatter,
+    add_launch_args,
     add_model_args,
     batch_int,
     seed_int,
@@ -68,6 +69,7 @@ def add_parser(sub) -> None:
     g.add_argument("--start", type=nonneg_int, default=0, help="index of the first image")
     g.add_argument("--max", type=positive_int, default=None, help="attack at most MAX images (None: all)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_launch_args(p)
     p.add_argument("--out", required=True, metavar="TSV", help="results file (TSV; configuration in TSV.json)")
     p.set_defaults(func=run)
 

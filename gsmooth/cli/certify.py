@@ -18,6 +18,7 @@ from ..run.runner import radius_meaning as _radius_meaning
 from .common import (
     CLI_NAMES,
     HelpFormatter,
+    add_launch_args,
     add_model_args,
     add_sampling_args,
     add_smoothing_args,
@@ -77,6 +78,7 @@ def add_parser(sub) -> None:
         "without a proven path speed bound, or with several parameters); exact transforms always pass",
     )
     add_sampling_args(p, n_default=100_000, certify=True, embedded=True)
+    add_launch_args(p)
     p.add_argument("--out", metavar="TSV", help="results file (TSV; configuration in TSV.json); needed with --model; "
                    "without --model: gsmooth-certify-<transform>.tsv in the current folder")
     p.set_defaults(func=run)

@@ -14,6 +14,7 @@ from ..validation import check_device
 from ..run.config import RunConfig
 from ..run.smoother_setup import SmootherSetup
 from ..run import runner as _runner
+from ..run.distributed import rank_device
 
 
 def _parsed(text: str, convert, expected: str):
@@ -212,6 +213,49 @@ def fill_sampling_defaults(args) -> None:
         args.n = args.n_default
 
 
+def add_launch_args(p: argparse.ArgumentParser) -> None:
+    """``--nproc`` / ``--threads-per-proc``: the same run on several local processes
+    (:func:`gsmooth.run.distributed.launch`; under torchrun each process is one of its ranks)."""
+    g = p.add_argument_group("several processes (torch.distributed; see README, Certifying at scale)")
+    g.add_argument(
+        "--nproc", type=positive_int, default=None, metavar="K",
+        help="run on K local worker processes (torch.distributed's elastic launch, as torchrun --nproc_per_node K "
+        "-m gsmooth -- COMMAND …): one results file, rows equal to a single process's; with --device cuda each "
+        "worker takes its own GPU; 1: a plain run",
+    )
+    g.add_argument(
+        "--threads-per-proc", type=positive_int, default=None, metavar="T",
+        help="torch threads of each CPU worker (default: the CPU cores // the workers on this machine)",
+    )
+
+
+def launch_or_prepare(args, argv: list[str]) -> int | None:
+    """``--nproc K`` (K > 1): start K workers running the same command and return the exit code;
+    otherwise (a plain run, or one rank of a torchrun / --nproc run) set this process's torch threads
+    (``--threads-per-proc``; a CPU rank's default: its share of the cores) and return None."""
+    from ..run import distributed
+
+    nproc = getattr(args, "nproc", None)
+    ctx = distributed.env_context()
+    if nproc is not None and nproc > 1:
+        if ctx is not None:
+            raise InvalidParameterError(
+                f"--nproc expected a plain command (it starts the workers itself), got --nproc {nproc} inside a "
+                f"distributed run of {ctx.world_size} processes (torchrun); drop --nproc"
+            )
+        return distributed.launch(argv, nproc=nproc, threads=args.threads_per_proc, command=args.command)
+    if not hasattr(args, "threads_per_proc"):
+        return None
+    threads = args.threads_per_proc
+    if threads is None and ctx is not None and str(getattr(args, "device", "cpu")).startswith("cpu"):
+        threads = distributed.default_threads(ctx.local_world_size)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    return None
+
+
 #: How the library's messages name the smoothing overrides and the run's fields on the command line.
 CLI_NAMES = {
     "noise": "--noise", "sigma": "--sigma", "surrogate": "--surrogate", "latent_sigma": "--latent-sigma",
@@ -241,7 +285,7 @@ def setup_smoother(config: RunConfig) -> SmootherSetup:
     """Load the checkpoint and build the smoother (:meth:`gsmooth.run.SmootherSetup.load`); the
     configuration's smoothing overrides the checkpoint's, mismatch warnings go to standard error and
     messages name the command-line flags."""
-    device = check_device(config.device, what="--device")
+    device = check_device(rank_device(config.device), what="--device")  # cuda under torchrun: this rank's GPU
     return SmootherSetup.load(
         config.model, **config.smoothing_overrides(), device=device, dataset=config.dataset, warn=warn, names=CLI_NAMES,
     )
@@ -265,6 +309,11 @@ def check_results_out(config: RunConfig) -> None:
 def results_interrupted(args) -> str:
     """The hint after Ctrl-C / SIGTERM of a command writing a results file (certify, predict,
     attack): where the rows are and that the same command resumes — or that nothing was written."""
+    from ..run.distributed import rank_files
+
+    if getattr(args, "out", None) and rank_files(args.out):  # a distributed run: each rank's rows in its file
+        return (f"the rows written so far are in {args.out}.rank<r> (merged into {args.out} by the next run); run the "
+                "same command again to resume")
     if getattr(args, "out", None) and os.path.exists(args.out):
         return f"the rows written so far are in {args.out}; run the same command again to resume"
     return "nothing was written"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import sys
 import time
 
@@ -13,7 +14,7 @@ from ..data.datasets import dataset_info
 from ..errors import InvalidParameterError, UnknownComponentError
 from ..io.results import read_results
 from .common import (
-    CLI_NAMES, HelpFormatter, add_model_args, add_sampling_args, add_smoothing_args, apply_embedded_default,
+    CLI_NAMES, HelpFormatter, add_launch_args, add_model_args, add_sampling_args, add_smoothing_args, apply_embedded_default,
     check_results_out,
     results_interrupted,
     input_paths,
@@ -67,6 +68,7 @@ def add_parser(sub) -> None:
     g.add_argument("--certify", action="store_true", help="with --input: certify each image (class, radius, p_lower) instead of PREDICT")
     g.add_argument("--n0", type=positive_int, default=None, help=f"with --certify: samples to select the top class (default: {DEFAULT_N0})")
     g.add_argument("--resize", action="store_true", help="with --input: resize images of another size to the model's (bilinear)")
+    add_launch_args(p)
     p.add_argument(
         "--out", metavar="FILE",
         help="dataset: results file (TSV; configuration in TSV.json), required; with --input: JSON-lines file, "
@@ -249,7 +251,11 @@ def run_files(args) -> int:
 
         to_line, verb = prediction_line, "predicted"
     from ..io.output_files import atomic_output
+    from ..run import distributed
 
+    ctx = distributed.context(smoother.device)
+    if ctx is not None:  # torchrun / --nproc: each rank its share of the files, rank 0 merges in input order
+        return _run_files_distributed(ctx, config, source, indices, group, compute, to_line, names, verb)
     to_stdout = (config.out or "-") == "-"
     where = "standard output" if to_stdout else config.out
     written = abstained = 0
@@ -293,4 +299,81 @@ def run_files(args) -> int:
         f"JSON lines in {where}",
         file=sys.stderr,
     )
+    return 0
+
+
+def _run_files_distributed(ctx, config: PredictConfig, source, indices, group, compute, to_line, names, verb) -> int:
+    """File mode on every rank of a distributed run: the input files cut into the groups a single process
+    forms, dealt to the ranks (:func:`gsmooth.run.distributed.shard`); each rank writes its lines to
+    ``<out>.rank<r>`` (flushed as computed; standard output: kept in memory), then rank 0 writes every
+    line in input order, as a single process does (atomically for a file), and removes the part files."""
+    from ..io.output_files import atomic_output
+    from ..run import distributed
+
+    fields = {k: v for k, v in dataclasses.asdict(config).items() if k != "progress"}
+    ctx.check_same({"config": json.loads(json.dumps(fields, default=str)), "files": list(source.names),
+                    "indices": indices, "group": group})
+    world = ctx.world_size
+    mine = distributed.shard(indices, group=group, rank=ctx.rank, world_size=world)
+    to_stdout = (config.out or "-") == "-"
+    where = "standard output" if to_stdout else config.out
+    part = None if to_stdout else distributed.rank_path(config.out, ctx.rank)
+    lines: list[str] = []
+    bar = None
+    t_start = time.perf_counter()
+    try:
+        with (open(part, "w", encoding="utf-8") if part else contextlib.nullcontext()) as handle:
+            if config.progress and ctx.is_main:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=len(mine), unit="img", desc="certify" if config.certify else "predict")
+            for chunk, images in source.groups(group, mine):
+                for i, res in zip(chunk, compute(images, chunk)):  # keys: positions in the full input list
+                    line = json.dumps(to_line(source.names[i], res, names)) + "\n"
+                    lines.append(line)
+                    if handle is not None:
+                        handle.write(line)
+                        handle.flush()
+                if bar is not None:
+                    bar.update(len(chunk))
+    finally:
+        if bar is not None:
+            bar.close()
+    gathered = ctx.all_gather(lines) if to_stdout else None
+    ctx.barrier()
+
+    def merge() -> tuple[int, int]:
+        parts = [distributed.rank_path(config.out, r) for r in range(world)] if not to_stdout else []
+        per_rank = gathered
+        if per_rank is None:
+            per_rank = []
+            for path in parts:
+                with open(path, encoding="utf-8") as f:
+                    per_rank.append(f.read().splitlines(keepends=True))
+        by_position = {}
+        for r in range(world):
+            share = distributed.shard(indices, group=group, rank=r, world_size=world)
+            if len(per_rank[r]) != len(share):
+                raise InvalidParameterError(
+                    f"rank {r} expected {len(share)} JSON lines, got {len(per_rank[r])}; run the command again"
+                )
+            by_position.update(zip(share, per_rank[r]))
+        ordered = [by_position[i] for i in indices]
+        if to_stdout:
+            sys.stdout.writelines(ordered)
+            sys.stdout.flush()
+        else:
+            with atomic_output(config.out, "w") as out:
+                out.writelines(ordered)
+            for path in parts:  # only now: every line is in the merged file on disk
+                os.unlink(path)
+        return len(ordered), sum(int(json.loads(line)["abstained"]) for line in ordered)
+
+    written, abstained = ctx.on_main(merge)
+    if ctx.is_main:
+        print(
+            f"{verb} {written} image{'' if written == 1 else 's'} in {time.perf_counter() - t_start:.1f} s on {world} "
+            f"processes: {abstained} abstained; JSON lines in {where}",
+            file=sys.stderr,
+        )
     return 0

@@ -13,6 +13,9 @@ and below :mod:`gsmooth.cli`.
 - :func:`certify`, :func:`predict`, :func:`attack`, :func:`verify` (:mod:`gsmooth.run.runner`): a whole run of
   ``gsmooth certify|predict|attack|verify`` from its configuration — rows appended to ``config.out``,
   resumable — returning a :class:`RunResult`.
+- :mod:`gsmooth.run.distributed`: the same runs on several processes (torchrun, ``--nproc K``): each
+  rank computes its share into ``<out>.rank<r>``, rank 0 merges them into ``out`` in index order
+  (the rows of a single process).
 """
 
 from .config import AttackConfig, CertifyConfig, PredictConfig, RunConfig, VerifyConfig

@@ -46,6 +46,7 @@ import torch
 
 from ..core.certificates import IntervalCertificate
 from ..errors import InvalidParameterError
+from . import distributed
 from .config import AttackConfig, CertifyConfig, PredictConfig, RunConfig, VerifyConfig
 from .smoother_setup import OPTION_NAMES, SmootherSetup
 
@@ -243,7 +244,7 @@ def inner_progress(config: RunConfig, samples_per_step: int, *, progress: bool |
     samples (all phases, all slices): at least :data:`INNER_PROGRESS_PASSES` forward passes of
     ``batch_size``; never without progress (``progress``, default ``config.progress``)."""
     show = config.progress if progress is None else progress
-    return show and samples_per_step >= INNER_PROGRESS_PASSES * config.batch_size
+    return show and samples_per_step >= INNER_PROGRESS_PASSES * config.batch_size and distributed.is_main_process()
 
 
 def write_rows(
@@ -260,6 +261,10 @@ def write_rows(
     is keyed by the checkpoint's SHA-256). The caller has checked ``run.out`` with
     :func:`check_results_out` before any work. ``run`` is the run configuration; ``config`` the
     results file's (:func:`base_config`, plus the command's keys).
+
+    In a distributed run (torchrun's environment, :mod:`gsmooth.run.distributed`) every rank computes
+    its share of the images not yet done into ``<out>.rank<r>`` and rank 0 merges them into ``run.out``
+    in index order: the rows a single process writes (``time`` aside).
     """
     from ..io.results import ResultsWriter
 
@@ -275,28 +280,64 @@ def write_rows(
         )
     t_start = time.perf_counter()
     info = {"model": str(Path(run.model).resolve())}
-    with ResultsWriter(run.out, columns=columns, config=config, resume=True, radius=radius, info=info) as writer:
-        todo = [i for i in indices if i not in writer.done]
-        if writer.done:
-            log(f"resuming {run.out}: {len(writer.done)} rows present, {len(todo)} to go")
-        bar = None
-        if show:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(todo), unit="img", desc=desc)
-        try:
-            for chunk, images, labels in image_batches(dataset, todo, group):
-                t0 = time.perf_counter()
-                results = compute(images, chunk, labels) if with_labels else compute(images, chunk)
-                per_image = (time.perf_counter() - t0) / len(chunk)
-                for idx, label, res in zip(chunk, labels, results):
-                    writer.write({"idx": idx, "label": label, "predict": res.prediction, "time": per_image, **to_row(res)})
-                if bar is not None:
-                    bar.update(len(chunk))
-        finally:
-            if bar is not None:
-                bar.close()
+    files = {"columns": columns, "config": config, "radius": radius, "info": info}
+    ctx = distributed.context(setup.smoother.device)
+    if ctx is None:
+        if distributed.rank_files(run.out):  # a distributed run of this file was stopped: its rows first
+            distributed.fold_rank_files(run.out, **files)
+        with ResultsWriter(run.out, resume=True, **files) as writer:
+            todo = [i for i in indices if i not in writer.done]
+            if writer.done:
+                log(f"resuming {run.out}: {len(writer.done)} rows present, {len(todo)} to go")
+            _compute_rows(writer, dataset, todo, compute=compute, to_row=to_row, group=group, with_labels=with_labels,
+                          show=show, desc=desc)
+        return RunResult(os.fspath(run.out), indices, time.perf_counter() - t_start, setup)
+    # torchrun / --nproc: same configuration everywhere; rank 0 folds what a stopped run left, every rank
+    # writes its share to <out>.rank<r>; rank 0 merges them into <out> (gsmooth.run.distributed)
+    ctx.check_same({"columns": columns, "config": config, "radius": radius, "out": os.fspath(run.out), "indices": indices, "group": group, "dataset_size": len(dataset)})
+    done = ctx.on_main(lambda: distributed.fold_rank_files(run.out, **files))
+    todo = [i for i in indices if i not in done]
+    if done and ctx.is_main:
+        log(f"resuming {run.out}: {len(done)} rows present, {len(todo)} to go")
+    mine = distributed.shard(todo, group=group, rank=ctx.rank, world_size=ctx.world_size)
+    counter = None
+    if ctx.is_main:
+        counter = distributed.RowCounter([distributed.rank_path(run.out, r) for r in range(ctx.world_size)])
+    if mine:
+        with ResultsWriter(distributed.rank_path(run.out, ctx.rank), resume=True, **files) as writer:
+            _compute_rows(writer, dataset, mine, compute=compute, to_row=to_row, group=group, with_labels=with_labels,
+                          show=show and ctx.is_main, desc=desc, total=len(todo), count=counter)
+    ctx.barrier()
+    ctx.on_main(lambda: distributed.fold_rank_files(run.out, **files))
     return RunResult(os.fspath(run.out), indices, time.perf_counter() - t_start, setup)
+
+
+def _compute_rows(writer, dataset, todo, *, compute, to_row, group, with_labels, show, desc, total=None, count=None):
+    """The rows of ``todo`` appended to ``writer``, groups of ``group`` images, with a progress bar when
+    ``show`` (over ``total`` images, default ``len(todo)``; ``count()``: rows done over every rank)."""
+    bar = None
+    if show:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo) if total is None else total, unit="img", desc=desc)
+    try:
+        for chunk, images, labels in image_batches(dataset, todo, group):
+            t0 = time.perf_counter()
+            results = compute(images, chunk, labels) if with_labels else compute(images, chunk)
+            per_image = (time.perf_counter() - t0) / len(chunk)
+            for idx, label, res in zip(chunk, labels, results):
+                writer.write({"idx": idx, "label": label, "predict": res.prediction, "time": per_image, **to_row(res)})
+            if bar is not None:
+                if count is None:
+                    bar.update(len(chunk))
+                else:
+                    bar.update(count() - bar.n)
+        while count is not None and bar is not None and bar.n < bar.total:  # the other ranks' last rows
+            time.sleep(0.25)
+            bar.update(count() - bar.n)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _load(config: RunConfig, setup, names, warn) -> SmootherSetup:
@@ -320,7 +361,7 @@ def _load(config: RunConfig, setup, names, warn) -> SmootherSetup:
     from ..validation import check_device
 
     n = _names(names)
-    device = check_device(config.device, what=n["device"])
+    device = check_device(distributed.rank_device(config.device), what=n["device"])  # cuda: this rank's GPU
     return SmootherSetup.load(
         config.model, **config.smoothing_overrides(), device=device, dataset=config.dataset, warn=warn, names=n,
     )
