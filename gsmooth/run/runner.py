@@ -281,7 +281,7 @@ def write_rows(
     t_start = time.perf_counter()
     info = {"model": str(Path(run.model).resolve())}
     files = {"columns": columns, "config": config, "radius": radius, "info": info}
-    ctx = distributed.context(setup.smoother.device)
+    ctx = distributed.context(setup.smoother.device if hasattr(setup, "smoother") else setup.device)
     if ctx is None:
         if distributed.rank_files(run.out):  # a distributed run of this file was stopped: its rows first
             distributed.fold_rank_files(run.out, **files)
@@ -827,6 +827,11 @@ class VerifySetup:
     model: Any
     network: Any
     dataset_name: str
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's forward passes run (the verification itself is numpy on the CPU)."""
+        return next((p.device for p in self.model.parameters()), torch.device("cpu"))
 
 
 @dataclass(frozen=True)
