@@ -29,6 +29,7 @@ __all__ = [
     "TrainingDivergedError",
     "UnsupportedTransformError",
     "UnsupportedModelError",
+    "CompileError",
     "GsmoothWarning",
     "LipschitzWarning",
     "SmoothingMismatchWarning",
@@ -108,6 +109,12 @@ class UnsupportedTransformError(InvalidParameterError):
 class UnsupportedModelError(InputError):
     """The model is not a network :mod:`gsmooth.verification` can encode (a feed-forward chain of
     affine layers and ReLUs); the message names the first layer it cannot encode."""
+
+
+class CompileError(GsmoothError, RuntimeError):
+    """``torch.compile`` could not compile the base model (``Smoother(compile=True)``,
+    ``--compile``) although the model runs eagerly: never silently replaced by the eager model,
+    whose numbers the results would then not be recorded with."""
 
 
 class DatasetFormatError(GsmoothError, ValueError):
