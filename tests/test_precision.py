@@ -270,3 +270,19 @@ def test_several_images_share_a_forward_batch_when_n_is_below_the_batch():
     s.model.register_forward_pre_hook(lambda m, i: sizes.append(i[0].shape[0]))
     s.count(_images(4), 60, batch_size=200)
     assert sizes == [200, 40]  # 4 x 60 samples in two forward passes, not four
+
+
+def test_predict_files_say_the_precision(tmp_path, capsys):
+    import numpy as np
+
+    images = tmp_path / "x.npy"
+    np.save(images, _images(2).numpy())
+    lines = {}
+    for precision in ("fp32", "bf16"):
+        out = tmp_path / f"{precision}.jsonl"
+        assert main(["predict", "--input", str(images), "--n", "50", "--precision", precision, "--no-progress",
+                     "--out", str(out)]) == 0
+        lines[precision] = [json.loads(line) for line in out.read_text().splitlines()]
+    capsys.readouterr()
+    assert all("precision" not in line for line in lines["fp32"])  # as before
+    assert [line["precision"] for line in lines["bf16"]] == ["bf16", "bf16"]
