@@ -22,8 +22,9 @@ Models: ``resnet110`` (gsmooth's CIFAR ResNet-110, 3×32×32, 10 classes) and ``
         --n 10000 --out gpu_sweep.md
     python experiments/benchmark_gpu.py --device cuda --batch 1000 --precision fp32,bf16 --n 100000 --images 3
 
-Rounds are interleaved ((a), (b), (c), then again) ``--repeats`` times and the median is reported, so
-a busy machine affects all three alike. ``s/image`` is the wall time of one image's CERTIFY
+Rounds are interleaved ((a), (b), (c), then (b), (c), (a), …) ``--repeats`` times and the median is
+reported, so a busy machine affects all three alike (``--clock process`` times the process's CPU time instead of the wall:
+for a CPU run on a shared machine). ``s/image`` is the time of one image's CERTIFY
 (``n0 + n`` samples) measured in (b) and (c); for (a) the same sample count at the bare rate.
 """
 
@@ -67,7 +68,7 @@ def locuslab_sample_noise(forward, x: torch.Tensor, num: int, batch_size: int, s
 
 
 def measure(arch: str, *, device, precision: str, batch: int, n0: int, n: int, images: int, sigma: float,
-            channels_last: bool, compile_backend, repeats: int) -> dict:
+            channels_last: bool, compile_backend, repeats: int, clock=time.perf_counter) -> dict:
     shape, classes, mean, std = MODELS[arch]
     torch.manual_seed(0)
     model = build_model(arch, num_classes=classes, input_shape=shape, mean=mean, std=std).eval()
@@ -86,35 +87,38 @@ def measure(arch: str, *, device, precision: str, batch: int, n0: int, n: int, i
 
     def bare() -> float:
         sync()
-        t = time.perf_counter()
+        t = clock()
         with torch.inference_mode():
             for _ in range(bare_batches):
                 forward(fixed).argmax(1)
         sync()
-        return bare_batches * batch / (time.perf_counter() - t)
+        return bare_batches * batch / (clock() - t)
 
     def ours() -> float:
         sync()
-        t = time.perf_counter()
+        t = clock()
         smoother.certify(xs, n0=n0, n=n, alpha=0.001, batch_size=batch, seed=0)
         sync()
-        return images * per_image / (time.perf_counter() - t)
+        return images * per_image / (clock() - t)
 
     def theirs() -> float:
         sync()
-        t = time.perf_counter()
+        t = clock()
         for i in range(images):
             locuslab_sample_noise(forward, xs[i : i + 1], n0, batch, sigma, classes)
             locuslab_sample_noise(forward, xs[i : i + 1], n, batch, sigma, classes)
         sync()
-        return images * per_image / (time.perf_counter() - t)
+        return images * per_image / (clock() - t)
 
     with torch.inference_mode():  # warm-up: compilation, cuDNN plans, allocator
         forward(fixed).argmax(1)
         forward(fixed[: max(1, batch // 3)]).argmax(1)
     smoother.certify(xs[:1], n0=min(n0, batch), n=min(n, batch), alpha=0.001, batch_size=batch, seed=1)
-    rounds = [(bare(), ours(), theirs()) for _ in range(repeats)]
-    a, b, c = (statistics.median(r[j] for r in rounds) for j in range(3))
+    rates = ([], [], [])
+    for r in range(repeats):  # the order rotates from round to round: none is always first (or last)
+        for j in (r % 3, (r + 1) % 3, (r + 2) % 3):
+            rates[j].append((bare, ours, theirs)[j]())
+    a, b, c = (statistics.median(x) for x in rates)
     return {"model": arch, "input": "x".join(map(str, shape)), "precision": precision, "batch": batch,
             "bare": a, "gsmooth": b, "locuslab": c, "s_bare": per_image / a, "s_gsmooth": per_image / b,
             "s_locuslab": per_image / c}
@@ -183,6 +187,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds, median reported (default: 3)")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     ap.add_argument("--out", help="also write the table (markdown) to this file")
+    ap.add_argument("--clock", choices=("wall", "process"), default="wall",
+                    help="wall time (default), or the process's CPU time (a CPU run on a machine shared with other "
+                    "jobs: what the computation itself took; meaningless on cuda)")
     ap.add_argument("--profile", action="store_true",
                     help="after each measurement, profile one gsmooth CERTIFY (forward passes, noise kernels, copies)")
     ap.add_argument("--sync-debug", action="store_true",
@@ -199,7 +206,8 @@ def main() -> None:
         dev = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     extras = "".join((", channels_last" if args.channels_last else "", f", compile={args.compile}" if args.compile else ""))
     header = (f"# samples/s: device {args.device} ({dev}), torch {torch.__version__}, gaussian sigma={args.sigma}, "
-              f"n0={args.n0}, n={args.n} per image, {args.images} image(s), median of {args.repeats}{extras}")
+              f"n0={args.n0}, n={args.n} per image, {args.images} image(s), median of {args.repeats}{extras}"
+              + (", clock: process CPU time" if args.clock == "process" else ""))
     print(header, flush=True)
     rows = []
     for arch in _list(args.models):
@@ -208,7 +216,8 @@ def main() -> None:
                 t = time.perf_counter()
                 r = measure(arch, device=device, precision=precision, batch=batch, n0=args.n0, n=args.n,
                             images=args.images, sigma=args.sigma, channels_last=args.channels_last,
-                            compile_backend=args.compile, repeats=args.repeats)
+                            compile_backend=args.compile, repeats=args.repeats,
+                            clock=time.process_time if args.clock == "process" else time.perf_counter)
                 rows.append(r)
                 print(table([r], "").splitlines()[-1] + f"  ({time.perf_counter() - t:.0f} s)", flush=True)
                 kw = dict(device=device, precision=precision, batch=batch, n0=args.n0, n=args.n, images=args.images,
