@@ -286,3 +286,41 @@ def test_predict_files_say_the_precision(tmp_path, capsys):
     capsys.readouterr()
     assert all("precision" not in line for line in lines["fp32"])  # as before
     assert [line["precision"] for line in lines["bf16"]] == ["bf16", "bf16"]
+
+
+class _NaNAfter(torch.nn.Module):
+    """Finite logits for the first ``good`` forward passes, then NaN for the last row of each batch."""
+
+    def __init__(self, good):
+        super().__init__()
+        self.lin = torch.nn.Linear(784, 10)
+        self.calls, self.good = 0, good
+
+    def forward(self, x):
+        self.calls += 1
+        out = self.lin(x.flatten(1))
+        if self.calls > self.good:
+            out = out.clone()
+            out[-1] = float("nan")
+        return out
+
+
+def test_the_deferred_finite_check_of_the_gpu_loop_counts_the_same_and_refuses_nan(monkeypatch):
+    """The CUDA loop (checks NaN/inf once per call, reads nothing back per batch), run on the CPU."""
+    x = _images(3)
+    eager = _smoother().count(x, 250, batch_size=100, seed=4)
+    monkeypatch.setattr(gsmooth.Smoother, "_defer_finite_check", property(lambda self: True))
+    assert torch.equal(_smoother().count(x, 250, batch_size=100, seed=4), eager)
+    torch.manual_seed(0)
+    model = _NaNAfter(good=2)
+    s = gsmooth.Smoother(model, noise="gaussian", sigma=0.25, num_classes=10)
+    with pytest.raises(ModelOutputError, match=r"got NaN/inf for 6 of 750 noisy inputs"):
+        s.count(x, 250, batch_size=100)
+    assert model.calls == 8  # every batch ran: the check comes once, at the end of the call
+    from torch.profiler import profile
+
+    s = _smoother()
+    with profile() as prof:
+        s.count(x, 250, batch_size=50, seed=4)  # 15 forward passes
+    reads = sum(e.count for e in prof.key_averages() if e.key == "aten::_local_scalar_dense")
+    assert reads <= 4  # the input checks and the one NaN/inf check per call, none per batch

@@ -466,6 +466,12 @@ class Smoother:
             raise self._nonfinite_error(int((~torch.isfinite(logits)).any(dim=1).sum()), logits.shape[0])
         return logits
 
+    @property
+    def _defer_finite_check(self) -> bool:
+        """Whether the sampling loop counts NaN/inf logits on the device and checks them once per call
+        (CUDA: a per-batch check would read a flag back and stall the GPU) instead of after every batch."""
+        return self.device.type == "cuda"
+
     def _nonfinite_error(self, bad: int, total: int) -> ModelOutputError:
         at = "" if self.precision == "fp32" else f" at precision {self.precision}"
         hint = "; fp16 holds at most 65504: try precision bf16 or fp32" if self.precision == "fp16" else ""
@@ -647,7 +653,7 @@ class Smoother:
         ones = torch.ones(min(batch_size, b * num), dtype=torch.int64, device=self.device)
         # on CUDA nothing in the loop reads a value back from the GPU (no bincount, whose output size
         # needs its max; no host lists copied to the device; NaN/inf counted and checked at the end)
-        defer = self.device.type == "cuda"
+        defer = self._defer_finite_check
         nonfinite = torch.zeros((), dtype=torch.int64, device=self.device) if defer else None
         remaining = [num] * b
         own_bar = None
