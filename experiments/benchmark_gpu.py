@@ -163,10 +163,13 @@ def table(rows: list[dict], header: str) -> str:
              "| model | input | precision | batch | bare forward samples/s | gsmooth samples/s | locuslab samples/s "
              "| gsmooth / bare | gsmooth / locuslab | s/image bare | s/image gsmooth | s/image locuslab |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    def rate(v: float) -> str:
+        return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+
     for r in rows:
         lines.append(
-            f"| {r['model']} | {r['input']} | {r['precision']} | {r['batch']} | {r['bare']:,.0f} | {r['gsmooth']:,.0f} | "
-            f"{r['locuslab']:,.0f} | {r['gsmooth'] / r['bare']:.2f} | {r['gsmooth'] / r['locuslab']:.2f} | "
+            f"| {r['model']} | {r['input']} | {r['precision']} | {r['batch']} | {rate(r['bare'])} | {rate(r['gsmooth'])} | "
+            f"{rate(r['locuslab'])} | {r['gsmooth'] / r['bare']:.2f} | {r['gsmooth'] / r['locuslab']:.2f} | "
             f"{r['s_bare']:.3g} | {r['s_gsmooth']:.3g} | {r['s_locuslab']:.3g} |"
         )
     return "\n".join(lines) + "\n"
