@@ -324,3 +324,15 @@ def test_the_deferred_finite_check_of_the_gpu_loop_counts_the_same_and_refuses_n
         s.count(x, 250, batch_size=50, seed=4)  # 15 forward passes
     reads = sum(e.count for e in prof.key_averages() if e.key == "aten::_local_scalar_dense")
     assert reads <= 4  # the input checks and the one NaN/inf check per call, none per batch
+
+
+def test_the_cli_flags_reach_the_smoother_and_the_sidecar(tmp_path, capsys):
+    out = tmp_path / "cli.tsv"
+    assert main(["certify", "--model", ADDITIVE, "--dataset", SAMPLE_DATASET, "--precision", "bf16", "--channels-last",
+                 "--compile", "eager", "--n0", "10", "--n", "30", "--max", "1", "--no-progress", "--out", str(out)]) == 0
+    capsys.readouterr()
+    config = ref.sidecar(out)["config"]
+    assert (config["precision"], config["channels_last"], config["compile"]) == ("bf16", True, "eager")
+    s = gsmooth.Smoother.from_checkpoint(ADDITIVE, precision="bf16", channels_last=True)
+    assert (s.precision, s.channels_last, s.compile_backend) == ("bf16", True, None)
+    assert "precision=bf16, channels_last=True" in repr(s)
