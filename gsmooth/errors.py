@@ -30,6 +30,7 @@ __all__ = [
     "UnsupportedTransformError",
     "UnsupportedModelError",
     "DistributedConfigError",
+    "CompileError",
     "GsmoothWarning",
     "LipschitzWarning",
     "SmoothingMismatchWarning",
@@ -114,6 +115,12 @@ class UnsupportedModelError(InputError):
 class DistributedConfigError(InvalidParameterError):
     """The ranks of a distributed run (torchrun, ``--nproc``) were given different configurations
     (:mod:`gsmooth.run.distributed`): refused on every rank before any work."""
+
+
+class CompileError(GsmoothError, RuntimeError):
+    """``torch.compile`` could not compile the base model (``Smoother(compile=True)``,
+    ``--compile``) although the model runs eagerly: never silently replaced by the eager model,
+    whose numbers the results would then not be recorded with."""
 
 
 class DatasetFormatError(GsmoothError, ValueError):

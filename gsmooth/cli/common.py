@@ -111,6 +111,26 @@ def add_model_args(p: argparse.ArgumentParser, *, embedded: bool = False) -> Non
     g.add_argument("--data-dir", metavar="DIR", help="dataset root in torchvision's layout (default: $GSMOOTH_DATA_DIR or ~/.cache/gsmooth/data; Fashion-MNIST: the Debian files)")
     g.add_argument("--download", action="store_true", help="let torchvision download a missing dataset (needs internet)")
     g.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 … (default: cpu)")
+    add_engine_args(p)
+
+
+def add_engine_args(p: argparse.ArgumentParser) -> None:
+    """``--precision``, ``--channels-last``, ``--compile``: how the base model runs (recorded in the
+    results file; see :class:`gsmooth.Smoother`)."""
+    g = p.add_argument_group("base model speed (GPU fast path; recorded in the results file, which resumes only with the same)")
+    g.add_argument(
+        "--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
+        help="precision of the base model's forward pass (torch.autocast; cuda: bf16 or fp16, cpu: bf16). Votes are "
+        "the argmax of the model's output at this precision: that classifier is the one certified (default: fp32, "
+        "the model as it is)",
+    )
+    g.add_argument("--channels-last", action="store_true",
+                   help="channels-last memory format for the model and its inputs (faster convolutions on GPUs)")
+    g.add_argument(
+        "--compile", nargs="?", const="inductor", default=False, metavar="BACKEND",
+        help="torch.compile the base model for the sampling loop (BACKEND default: inductor); compiled at the first "
+        "batch (slow on a CPU); a model that fails to compile is an error, never run eagerly instead",
+    )
 
 
 def add_smoothing_args(p: argparse.ArgumentParser) -> None:
@@ -261,7 +281,7 @@ CLI_NAMES = {
     "noise": "--noise", "sigma": "--sigma", "surrogate": "--surrogate", "latent_sigma": "--latent-sigma",
     "device": "--device", "out": "--out", "model": "--model", "input": "--input", "start": "--start", "skip": "--skip",
     "max": "--max", "range": "--range", "slices": "--slices", "require_sound": "--require-sound",
-    "transform": "--transform",
+    "transform": "--transform", "precision": "--precision",
 }
 
 
@@ -278,6 +298,7 @@ def run_config_fields(args) -> dict:
         download=args.download, device=args.device, noise=args.noise, sigma=args.sigma, transform=args.transform,
         surrogate=args.surrogate, latent_sigma=args.latent_sigma, n=args.n, batch_size=args.batch, seed=args.seed,
         start=args.start, skip=args.skip, max=args.max, progress=not args.no_progress,
+        precision=args.precision, channels_last=args.channels_last, compile=args.compile,
     )
 
 
@@ -288,6 +309,7 @@ def setup_smoother(config: RunConfig) -> SmootherSetup:
     device = check_device(rank_device(config.device), what="--device")  # cuda under torchrun: this rank's GPU
     return SmootherSetup.load(
         config.model, **config.smoothing_overrides(), device=device, dataset=config.dataset, warn=warn, names=CLI_NAMES,
+        **config.engine_options(),
     )
 
 

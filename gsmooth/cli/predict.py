@@ -273,7 +273,10 @@ def run_files(args) -> int:
             for chunk, images in source.groups(group, indices):
                 # keys = positions in the full input list: a sub-selection reproduces the full run's lines
                 for i, res in zip(chunk, compute(images, chunk)):
-                    out.write(json.dumps(to_line(source.names[i], res, names)) + "\n")
+                    line = to_line(source.names[i], res, names)
+                    if smoother.precision != "fp32":  # the classifier the answer is of (fp32 lines as before)
+                        line["precision"] = smoother.precision
+                    out.write(json.dumps(line) + "\n")
                     out.flush()
                     written += 1
                     abstained += int(res.prediction == -1)

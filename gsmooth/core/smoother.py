@@ -6,6 +6,7 @@ for its Lipschitz factor M*, ``R = noise.radius(p_lower) / M*``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
 import warnings
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 
 from .certificates import ABSTAIN, Certificate, Prediction, ResultBatch
-from ..errors import InputError, InvalidParameterError, ModelOutputError
+from ..errors import CompileError, InputError, InvalidParameterError, ModelOutputError
 from .noise import Noise
 from .._progress import progress_bar
 from ..plugin.registry import get_registry
@@ -28,9 +29,65 @@ from .transform import Transform
 from ..validation import Interval, check_device, check_input_shape, check_positive_int, check_probability, validate_params
 from .defaults import DEFAULT_TRANSFORM
 
-__all__ = ["Smoother", "check_domain", "check_range_in_domain", "PHASE_SELECTION", "PHASE_ESTIMATION", "PHASE_PREDICTION"]
+__all__ = [
+    "Smoother", "check_domain", "check_range_in_domain", "check_precision", "PRECISIONS", "PHASE_SELECTION",
+    "PHASE_ESTIMATION", "PHASE_PREDICTION",
+]
 
 PHASE_SELECTION, PHASE_ESTIMATION, PHASE_PREDICTION = 0, 1, 2
+
+#: The precisions the base model's forward pass may run at (``Smoother(precision=…)``, ``--precision``):
+#: ``fp32`` (no autocast: the model's own dtype), ``bf16`` and ``fp16`` (:func:`torch.autocast`).
+PRECISIONS = ("fp32", "bf16", "fp16")
+_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+#: What each device type autocasts to (CPU autocast in float16 is refused: slow, and no GPU-class fp16 there).
+_AUTOCAST_DEVICES = {"cuda": ("bf16", "fp16"), "cpu": ("bf16",)}
+
+
+def check_precision(precision, device, *, what: str = "precision") -> str:
+    """``precision`` (one of :data:`PRECISIONS`) if ``device`` can run the base model at it, else an
+    :class:`~gsmooth.errors.InvalidParameterError` "expected …, got …" naming ``what``.
+
+    ``fp32`` runs anywhere; ``bf16`` on CUDA (where the GPU supports it) and on the CPU; ``fp16`` on
+    CUDA only.
+
+    Example:
+        >>> check_precision("bf16", torch.device("cpu"))
+        'bf16'
+        >>> check_precision("fp16", torch.device("cpu"))
+        Traceback (most recent call last):
+        ...
+        gsmooth.errors.InvalidParameterError: precision expected fp32 or bf16 on device cpu (fp16 autocast needs a CUDA device), got 'fp16'
+    """
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise InvalidParameterError(f"{what} expected one of {', '.join(PRECISIONS)}, got {precision!r}")
+    device = torch.device(device)
+    if precision == "fp32":
+        return precision
+    allowed = _AUTOCAST_DEVICES.get(device.type, ())
+    if precision not in allowed:
+        ok = " or ".join(("fp32", *allowed))
+        why = " (fp16 autocast needs a CUDA device)" if precision == "fp16" and device.type == "cpu" else ""
+        raise InvalidParameterError(f"{what} expected {ok} on device {device}{why}, got {precision!r}")
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise InvalidParameterError(
+            f"{what} expected fp32 or fp16 on {device} ({torch.cuda.get_device_name(device)} has no bfloat16 support), "
+            f"got 'bf16'"
+        )
+    return precision
+
+
+def _compile_backend(value) -> str | None:
+    """``Smoother(compile=…)``: False/None → None, True → ``"inductor"``, a backend name as given."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return "inductor"
+    if isinstance(value, str) and value.strip():
+        return value
+    raise InvalidParameterError(
+        f"Smoother: compile expected True, False or a torch.compile backend name (e.g. 'inductor'), got {value!r}"
+    )
 
 
 def _model_name(model) -> str:
@@ -125,6 +182,19 @@ class Smoother:
         device: where to run; default the model's device.
         input_shape: expected ``(C, H, W)``; default ``model.input_shape`` when the model records
             it (gsmooth models do), else unchecked.
+        precision: ``"fp32"`` (default: the model as it is), ``"bf16"`` or ``"fp16"``: the base
+            model's forward pass (and a surrogate transform's decoder) runs under
+            :func:`torch.autocast` at that precision on the smoother's device (CUDA: bf16, fp16; CPU:
+            bf16 only). Votes are the argmax of the model's output at that precision: that classifier
+            is the one certified (its certificates are as valid as fp32's, for that classifier). The
+            transform itself (x + θ, a blur, …) and the surrogate's encoder run at full precision.
+        channels_last: store the model's 4-D weights and feed its 4-D inputs in the channels-last
+            memory format (faster convolutions on GPUs with tensor cores); the model is converted in
+            place.
+        compile: ``True`` (backend ``"inductor"``) or a backend name: the base model's forward in
+            the sampling loop (certify, predict, interval certificates) runs through
+            :func:`torch.compile`, compiled at the first batch; a model that runs eagerly but fails to
+            compile is a :class:`~gsmooth.errors.CompileError` (never a silent eager fallback).
 
     Example:
         >>> import gsmooth, torch
@@ -144,6 +214,9 @@ class Smoother:
         sigma: float | None = None,
         device: torch.device | str | None = None,
         input_shape: Sequence[int] | None = None,
+        precision: str = "fp32",
+        channels_last: bool = False,
+        compile: bool | str = False,
     ) -> None:
         if not callable(model):
             raise InvalidParameterError(f"Smoother: expected a callable model (nn.Module), got {type(model).__name__}")
@@ -175,10 +248,30 @@ class Smoother:
             self.device = check_device(device, what="Smoother: device")
         else:  # the model's own device (a model moved to meta holds no weights to run)
             self.device = check_device(_model_device(model), what="Smoother: the model's device")
+        #: the base model's forward precision (:data:`PRECISIONS`)
+        self.precision = check_precision(precision, self.device, what="Smoother: precision")
+        if not isinstance(channels_last, bool):
+            raise InvalidParameterError(f"Smoother: channels_last expected True or False, got {channels_last!r}")
+        #: whether the model and its 4-D inputs use the channels-last memory format
+        self.channels_last = channels_last
+        #: the :func:`torch.compile` backend of the sampling loop's forward pass, or None (eager)
+        self.compile_backend = _compile_backend(compile)
         if isinstance(model, nn.Module):
             model.to(self.device)
+            if channels_last:
+                model.to(memory_format=torch.channels_last)
         self.transform.to(self.device)
         self.model_dtype = _model_dtype(model)
+        self._compiled = None
+        if self.compile_backend is not None:
+            try:
+                self._compiled = torch.compile(model, backend=self.compile_backend)
+            except Exception as exc:  # an unknown backend, no compiler support on this platform
+                raise CompileError(
+                    f"Smoother: expected torch.compile to accept the model with backend {self.compile_backend!r}, got "
+                    f"{_first_line(exc)}; run without compile (--compile)"
+                ) from exc
+        self._compile_checked = False
         shape = input_shape if input_shape is not None else getattr(model, "input_shape", None)
         self.input_shape = check_input_shape(shape, owner="Smoother: input_shape") if shape is not None else None
 
@@ -249,17 +342,88 @@ class Smoother:
         return f"param{units}"
 
     def __repr__(self) -> str:
+        speed = "".join(
+            (f", precision={self.precision}" if self.precision != "fp32" else "",
+             ", channels_last=True" if self.channels_last else "",
+             f", compile={self.compile_backend!r}" if self.compile_backend else "")
+        )
         return (
             f"Smoother(noise={self.noise!r}, transform={self.transform.describe()}, "
-            f"num_classes={self.num_classes}, device={self.device})"
+            f"num_classes={self.num_classes}, device={self.device}{speed})"
         )
 
+    def autocast(self):
+        """The context the base model runs in: :func:`torch.autocast` on the smoother's device at
+        :attr:`precision` (bf16, fp16), or a no-op context for fp32.
+
+        Example:
+            >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+            >>> s = Smoother(model, noise="gaussian", sigma=0.5, num_classes=3, precision="bf16")
+            >>> with s.autocast():
+            ...     model(torch.rand(2, 1, 2, 2)).dtype
+            torch.bfloat16
+        """
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=_AUTOCAST_DTYPES[self.precision])
+
+    def base_forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The base model ``f`` on ``(N, C, H, W)`` images as the smoother runs it: at :attr:`precision`
+        (:meth:`autocast`) and, with :attr:`channels_last`, on channels-last inputs; eagerly (the
+        compiled model serves the sampling loop only). Gradients flow when enabled (attacks use it).
+        Returns the model's ``(N, num_classes)`` output (bf16/fp16 logits under autocast)."""
+        if self.channels_last and isinstance(inputs, torch.Tensor) and inputs.ndim == 4:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        with self.autocast():
+            return self.model(inputs)
+
+    def _transform_for_votes(self, x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        """τ(θ, x) in the sampling loop: under :meth:`autocast` only for a transform that declares
+        :attr:`~gsmooth.Transform.autocast_forward` (a surrogate's decoder); every other transform at
+        the image's own precision (it computes the point the certificate is about)."""
+        if self.precision != "fp32" and self.transform.autocast_forward:
+            with self.autocast():
+                return self.transform(x, theta)
+        return self.transform(x, theta)
+
+    def _compiled_forward(self, inputs: torch.Tensor):
+        """The compiled model at :attr:`precision`; its first call compiles it (a failure there is a
+        :class:`~gsmooth.errors.CompileError` when the eager model runs on the same batch, else the
+        eager model's own error). Dynamo's ``suppress_errors`` is kept off: a compile failure never
+        falls back to eager numbers behind the recorded ``compile`` setting."""
+        import torch._dynamo
+
+        if self.channels_last and inputs.ndim == 4:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        with torch._dynamo.config.patch(suppress_errors=False), self.autocast():
+            if self._compile_checked:
+                return self._compiled(inputs)
+            try:
+                out = self._compiled(inputs)
+            except torch.cuda.OutOfMemoryError:
+                raise
+            except Exception as exc:
+                self.model(inputs)  # the model's own failure: reported as such by _forward
+                raise CompileError(
+                    f"expected torch.compile (backend {self.compile_backend!r}) to compile the base model "
+                    f"({_model_name(self.model)}), which runs eagerly on the same batch of shape {tuple(inputs.shape)}, "
+                    f"got {_first_line(exc)}; run without compile (--compile) — results are never computed eagerly "
+                    "under a recorded compile setting"
+                ) from exc
+            self._compile_checked = True
+            return out
+
     def _forward(self, inputs: torch.Tensor):
-        """The base model on a batch of (noisy, transformed) images; its own failures become a
+        """The base model on a batch of (noisy, transformed) images (at :attr:`precision`, compiled
+        when :attr:`compile_backend` is set); its own failures become a
         :class:`~gsmooth.errors.ModelOutputError` naming the model and the batch (the original
         exception chained), out-of-memory an error about the batch size."""
         try:
-            return self.model(inputs)
+            if self._compiled is not None:
+                return self._compiled_forward(inputs)
+            return self.base_forward(inputs)
+        except CompileError:
+            raise
         except torch.cuda.OutOfMemoryError as exc:
             raise InvalidParameterError(
                 f"expected a batch size that fits in memory on {self.device}, got {inputs.shape[0]} noisy inputs per "
@@ -274,11 +438,13 @@ class Smoother:
             ) from exc
 
     # -- checks ----------------------------------------------------------------------------------
-    def _check_logits(self, logits, batch: int) -> torch.Tensor:
+    def _check_logits(self, logits, batch: int, *, finite: bool = True) -> torch.Tensor:
         """The model's output for ``batch`` noisy inputs as real, finite ``(batch, num_classes)``
         logits on the smoother's device, or a :class:`~gsmooth.errors.ModelOutputError`: a wrong
         shape (one row too many would count votes that were never drawn), complex, boolean or
-        value-less (meta) tensors, and NaN/inf are never counted as votes."""
+        value-less (meta) tensors, and NaN/inf are never counted as votes. ``finite=False`` leaves
+        the NaN/inf check to the caller (the CUDA sampling loop checks once per call, not once per
+        batch: reading a flag back from the GPU would stall it after every batch)."""
         k = self.num_classes
         if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or tuple(logits.shape) != (batch, k):
             got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
@@ -296,14 +462,24 @@ class Smoother:
                 f"expected logits holding values from the model ({_model_name(self.model)}), got a tensor on the meta device"
             )
         logits = logits.to(self.device)
-        if not bool(torch.isfinite(logits).all()):  # argmax of NaN is class 0: never count it as a vote
-            bad = int((~torch.isfinite(logits)).any(dim=1).sum())
-            raise ModelOutputError(
-                f"expected finite logits from the model ({_model_name(self.model)}), got NaN/inf for {bad} of "
-                f"{logits.shape[0]} noisy inputs (broken weights, or an overflow at this input scale): no "
-                "prediction or certificate is made from them"
-            )
+        if finite and not bool(torch.isfinite(logits).all()):  # argmax of NaN is class 0: never count it as a vote
+            raise self._nonfinite_error(int((~torch.isfinite(logits)).any(dim=1).sum()), logits.shape[0])
         return logits
+
+    @property
+    def _defer_finite_check(self) -> bool:
+        """Whether the sampling loop counts NaN/inf logits on the device and checks them once per call
+        (CUDA: a per-batch check would read a flag back and stall the GPU) instead of after every batch."""
+        return self.device.type == "cuda"
+
+    def _nonfinite_error(self, bad: int, total: int) -> ModelOutputError:
+        at = "" if self.precision == "fp32" else f" at precision {self.precision}"
+        hint = "; fp16 holds at most 65504: try precision bf16 or fp32" if self.precision == "fp16" else ""
+        return ModelOutputError(
+            f"expected finite logits from the model ({_model_name(self.model)}), got NaN/inf for {bad} of "
+            f"{total} noisy inputs{at} (broken weights, or an overflow at this input scale{hint}): no "
+            "prediction or certificate is made from them"
+        )
 
     def _check_input(self, x) -> tuple[torch.Tensor, bool]:
         if not isinstance(x, torch.Tensor):
@@ -474,6 +650,11 @@ class Smoother:
             for key in keys
         ]
         counts = torch.zeros(b * k, dtype=torch.int64, device=self.device)
+        ones = torch.ones(min(batch_size, b * num), dtype=torch.int64, device=self.device)
+        # on CUDA nothing in the loop reads a value back from the GPU (no bincount, whose output size
+        # needs its max; no host lists copied to the device; NaN/inf counted and checked at the end)
+        defer = self._defer_finite_check
+        nonfinite = torch.zeros((), dtype=torch.int64, device=self.device) if defer else None
         remaining = [num] * b
         own_bar = None
         if bar is None and progress:
@@ -502,22 +683,23 @@ class Smoother:
                     if len(owners) == 1:
                         tb = tb + centers[owners[0]]
                     else:
-                        tb = tb + torch.repeat_interleave(
-                            centers[owners], torch.tensor(sizes, device=self.device), dim=0
-                        )
-                logits = self._forward(self.transform(xb, tb))
-                logits = self._check_logits(logits, xb.shape[0])
+                        tb = tb + torch.cat([centers[o].expand(s, *centers.shape[1:]) for o, s in zip(owners, sizes)])
+                logits = self._forward(self._transform_for_votes(xb, tb))
+                logits = self._check_logits(logits, xb.shape[0], finite=not defer)
+                if defer:
+                    nonfinite += (~torch.isfinite(logits)).any(dim=1).sum()
                 pred = logits.argmax(dim=1)
                 if len(owners) == 1:
                     flat = pred + owners[0] * k
                 else:
-                    owner = torch.repeat_interleave(
-                        torch.tensor(owners, device=self.device), torch.tensor(sizes, device=self.device)
+                    flat = pred + torch.cat(
+                        [torch.full((s,), o * k, dtype=torch.int64, device=self.device) for o, s in zip(owners, sizes)]
                     )
-                    flat = pred + owner * k
-                counts += torch.bincount(flat, minlength=b * k)
+                counts.index_add_(0, flat, ones[: flat.shape[0]])
                 if bar is not None:
                     bar.update(filled)
+            if defer and int(nonfinite):
+                raise self._nonfinite_error(int(nonfinite), b * num)
         finally:
             if own_bar is not None:
                 own_bar.close()
@@ -538,6 +720,9 @@ class Smoother:
         surrogate=None,
         latent_sigma: float | None = None,
         device: torch.device | str | None = None,
+        precision: str = "fp32",
+        channels_last: bool = False,
+        compile: bool | str = False,
     ) -> "Smoother":
         """The smoother of a checkpoint written by ``gsmooth train``, as ``gsmooth certify --model`` builds it.
 
@@ -556,6 +741,7 @@ class Smoother:
             transform: transform name; transform_params: its keyword arguments.
             surrogate: GSmooth surrogate checkpoint; latent_sigma: σ_ξ of its latent noise.
             device: torch device (default ``"cpu"``); the model is built there.
+            precision, channels_last, compile: how the base model runs (see :class:`Smoother`).
 
         Returns:
             The :class:`Smoother` (model in eval mode on ``device``).
@@ -576,7 +762,8 @@ class Smoother:
 
         return SmootherSetup.load(
             path, noise=noise, sigma=sigma, transform=transform, transform_params=transform_params,
-            surrogate=surrogate, latent_sigma=latent_sigma, device=device,
+            surrogate=surrogate, latent_sigma=latent_sigma, device=device, precision=precision,
+            channels_last=channels_last, compile=compile,
         ).smoother
 
     # -- Cohen's algorithms ----------------------------------------------------------------------

@@ -101,6 +101,11 @@ class Transform(ParamsMixin, nn.Module):
     param_lattice: ClassVar[float | None] = None
     #: Default noise, σ, range and slices (a :class:`gsmooth.TransformDefaults`), or None; see the class docs.
     defaults: ClassVar[TransformDefaults | None] = None
+    #: True when the engine may run :meth:`forward` under the smoother's autocast
+    #: (``Smoother(precision="bf16")``, ``--precision``): a learned surrogate, whose decoder is part of
+    #: the function votes are taken of. False (default) for every transform that computes the image a
+    #: certificate is about (additive, resolvable): it always runs at the image's own precision.
+    autocast_forward: ClassVar[bool] = False
 
     def __init__(self) -> None:
         nn.Module.__init__(self)

@@ -143,7 +143,7 @@ def smoothed_votes(smoother, x_t: torch.Tensor, n: int, *, generator: torch.Gene
     while left > 0:
         b = min(batch_size, left)
         eps = smoother.noise.sample((b, *shape), generator=generator, device=smoother.device, dtype=x_t.dtype)
-        logits = smoother.model(smoother.transform(x_t.unsqueeze(0).expand(b, *x_t.shape), eps))
+        logits = smoother.base_forward(smoother.transform(x_t.unsqueeze(0).expand(b, *x_t.shape), eps))
         counts += torch.bincount(logits.argmax(1), minlength=smoother.num_classes)
         left -= b
     return counts.cpu()
@@ -274,7 +274,7 @@ def attack(
 
 def _attack_one(smoother, true, x0, label, low, high, *, grid, steps, eot, n, restarts, candidates, batch_size, seed):
     device, dtype = smoother.device, x0.dtype
-    model = smoother.model
+    model = smoother.base_forward  # the base model at the smoother's precision (and memory format)
     k = smoother.num_classes
     if not 0 <= label < k:
         raise InvalidParameterError(f"attack: label expected in [0, {k}), got {label}")
@@ -340,7 +340,7 @@ def _attack_one(smoother, true, x0, label, low, high, *, grid, steps, eot, n, re
         t_count, e_count = theta.shape[0], noise.shape[0]
         xr = xt.repeat_interleave(e_count, dim=0)
         er = noise.repeat(t_count, *([1] * (noise.ndim - 1)))
-        probs = F.softmax(smoother.model(smoother.transform(xr, er)), dim=1).view(t_count, e_count, -1).mean(1)
+        probs = F.softmax(smoother.base_forward(smoother.transform(xr, er)), dim=1).view(t_count, e_count, -1).mean(1)
         return -torch.log(probs[:, label].clamp_min(1e-12))
 
     smooth = _Search(low, high)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 
+from ..core.smoother import PRECISIONS
 from ..errors import InvalidParameterError
 from ..validation import (
     BATCH, NONNEG_INT, POSITIVE, POSITIVE_INT, PROBABILITY, SEED, Options, validate_params,
@@ -48,6 +49,18 @@ class _Bool:
 
 _FLAG = _Bool()
 
+
+class _Backend:
+    """A rule of :func:`gsmooth.validation.validate_params`: ``False`` (eager), ``True`` (inductor) or a
+    :func:`torch.compile` backend name."""
+
+    def contains(self, value) -> bool:
+        return isinstance(value, bool) or (isinstance(value, str) and bool(value.strip()))
+
+    def __str__(self) -> str:
+        return "True, False or a torch.compile backend name (e.g. 'inductor')"
+
+
 #: The constraints of :class:`RunConfig`'s fields (subclasses add theirs).
 _RUN_CONSTRAINTS = {
     "split": [Options(("test", "train"))],
@@ -62,6 +75,9 @@ _RUN_CONSTRAINTS = {
     "skip": [POSITIVE_INT],
     "max": [POSITIVE_INT, _OPTIONAL],
     "progress": [_FLAG],
+    "precision": [Options(PRECISIONS)],
+    "channels_last": [_FLAG],
+    "compile": [_Backend()],
 }
 _PATHS = ("model", "out", "surrogate", "data_dir", "input")
 _NAMES = ("dataset", "noise", "transform", "device")
@@ -84,6 +100,13 @@ class RunConfig:
             seed: base seed (the same seed gives the same results).
         start, skip, max: the images evaluated, ``range(start, len, skip)[:max]``.
         progress: show progress bars.
+        precision: ``"fp32"`` (default), ``"bf16"`` or ``"fp16"``: the base model's forward pass under
+            autocast (votes are the argmax of its output at that precision: that classifier is the
+            one certified; CPU: fp32 or bf16). Recorded in the results file, which then resumes only
+            at the same precision.
+        channels_last: channels-last memory format for the model and its inputs.
+        compile: :func:`torch.compile` the base model for the sampling loop (``True``: inductor, or
+            a backend name). ``channels_last`` and ``compile`` are recorded in the results file too.
     """
 
     model: str | None
@@ -106,6 +129,9 @@ class RunConfig:
     skip: int = 1
     max: int | None = None
     progress: bool = True
+    precision: str = "fp32"
+    channels_last: bool = False
+    compile: bool | str = False
 
     #: Extra field constraints of a subclass.
     _constraints = {}
@@ -125,6 +151,15 @@ class RunConfig:
         """The keyword arguments of :meth:`gsmooth.Smoother.from_checkpoint` this run gives."""
         return {"noise": self.noise, "sigma": self.sigma, "transform": self.transform, "surrogate": self.surrogate,
                 "latent_sigma": self.latent_sigma}
+
+    def engine_options(self) -> dict:
+        """The keyword arguments of :class:`gsmooth.Smoother` (and :meth:`gsmooth.run.SmootherSetup.load`)
+        saying how the base model runs: ``precision``, ``channels_last``, ``compile``.
+
+        >>> CertifyConfig(model="m.pt", precision="bf16").engine_options()
+        {'precision': 'bf16', 'channels_last': False, 'compile': False}
+        """
+        return {"precision": self.precision, "channels_last": self.channels_last, "compile": self.compile}
 
     def selected(self, size: int) -> list[int]:
         """The indices of the images evaluated among ``size`` (``range(start, size, skip)[:max]``).

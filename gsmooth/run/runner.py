@@ -65,12 +65,14 @@ __all__ = [
     "check_guarantee",
     "check_results_out",
     "collected_lipschitz_warnings",
+    "engine_config",
     "image_batches",
     "input_paths",
     "inner_progress",
     "load_eval_dataset",
     "predict",
     "radius_meaning",
+    "PRECISION_COLUMN",
     "resolve_range",
     "resolve_slices",
     "verify",
@@ -84,8 +86,12 @@ __all__ = [
 RUN_NAMES = {
     **OPTION_NAMES, "device": "device", "out": "out", "model": "model", "input": "input", "start": "start",
     "skip": "skip", "max": "max", "range": "range", "slices": "slices", "require_sound": "require_sound",
-    "transform": "transform",
+    "transform": "transform", "precision": "precision",
 }
+
+#: The column rows gain when the base model runs at another precision than fp32 (fp32 rows are as
+#: they always were): the precision their votes were counted at.
+PRECISION_COLUMN = "precision"
 
 #: The columns of ``gsmooth certify``'s rows (after idx, label, predict, correct, radius, time).
 CERTIFY_COLUMNS = ["p_lower", "count", "n0", "n", "alpha", "noise", "transform", "kind", "norm", "mstar", "guarantee"]
@@ -215,7 +221,30 @@ def base_config(config: RunConfig, setup: SmootherSetup, command: str) -> dict:
     if setup.surrogate_path is not None:  # only then: additive/exact configurations stay as they were
         config["surrogate_sha256"] = setup.surrogate_sha256
         config["latent_sigma"] = setup.latent_sigma
-    return config
+    return config | engine_config(setup.smoother)
+
+
+def engine_config(smoother) -> dict:
+    """How the base model ran, for a results file's configuration: ``precision`` (other than fp32),
+    ``channels_last`` (when on) and ``compile`` (the backend); the defaults add nothing, so the
+    configuration of an fp32 eager run is what it always was, and a file resumes only with the same
+    settings (a bf16 file refuses an fp32 run, and the reverse)."""
+    out = {}
+    if smoother.precision != "fp32":
+        out["precision"] = smoother.precision
+    if smoother.channels_last:
+        out["channels_last"] = True
+    if smoother.compile_backend is not None:
+        out["compile"] = smoother.compile_backend
+    return out
+
+
+def _with_precision(columns, to_row, smoother):
+    """``(columns, to_row)`` with the :data:`PRECISION_COLUMN` added at a precision other than fp32."""
+    if smoother.precision == "fp32":
+        return columns, to_row
+    precision = smoother.precision
+    return [*columns, PRECISION_COLUMN], lambda result: {**to_row(result), PRECISION_COLUMN: precision}
 
 
 def input_paths(config: RunConfig, names: Mapping[str, str] | None = None) -> dict:
@@ -357,6 +386,13 @@ def _load(config: RunConfig, setup, names, warn) -> SmootherSetup:
             raise InvalidParameterError(
                 f"setup expected the dataset of config.dataset ({config.dataset!r}), got {setup.dataset_name!r}"
             )
+        s = setup.smoother
+        wanted = config.engine_options()
+        have = {"precision": s.precision, "channels_last": s.channels_last, "compile": s.compile_backend or False}
+        wanted["compile"] = "inductor" if wanted["compile"] is True else wanted["compile"]
+        for key, value in wanted.items():
+            if have[key] != value:
+                raise InvalidParameterError(f"setup expected the {key} of config.{key} ({value!r}), got {have[key]!r}")
         return setup
     from ..validation import check_device
 
@@ -364,6 +400,7 @@ def _load(config: RunConfig, setup, names, warn) -> SmootherSetup:
     device = check_device(distributed.rank_device(config.device), what=n["device"])  # cuda: this rank's GPU
     return SmootherSetup.load(
         config.model, **config.smoothing_overrides(), device=device, dataset=config.dataset, warn=warn, names=n,
+        **config.engine_options(),
     )
 
 
@@ -585,8 +622,9 @@ def certify(
                 f"{n['range']}/{n['slices']} certify a transformation parameter; expected a transform with a parameter "
                 f"({n['transform']} brightness, gaussian_blur, …), got {setup.transform_name!r} (additive pixel noise)"
             )
+        columns, to_row = _with_precision(CERTIFY_COLUMNS, _row, smoother)
         return write_rows(
-            config, setup, columns=CERTIFY_COLUMNS, config=results_config, compute=point(group), to_row=_row,
+            config, setup, columns=columns, config=results_config, compute=point(group), to_row=to_row,
             group=group, **common,
         )
 
@@ -628,10 +666,13 @@ def certify(
                 batch_size=config.batch_size, seed=config.seed, keys=keys, progress=progress_inside,
             )
 
+    columns, to_row = _with_precision(
+        CERTIFY_TRANSFORM_COLUMNS, lambda c: _transform_row(c, units=units, range_text=range_text), smoother
+    )
     with collected_lipschitz_warnings() as notes:  # said once by the caller, not mid-progress-bar
         done = write_rows(
-            config, setup, columns=CERTIFY_TRANSFORM_COLUMNS, config=results_config, compute=compute,
-            to_row=lambda c: _transform_row(c, units=units, range_text=range_text), group=group, **common,
+            config, setup, columns=columns, config=results_config, compute=compute, to_row=to_row, group=group,
+            **common,
         )
     return RunResult(
         done.path, done.indices, done.elapsed, setup, certificate="radius" if pairs is None else "interval",
@@ -687,9 +728,10 @@ def predict(
         return smoother.predict(images, n=config.n, alpha=config.alpha, batch_size=config.batch_size, seed=config.seed,
                                 keys=keys, progress=progress_inside)
 
+    columns, to_row = _with_precision(PREDICT_COLUMNS, _predict_row, smoother)
     return write_rows(
-        config, setup, columns=PREDICT_COLUMNS, config=base_config(config, setup, "predict"), compute=compute,
-        to_row=_predict_row, radius=False, desc="predict", group=group, progress=progress, names=names, log=log,
+        config, setup, columns=columns, config=base_config(config, setup, "predict"), compute=compute,
+        to_row=to_row, radius=False, desc="predict", group=group, progress=progress, names=names, log=log,
     )
 
 
@@ -757,6 +799,7 @@ def attack(
     if setup.surrogate_path is not None:
         results_config["surrogate_sha256"] = setup.surrogate_sha256
         results_config["latent_sigma"] = setup.latent_sigma
+    results_config |= engine_config(smoother)
 
     def compute(images, keys, labels):
         return attack_images(
@@ -787,8 +830,9 @@ def attack(
             "n": r.n,
         }
 
+    columns, to_row = _with_precision(ATTACK_COLUMNS, to_row, smoother)
     done = write_rows(
-        config, setup, columns=ATTACK_COLUMNS, config=results_config, compute=compute, to_row=to_row, radius=False,
+        config, setup, columns=columns, config=results_config, compute=compute, to_row=to_row, radius=False,
         desc="attack", group=1, with_labels=True, progress=progress, names=names, log=log,
     )
     return RunResult(done.path, done.indices, done.elapsed, setup, range=range_text, pairs=tuple(pairs),

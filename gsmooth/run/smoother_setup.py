@@ -302,6 +302,9 @@ class SmootherSetup:
         dataset: str | None = None,
         warn: Callable[[str], None] | None = None,
         names: Mapping[str, str] = OPTION_NAMES,
+        precision: str = "fp32",
+        channels_last: bool = False,
+        compile: bool | str = False,
     ) -> "SmootherSetup":
         """Read the checkpoint at ``path`` and build its smoother; the overrides replace the
         checkpoint's recorded training smoothing (see :func:`resolve_smoothing` for the precedence).
@@ -323,6 +326,8 @@ class SmootherSetup:
             warn: called with each mismatch warning (default: :func:`warnings.warn` with
                 :class:`SmoothingMismatchWarning`).
             names: how messages name the overrides (:data:`OPTION_NAMES`).
+            precision, channels_last, compile: how the base model runs (:class:`gsmooth.Smoother`;
+                checked before the checkpoint is read).
 
         Returns:
             The :class:`SmootherSetup`.
@@ -347,6 +352,9 @@ class SmootherSetup:
             warn(message)
 
         device = check_device("cpu" if device is None else device, what=f"{owner}: device")
+        from ..core.smoother import check_precision
+
+        check_precision(precision, device, what=names.get("precision", "precision"))  # before any work
         ckpt = load_checkpoint(path, map_location=device)
         model = ckpt.build_model(device=device)
         trained = ckpt.smoothing or {}
@@ -403,7 +411,7 @@ class SmootherSetup:
                 )
         smoother = Smoother(
             model, noise=noise_obj, transform=transform_obj, num_classes=ckpt.num_classes, device=device,
-            input_shape=ckpt.input_shape,
+            input_shape=ckpt.input_shape, precision=precision, channels_last=channels_last, compile=compile,
         )
         return cls(
             ckpt, smoother, dataset or ckpt.dataset, noise_params, transform_params,

@@ -82,6 +82,9 @@ class SurrogateTransform(Transform):
     name = "surrogate"
     kind = "surrogate"
     identity_at_zero = False
+    #: the decoder H runs at the smoother's precision (it is part of the vote function f∘H of the
+    #: latent z); the encoder F2 and the embedding F1, whose latent mean M* bounds, never do (forward)
+    autocast_forward = True
 
     def __init__(
         self,
@@ -233,6 +236,11 @@ class SurrogateTransform(Transform):
     def forward(self, x: torch.Tensor, theta: torch.Tensor, center=None) -> torch.Tensor:
         """``H(F2(x) + F1(center + θ_full[:, :d]) + sigma_ratio · θ_full[:, d:])``.
 
+        Under :func:`torch.autocast` (``Smoother(precision="bf16")``) only the decoder H runs at the
+        lower precision: the latent point z is computed at the surrogate's own precision with autocast
+        off, so the smoothed distribution of z is the one the certificate's M* is about, and the
+        classifier whose votes are counted is ``f∘H`` at that precision.
+
         Args:
             x: ``(B, C, H, W)``; an expanded single image (batch stride 0, as the engine passes)
                 is encoded once.
@@ -251,12 +259,13 @@ class SurrogateTransform(Transform):
         dtype, device = param.dtype, param.device
         c = self._center_tensor(device, dtype, center)
         xs = x.to(device=device, dtype=dtype)
-        if b > 1 and xs.stride(0) == 0:
-            z = self.surrogate.encode(xs[:1]).expand(b, *xs.shape[1:])
-        else:
-            z = self.surrogate.encode(xs)
-        th = theta.to(device=device, dtype=dtype)
-        z = z + self.surrogate.embed(th[:, :d] + c) + float(self.sigma_ratio) * th[:, d:].reshape(z.shape)
+        with torch.autocast(device_type=device.type, enabled=False):  # z at full precision, always
+            if b > 1 and xs.stride(0) == 0:
+                z = self.surrogate.encode(xs[:1]).expand(b, *xs.shape[1:])
+            else:
+                z = self.surrogate.encode(xs)
+            th = theta.to(device=device, dtype=dtype)
+            z = z + self.surrogate.embed(th[:, :d] + c) + float(self.sigma_ratio) * th[:, d:].reshape(z.shape)
         return self.surrogate.decode(z).to(x.dtype)
 
     # -- M* ----------------------------------------------------------------------------------------
