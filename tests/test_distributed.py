@@ -271,3 +271,15 @@ def test_predict_input_files_sharded_over_two_processes_equal_one(tmp_path, caps
     two = _gsmooth(*args, "--certify", "--nproc", "2")
     assert two.returncode == 0, two.stderr
     assert two.stdout == one and len(one.splitlines()) == 7
+
+
+def test_verify_on_two_processes_gives_the_rows_of_one(tmp_path):
+    """`gsmooth verify --nproc 2` goes through the same sharded loop: the rows of a single process."""
+    job = ["verify", "--model", ADDITIVE, "--method", "ibp", "--norm", "linf", "--eps", "0.001,0.01", "--max", "4",
+           "--no-progress"]
+    one, two = tmp_path / "one.tsv", tmp_path / "two.tsv"
+    assert _gsmooth(*job, "--out", one).returncode == 0
+    done = _gsmooth(*job, "--nproc", "2", "--out", two)
+    assert done.returncode == 0, done.stderr
+    _assert_same_rows(two, one)
+    assert len(read_results(two)) == 4

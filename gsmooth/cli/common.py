@@ -93,9 +93,10 @@ def component_name(text: str) -> str:
     return text
 
 
-def add_model_args(p: argparse.ArgumentParser, *, embedded: bool = False) -> None:
+def add_model_args(p: argparse.ArgumentParser, *, embedded: bool = False, engine: bool = True) -> None:
     """``--model`` and the data options; with ``embedded`` ``--model`` may be left out (then
-    :func:`apply_embedded_default` picks the model shipped in the package)."""
+    :func:`apply_embedded_default` picks the model shipped in the package); with ``engine`` the
+    options of how the smoother runs the base model (:func:`add_engine_args`)."""
     g = p.add_argument_group("model and data")
     if embedded:
         g.add_argument(
@@ -111,7 +112,8 @@ def add_model_args(p: argparse.ArgumentParser, *, embedded: bool = False) -> Non
     g.add_argument("--data-dir", metavar="DIR", help="dataset root in torchvision's layout (default: $GSMOOTH_DATA_DIR or ~/.cache/gsmooth/data; Fashion-MNIST: the Debian files)")
     g.add_argument("--download", action="store_true", help="let torchvision download a missing dataset (needs internet)")
     g.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 … (default: cpu)")
-    add_engine_args(p)
+    if engine:
+        add_engine_args(p)
 
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ import math
 
 from ..run import runner
 from ..run.config import DEFAULT_EPS_MAX, DEFAULT_RADIUS_TOL, DEFAULT_TIME_LIMIT, VerifyConfig
-from .common import CLI_NAMES, HelpFormatter, add_model_args, nonneg_int, positive_float, positive_int, results_interrupted
+from .common import CLI_NAMES, HelpFormatter, add_launch_args, add_model_args, nonneg_int, positive_float, positive_int, results_interrupted
 
 #: How messages name the configuration's fields on the command line.
 NAMES = {**CLI_NAMES, "save_adversarial": "--save-adversarial", "dataset": "--dataset"}
@@ -72,7 +72,7 @@ def add_parser(sub) -> None:
         ),
         formatter_class=HelpFormatter,
     )
-    add_model_args(p)
+    add_model_args(p, engine=False)  # no smoother: --precision/--channels-last/--compile mean nothing here
     g = p.add_argument_group("verification")
     g.add_argument("--method", required=True, choices=("milp", "lp", "ibp", "crown"),
                    help="milp (exact), lp (triangle relaxation), crown or ibp (bound propagation)")
@@ -103,6 +103,7 @@ def add_parser(sub) -> None:
     s.add_argument("--start", type=nonneg_int, default=0, help="index of the first image (default: 0)")
     s.add_argument("--max", type=positive_int, default=None, help="evaluate at most MAX images (default: all)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_launch_args(p)
     p.add_argument("--out", required=True, metavar="TSV", help="results file (TSV; configuration in TSV.json)")
     p.set_defaults(func=run)
 
