@@ -125,8 +125,8 @@ def pgd_min_margin(model, x: torch.Tensor, label: int, eps: float, norm: str, *,
             p = p.detach().requires_grad_(True)
             z = m(p)[0]
             margin = z[label] - torch.cat([z[:label], z[label + 1:]]).max()
-            if float(margin) < best:
-                best, best_point = float(margin), p.detach().double().reshape(-1).numpy().copy()
+            if float(margin.detach()) < best:
+                best, best_point = float(margin.detach()), p.detach().double().reshape(-1).numpy().copy()
             if s == steps:
                 break
             (grad,) = torch.autograd.grad(margin, p)
@@ -514,7 +514,7 @@ def test_embedded_small_cnn_through_gsmooth_verify_crown_and_ibp(tmp_path, capsy
 
 @pytest.mark.slow
 def test_embedded_small_cnn_lp_on_one_image(tmp_path, capsys):
-    """lp on the small CNN, one image, eps 0.001, a 20 s limit (about 25 s): YES (its LPs time out and the
+    """lp on the small CNN, one image, eps 0.001, a 20 s limit (20–40 s): YES (its LPs time out and the
     CROWN margins decide)."""
     model_path = Path(gsmooth.embedded.__file__).parent / "additive.pt"
     out = tmp_path / "lp.tsv"
