@@ -1,9 +1,9 @@
 """End-to-end tests of ``gsmooth verify`` (and ``gsmooth train --arch mlp<widths>``, ``gsmooth analyze``
 on its rows), run in-process as a user would.
 
-The checkpoint is a small MLP trained here on 1000 Fashion-MNIST images (a few seconds). Methods
-``ibp`` runs for real; the torch encoder is the real one when it is there
-(:func:`verification_fakes.use_relu_network`).
+The checkpoint is a small MLP trained here on 1000 Fashion-MNIST images (a few seconds); everything
+runs on the real code (the torch encoder, IBP). The other methods through the CLI:
+``tests/test_verification_integration.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import torch
 from gsmooth.cli import main
 from gsmooth.io.checkpoints import load_checkpoint, save_checkpoint
 from gsmooth.io.results import read_results
-from verification_fakes import use_relu_network
 
 
 def run_cli(capsys, *argv):
@@ -37,11 +36,6 @@ def mlp_ckpt(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture
-def encoder(monkeypatch):
-    return use_relu_network(monkeypatch)
-
-
 def dataset_images(indices):
     from gsmooth.data.datasets import load_dataset
 
@@ -52,7 +46,7 @@ def dataset_images(indices):
 EPS = "0.002,0.02,0.01"  # sorted by the command: 0.002, 0.01, 0.02
 
 
-def test_train_mlp_arch_and_verify_rows(mlp_ckpt, encoder, tmp_path, capsys):
+def test_train_mlp_arch_and_verify_rows(mlp_ckpt, tmp_path, capsys):
     ckpt = load_checkpoint(mlp_ckpt)
     assert ckpt.arch == "mlp24"
     model = ckpt.build_model()
@@ -114,7 +108,7 @@ def test_train_mlp_arch_and_verify_rows(mlp_ckpt, encoder, tmp_path, capsys):
     assert float(cells[2]) == pytest.approx(t.correct.mean(), abs=1e-3)
 
 
-def test_resume_after_a_partial_file_and_refusal_of_another_configuration(mlp_ckpt, encoder, tmp_path, capsys):
+def test_resume_after_a_partial_file_and_refusal_of_another_configuration(mlp_ckpt, tmp_path, capsys):
     out = tmp_path / "v.tsv"
     args = ["verify", "--model", mlp_ckpt, "--method", "ibp", "--norm", "l2", "--eps", "0.05,0.2", "--no-progress",
             "--out", out]
@@ -136,7 +130,7 @@ def test_resume_after_a_partial_file_and_refusal_of_another_configuration(mlp_ck
     assert len(out.read_text().splitlines()) == 9  # untouched
 
 
-def test_radius_search_rows_and_saved_adversarials(mlp_ckpt, encoder, tmp_path, capsys):
+def test_radius_search_rows_and_saved_adversarials(mlp_ckpt, tmp_path, capsys):
     out, adv = tmp_path / "s.tsv", tmp_path / "adv"
     code, stdout, err = run_cli(capsys, "verify", "--model", mlp_ckpt, "--method", "ibp", "--norm", "linf",
                                 "--radius-search", "--eps-max", "0.1", "--radius-tol", "0.002", "--max", "12",
@@ -180,7 +174,7 @@ def test_radius_search_rows_and_saved_adversarials(mlp_ckpt, encoder, tmp_path, 
     assert torch.equal(torch.load(adv / f"idx{wrong[0]}_eps0.0.pt", weights_only=True), torch.zeros(3))
 
 
-def test_unsupported_model_is_refused_before_any_work(encoder, tmp_path, capsys):
+def test_unsupported_model_is_refused_before_any_work(tmp_path, capsys):
     from gsmooth.data.datasets import dataset_info
     from gsmooth.models.architectures import build_model
 
@@ -211,7 +205,7 @@ def test_bad_arguments_exit_2(mlp_ckpt, tmp_path, capsys, extra, needle):
     assert not (tmp_path / "r.tsv").exists()
 
 
-def test_errors_are_one_line_exit_2(mlp_ckpt, encoder, tmp_path, capsys):
+def test_errors_are_one_line_exit_2(mlp_ckpt, tmp_path, capsys):
     out = tmp_path / "r.tsv"
     base = ["verify", "--method", "ibp", "--norm", "linf"]
     cases = [
@@ -255,7 +249,7 @@ def test_verify_config_refuses_bad_fields(kwargs, words):
     assert words in str(exc.value) and "got" in str(exc.value)
 
 
-def test_library_run_writes_the_rows_the_cli_writes(mlp_ckpt, encoder, tmp_path, capsys):
+def test_library_run_writes_the_rows_the_cli_writes(mlp_ckpt, tmp_path, capsys):
     from gsmooth.run import VerifyConfig, verify
 
     args = ["verify", "--model", mlp_ckpt, "--method", "ibp", "--norm", "l2", "--eps", "0.1,0.3", "--max", "4",

@@ -1,9 +1,10 @@
 """Tests of gsmooth.verification.verify (the YES / NO / MAYBE rules) and .search (the radius bisection).
 
-Networks are built from numpy matrices. The methods written in parallel (crown, lp, milp, the torch
-encoder) are replaced here by small fakes with their specified signatures where a rule needs them
-(module ``gsmooth.verification.<name>`` put in ``sys.modules``); their real integration tests join
-after the merge.
+Networks are built from numpy matrices and everything runs on the real code, except where a rule can
+only be shown with a solver or encoder that misbehaves (a MILP returning a point outside the region,
+a proof together with a counterexample, a time limit, a faulty encoding): there a small fake with the
+specified signature replaces the module (``gsmooth.verification.<name>`` put in ``sys.modules``).
+The real methods end to end: ``tests/test_verification_integration.py``.
 """
 
 from __future__ import annotations
@@ -52,16 +53,6 @@ def install(monkeypatch, name: str, **functions) -> types.ModuleType:
         setattr(module, key, fn)
     monkeypatch.setitem(sys.modules, module.__name__, module)
     return module
-
-
-def ibp_as_crown(monkeypatch, calls=None):
-    def crown_bounds(net, region, *, intermediate=None):
-        if calls is not None:
-            calls.append((net, intermediate))
-        b = interval_bounds(net, region)
-        return NetworkBounds(b.pre_lower, b.pre_upper, b.out_lower, b.out_upper, "crown")
-
-    install(monkeypatch, "crown", crown_bounds=crown_bounds)
 
 
 def exact_linear_milp(monkeypatch, *, status="optimal", calls=None, adversarial=None):
@@ -145,11 +136,9 @@ def test_linear_margins_are_exact_and_answers_follow_them():
 
 
 def test_milp_no_needs_a_checked_adversarial_in_the_region(monkeypatch):
-    ibp_as_crown(monkeypatch)
     net = linear_net([[1.0, 0.0], [0.0, 1.0]])
     x = np.array([0.8, 0.2])  # margin 0.6, linf radius 0.3 (domain [0, 1] does not bind)
-    exact_linear_milp(monkeypatch)
-    v = verify(net, x, 0, method="milp", norm="linf", eps=0.35)
+    v = verify(net, x, 0, method="milp", norm="linf", eps=0.35)  # the real MILP
     assert (v.answer, v.status, v.adversarial_class) == ("NO", "counterexample", 1)
     assert np.max(np.abs(v.adversarial - x)) <= 0.35 + 1e-12 and np.all((0 <= v.adversarial) & (v.adversarial <= 1))
     z = net.forward(v.adversarial)[0]
@@ -177,8 +166,7 @@ def test_milp_no_needs_a_checked_adversarial_in_the_region(monkeypatch):
 
 
 def test_milp_time_limit_is_maybe_and_only_open_margins_reach_the_milp(monkeypatch):
-    crown_calls, milp_calls = Calls(), Calls()
-    ibp_as_crown(monkeypatch, crown_calls)
+    milp_calls = Calls()
     exact_linear_milp(monkeypatch, status="time_limit", calls=milp_calls, adversarial=lambda region: None)
     # margins: z0 - z1 = x0 - x1 (0.6: proved by IBP at eps 0.35? no: 0.6 - 0.7 < 0), z0 - z2 = x0 + 5 (always proved)
     net = linear_net([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], [0.0, 0.0, -5.0])
@@ -196,7 +184,8 @@ def test_milp_time_limit_is_maybe_and_only_open_margins_reach_the_milp(monkeypat
 
 
 def test_lp_takes_crown_ibp_intermediates_and_keeps_the_tighter_bound(monkeypatch):
-    ibp_as_crown(monkeypatch)
+    from gsmooth.verification import crown_bounds
+
     seen = Calls()
 
     def lp_bounds(net, region, *, intermediate, time_limit=None):
@@ -210,16 +199,18 @@ def test_lp_takes_crown_ibp_intermediates_and_keeps_the_tighter_bound(monkeypatc
     net = random_net(1)
     x = np.array([0.5, 0.5, 0.5, 0.5])
     label = int(np.argmax(net.forward(x)))
-    ibp = interval_bounds(net.margin_network(label)[0], input_region(x, eps=0.5, norm="linf"))
-    assert not np.all(ibp.out_lower > 0)  # IBP alone does not decide
+    margin_net, region = net.margin_network(label)[0], input_region(x, eps=0.5, norm="linf")
+    ibp = interval_bounds(margin_net, region)
+    crown = crown_bounds(margin_net, region, intermediate=ibp).intersect(ibp)
+    assert not np.all(crown.out_lower > 0)  # CROWN ∩ IBP alone does not decide
     v = verify(net, x, label, method="lp", norm="linf", eps=0.5)
-    assert seen[0].method == "crown" and np.allclose(seen[0].pre_lower[0], ibp.pre_lower[0])
-    assert list(v.margins.values()) == pytest.approx(ibp.out_lower.tolist())  # max(LP, CROWN ∩ IBP)
+    assert seen[0].method == "crown" and np.allclose(seen[0].pre_lower[0], crown.pre_lower[0])
+    assert np.array_equal(seen[0].out_lower, crown.out_lower)
+    assert list(v.margins.values()) == pytest.approx(crown.out_lower.tolist())  # max(LP, CROWN ∩ IBP)
     assert v.answer == "MAYBE" and v.status == "time_limit"
 
 
 def test_torch_model_must_agree_for_a_no_and_encoding_is_cached(monkeypatch):
-    ibp_as_crown(monkeypatch)
     model = nn.Sequential(nn.Flatten(), nn.Linear(2, 2))
     with torch.no_grad():
         model[1].weight.copy_(torch.eye(2))
@@ -235,7 +226,6 @@ def test_torch_model_must_agree_for_a_no_and_encoding_is_cached(monkeypatch):
 
     install(monkeypatch, "extract", relu_network=relu_network)
     x = torch.tensor([[[0.8, 0.2]]])  # (C, H, W) = (1, 1, 2)
-    exact_linear_milp(monkeypatch)
     v = verify(model, x, 0, method="milp", norm="linf", eps=0.35)
     assert v.answer == "NO" and v.adversarial.shape == (1, 1, 2) and v.adversarial_class == 1
     assert np.array_equal(v.adversarial.astype(np.float32).astype(np.float64), v.adversarial)  # float32 exact
@@ -343,8 +333,6 @@ def test_radius_search_on_a_relu_net_returns_a_proved_radius():
 
 
 def test_milp_search_upper_is_the_smallest_counterexample(monkeypatch):
-    ibp_as_crown(monkeypatch)
-    exact_linear_milp(monkeypatch)
     net = linear_net([[1.0, 0.0], [0.0, 1.0]])
     x = np.array([0.8, 0.2])  # exact radius 0.3
     r = largest_certified_radius(net, x, 0, method="milp", norm="linf", eps_max=0.5, tol=1e-3)
