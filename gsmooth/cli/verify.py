@@ -61,7 +61,7 @@ def add_parser(sub) -> None:
             "mixed-integer program, scipy/HiGHS): YES, NO with a counterexample checked by a forward pass of the "
             "model, or MAYBE at the time limit; lp: the triangle LP relaxation; crown, ibp: bound propagation "
             "(fast, YES or MAYBE). A misclassified image is NO at every radius. YES is a proof for the "
-            "real-arithmetic network with the model's weights (margins must exceed a 1e-6 tolerance). The model "
+            "real-arithmetic network with the model's weights (margins must exceed --tolerance, 1e-6). The model "
             "must be a feed-forward ReLU chain (Linear, Conv2d, ReLU, Flatten, BatchNorm/Dropout in eval, "
             "AvgPool); others are refused before any work. One row per image is appended to --out; re-running the "
             "same command resumes; `gsmooth analyze` reads the file."
@@ -92,6 +92,9 @@ def add_parser(sub) -> None:
     g.add_argument("--time-limit", type=time_limit_arg, default=DEFAULT_TIME_LIMIT, metavar="S|none",
                    help=f"seconds per LP / MILP verification, one image at one eps (default: {DEFAULT_TIME_LIMIT:g}); a "
                    "verification stopped there is MAYBE (status time_limit); ibp and crown ignore it")
+    g.add_argument("--tolerance", type=positive_float, default=1e-6, metavar="T",
+                   help="YES needs every margin's proven lower bound above T (default: 1e-6, the solvers' tolerances; "
+                   "the float32 model's own rounding is ~1e-5 on small MLPs: 1e-4 keeps YES clear of it)")
     g.add_argument("--every-eps", action="store_true",
                    help="with --eps: verify every radius even after one was answered MAYBE (default: the larger radii "
                    "of that image are skipped, status skipped; a NO is never re-solved at a larger radius, its "
@@ -127,7 +130,7 @@ def verify_config(args) -> VerifyConfig:
         download=args.download, device=args.device, method=args.method, norm=args.norm,
         eps=None if args.radius_search else args.eps, radius_search=args.radius_search, eps_max=args.eps_max,
         radius_tol=args.radius_tol, domain=args.domain, time_limit=args.time_limit,
-        save_adversarial=args.save_adversarial, every_eps=args.every_eps, start=args.start, skip=args.skip, max=args.max,
+        save_adversarial=args.save_adversarial, every_eps=args.every_eps, tolerance=args.tolerance, start=args.start, skip=args.skip, max=args.max,
         progress=not args.no_progress,
     )
 

@@ -60,7 +60,7 @@ from .network import AffineLayer, ReluNetwork
 __all__ = ["relu_network"]
 
 #: Relative tolerance of the final check of the encoding against the model (float64 both).
-CHECK_TOLERANCE = 1e-6
+CHECK_TOLERANCE = 1e-9
 #: Number of random inputs of that check.
 CHECK_INPUTS = 4
 _DUMMY_BATCH = 3  # batch of the shape-probing runs (≠ 1 so that batch-merging reshapes show)
