@@ -277,7 +277,7 @@ def test_unsupported_models_raise_the_typed_error_naming_the_layer(make, shape, 
 def test_an_operation_fx_cannot_see_fails_the_forward_check():
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     model[0].register_forward_hook(lambda module, inputs, output: output * 2.0)
-    with pytest.raises(UnsupportedModelError, match=r"expected the encoding to reproduce model\(x\) within 1e-06 .*got a difference"):
+    with pytest.raises(UnsupportedModelError, match=r"expected the encoding to reproduce model\(x\) within 1e-09 .*got a difference"):
         relu_network(model, input_shape=(3,))
 
 
