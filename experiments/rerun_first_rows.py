@@ -343,6 +343,7 @@ SCRIPTS = {
     "additive_tables": ("bash experiments/additive_tables/run.sh {table}", "additive_tables/{table}"),
     "fashion_mnist_additive": ("bash experiments/fashion_mnist_additive/run.sh", "fashion_mnist_additive"),
     "transforms/fashion-mnist": ("bash experiments/transforms/run.sh", "transforms/fashion-mnist"),
+    "verification": ("bash experiments/verification/run.sh", "verification"),
     "transforms/fashion-mnist-latent1": (
         (
             "LATENT_SIGMA=1 SUR_MODEL_EPOCHS=6 SUR_MODEL_MAX_TRAIN=60000 VANILLA=0 OUT=… CKPT_DIR=runs/transforms/"
@@ -365,8 +366,8 @@ def _script_for(rel: str) -> tuple[str, str]:
     if parts[0] == "additive_tables":
         cmd, ck = SCRIPTS["additive_tables"]
         return cmd.format(table=parts[1]), ck.format(table=parts[1])
-    if parts[0] == "fashion_mnist_additive":
-        return SCRIPTS["fashion_mnist_additive"]
+    if parts[0] in ("fashion_mnist_additive", "verification"):
+        return SCRIPTS[parts[0]]
     key = "/".join(parts[:2])
     return SCRIPTS.get(key, ("(unknown command)", ""))
 
@@ -395,6 +396,8 @@ def _selection(rows: list[dict[str, str]], k: int) -> list[str]:
 def _cli_args(config: dict, model: Path, surrogate: Path | None) -> list[str]:
     """The ``gsmooth certify/predict/attack`` arguments that reproduce a sidecar's configuration."""
     command = config["command"]
+    if command == "verify":
+        return _verify_args(config, model)
     args = [command, "--model", str(model), "--dataset", config["dataset"], "--split", config.get("split", "test"),
             "--noise", config["noise"], "--transform", config["transform"]]
     params = dict(config.get("noise_params") or {})
@@ -424,6 +427,23 @@ def _cli_args(config: dict, model: Path, surrogate: Path | None) -> list[str]:
     return args + ["--seed", str(config["seed"]), "--batch", "1000", "--device", "cpu", "--no-progress"]
 
 
+def _verify_args(config: dict, model: Path) -> list[str]:
+    """The ``gsmooth verify`` arguments that reproduce a verify sidecar's configuration."""
+    args = ["verify", "--model", str(model), "--dataset", config["dataset"], "--split", config.get("split", "test"),
+            "--method", config["method"], "--norm", config["norm"], "--tolerance", repr(float(config["tolerance"]))]
+    if config.get("radius_search"):
+        args += ["--radius-search", "--eps-max", repr(config["eps_max"]), "--radius-tol", repr(config["radius_tol"])]
+    else:
+        args += ["--eps", ",".join(repr(float(e)) for e in config["eps"])]
+        if config.get("every_eps"):
+            args += ["--every-eps"]
+    domain = config.get("domain")
+    args += ["--domain", "none" if domain is None else f"{domain[0]!r}:{domain[1]!r}"]
+    if config.get("time_limit") is not None:
+        args += ["--time-limit", repr(float(config["time_limit"]))]
+    return args + ["--device", "cpu", "--no-progress"]
+
+
 def plan_sidecar_file(rel: str, runs: Path, results: Path = RESULTS) -> Plan:
     """Plan the re-run of a ``gsmooth certify/predict/attack`` results file from its sidecar."""
     path = results / rel
@@ -434,6 +454,10 @@ def plan_sidecar_file(rel: str, runs: Path, results: Path = RESULTS) -> Plan:
     model_name = Path(recorded or "?").name
     model_candidates = [Path(recorded)] if recorded else []
     model_candidates.append(runs / ckpt_dir / model_name)
+    if config.get("command") == "verify" and config.get("time_limit") is not None:
+        return Plan(rel, script, skip=(
+            f"{config['method']} under a {config['time_limit']:g} s time limit per verification: an answer at the limit "
+            "(MAYBE) depends on the machine's speed and load, so a re-run need not give the same row"))
     model, why = find_by_hash(config["model_sha256"], model_candidates)
     if model is None:
         return Plan(rel, script, skip=f"checkpoint {model_name} (SHA-256 {config['model_sha256'][:12]}…) {REBUILD_NOTE}; {why}")
