@@ -26,6 +26,16 @@ from gsmooth.run.distributed import env_context, fold_rank_files, rank_files, ra
 ADDITIVE = str(embedded_default("additive").model_path)
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """In-process runs on one torch thread, as the reference rows / the worker processes were made:
+    float reductions split over another thread count differ in the last bits (an attack's losses)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")}
     return {**env, "OMP_NUM_THREADS": "1", **extra}

@@ -39,6 +39,16 @@ def _images(k=3):
     return torch.stack([data[i][0] for i in range(k)])
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """In-process runs on one torch thread, as the reference rows / the worker processes were made:
+    float reductions split over another thread count differ in the last bits (an attack's losses)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _smoother(**kw):
     return SmootherSetup.load(ADDITIVE, **kw).smoother
 
