@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from hypothesis import HealthCheck, settings
 
 _SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
@@ -49,3 +51,16 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run the test's in-process work on one torch thread (restored after): rows compared bit for
+    bit with reference files or with 1-thread worker processes (torch splits float reductions per
+    thread, so an attack's losses differ in the last digits at another thread count)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

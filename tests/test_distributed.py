@@ -24,16 +24,7 @@ from gsmooth.run import distributed
 from gsmooth.run.distributed import env_context, fold_rank_files, rank_files, rank_path, shard
 
 ADDITIVE = str(embedded_default("additive").model_path)
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """In-process runs on one torch thread, as the reference rows / the worker processes were made:
-    float reductions split over another thread count differ in the last bits (an attack's losses)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _env(**extra) -> dict:

@@ -26,7 +26,8 @@ from gsmooth.run import SmootherSetup
 
 import precision_reference as ref
 
-pytestmark = pytest.mark.filterwarnings("ignore::gsmooth.run.SmoothingMismatchWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::gsmooth.run.SmoothingMismatchWarning"),
+              pytest.mark.usefixtures("one_torch_thread")]
 
 REFERENCE = Path(__file__).parent / "data" / "precision_reference"
 ADDITIVE = ref.ADDITIVE
@@ -37,16 +38,6 @@ def _images(k=3):
 
     data = load_dataset(SAMPLE_DATASET)
     return torch.stack([data[i][0] for i in range(k)])
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """In-process runs on one torch thread, as the reference rows / the worker processes were made:
-    float reductions split over another thread count differ in the last bits (an attack's losses)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _smoother(**kw):

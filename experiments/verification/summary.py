@@ -6,6 +6,7 @@ Usage: python experiments/verification/summary.py [OUTDIR]   (writes OUTDIR/summ
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
@@ -24,8 +25,14 @@ def _cells(values):
     return " | ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in values)
 
 
+@functools.lru_cache(maxsize=None)
+def _read(path: str):
+    """Each results file read once (the tables ask for it several times)."""
+    return read_results(path)
+
+
 def _table(path: str, keep):
-    t = read_results(path)
+    t = _read(path)
     return t if keep is None else t.select([i for i in t.idx.tolist() if i in keep])
 
 
@@ -90,11 +97,11 @@ def main(out: str) -> None:
         for norm, radii in (("linf", LINF), ("l2", L2)):
             paths = {m: os.path.join(out, f"{tag}_{m}_{norm}.tsv") for m in METHODS}
             paths["smoothing σ=0.25"] = os.path.join(out, f"{tag}_smoothing.tsv")
-            present = {m: p for m, p in paths.items() if os.path.exists(p) and len(read_results(p)) > 0}
+            present = {m: p for m, p in paths.items() if os.path.exists(p) and len(_read(p)) > 0}
             if not present:
                 continue
             # every method on the same images: those all of its files have
-            common = set.intersection(*(set(read_results(p).idx.tolist()) for p in present.values()))
+            common = set.intersection(*(set(_read(p).idx.tolist()) for p in present.values()))
             scale = math.sqrt(DIM) if norm == "linf" else 1.0
             for keep, what in ((common, f"the {len(common)} images every method ran on"), (None, "all images of each file")):
                 rows = []

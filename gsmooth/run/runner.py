@@ -310,7 +310,7 @@ def write_rows(
     t_start = time.perf_counter()
     info = {"model": str(Path(run.model).resolve())}
     files = {"columns": columns, "config": config, "radius": radius, "info": info}
-    ctx = distributed.context(setup.smoother.device if hasattr(setup, "smoother") else setup.device)
+    ctx = distributed.context(setup.device)
     if ctx is None:
         if distributed.rank_files(run.out):  # a distributed run of this file was stopped: its rows first
             distributed.fold_rank_files(run.out, **files)

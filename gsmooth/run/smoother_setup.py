@@ -287,6 +287,11 @@ class SmootherSetup:
         """Alias of :attr:`checkpoint`."""
         return self.checkpoint
 
+    @property
+    def device(self):
+        """The smoother's device (where the run's model works; :func:`gsmooth.run.write_rows`)."""
+        return self.smoother.device
+
     @classmethod
     def load(
         cls,
