@@ -14,6 +14,10 @@ A NaN/inf loss (checked before the step) or weight (checked before the save) sto
 :class:`~gsmooth.errors.TrainingDivergedError` naming the epoch; the checkpoint on disk stays the
 last finite epoch. ``TrainConfig.clip_grad`` clips the gradient's global norm (``gsmooth train``
 defaults it to 5 for a new run; the library default ``None`` keeps older configurations as they were).
+``TrainConfig.method`` / ``method_params`` choose the training method (:mod:`gsmooth.training.methods`:
+``noise`` — the augmentation above, the default —, ``consistency``, ``smoothadv``, ``macer``): its
+``check(smoother)`` runs before training, its ``loss`` once per batch, drawing its noise only from the
+epoch's noise stream; all its parameters are stored in the checkpoint, so a resume uses the same method.
 """
 
 from __future__ import annotations
