@@ -296,6 +296,46 @@ def test_methods_are_components():
             gsmooth.training_method(name, **params)
 
 
+def test_a_plugin_adds_a_method_through_the_hook():
+    from gsmooth.errors import DuplicateComponentError, PluginError
+    from gsmooth.plugin.registry import Registry
+    from gsmooth.training.methods import MethodLoss, TrainingMethod
+
+    class CleanToo(TrainingMethod):
+        name = "clean_too"
+
+        def __init__(self):
+            self.validate_params()
+
+        def loss(self, model, smoother, x, y, *, generator=None):
+            logits = model(smoother.perturb(x, generator=generator))
+            return MethodLoss(F.cross_entropy(logits, y) + F.cross_entropy(model(x), y), logits)
+
+    class Good:
+        @gsmooth.hookimpl
+        def register_training_methods(self):
+            return [CleanToo]
+
+    class Bad:
+        @gsmooth.hookimpl
+        def register_training_methods(self):
+            return [int]
+
+    class Twice:
+        @gsmooth.hookimpl
+        def register_training_methods(self):
+            return [NoiseAugmentation]
+
+    reg = Registry(plugins=[Good()], autoload=False)
+    assert reg.training_method_class("clean_too") is CleanToo
+    with pytest.raises(UnknownComponentError, match="Expected one of: clean_too"):
+        reg.training_method_class("noise")
+    with pytest.raises(PluginError, match="expected a subclass of gsmooth.training.methods.TrainingMethod"):
+        Registry(plugins=[Bad()], autoload=False)
+    with pytest.raises(DuplicateComponentError, match="training method name 'noise' is registered twice"):
+        Registry(plugins=[gsmooth.training.methods._plugin, Twice()], autoload=False)
+
+
 def test_plugins_lists_the_methods(capsys):
     code, out, _ = run_cli(capsys, "plugins")
     assert code == 0

@@ -198,7 +198,8 @@ class Registry:
     def _add(self, table, cls, base, kind, plugin_name) -> None:
         if not (isinstance(cls, type) and issubclass(cls, base)):
             raise PluginError(
-                f"plugin {plugin_name!r}: expected a subclass of gsmooth.{base.__name__}, got {cls!r}"
+                f"plugin {plugin_name!r}: expected a subclass of "
+                f"{'gsmooth.training.methods' if base is TrainingMethod else 'gsmooth'}.{base.__name__}, got {cls!r}"
             )
         name = getattr(cls, "name", "")
         if not isinstance(name, str) or not name:
