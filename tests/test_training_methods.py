@@ -294,6 +294,14 @@ def test_methods_are_components():
                          ("macer", {"copies": 0}), ("consistency", {}), ("noise", {"lam": 1.0})]:
         with pytest.raises(InvalidParameterError, match="expected"):
             gsmooth.training_method(name, **params)
+    # TrainConfig validates its method; a vanilla run (no noise) takes none
+    with pytest.raises(InvalidParameterError, match="vanilla run .* expected the default method 'noise', got 'macer'"):
+        _tiny_cfg(vanilla=True, method="macer").validate()
+    with pytest.raises(InvalidParameterError, match="parameter 'lam'"):
+        _tiny_cfg(method="consistency", method_params={"lam": -1.0}).validate()
+    with pytest.raises(UnknownComponentError, match="unknown training method"):
+        _tiny_cfg(method="nope").validate()
+    _tiny_cfg(vanilla=True).validate()
 
 
 def test_a_plugin_adds_a_method_through_the_hook():
