@@ -8,7 +8,7 @@ Three lines from a classifier to a certificate::
 
 Public facade (stable names; plugins, notebooks and scripts rely on them): :class:`Noise`,
 :class:`Transform`, :class:`TransformDefaults`, :data:`hookimpl`, :data:`hookspec`, :func:`noise`,
-:func:`transform`, :class:`Smoother`, the result types and the typed errors.
+:func:`transform`, :func:`training_method`, :class:`Smoother`, the result types and the typed errors.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ from .plugin.hookspecs import hookimpl, hookspec
 from .core.noise import Noise
 from .core.transform import Transform
 from .core.defaults import TransformDefaults
-from .plugin.components import available_noises, available_transforms, noise, transform
+from .plugin.components import (
+    available_noises, available_training_methods, available_transforms, noise, training_method, transform,
+)
 from .core.smoother import Smoother
 
 __all__ = [
@@ -48,6 +50,8 @@ __all__ = [
     "transform",
     "available_noises",
     "available_transforms",
+    "training_method",
+    "available_training_methods",
     "Smoother",
     "Certificate",
     "Prediction",

@@ -97,7 +97,8 @@ def _fake_registry(*eps) -> Registry:
 # -- built-ins ---------------------------------------------------------------------------------------------
 def test_builtins_registered_from_default_plugins():
     assert DEFAULT_PLUGINS == ("gsmooth_plugins.noises", "gsmooth_plugins.transforms", "gsmooth.models._plugin",
-                               "gsmooth.data._plugin", "gsmooth.plugin._cli_commands")
+                               "gsmooth.data._plugin", "gsmooth.plugin._cli_commands",
+                               "gsmooth.training.methods._plugin")
     reg = Registry(autoload=False)
     assert set(reg.noises) == BUILTIN_NOISES
     assert set(reg.transforms) == BUILTIN_TRANSFORMS
@@ -117,6 +118,9 @@ def test_builtins_registered_from_default_plugins():
     assert set(plugins["gsmooth.models._plugin"].architectures) == BUILTIN_ARCHITECTURES
     assert set(plugins["gsmooth.data._plugin"].datasets) == BUILTIN_DATASETS
     assert plugins["gsmooth.plugin._cli_commands"].commands == list(BUILTIN_COMMANDS)
+    assert plugins["gsmooth.training.methods._plugin"].training_methods == ["noise", "consistency", "smoothadv", "macer"]
+    for info in reg.training_methods.values():
+        assert info.source == "builtin" and info.plugin in DEFAULT_PLUGINS
     assert reg.failures == []
 
 

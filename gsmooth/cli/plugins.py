@@ -1,4 +1,4 @@
-"""``gsmooth plugins``: every plugin, its noises, transforms, architectures, datasets and commands,
+"""``gsmooth plugins``: every plugin, its noises, transforms, training methods, architectures, datasets and commands,
 where each comes from, and failures."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from ..plugin.registry import get_registry
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "plugins",
-        help="list plugins, their noises, transforms, architectures, datasets and commands, and plugins that failed to load",
+        help="list plugins, their noises, transforms, training methods, architectures, datasets and commands, and plugins that failed to load",
         description=(
             "List every registered plugin (built-in ones and third-party ones found through the entry-point "
-            "group 'gsmooth'), with the noises, transforms, architectures, datasets and commands each provides, "
+            "group 'gsmooth'), with the noises, transforms, training methods, architectures, datasets and commands each provides, "
             "and the plugins that failed to "
             "load with the reason. Set GSMOOTH_DISABLE_PLUGIN_AUTOLOAD=1 to load only the built-ins."
         ),
@@ -56,8 +56,12 @@ def run(args) -> int:
             cls = reg.transforms[name].cls
             print(f"    transform  {name:<20} {cls.kind:<10} {cls.__module__}.{cls.__qualname__}")
             print(f"               {'':<20} defaults: {_defaults_text(cls)}")
+        for name in info.training_methods:
+            cls = reg.training_methods[name].cls
+            params = ", ".join(cls.param_names()) or "no parameters"
+            print(f"    method     {name:<20} {'training':<10} {cls.__module__}.{cls.__qualname__} ({params})")
         _print_extensions(reg, info)
-        if not (info.noises or info.transforms or info.architectures or info.datasets or info.commands):
+        if not (info.noises or info.transforms or info.training_methods or info.architectures or info.datasets or info.commands):
             print("    (no components)")
     if reg.failures:
         print("\nfailed to load:")

@@ -61,6 +61,25 @@ def add_parser(sub) -> None:
     p.add_argument("--augment", choices=("none", "augmix"), default="none",
                    help="extra data augmentation: augmix = torchvision's AugMix on every training image (plain "
                    "cross-entropy, no Jensen-Shannon loss); CIFAR also gets random crop + flip")
+    m = p.add_argument_group(
+        "training method (at most one; default: plain noise augmentation, one noisy copy per image; "
+        "see README \"Training methods\")")
+    m.add_argument("--consistency", metavar="LAMBDA", default=None,
+                   help="consistency regularization (Jeong & Shin 2020) with KL weight LAMBDA > 0")
+    m.add_argument("--consistency-eta", metavar="ETA", default=None,
+                   help="entropy weight of --consistency, >= 0 (default 0.5)")
+    m.add_argument("--smoothadv", metavar="EPS,STEPS", default=None,
+                   help="SmoothAdv (Salman et al. 2019): PGD with STEPS steps in an L2 ball of radius EPS in the "
+                   "transform's parameter space (pixels for additive noise) on the smoothed classifier")
+    m.add_argument("--smoothadv-warmup", metavar="EPOCHS", default=None,
+                   help="ramp --smoothadv's EPS up linearly over EPOCHS epochs (default 0: no warm-up)")
+    m.add_argument("--macer", metavar="LAMBDA", default=None,
+                   help="MACER (Zhai et al. 2020) with robustness weight LAMBDA >= 0 (the paper: 12); needs Gaussian noise")
+    m.add_argument("--macer-gamma", metavar="G", default=None, help="hinge margin of --macer, > 0 (default 8)")
+    m.add_argument("--macer-beta", metavar="B", default=None, help="inverse temperature of --macer, > 0 (default 16)")
+    m.add_argument("--copies", metavar="M", default=None,
+                   help="noisy copies per image for the method (default: consistency 2, smoothadv 1, macer 16); "
+                   "a batch costs M forward/backward passes per image")
     p.add_argument("--epochs", type=positive_int, default=10, help="passes over the training set")
     p.add_argument("--batch", type=batch_int, default=128, help="training batch size")
     p.add_argument("--lr", type=float32_positive, default=None, help="learning rate (default: 0.1 for sgd, 1e-3 for adam)")
@@ -99,8 +118,71 @@ def interrupted(args) -> str:
     return f"the last completed epoch, {epoch}/{total}, is saved in {out}; {again}"
 
 
+#: The flags of each method: (flag, parameter, number type); the first one is the method's own.
+METHOD_FLAGS = {
+    "consistency": (("--consistency", "lam", float), ("--consistency-eta", "eta", float), ("--copies", "copies", int)),
+    "smoothadv": (("--smoothadv", None, None), ("--smoothadv-warmup", "warmup", int), ("--copies", "copies", int)),
+    "macer": (("--macer", "lam", float), ("--macer-gamma", "gamma", float), ("--macer-beta", "beta", float),
+              ("--copies", "copies", int)),
+}
+
+
+def _attr(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def _number(text: str, flag: str, kind) -> float | int:
+    try:
+        return kind(text)
+    except (TypeError, ValueError):
+        words = "an integer" if kind is int else "a number"
+        raise InvalidParameterError(f"{flag} expected {words}, got {text!r}") from None
+
+
+def method_choice(args) -> tuple[str, dict] | None:
+    """``(method, params)`` from the method flags (None: no method flag given), validated from the method's
+    own parameter table; one :class:`~gsmooth.errors.InvalidParameterError` line for two methods, a
+    method's option without the method, a method with ``--no-noise`` or a bad value."""
+    from ..plugin.registry import get_registry
+    from ..validation import validate_params
+
+    given = [name for name, flags in METHOD_FLAGS.items() if getattr(args, _attr(flags[0][0]), None) is not None]
+    if len(given) > 1:
+        raise InvalidParameterError(
+            f"expected at most one training method, got {' and '.join(METHOD_FLAGS[n][0][0] for n in given)}")
+    allowed = {flag for flag, _, _ in METHOD_FLAGS[given[0]]} if given else set()
+    for flags in METHOD_FLAGS.values():
+        for flag, _, _ in flags[1:]:
+            if getattr(args, _attr(flag), None) is not None and flag not in allowed:
+                owners = " or ".join(fl[0][0] for fl in METHOD_FLAGS.values() if flag in {f for f, _, _ in fl})
+                raise InvalidParameterError(f"{flag} expected with {owners}, got it without")
+    if not given:
+        return None
+    name = given[0]
+    if args.no_noise:
+        raise InvalidParameterError(
+            f"--no-noise trains without smoothing noise; expected no training method with it, got {METHOD_FLAGS[name][0][0]}")
+    table = get_registry().training_method_class(name)._parameter_constraints
+    params: dict = {}
+    for flag, param, kind in METHOD_FLAGS[name]:
+        text = getattr(args, _attr(flag), None)
+        if text is None:
+            continue
+        if param is None:  # --smoothadv EPS,STEPS
+            parts = text.split(",")
+            if len(parts) != 2:
+                raise InvalidParameterError(f"{flag} expected EPS,STEPS (e.g. 0.5,2), got {text!r}")
+            values = {"eps": _number(parts[0], flag, float), "steps": _number(parts[1], flag, int)}
+        else:
+            values = {param: _number(text, flag, kind)}
+        validate_params(flag, values, table)
+        params.update(values)
+    return name, params
+
+
 def run(args) -> int:
     device = check_device(args.device, what="--device")
+    chosen = method_choice(args)  # before any work: bad method flags are one line
     if args.no_noise and (args.noise or args.sigma is not None or args.surrogate or args.transform != DEFAULT_TRANSFORM):
         raise InvalidParameterError(
             "--no-noise trains without smoothing noise; expected no --noise/--sigma/--surrogate/--transform with it, "
@@ -122,6 +204,12 @@ def run(args) -> int:
         args.transform, noise=args.noise, sigma=args.sigma, surrogate=args.surrogate, latent_sigma=args.latent_sigma,
         dataset=args.dataset, saved=saved, names={"sigma": "--sigma", "surrogate": "--surrogate PATH"},
     )
+    if chosen is not None:
+        method, method_params = chosen
+    elif saved:  # resuming without method flags: what the run was trained with ("noise" before the option)
+        method, method_params = saved.get("method", "noise"), dict(saved.get("method_params", {}))
+    else:
+        method, method_params = "noise", {}
     cfg = TrainConfig(
         arch=args.arch,
         dataset=args.dataset,
@@ -142,7 +230,10 @@ def run(args) -> int:
         augment=args.augment,
         vanilla=args.no_noise,
         clip_grad=clip_grad,
+        method=method,
+        method_params=method_params,
     )
+    cfg.validate()  # the method's parameters, before any work
     history = train(
         cfg,
         out=args.out,
@@ -155,7 +246,9 @@ def run(args) -> int:
     )
     if history:
         last = history[-1]
-        print(f"saved {args.out}: test accuracy clean {last.clean_acc:.4f}, under noise {last.noisy_acc:.4f}")
+        used = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v!r}" for k, v in cfg.method_params.items())
+        trained = "no smoothing noise (vanilla)" if cfg.vanilla else f"method {cfg.method}" + (f" ({used})" if used else "")
+        print(f"saved {args.out}: test accuracy clean {last.clean_acc:.4f}, under noise {last.noisy_acc:.4f}; {trained}")
         if cfg.surrogate is not None:
             print(f"trained on surrogate outputs of {cfg.surrogate} (sha256 {cfg.surrogate_sha256[:12]}…), "
                   f"sigma_theta {choice['sigma']:g}, sigma_xi {cfg.latent_sigma:g}; `gsmooth certify --model {args.out}` uses it")

@@ -9,7 +9,8 @@ from ..core.noise import Noise
 from .registry import get_registry
 from ..core.transform import Transform
 
-__all__ = ["noise", "transform", "available_noises", "available_transforms", "check_keywords"]
+__all__ = ["noise", "transform", "training_method", "available_noises", "available_transforms",
+           "available_training_methods", "check_keywords"]
 
 
 def check_keywords(what: str, name: str, cls: type, params: dict) -> None:
@@ -46,6 +47,29 @@ def transform(name: str, **params) -> Transform:
     cls = get_registry().transform_class(name)
     check_keywords("transform", name, cls, params)
     return cls(**params)
+
+
+def training_method(name: str, **params):
+    """Instantiate the registered training method ``name`` (``"noise"``, ``"consistency"``, ``"smoothadv"``,
+    ``"macer"`` …) with keyword hyper-parameters: what ``gsmooth train`` calls once per batch
+    (:class:`gsmooth.training.methods.TrainingMethod`).
+
+    Raises:
+        UnknownComponentError: no method of that name (the message lists the registered ones).
+        InvalidParameterError: an unknown, missing or out-of-range parameter.
+
+    Example:
+        >>> import gsmooth
+        >>> gsmooth.training_method("macer", lam=6.0, copies=8)
+        MacerTraining(lam=6.0, gamma=8.0, beta=16.0, copies=8)
+    """
+    cls = get_registry().training_method_class(name)
+    check_keywords("training method", name, cls, params)
+    return cls(**params)
+
+
+def available_training_methods() -> list[str]:
+    return sorted(get_registry().training_methods)
 
 
 def available_noises() -> list[str]:

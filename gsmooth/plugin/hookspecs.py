@@ -62,6 +62,44 @@ def register_transforms() -> list:
 
 
 @hookspec
+def register_training_methods() -> list:
+    """Return the :class:`gsmooth.training.methods.TrainingMethod` subclasses this plugin provides.
+
+    A training method turns one batch into the loss ``gsmooth train`` minimises. Each class must define
+    a unique ``name`` (what :class:`gsmooth.training.trainer.TrainConfig` ``.method`` names; the built-ins
+    are ``noise``, ``consistency``, ``smoothadv`` and ``macer``), keyword-only hyper-parameters checked
+    against its ``_parameter_constraints`` table by ``self.validate_params()`` in ``__init__``, and
+    ``loss(model, smoother, x, y, *, generator) -> MethodLoss`` drawing its noise only from ``generator``
+    through ``smoother.noise.sample`` and ``smoother.transform``. Optional: ``check(smoother)`` (refuse,
+    with a typed error, a noise or transform it cannot train with; called once before training),
+    ``set_epoch(epoch)``, ``copies``. Build one by name with :func:`gsmooth.training_method`.
+
+    Example::
+
+        import torch.nn.functional as F
+        from gsmooth.training.methods import MethodLoss, TrainingMethod
+
+        class CleanAndNoisy(TrainingMethod):
+            name = "clean_and_noisy"
+
+            def __init__(self):
+                self.validate_params()
+
+            def loss(self, model, smoother, x, y, *, generator):
+                noisy = smoother.perturb(x, generator=generator)
+                logits = model(noisy)
+                return MethodLoss(F.cross_entropy(logits, y) + F.cross_entropy(model(x), y), logits)
+
+        @gsmooth.hookimpl
+        def register_training_methods():
+            return [CleanAndNoisy]
+
+    Returns:
+        A list of classes (not instances). An empty list is allowed.
+    """
+
+
+@hookspec
 def register_architectures() -> list:
     """Return the classifier architectures this plugin provides, as :class:`gsmooth.models.Architecture`.
 

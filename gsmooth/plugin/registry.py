@@ -26,6 +26,7 @@ from ..errors import DuplicateComponentError, GsmoothError, InvalidParameterErro
 from ..core.noise import Noise, check_norm
 from ..core.defaults import TransformDefaults
 from ..core.transform import KINDS, Transform
+from ..training.methods.base import TrainingMethod
 
 __all__ = [
     "DEFAULT_PLUGINS",
@@ -48,6 +49,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "gsmooth.models._plugin",
     "gsmooth.data._plugin",
     "gsmooth.plugin._cli_commands",
+    "gsmooth.training.methods._plugin",
 )
 ENTRY_POINT_GROUP = "gsmooth"
 DISABLE_AUTOLOAD_ENV = "GSMOOTH_DISABLE_PLUGIN_AUTOLOAD"
@@ -55,7 +57,7 @@ DISABLE_AUTOLOAD_ENV = "GSMOOTH_DISABLE_PLUGIN_AUTOLOAD"
 
 @dataclass(frozen=True)
 class ComponentInfo:
-    """A registered noise or transform class and who provided it."""
+    """A registered noise, transform or training-method class and who provided it."""
 
     name: str
     cls: type
@@ -93,6 +95,7 @@ class PluginInfo:
     architectures: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    training_methods: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ class Registry:
         self.pm.check_pending()
         self.noises: dict[str, ComponentInfo] = {}
         self.transforms: dict[str, ComponentInfo] = {}
+        self.training_methods: dict[str, ComponentInfo] = {}
         self._collect()
         self.architectures: dict[str, ExtensionInfo] = {}
         self.datasets: dict[str, ExtensionInfo] = {}
@@ -177,6 +181,7 @@ class Registry:
         for hook, table, base, kind in (
             (self.pm.hook.register_noises, self.noises, Noise, "noise"),
             (self.pm.hook.register_transforms, self.transforms, Transform, "transform"),
+            (self.pm.hook.register_training_methods, self.training_methods, TrainingMethod, "training method"),
         ):
             for impl in hook.get_hookimpls():
                 classes = impl.function()
@@ -193,7 +198,8 @@ class Registry:
     def _add(self, table, cls, base, kind, plugin_name) -> None:
         if not (isinstance(cls, type) and issubclass(cls, base)):
             raise PluginError(
-                f"plugin {plugin_name!r}: expected a subclass of gsmooth.{base.__name__}, got {cls!r}"
+                f"plugin {plugin_name!r}: expected a subclass of "
+                f"{'gsmooth.training.methods' if base is TrainingMethod else 'gsmooth'}.{base.__name__}, got {cls!r}"
             )
         name = getattr(cls, "name", "")
         if not isinstance(name, str) or not name:
@@ -203,6 +209,8 @@ class Registry:
                 check_norm(cls)
             except InvalidParameterError as exc:
                 raise PluginError(f"plugin {plugin_name!r}: {exc}") from None
+        elif base is TrainingMethod:
+            pass  # its parameters are checked when it is built (TrainConfig.validate)
         elif cls.kind not in KINDS:
             raise PluginError(f"plugin {plugin_name!r}: {cls.__name__}.kind expected one of {KINDS}, got {cls.kind!r}")
         elif not (cls.defaults is None or isinstance(cls.defaults, TransformDefaults)):
@@ -329,6 +337,14 @@ class Registry:
         except KeyError:
             raise _unknown("transform", name, self.transforms) from None
 
+    def training_method_class(self, name: str) -> type[TrainingMethod]:
+        """The registered :class:`~gsmooth.training.methods.TrainingMethod` ``name`` (``"noise"``,
+        ``"consistency"``, ``"smoothadv"``, ``"macer"``, or a plugin's)."""
+        try:
+            return self.training_methods[name].cls
+        except (KeyError, TypeError):
+            raise _unknown("training method", name, self.training_methods) from None
+
     def plugins(self) -> list[PluginInfo]:
         """Every registered plugin with the components it provides, in registration order."""
         out: dict[str, PluginInfo] = {}
@@ -340,6 +356,8 @@ class Registry:
             out[info.plugin].noises.append(info.name)
         for info in self.transforms.values():
             out[info.plugin].transforms.append(info.name)
+        for info in self.training_methods.values():
+            out[info.plugin].training_methods.append(info.name)
         for info in self.architectures.values():
             out[info.plugin].architectures.append(info.name)
         for info in self.datasets.values():

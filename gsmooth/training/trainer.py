@@ -14,6 +14,10 @@ A NaN/inf loss (checked before the step) or weight (checked before the save) sto
 :class:`~gsmooth.errors.TrainingDivergedError` naming the epoch; the checkpoint on disk stays the
 last finite epoch. ``TrainConfig.clip_grad`` clips the gradient's global norm (``gsmooth train``
 defaults it to 5 for a new run; the library default ``None`` keeps older configurations as they were).
+``TrainConfig.method`` / ``method_params`` choose the training method (:mod:`gsmooth.training.methods`:
+``noise`` — the augmentation above, the default —, ``consistency``, ``smoothadv``, ``macer``): its
+``check(smoother)`` runs before training, its ``loss`` once per batch, drawing its noise only from the
+epoch's noise stream; all its parameters are stored in the checkpoint, so a resume uses the same method.
 """
 
 from __future__ import annotations
@@ -83,9 +87,34 @@ class TrainConfig:
     augment: str = "none"  # "augmix": torchvision's AugMix on every training image (gsmooth.training.augmentation)
     vanilla: bool = False  # no smoothing noise at all (a baseline; the checkpoint records no smoothing)
     clip_grad: float | None = None  # clip the gradient's global L2 norm to this (None: no clipping)
+    method: str = "noise"  # the training method (gsmooth.training.methods): noise, consistency, smoothadv, macer
+    method_params: dict = field(default_factory=dict)  # its keyword parameters (train() stores all of them)
 
     def validate(self) -> None:
         validate_params("train", {k: getattr(self, k) for k in _CONSTRAINTS}, _CONSTRAINTS)
+        self.build_method()
+
+    def build_method(self):
+        """The :class:`~gsmooth.training.methods.TrainingMethod` ``method`` with ``method_params``.
+
+        Raises:
+            UnknownComponentError: an unknown method name.
+            InvalidParameterError: parameters the method refuses, a non-dict ``method_params``, or a
+                method other than ``noise`` with ``vanilla`` (a vanilla run has no noise to train with).
+        """
+        from ..plugin.components import check_keywords
+
+        if not isinstance(self.method_params, dict):
+            raise InvalidParameterError(
+                f"train: method_params expected a dict of keyword parameters, got {type(self.method_params).__name__}"
+            )
+        if self.vanilla and self.method != "noise":
+            raise InvalidParameterError(
+                f"train: a vanilla run (no smoothing noise) expected the default method 'noise', got {self.method!r}"
+            )
+        cls = get_registry().training_method_class(self.method)
+        check_keywords("train: training method", self.method, cls, self.method_params)
+        return cls(**self.method_params)
 
     @property
     def smoothing(self) -> dict:
@@ -266,6 +295,8 @@ def train(
     from ..validation import check_device
 
     cfg.validate()
+    method = cfg.build_method()
+    cfg.method_params = dict(method.get_params())  # every parameter, defaults included: what resume compares
     device = check_device(device, what="train: device")
     info = dataset_info(cfg.dataset)
     inputs = {"surrogate": cfg.surrogate, **dataset_inputs(cfg.dataset, data_root)}
@@ -281,6 +312,8 @@ def train(
         model = build_model(cfg.arch, num_classes=info.num_classes, input_shape=info.input_shape, mean=info.mean, std=info.std)
     smoother = _smoother(model, cfg, info.num_classes, device)  # validates noise/transform early
     model.to(device)
+    if not cfg.vanilla:
+        method.check(smoother)  # refuses a noise or transform the method cannot train with, before any work
 
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "sgd":
@@ -338,6 +371,7 @@ def train(
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         model.train()
+        method.set_epoch(epoch)
         if augmix is not None:
             augmix.set_epoch(epoch)
         order = torch.Generator().manual_seed(derive_seed(cfg.seed, epoch, 0))
@@ -351,10 +385,12 @@ def train(
             bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, unit="batch")
         for x, y in bar if bar is not None else loader:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            with torch.no_grad():  # no graph through the transform (a surrogate network, say)
-                noisy = x if cfg.vanilla else smoother.perturb(x, generator=noise_gen)
-            logits = model(noisy)
-            loss = loss_fn(logits, y)
+            if cfg.vanilla:
+                logits = model(x)
+                loss = loss_fn(logits, y)
+            else:  # the method draws its noise from noise_gen only (gsmooth.training.methods)
+                result = method.loss(model, smoother, x, y, generator=noise_gen)
+                loss, logits = result.loss, result.logits
             value = loss.item()
             if not math.isfinite(value):  # checked before the step: no NaN reaches the weights
                 if bar is not None:
