@@ -25,7 +25,7 @@ BUILTIN_NOISES = {"gaussian", "laplace", "uniform", "exponential", "folded_gauss
 BUILTIN_ARCHITECTURES = {"small_cnn", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet<6n+2>", "mlp<widths>",
                          "tv:<model>"}
 BUILTIN_DATASETS = {"mnist", "fashion-mnist", "fashion-mnist-sample", "cifar10", "cifar100"}
-BUILTIN_COMMANDS = ("certify", "predict", "train", "surrogate", "attack", "verify", "analyze", "corrupt", "plugins")
+BUILTIN_COMMANDS = ("certify", "predict", "train", "train-denoiser", "surrogate", "attack", "verify", "analyze", "corrupt", "plugins")
 
 
 @pytest.fixture(autouse=True)

@@ -28,8 +28,8 @@ def _defaults_text(cls) -> str:
 
 
 def _print_extensions(reg, info) -> None:
-    """The architectures, datasets and commands a plugin provides (hooks register_architectures,
-    register_datasets, register_commands)."""
+    """The architectures, datasets, denoisers and commands a plugin provides (hooks register_architectures,
+    register_datasets, register_denoisers, register_commands)."""
     for name in info.architectures:
         spec = reg.architectures[name].spec
         builder = getattr(spec.build, "__qualname__", type(spec.build).__qualname__)
@@ -40,6 +40,9 @@ def _print_extensions(reg, info) -> None:
         shape = "x".join(str(v) for v in spec.info.input_shape)
         extra = f"{spec.info.num_classes} classes" + (f"; {spec.description}" if spec.description else "")
         print(f"    dataset    {name:<20} {shape:<10} {extra}")
+    for name in info.denoisers:
+        spec = reg.denoisers[name].spec
+        print(f"    denoiser   {name:<20} {'family' if spec.pattern else '':<10} {spec.description}")
     for name in info.commands:
         print(f"    command    {name:<20} {'':<10} {reg.commands[name].help}")
 
@@ -57,7 +60,7 @@ def run(args) -> int:
             print(f"    transform  {name:<20} {cls.kind:<10} {cls.__module__}.{cls.__qualname__}")
             print(f"               {'':<20} defaults: {_defaults_text(cls)}")
         _print_extensions(reg, info)
-        if not (info.noises or info.transforms or info.architectures or info.datasets or info.commands):
+        if not (info.noises or info.transforms or info.architectures or info.datasets or info.denoisers or info.commands):
             print("    (no components)")
     if reg.failures:
         print("\nfailed to load:")
