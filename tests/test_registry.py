@@ -97,7 +97,7 @@ def _fake_registry(*eps) -> Registry:
 # -- built-ins ---------------------------------------------------------------------------------------------
 def test_builtins_registered_from_default_plugins():
     assert DEFAULT_PLUGINS == ("gsmooth_plugins.noises", "gsmooth_plugins.transforms", "gsmooth.models._plugin",
-                               "gsmooth.data._plugin", "gsmooth.plugin._cli_commands")
+                               "gsmooth.data._plugin", "gsmooth.denoising._plugin", "gsmooth.plugin._cli_commands")
     reg = Registry(autoload=False)
     assert set(reg.noises) == BUILTIN_NOISES
     assert set(reg.transforms) == BUILTIN_TRANSFORMS
@@ -116,6 +116,7 @@ def test_builtins_registered_from_default_plugins():
     assert set(plugins["gsmooth_plugins.transforms"].transforms) == BUILTIN_TRANSFORMS
     assert set(plugins["gsmooth.models._plugin"].architectures) == BUILTIN_ARCHITECTURES
     assert set(plugins["gsmooth.data._plugin"].datasets) == BUILTIN_DATASETS
+    assert set(reg.denoisers) == set(plugins["gsmooth.denoising._plugin"].denoisers) == {"dncnn", "dncnn<D>x<W>"}
     assert plugins["gsmooth.plugin._cli_commands"].commands == list(BUILTIN_COMMANDS)
     assert reg.failures == []
 
