@@ -337,3 +337,19 @@ def test_example_plugin_denoiser_is_told_sigma():
         assert "example_timestep" in get_registry().denoisers
     finally:
         reset_registry(saved)
+
+
+def test_divergence_stops_the_run_and_writes_nothing(tmp_path):
+    out = tmp_path / "nan.pt"
+    with pytest.raises(gsmooth.TrainingDivergedError, match=r"epoch 1/1.*nothing was saved"):
+        train_denoiser(DenoiserConfig(**QUICK, epochs=1, lr=1e36), out=out, progress=False, log=lambda _: None)
+    assert not out.exists()
+
+
+def test_predict_with_denoiser(files, tmp_path, capsys):
+    out = tmp_path / "p.tsv"
+    code, _, err = run_cli(capsys, "predict", "--model", files["clf"], "--denoiser", files["den"], "--n", "50",
+                           "--batch", "50", "--max", "2", "--no-progress", "--out", out)
+    assert code == 0, err
+    assert len(read_results(out)) == 2
+    assert json.loads((tmp_path / "p.tsv.json").read_text())["config"]["denoiser_sha256"] == file_sha256(files["den"])
