@@ -3,8 +3,9 @@
 What ``gsmooth certify/predict/attack --model CKPT`` do before the first image, as one library call:
 read the checkpoint, choose the smoothing (the caller's overrides, then the checkpoint's recorded
 training smoothing when it is for the same transform, then the transform's defaults), load the GSmooth
-surrogate (an override, or the one recorded in the checkpoint, found near the checkpoint) and build the
-model on the device.
+surrogate (an override, or the one recorded in the checkpoint, found near the checkpoint), put a
+denoiser in front of the classifier when one is given (denoised smoothing, :mod:`gsmooth.denoising`)
+and build the model on the device.
 
 Why here, in :mod:`gsmooth.run`, and not in :mod:`gsmooth.core` or :mod:`gsmooth.io`: the engine in
 ``core`` knows noises, transforms and models only, never files; ``io`` reads and writes files but does
@@ -358,10 +359,11 @@ class SmootherSetup:
             precision, channels_last, compile: how the base model runs (:class:`gsmooth.Smoother`;
                 checked before the checkpoint is read).
             denoiser: a denoiser checkpoint (``gsmooth train-denoiser``): the base model becomes
-                ``DenoisedClassifier(classifier, denoiser)`` (denoised smoothing). A checkpoint that records
-                no smoothing (``gsmooth train --no-noise``) then defaults to the denoiser's noise and σ,
-                without a mismatch warning; the denoiser refuses another noise, σ or transform
-                (:class:`~gsmooth.errors.UnsupportedNoiseError`) before any sampling.
+                ``DenoisedClassifier(classifier, denoiser)`` (denoised smoothing). The smoothing then defaults
+                to the denoiser's noise and σ (in place of the checkpoint's training smoothing: a
+                ``gsmooth train --no-noise`` checkpoint records none), without a mismatch warning; the
+                denoiser refuses another noise, σ or transform (:class:`~gsmooth.errors.UnsupportedNoiseError`)
+                before any sampling.
 
         Returns:
             The :class:`SmootherSetup`.
