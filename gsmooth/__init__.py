@@ -29,6 +29,7 @@ from .errors import (
     ResultsFileError,
     TrainingDivergedError,
     UnknownComponentError,
+    UnsupportedNoiseError,
 )
 from .plugin.hookspecs import hookimpl, hookspec
 from .core.noise import Noise
@@ -69,4 +70,5 @@ __all__ = [
     "ResultsFileError",
     "ModelOutputError",
     "TrainingDivergedError",
+    "UnsupportedNoiseError",
 ]

@@ -29,6 +29,7 @@ __all__ = [
     "TrainingDivergedError",
     "UnsupportedTransformError",
     "UnsupportedModelError",
+    "UnsupportedNoiseError",
     "DistributedConfigError",
     "CompileError",
     "GsmoothWarning",
@@ -110,6 +111,12 @@ class UnsupportedTransformError(InvalidParameterError):
 class UnsupportedModelError(InputError):
     """The model is not a network :mod:`gsmooth.verification` can encode (a feed-forward chain of
     affine layers and ReLUs); the message names the first layer it cannot encode."""
+
+
+class UnsupportedNoiseError(InvalidParameterError):
+    """The base model refuses the smoothing noise or transform it is given (its
+    ``gsmooth_smoothing_noise(noise, transform)`` hook, called by :class:`gsmooth.Smoother` before any
+    sampling): e.g. a denoiser trained for Gaussian σ = 0.25 given Laplace noise or σ = 0.5."""
 
 
 class DistributedConfigError(InvalidParameterError):

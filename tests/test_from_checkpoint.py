@@ -174,7 +174,7 @@ def test_configs_defaults_selection_and_frozen():
     cfg = CertifyConfig(**BASE, start=2, skip=3, max=2)
     assert (cfg.n0, cfg.n, cfg.alpha, cfg.batch_size, cfg.seed, cfg.range) == (100, 100_000, 0.001, 1000, 0, None)
     assert cfg.selected(20) == [2, 5] and PredictConfig(**BASE).n == 10_000 and AttackConfig(**BASE).range == "default"
-    assert cfg.smoothing_overrides() == dict.fromkeys(("noise", "sigma", "transform", "surrogate", "latent_sigma"))
+    assert cfg.smoothing_overrides() == dict.fromkeys(("noise", "sigma", "transform", "surrogate", "latent_sigma", "denoiser"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.n = 5  # type: ignore[misc]
     CertifyConfig(**BASE, seed=V.MAX_SEED, batch_size=V.MAX_BATCH, range="-0.2:0.2,0:1", slices=5)  # the bounds hold

@@ -25,7 +25,7 @@ BUILTIN_NOISES = {"gaussian", "laplace", "uniform", "exponential", "folded_gauss
 BUILTIN_ARCHITECTURES = {"small_cnn", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet<6n+2>", "mlp<widths>",
                          "tv:<model>"}
 BUILTIN_DATASETS = {"mnist", "fashion-mnist", "fashion-mnist-sample", "cifar10", "cifar100"}
-BUILTIN_COMMANDS = ("certify", "predict", "train", "surrogate", "attack", "verify", "analyze", "corrupt", "plugins")
+BUILTIN_COMMANDS = ("certify", "predict", "train", "train-denoiser", "surrogate", "attack", "verify", "analyze", "corrupt", "plugins")
 
 
 @pytest.fixture(autouse=True)
@@ -97,7 +97,7 @@ def _fake_registry(*eps) -> Registry:
 # -- built-ins ---------------------------------------------------------------------------------------------
 def test_builtins_registered_from_default_plugins():
     assert DEFAULT_PLUGINS == ("gsmooth_plugins.noises", "gsmooth_plugins.transforms", "gsmooth.models._plugin",
-                               "gsmooth.data._plugin", "gsmooth.plugin._cli_commands",
+                               "gsmooth.data._plugin", "gsmooth.denoising._plugin", "gsmooth.plugin._cli_commands",
                                "gsmooth.training.methods._plugin")
     reg = Registry(autoload=False)
     assert set(reg.noises) == BUILTIN_NOISES
@@ -117,6 +117,7 @@ def test_builtins_registered_from_default_plugins():
     assert set(plugins["gsmooth_plugins.transforms"].transforms) == BUILTIN_TRANSFORMS
     assert set(plugins["gsmooth.models._plugin"].architectures) == BUILTIN_ARCHITECTURES
     assert set(plugins["gsmooth.data._plugin"].datasets) == BUILTIN_DATASETS
+    assert set(reg.denoisers) == set(plugins["gsmooth.denoising._plugin"].denoisers) == {"dncnn", "dncnn<D>x<W>"}
     assert plugins["gsmooth.plugin._cli_commands"].commands == list(BUILTIN_COMMANDS)
     assert plugins["gsmooth.training.methods._plugin"].training_methods == ["noise", "consistency", "smoothadv", "macer"]
     for info in reg.training_methods.values():

@@ -152,6 +152,12 @@ def add_smoothing_args(p: argparse.ArgumentParser) -> None:
         "--latent-sigma", type=positive_float, metavar="SIGMA_XI",
         help="std of the surrogate's latent noise xi (default: the checkpoint's, else the transform's default)",
     )
+    g.add_argument(
+        "--denoiser", metavar="PATH",
+        help="denoiser checkpoint (`gsmooth train-denoiser`): denoised smoothing certifies --model after this denoiser "
+        "(a classifier trained without noise works); the noise defaults to the denoiser's Gaussian sigma, and another "
+        "noise, sigma or transform than additive is refused",
+    )
 
 
 def parse_range_arg(text: str) -> str:
@@ -283,7 +289,7 @@ CLI_NAMES = {
     "noise": "--noise", "sigma": "--sigma", "surrogate": "--surrogate", "latent_sigma": "--latent-sigma",
     "device": "--device", "out": "--out", "model": "--model", "input": "--input", "start": "--start", "skip": "--skip",
     "max": "--max", "range": "--range", "slices": "--slices", "require_sound": "--require-sound",
-    "transform": "--transform", "precision": "--precision",
+    "transform": "--transform", "precision": "--precision", "denoiser": "--denoiser",
 }
 
 
@@ -301,6 +307,7 @@ def run_config_fields(args) -> dict:
         surrogate=args.surrogate, latent_sigma=args.latent_sigma, n=args.n, batch_size=args.batch, seed=args.seed,
         start=args.start, skip=args.skip, max=args.max, progress=not args.no_progress,
         precision=args.precision, channels_last=args.channels_last, compile=args.compile,
+        denoiser=getattr(args, "denoiser", None),
     )
 
 

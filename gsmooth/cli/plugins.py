@@ -28,8 +28,8 @@ def _defaults_text(cls) -> str:
 
 
 def _print_extensions(reg, info) -> None:
-    """The architectures, datasets and commands a plugin provides (hooks register_architectures,
-    register_datasets, register_commands)."""
+    """The architectures, datasets, denoisers and commands a plugin provides (hooks register_architectures,
+    register_datasets, register_denoisers, register_commands)."""
     for name in info.architectures:
         spec = reg.architectures[name].spec
         builder = getattr(spec.build, "__qualname__", type(spec.build).__qualname__)
@@ -40,6 +40,9 @@ def _print_extensions(reg, info) -> None:
         shape = "x".join(str(v) for v in spec.info.input_shape)
         extra = f"{spec.info.num_classes} classes" + (f"; {spec.description}" if spec.description else "")
         print(f"    dataset    {name:<20} {shape:<10} {extra}")
+    for name in info.denoisers:
+        spec = reg.denoisers[name].spec
+        print(f"    denoiser   {name:<20} {'family' if spec.pattern else '':<10} {spec.description}")
     for name in info.commands:
         print(f"    command    {name:<20} {'':<10} {reg.commands[name].help}")
 
@@ -61,7 +64,8 @@ def run(args) -> int:
             params = ", ".join(cls.param_names()) or "no parameters"
             print(f"    method     {name:<20} {'training':<10} {cls.__module__}.{cls.__qualname__} ({params})")
         _print_extensions(reg, info)
-        if not (info.noises or info.transforms or info.training_methods or info.architectures or info.datasets or info.commands):
+        if not (info.noises or info.transforms or info.training_methods or info.architectures or info.datasets
+                or info.denoisers or info.commands):
             print("    (no components)")
     if reg.failures:
         print("\nfailed to load:")

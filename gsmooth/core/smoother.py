@@ -90,6 +90,18 @@ def _compile_backend(value) -> str | None:
     )
 
 
+def unwrap_model(model):
+    """The module inside DataParallel / DistributedDataParallel / ``torch.compile`` wrappers (the one
+    whose ``gsmooth_smoothing_noise`` the engine calls)."""
+    while True:
+        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            model = model.module
+        elif isinstance(getattr(model, "_orig_mod", None), nn.Module):
+            model = model._orig_mod
+        else:
+            return model
+
+
 def _model_name(model) -> str:
     """A short name for messages: the checkpoint path a gsmooth model records, else its class."""
     path = getattr(model, "checkpoint_path", None)
@@ -196,6 +208,15 @@ class Smoother:
             :func:`torch.compile`, compiled at the first batch; a model that runs eagerly but fails to
             compile is a :class:`~gsmooth.errors.CompileError` (never a silent eager fallback).
 
+    Model-owned noise handling: a base model (unwrapped from DataParallel / DDP / ``torch.compile``)
+    may define ``gsmooth_smoothing_noise(self, noise, transform) -> None``. The smoother calls it
+    with its :class:`~gsmooth.Noise` and :class:`~gsmooth.Transform` on construction (the only time
+    they are set: both are read-only afterwards), before any sampling. The model may configure itself
+    (a diffusion denoiser picks its timestep from ``noise.sigma``) or raise a
+    :class:`~gsmooth.errors.GsmoothError` subclass (e.g. :class:`~gsmooth.errors.UnsupportedNoiseError`)
+    to refuse a noise it cannot handle; the error stops construction.
+    :class:`gsmooth.denoising.DenoisedClassifier` uses it to accept only its denoiser's σ.
+
     Example:
         >>> import gsmooth, torch
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
@@ -243,6 +264,7 @@ class Smoother:
         self._noise = noise
         self._transform = transform
         self._check_pair()
+        self._tell_model()
         self.num_classes = int(num_classes)
         if device is not None:
             self.device = check_device(device, what="Smoother: device")
@@ -274,6 +296,14 @@ class Smoother:
         self._compile_checked = False
         shape = input_shape if input_shape is not None else getattr(model, "input_shape", None)
         self.input_shape = check_input_shape(shape, owner="Smoother: input_shape") if shape is not None else None
+
+    def _tell_model(self) -> None:
+        """The model-owned noise protocol: call ``gsmooth_smoothing_noise(noise, transform)`` of the
+        base model (unwrapped from DataParallel / DDP / ``torch.compile``) when it defines it, before
+        any sampling; whatever it raises (a :class:`~gsmooth.errors.GsmoothError`) stops construction."""
+        hook = getattr(unwrap_model(self.model), "gsmooth_smoothing_noise", None)
+        if callable(hook):
+            hook(self._noise, self._transform)
 
     def _check_pair(self) -> None:
         """Refuse noise/transform pairs whose radius would not be a certificate (see DESIGN §6)."""
@@ -723,6 +753,7 @@ class Smoother:
         precision: str = "fp32",
         channels_last: bool = False,
         compile: bool | str = False,
+        denoiser=None,
     ) -> "Smoother":
         """The smoother of a checkpoint written by ``gsmooth train``, as ``gsmooth certify --model`` builds it.
 
@@ -742,6 +773,8 @@ class Smoother:
             surrogate: GSmooth surrogate checkpoint; latent_sigma: σ_ξ of its latent noise.
             device: torch device (default ``"cpu"``); the model is built there.
             precision, channels_last, compile: how the base model runs (see :class:`Smoother`).
+            denoiser: a denoiser checkpoint (``gsmooth train-denoiser``): the base model is then
+                ``DenoisedClassifier(classifier, denoiser)`` (:mod:`gsmooth.denoising`).
 
         Returns:
             The :class:`Smoother` (model in eval mode on ``device``).
@@ -763,7 +796,7 @@ class Smoother:
         return SmootherSetup.load(
             path, noise=noise, sigma=sigma, transform=transform, transform_params=transform_params,
             surrogate=surrogate, latent_sigma=latent_sigma, device=device, precision=precision,
-            channels_last=channels_last, compile=compile,
+            channels_last=channels_last, compile=compile, denoiser=denoiser,
         ).smoother
 
     # -- Cohen's algorithms ----------------------------------------------------------------------

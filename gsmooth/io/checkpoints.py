@@ -498,9 +498,16 @@ def load_state_strict(model: nn.Module, state: Mapping[str, Any], arch: str, pat
 
 #: ``format`` of a surrogate file (:mod:`gsmooth.surrogate`; spelled here to avoid the import).
 SURROGATE_FORMAT = "gsmooth-surrogate"
+#: ``format`` of a denoiser file (:mod:`gsmooth.denoising`).
+DENOISER_FORMAT = "gsmooth-denoiser"
 
 
 def _describe_foreign(obj: Any) -> str:
+    if isinstance(obj, Mapping) and obj.get("format") == DENOISER_FORMAT:
+        return (
+            f"a gsmooth denoiser (format {DENOISER_FORMAT!r}, written by `gsmooth train-denoiser`), not a classifier: "
+            "pass it with --denoiser (gsmooth.denoising.load_denoiser in Python), and as --model a classifier"
+        )
     if isinstance(obj, Mapping) and obj.get("format") == SURROGATE_FORMAT:
         return (
             f"a gsmooth surrogate (format {SURROGATE_FORMAT!r}, written by `gsmooth surrogate train`), not a "

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from .hookspecs import hookimpl
 
-#: The built-in commands, in the order ``gsmooth --help`` lists them (module names under gsmooth.cli).
-BUILTIN_COMMANDS = ("certify", "predict", "train", "surrogate", "attack", "verify", "analyze", "corrupt", "plugins")
+#: The built-in commands, in the order ``gsmooth --help`` lists them (module names under gsmooth.cli, ``-`` read as ``_``).
+BUILTIN_COMMANDS = ("certify", "predict", "train", "train-denoiser", "surrogate", "attack", "verify", "analyze", "corrupt", "plugins")
 
 
 @hookimpl
@@ -19,7 +19,7 @@ def register_commands(subparsers):
     import importlib
 
     for name in BUILTIN_COMMANDS:
-        module = importlib.import_module(f"gsmooth.cli.{name}")
+        module = importlib.import_module(f"gsmooth.cli.{name.replace('-', '_')}")
         module.add_parser(subparsers)
         hint = getattr(module, "interrupted", None)
         if hint is not None:

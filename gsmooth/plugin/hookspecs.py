@@ -163,6 +163,34 @@ def register_datasets() -> list:
 
 
 @hookspec
+def register_denoisers() -> list:
+    """Return the denoiser architectures this plugin provides, as :class:`gsmooth.denoising.DenoiserArchitecture`.
+
+    A denoiser architecture is a name (what users type: ``gsmooth train-denoiser --arch NAME``, and
+    what a denoiser checkpoint records so that ``certify --denoiser`` can rebuild it) and a builder
+    ``build(*, input_shape) -> nn.Module`` taking ``input_shape = (C, H, W)`` and returning a module
+    mapping noisy pixel images ``(B, C, H, W)`` to denoised ones of the same shape. ``pattern=``
+    registers a family of names (as the built-in ``dncnn<D>x<W>``). The module may define
+    ``gsmooth_smoothing_noise(noise, transform)``: :class:`gsmooth.denoising.DenoisedClassifier`
+    then lets it accept the smoothing noise (a diffusion denoiser maps ``noise.sigma`` to a timestep)
+    instead of requiring the σ it was trained for. Look one up with
+    :func:`gsmooth.denoising.get_denoiser_architecture`.
+
+    Example::
+
+        from torch import nn
+        from gsmooth.denoising import DenoiserArchitecture
+
+        @gsmooth.hookimpl
+        def register_denoisers():
+            return [DenoiserArchitecture("blur3", lambda *, input_shape: nn.AvgPool2d(3, 1, 1),
+                                         description="3x3 box blur")]
+
+    :return: a list of :class:`gsmooth.denoising.DenoiserArchitecture`. An empty list is allowed.
+    """
+
+
+@hookspec
 def register_commands(subparsers) -> None:
     """Add subcommands to the ``gsmooth`` command line (llm's ``register_commands``, for argparse).
 

@@ -1,5 +1,5 @@
 """The plugin registry: one pluggy ``PluginManager`` that knows every noise, transform, architecture,
-dataset and command.
+dataset, denoiser architecture and command.
 
 Order of registration (pytest's model): the built-in plugins listed in :data:`DEFAULT_PLUGINS`,
 then every entry point of the group ``gsmooth`` (unless the environment variable
@@ -48,6 +48,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "gsmooth_plugins.transforms",
     "gsmooth.models._plugin",
     "gsmooth.data._plugin",
+    "gsmooth.denoising._plugin",
     "gsmooth.plugin._cli_commands",
     "gsmooth.training.methods._plugin",
 )
@@ -94,6 +95,7 @@ class PluginInfo:
     transforms: list[str] = field(default_factory=list)
     architectures: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
+    denoisers: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     training_methods: list[str] = field(default_factory=list)
 
@@ -145,6 +147,7 @@ class Registry:
         self._collect()
         self.architectures: dict[str, ExtensionInfo] = {}
         self.datasets: dict[str, ExtensionInfo] = {}
+        self.denoisers: dict[str, ExtensionInfo] = {}
         self._collect_extensions()
         self._commands: dict[str, CommandInfo] | None = None
 
@@ -230,11 +233,13 @@ class Registry:
 
     def _collect_extensions(self) -> None:
         from ..data.datasets import DatasetSpec
+        from ..denoising.model import DenoiserArchitecture
         from ..models.architectures import Architecture
 
         for hook, table, base, kind in (
             (self.pm.hook.register_architectures, self.architectures, Architecture, "architecture"),
             (self.pm.hook.register_datasets, self.datasets, DatasetSpec, "dataset"),
+            (self.pm.hook.register_denoisers, self.denoisers, DenoiserArchitecture, "denoiser architecture"),
         ):
             taken: dict[str, str] = {}  # every name and alias -> the name it belongs to
             for impl in hook.get_hookimpls():
@@ -362,6 +367,8 @@ class Registry:
             out[info.plugin].architectures.append(info.name)
         for info in self.datasets.values():
             out[info.plugin].datasets.append(info.name)
+        for info in self.denoisers.values():
+            out[info.plugin].denoisers.append(info.name)
         for name, cmd in self.commands.items():
             if name == cmd.name:  # aliases are listed with their command
                 out[cmd.plugin].commands.append(name)

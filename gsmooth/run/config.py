@@ -79,7 +79,7 @@ _RUN_CONSTRAINTS = {
     "channels_last": [_FLAG],
     "compile": [_Backend()],
 }
-_PATHS = ("model", "out", "surrogate", "data_dir", "input")
+_PATHS = ("model", "out", "surrogate", "data_dir", "input", "denoiser")
 _NAMES = ("dataset", "noise", "transform", "device")
 
 
@@ -107,6 +107,9 @@ class RunConfig:
         channels_last: channels-last memory format for the model and its inputs.
         compile: :func:`torch.compile` the base model for the sampling loop (``True``: inductor, or
             a backend name). ``channels_last`` and ``compile`` are recorded in the results file too.
+        denoiser: a denoiser checkpoint (``gsmooth train-denoiser``): denoised smoothing of
+            ``model ∘ denoiser`` (:class:`gsmooth.denoising.DenoisedClassifier`); its SHA-256 is recorded
+            in the results file, which then resumes only with the same denoiser.
     """
 
     model: str | None
@@ -132,6 +135,7 @@ class RunConfig:
     precision: str = "fp32"
     channels_last: bool = False
     compile: bool | str = False
+    denoiser: str | None = None
 
     #: Extra field constraints of a subclass.
     _constraints = {}
@@ -150,7 +154,7 @@ class RunConfig:
     def smoothing_overrides(self) -> dict:
         """The keyword arguments of :meth:`gsmooth.Smoother.from_checkpoint` this run gives."""
         return {"noise": self.noise, "sigma": self.sigma, "transform": self.transform, "surrogate": self.surrogate,
-                "latent_sigma": self.latent_sigma}
+                "latent_sigma": self.latent_sigma, "denoiser": self.denoiser}
 
     def engine_options(self) -> dict:
         """The keyword arguments of :class:`gsmooth.Smoother` (and :meth:`gsmooth.run.SmootherSetup.load`)

@@ -221,7 +221,15 @@ def base_config(config: RunConfig, setup: SmootherSetup, command: str) -> dict:
     if setup.surrogate_path is not None:  # only then: additive/exact configurations stay as they were
         config["surrogate_sha256"] = setup.surrogate_sha256
         config["latent_sigma"] = setup.latent_sigma
-    return config | engine_config(setup.smoother)
+    return config | denoiser_config(setup) | engine_config(setup.smoother)
+
+
+def denoiser_config(setup: SmootherSetup) -> dict:
+    """``{"denoiser_sha256": …}`` for a run of denoised smoothing (the key of its denoiser, as the
+    model's: a file resumes only with the same denoiser), ``{}`` otherwise (configurations without a
+    denoiser stay as they were)."""
+    sha = getattr(setup, "denoiser_sha256", None)
+    return {} if sha is None else {"denoiser_sha256": sha}
 
 
 def engine_config(smoother) -> dict:
@@ -250,7 +258,8 @@ def _with_precision(columns, to_row, smoother):
 def input_paths(config: RunConfig, names: Mapping[str, str] | None = None) -> dict:
     """The files a run reads, by name (``names``: how messages name them): an output may be none of them."""
     n = _names(names)
-    return {n["model"]: config.model, n["surrogate"]: config.surrogate, n["input"]: getattr(config, "input", None)}
+    return {n["model"]: config.model, n["surrogate"]: config.surrogate, n["input"]: getattr(config, "input", None),
+            n["denoiser"]: getattr(config, "denoiser", None)}
 
 
 def check_results_out(config: RunConfig, *, names: Mapping[str, str] | None = None) -> None:
@@ -309,6 +318,8 @@ def write_rows(
         )
     t_start = time.perf_counter()
     info = {"model": str(Path(run.model).resolve())}
+    if getattr(setup, "denoiser_path", None) is not None:
+        info["denoiser"] = setup.denoiser_path
     files = {"columns": columns, "config": config, "radius": radius, "info": info}
     ctx = distributed.context(setup.device)
     if ctx is None:
@@ -385,6 +396,13 @@ def _load(config: RunConfig, setup, names, warn) -> SmootherSetup:
         if config.dataset is not None and config.dataset != setup.dataset_name:
             raise InvalidParameterError(
                 f"setup expected the dataset of config.dataset ({config.dataset!r}), got {setup.dataset_name!r}"
+            )
+        given = getattr(config, "denoiser", None)
+        have_den = getattr(setup, "denoiser_path", None)
+        if (given is None) != (have_den is None) or (
+                given is not None and not same_file(have_den, given) and file_sha256(have_den) != file_sha256(given)):
+            raise InvalidParameterError(
+                f"setup expected the denoiser of config.denoiser ({given}), got {have_den or 'none'}"
             )
         s = setup.smoother
         wanted = config.engine_options()
@@ -799,7 +817,7 @@ def attack(
     if setup.surrogate_path is not None:
         results_config["surrogate_sha256"] = setup.surrogate_sha256
         results_config["latent_sigma"] = setup.latent_sigma
-    results_config |= engine_config(smoother)
+    results_config |= denoiser_config(setup) | engine_config(smoother)
 
     def compute(images, keys, labels):
         return attack_images(

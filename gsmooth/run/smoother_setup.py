@@ -3,8 +3,9 @@
 What ``gsmooth certify/predict/attack --model CKPT`` do before the first image, as one library call:
 read the checkpoint, choose the smoothing (the caller's overrides, then the checkpoint's recorded
 training smoothing when it is for the same transform, then the transform's defaults), load the GSmooth
-surrogate (an override, or the one recorded in the checkpoint, found near the checkpoint) and build the
-model on the device.
+surrogate (an override, or the one recorded in the checkpoint, found near the checkpoint), put a
+denoiser in front of the classifier when one is given (denoised smoothing, :mod:`gsmooth.denoising`)
+and build the model on the device.
 
 Why here, in :mod:`gsmooth.run`, and not in :mod:`gsmooth.core` or :mod:`gsmooth.io`: the engine in
 ``core`` knows noises, transforms and models only, never files; ``io`` reads and writes files but does
@@ -46,7 +47,8 @@ __all__ = [
 
 #: How messages name the overrides of :meth:`SmootherSetup.load` (the CLI passes its flags instead,
 #: ``{"noise": "--noise", "sigma": "--sigma", …}``).
-OPTION_NAMES = {"noise": "noise", "sigma": "sigma", "surrogate": "surrogate", "latent_sigma": "latent_sigma"}
+OPTION_NAMES = {"noise": "noise", "sigma": "sigma", "surrogate": "surrogate", "latent_sigma": "latent_sigma",
+                "denoiser": "denoiser"}
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,23 @@ def _check_overrides(owner: str, *, noise, sigma, transform, transform_params, s
         )
     if surrogate is not None and not isinstance(surrogate, (str, os.PathLike)):
         raise InvalidParameterError(f"{owner}: surrogate expected a file path or None, got {surrogate!r}")
+
+
+def _load_denoiser(path, *, ckpt, device, names) -> tuple:
+    """``(denoiser, absolute path, sha256)`` of ``path``, checked to be for the checkpoint's images."""
+    from ..denoising.io import load_denoiser
+    from ..io.checkpoints import file_sha256
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidParameterError(f"{names['denoiser']} expected a denoiser checkpoint path or None, got {path!r}")
+    den = load_denoiser(path, map_location=device)
+    if tuple(den.input_shape) != tuple(ckpt.input_shape):
+        raise InvalidParameterError(
+            f"{names['denoiser']} {os.fspath(path)}: expected a denoiser for the model's images {tuple(ckpt.input_shape)}, "
+            f"got one for {tuple(den.input_shape)}"
+        )
+    p = Path(os.path.expanduser(os.fspath(path))).resolve()
+    return den, str(p), file_sha256(p)
 
 
 def resolve_smoothing(
@@ -268,6 +287,9 @@ class SmootherSetup:
         latent_sigma: σ_ξ of the surrogate's latent noise (None without a surrogate).
         choice: the :class:`SmoothingChoice` behind it.
         warnings: the mismatch warnings given (trained with another smoothing), in order.
+        denoiser_path: the denoiser's absolute path (None: no denoiser); the smoother's model is then
+            a :class:`gsmooth.denoising.DenoisedClassifier` of the checkpoint's classifier and it.
+        denoiser_sha256: its SHA-256.
     """
 
     checkpoint: Any
@@ -281,6 +303,8 @@ class SmootherSetup:
     latent_sigma: float | None = None
     choice: SmoothingChoice | None = None
     warnings: tuple[str, ...] = field(default=())
+    denoiser_path: str | None = None
+    denoiser_sha256: str | None = None
 
     @property
     def ckpt(self):
@@ -310,6 +334,7 @@ class SmootherSetup:
         precision: str = "fp32",
         channels_last: bool = False,
         compile: bool | str = False,
+        denoiser: str | os.PathLike | None = None,
     ) -> "SmootherSetup":
         """Read the checkpoint at ``path`` and build its smoother; the overrides replace the
         checkpoint's recorded training smoothing (see :func:`resolve_smoothing` for the precedence).
@@ -333,6 +358,12 @@ class SmootherSetup:
             names: how messages name the overrides (:data:`OPTION_NAMES`).
             precision, channels_last, compile: how the base model runs (:class:`gsmooth.Smoother`;
                 checked before the checkpoint is read).
+            denoiser: a denoiser checkpoint (``gsmooth train-denoiser``): the base model becomes
+                ``DenoisedClassifier(classifier, denoiser)`` (denoised smoothing). The smoothing then defaults
+                to the denoiser's noise and σ (in place of the checkpoint's training smoothing: a
+                ``gsmooth train --no-noise`` checkpoint records none), without a mismatch warning; the
+                denoiser refuses another noise, σ or transform (:class:`~gsmooth.errors.UnsupportedNoiseError`)
+                before any sampling.
 
         Returns:
             The :class:`SmootherSetup`.
@@ -341,7 +372,9 @@ class SmootherSetup:
             CheckpointError: ``path`` is not a readable gsmooth checkpoint.
             UnknownComponentError: an unknown noise or transform name.
             InvalidParameterError: a bad override, no σ known, a missing surrogate file, no σ_ξ
-                known, a non-Gaussian noise with a surrogate, or a surrogate of another transform.
+                known, a non-Gaussian noise with a surrogate, or a surrogate of another transform; a
+                denoiser for other images than the checkpoint's.
+            UnsupportedNoiseError: the denoiser refuses the noise, σ or transform.
         """
         from ..core.smoother import Smoother
         from ..io.checkpoints import load_checkpoint
@@ -360,9 +393,15 @@ class SmootherSetup:
         from ..core.smoother import check_precision
 
         check_precision(precision, device, what=names.get("precision", "precision"))  # before any work
+        names = {**OPTION_NAMES, **names}
         ckpt = load_checkpoint(path, map_location=device)
         model = ckpt.build_model(device=device)
         trained = ckpt.smoothing or {}
+        den = denoiser_path = denoiser_sha = None
+        if denoiser is not None:
+            den, denoiser_path, denoiser_sha = _load_denoiser(denoiser, ckpt=ckpt, device=device, names=names)
+            # denoised smoothing: what the denoiser was trained for is the smoothing the model is for
+            trained = {"noise": den.noise, "noise_params": {"sigma": den.sigma}, "transform": DEFAULT_TRANSFORM}
         ch = resolve_smoothing(
             trained, noise=noise, sigma=sigma, transform=transform, transform_params=transform_params,
             surrogate=surrogate, latent_sigma=latent_sigma, names=names,
@@ -401,7 +440,7 @@ class SmootherSetup:
                 )
         else:
             transform_obj = ch.transform_cls(**transform_params)
-        if trained:
+        if trained and den is None:  # a denoiser refuses another smoothing itself (no warning first)
             was = (trained.get("noise"), (trained.get("noise_params") or {}).get("sigma"), trained.get("transform", DEFAULT_TRANSFORM))
             now = (noise_name, noise_params.get("sigma"), transform_name)
             if was != now:
@@ -414,6 +453,10 @@ class SmootherSetup:
                     f"the model was trained with latent sigma {trained.get('latent_sigma')}, but is certified with "
                     f"{chosen_latent}: certificates stay valid but will be weak"
                 )
+        if den is not None:
+            from ..denoising.composed import DenoisedClassifier
+
+            model = DenoisedClassifier(model, den)
         smoother = Smoother(
             model, noise=noise_obj, transform=transform_obj, num_classes=ckpt.num_classes, device=device,
             input_shape=ckpt.input_shape, precision=precision, channels_last=channels_last, compile=compile,
@@ -421,5 +464,6 @@ class SmootherSetup:
         return cls(
             ckpt, smoother, dataset or ckpt.dataset, noise_params, transform_params,
             transform_name=transform_name, surrogate_path=surrogate_path, surrogate_sha256=surrogate_sha,
-            latent_sigma=chosen_latent, choice=ch, warnings=tuple(given),
+            latent_sigma=chosen_latent, choice=ch, warnings=tuple(given), denoiser_path=denoiser_path,
+            denoiser_sha256=denoiser_sha,
         )

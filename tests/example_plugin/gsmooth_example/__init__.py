@@ -18,6 +18,9 @@ It provides
   :mod:`gsmooth_example.models`, hook ``register_architectures``).
 - ``example_bars`` — a synthetic dataset of horizontal/vertical bars made in code
   (``--dataset example_bars``; :mod:`gsmooth_example.datasets`, hook ``register_datasets``).
+- ``example_timestep`` — a tiny denoiser (:mod:`gsmooth_example.denoisers`, hook ``register_denoisers``)
+  that owns its noise handling: the engine tells it the smoothing σ (``gsmooth_smoothing_noise``)
+  and it maps σ to a "timestep", as diffusion denoised smoothing does.
 - ``gsmooth example-count-params`` — a CLI subcommand counting a model's parameters
   (:mod:`gsmooth_example.commands`, hook ``register_commands``).
 - ``example_gain`` — a gain τ(g, x) = (1 + g)·x (:mod:`gsmooth_example.gain`): kind ``exact``, but
@@ -140,6 +143,13 @@ def register_datasets():
     from .datasets import DATASETS
 
     return DATASETS
+
+
+@gsmooth.hookimpl
+def register_denoisers():
+    from .denoisers import DENOISERS
+
+    return DENOISERS
 
 
 @gsmooth.hookimpl
