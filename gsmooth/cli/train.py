@@ -57,7 +57,7 @@ def add_parser(sub) -> None:
                    help="std of the surrogate's latent noise (default: the transform's default, 0.25)")
     p.add_argument("--no-noise", action="store_true",
                    help="train a vanilla model without smoothing noise: a baseline for attack and corruption tables "
-                   "(certifying it later warns that it was not trained for smoothing)")
+                   "(its checkpoint records no smoothing: certify it with --noise/--sigma, or with --denoiser for denoised smoothing)")
     p.add_argument("--augment", choices=("none", "augmix"), default="none",
                    help="extra data augmentation: augmix = torchvision's AugMix on every training image (plain "
                    "cross-entropy, no Jensen-Shannon loss); CIFAR also gets random crop + flip")
