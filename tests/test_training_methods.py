@@ -284,7 +284,7 @@ def test_methods_are_components():
     assert {"noise", "consistency", "smoothadv", "macer"} <= set(gsmooth.available_training_methods())
     m = gsmooth.training_method("consistency", lam=2.0, copies=3)
     assert isinstance(m, ConsistencyTraining) and m.get_params() == {"lam": 2.0, "eta": 0.5, "copies": 3}
-    assert MacerTraining().get_params() == {"lam": 12.0, "gamma": 8.0, "beta": 16.0, "copies": 16}
+    assert MacerTraining().get_params() == {"lam": 12.0, "gamma": 8.0, "beta": 16.0, "copies": 16, "warmup": 0}
     with pytest.raises(UnknownComponentError, match="unknown training method 'macr'.*Did you mean 'macer'.*consistency"):
         gsmooth.training_method("macr")
     for name, params in [("consistency", {"lam": 0.0}), ("consistency", {"lam": 1.0, "copies": 1}),
@@ -498,3 +498,79 @@ def test_cli_trains_with_a_method_and_resumes_with_it(tmp_path, capsys):
     code, _, err = run_cli(capsys, *TRAIN[:-1], "3", "--resume", "--macer", "12", "--out", out)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "method: expected 'consistency'" in err, err
     assert out.read_bytes() == before
+
+
+def _old_macer_masking(logits, y, *, sigma, lam, gamma, beta):
+    """The mutant: Φ⁻¹ on every correct image, masked afterwards (0 · ∞ = NaN in the gradient)."""
+    b = logits.shape[0]
+    p = F.softmax(logits, dim=2).mean(1)
+    classification = F.nll_loss(torch.log(p + 1e-10), y, reduction="sum")
+    top, idx = torch.topk(F.softmax(beta * logits, dim=2).mean(1), 2, dim=1)
+    correct = idx[:, 0] == y
+    normal = torch.distributions.Normal(0.0, 1.0)
+    xi = normal.icdf(top[correct, 0]) - normal.icdf(top[correct, 1])
+    keep = torch.isfinite(xi) & (xi <= gamma)
+    return (classification + lam * (gamma - xi[keep]).sum() * sigma / 2) / b
+
+
+def test_macer_gradient_stays_finite_when_the_beta_softmax_saturates():
+    # image 0: a margin of 10 in logits is 160 after beta = 16: its beta-softmax is exactly 1.0 in float32,
+    # Φ⁻¹(1) = inf; image 1 stays in the hinge. A real small_cnn run reached this in its first epoch.
+    logits = torch.tensor([[[10.0, 0.0, 0.0], [10.0, 0.0, 0.0]], [[0.3, 0.0, 0.1], [0.2, 0.1, 0.0]]], requires_grad=True)
+    y = torch.tensor([0, 0])
+    loss = macer_loss(logits, y, sigma=0.25, lam=12.0, gamma=8.0, beta=16.0)
+    loss.backward()
+    assert math.isfinite(loss.item()) and bool(torch.isfinite(logits.grad).all())
+    assert bool((logits.grad[1] != 0).any())  # the kept image is trained by the hinge
+    # the loss value equals the formula on image 1 only for the hinge, and the mutant's gradient is NaN
+    mutant_logits = logits.detach().clone().requires_grad_(True)
+    mutant = _old_macer_masking(mutant_logits, y, sigma=0.25, lam=12.0, gamma=8.0, beta=16.0)
+    assert mutant.item() == pytest.approx(loss.item(), rel=1e-6)
+    mutant.backward()
+    assert not bool(torch.isfinite(mutant_logits.grad).all())
+
+
+def test_a_nan_gradient_stops_training_before_the_step(tmp_path, monkeypatch):
+    """A finite loss with a non-finite gradient is a TrainingDivergedError naming the gradient; nothing is saved."""
+    from gsmooth.errors import TrainingDivergedError
+
+    def nan_grad_loss(self, model, smoother, x, y, *, generator=None):
+        logits = model(smoother.perturb(x, generator=generator))
+        z = torch.zeros((), requires_grad=True) + logits.sum() * 0.0
+        bad = torch.sqrt(z - z)  # value 0, derivative inf: d/dz sqrt(0) · 0 = NaN
+        loss = F.cross_entropy(logits, y) + bad
+        from gsmooth.training.methods.base import MethodLoss
+        return MethodLoss(loss, logits.detach())
+
+    monkeypatch.setattr(NoiseAugmentation, "loss", nan_grad_loss)
+    out = tmp_path / "nan.pt"
+    with pytest.raises(TrainingDivergedError, match="gradient of the training loss"):
+        train(_tiny_cfg(clip_grad=None), out=out, progress=False, log=lambda line: None)
+    assert not out.exists()
+
+
+def test_macer_warmup_trains_without_the_robustness_loss_first():
+    s = gsmooth.Smoother(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3)), noise="gaussian", sigma=0.25,
+                         num_classes=3)
+    torch.manual_seed(0)
+    x, y = torch.rand(4, 1, 4, 4), torch.tensor([0, 1, 2, 0])
+
+    def loss(method, epoch):
+        method.set_epoch(epoch)
+        return method.loss(s.model, s, x, y, generator=torch.Generator().manual_seed(7)).loss.item()
+
+    warm = MacerTraining(lam=12.0, copies=3, warmup=1, beta=1.0)
+    assert loss(warm, 0) == pytest.approx(loss(MacerTraining(lam=0.0, copies=3, beta=1.0), 0))
+    assert loss(warm, 1) == pytest.approx(loss(MacerTraining(lam=12.0, copies=3, beta=1.0), 1))
+    assert loss(warm, 1) != pytest.approx(loss(warm, 0))
+
+
+def test_macer_warmup_flag_is_recorded(tmp_path, capsys):
+    out = tmp_path / "m.pt"
+    code, printed, err = run_cli(capsys, "train", "--dataset", "fashion-mnist", "--max-train", 64, "--max-eval", 16,
+                                 "--epochs", 1, "--batch", 32, "--macer", 2, "--macer-warmup", 1, "--copies", 2,
+                                 "--no-progress", "--out", out)
+    assert code == 0, err
+    saved = load_checkpoint(out).extra["train_config"]
+    assert saved["method"] == "macer" and saved["method_params"]["warmup"] == 1
+    assert "warmup=1" in printed

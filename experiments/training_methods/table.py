@@ -20,7 +20,7 @@ ROWS = [  # (file stem, label, train-log label, training of the classifier)
     ("gaussian", "Gaussian augmentation (Cohen et al.)", "gaussian", "noise"),
     ("consistency", "consistency λ=10, m=2 (Jeong & Shin)", "consistency", "noise"),
     ("smoothadv", "SmoothAdv PGD-2 ε=σ, m=1 (Salman et al. 2019)", "smoothadv", "noise"),
-    ("macer", "MACER λ=12 (σ .25) / 4 (σ .5), m=4 (Zhai et al.)", "macer", "noise"),
+    ("macer", "MACER λ=12 (σ .25) / 4 (σ .5), m=4, λ from epoch 2, clip 5 (Zhai et al.)", "macer", "noise"),
     ("vanilla", "vanilla (no noise), no denoiser", None, "none"),
     ("denoiser_mse", "vanilla + MSE denoiser (Salman et al. 2020)", "denoiser mse", "none"),
     ("denoiser_stab", "vanilla + Stab+MSE denoiser", "denoiser stab+mse", "none"),
@@ -29,13 +29,15 @@ TIME = re.compile(r"^(train|certify) (.+?): ([0-9.]+) s wall, ([0-9.]+) s user$"
 
 
 def times(folder: Path) -> dict[str, float]:
-    """``{"train gaussian sigma=0.25": wall seconds, …}`` from every log in ``folder`` (the last run of each)."""
+    """``{"train gaussian sigma=0.25": CPU seconds, …}`` from every log in ``folder``: the user time of every run
+    of that step added up (a resumed run adds what it did; a re-run of a finished step adds its few seconds)."""
     out: dict[str, float] = {}
     for log in sorted(folder.glob("*.log")):
         for line in log.read_text(errors="replace").splitlines():
             m = TIME.match(line.strip())
             if m:
-                out[f"{m.group(1)} {m.group(2)}"] = float(m.group(4))  # user CPU seconds
+                key = f"{m.group(1)} {m.group(2)}"
+                out[key] = out.get(key, 0.0) + float(m.group(4))  # user CPU seconds
     return out
 
 

@@ -77,6 +77,9 @@ def add_parser(sub) -> None:
                    help="MACER (Zhai et al. 2020) with robustness weight LAMBDA >= 0 (the paper: 12); needs Gaussian noise")
     m.add_argument("--macer-gamma", metavar="G", default=None, help="hinge margin of --macer, > 0 (default 8)")
     m.add_argument("--macer-beta", metavar="B", default=None, help="inverse temperature of --macer, > 0 (default 16)")
+    m.add_argument("--macer-warmup", metavar="EPOCHS", default=None,
+                   help="train the first EPOCHS epochs with --macer's classification loss only (lambda 0), then add the "
+                   "robustness loss (default 0: from the start)")
     m.add_argument("--copies", metavar="M", default=None,
                    help="noisy copies per image for the method (default: consistency 2, smoothadv 1, macer 16); "
                    "a batch costs M forward/backward passes per image")
@@ -123,7 +126,7 @@ METHOD_FLAGS = {
     "consistency": (("--consistency", "lam", float), ("--consistency-eta", "eta", float), ("--copies", "copies", int)),
     "smoothadv": (("--smoothadv", None, None), ("--smoothadv-warmup", "warmup", int), ("--copies", "copies", int)),
     "macer": (("--macer", "lam", float), ("--macer-gamma", "gamma", float), ("--macer-beta", "beta", float),
-              ("--copies", "copies", int)),
+              ("--macer-warmup", "warmup", int), ("--copies", "copies", int)),
 }
 
 

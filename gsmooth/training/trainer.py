@@ -400,7 +400,15 @@ def train(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.clip_grad is not None:
-                torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
+            else:
+                grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+            if not bool(torch.isfinite(grad_norm)):  # a finite loss with a NaN/inf gradient: never stepped into the weights
+                if bar is not None:
+                    bar.close()
+                raise TrainingDivergedError(diverged_message(
+                    "the gradient of the training loss", epoch=epoch + 1, epochs=cfg.epochs, value=float(grad_norm),
+                    lr=cfg.lr, kept=kept, out=out))
             opt.step()
             total_loss += value * len(y)
             correct += int((logits.argmax(1) == y).sum())
