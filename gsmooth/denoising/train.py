@@ -309,6 +309,13 @@ def train_denoiser(
                     "the training loss", epoch=epoch + 1, epochs=cfg.epochs, value=value, lr=cfg.lr, kept=kept, out=out))
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            grad_norm = torch.nn.utils.get_total_norm([p.grad for p in denoiser.parameters() if p.grad is not None])
+            if not bool(torch.isfinite(grad_norm)):  # a finite loss with a NaN/inf gradient: never stepped into the weights
+                if bar is not None:
+                    bar.close()
+                raise TrainingDivergedError(diverged_message(
+                    "the gradient of the training loss", epoch=epoch + 1, epochs=cfg.epochs, value=float(grad_norm),
+                    lr=cfg.lr, kept=kept, out=out))
             opt.step()
             total += value * len(x)
             seen += len(x)
