@@ -55,9 +55,14 @@ def macer_loss(logits: torch.Tensor, y: torch.Tensor, *, sigma: float, lam: floa
     correct = idx[:, 0] == y
     normal = torch.distributions.Normal(torch.zeros((), dtype=logits.dtype, device=logits.device),
                                         torch.ones((), dtype=logits.dtype, device=logits.device))
-    xi = normal.icdf(top[correct, 0]) - normal.icdf(top[correct, 1])
-    keep = torch.isfinite(xi) & (xi <= gamma)
-    robustness = (gamma - xi[keep]).sum() * float(sigma) / 2
+    p1, p2 = top[correct, 0], top[correct, 1]
+    with torch.no_grad():  # which images count: a saturated p1 = 1 (or p2 = 0) gives an infinite ξ, left out
+        xi_all = normal.icdf(p1) - normal.icdf(p2)
+        keep = torch.isfinite(xi_all) & (xi_all <= gamma)
+    # Φ⁻¹ only of the kept scores: Φ⁻¹'s derivative at 1 (or 0) is infinite, and masking an infinite ξ after
+    # the fact would still send 0 · ∞ = NaN into the weights' gradient
+    xi = normal.icdf(p1[keep]) - normal.icdf(p2[keep])
+    robustness = (gamma - xi).sum() * float(sigma) / 2
     return (classification + lam * robustness) / b
 
 
