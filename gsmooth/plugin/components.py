@@ -61,7 +61,7 @@ def training_method(name: str, **params):
     Example:
         >>> import gsmooth
         >>> gsmooth.training_method("macer", lam=6.0, copies=8)
-        MacerTraining(lam=6.0, gamma=8.0, beta=16.0, copies=8)
+        MacerTraining(lam=6.0, gamma=8.0, beta=16.0, copies=8, warmup=0)
     """
     cls = get_registry().training_method_class(name)
     check_keywords("training method", name, cls, params)
