@@ -49,7 +49,7 @@ def _smoother(**kw):
 def test_the_default_writes_the_rows_and_sidecar_of_the_code_before_precision(tmp_path, name):
     out = tmp_path / f"{name}.tsv"
     ref.run(name, out)
-    assert ref.rows(out) == ref.rows(REFERENCE / f"{name}.tsv")
+    assert ref.rows_match(out, REFERENCE / f"{name}.tsv"), (ref.rows(out)[:3], ref.rows(REFERENCE / f"{name}.tsv")[:3])
     assert ref.sidecar(out) == ref.sidecar(REFERENCE / f"{name}.tsv")
 
 
