@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Callable
@@ -152,12 +152,6 @@ def _resolve_file(cfg: DenoiserConfig, key: str) -> None:
         raise CheckpointError(f"train_denoiser: {key} {getattr(cfg, key)} changed: expected sha256 {recorded}, got {digest}")
 
 
-def _config_diff(saved: dict, cfg: DenoiserConfig) -> dict:
-    defaults = {f.name: f.default for f in fields(DenoiserConfig) if f.default is not MISSING}
-    mine = {k: v for k, v in cfg.__dict__.items() if k != "epochs"}
-    theirs = {k: saved.get(k, defaults.get(k)) for k in mine}
-    return {k: (theirs[k], mine[k]) for k in mine if theirs[k] != mine[k]}
-
 
 def train_denoiser(
     cfg: DenoiserConfig,
@@ -202,7 +196,7 @@ def train_denoiser(
     from ..data.datasets import dataset_info, load_dataset
     from ..io.checkpoints import load_checkpoint, nonfinite_tensors
     from ..plugin.registry import get_registry
-    from ..training.trainer import check_checkpoint_out, dataset_inputs, diverged_message
+    from ..training.trainer import check_checkpoint_out, check_same_config, dataset_inputs, diverged_message
     from ..validation import check_device
     from .io import load_denoiser, read_denoiser_file, save_denoiser
     from .model import build_denoiser, get_denoiser_architecture
@@ -227,10 +221,7 @@ def train_denoiser(
     _resolve_file(cfg, "classifier")
     _resolve_file(cfg, "init")
     if existing is not None:
-        diff = _config_diff(existing["train_config"], cfg)
-        if diff:
-            details = "; ".join(f"{k}: expected {a!r} (in checkpoint), got {b!r}" for k, (a, b) in diff.items())
-            raise CheckpointError(f"cannot resume {out}: it was trained with a different configuration: {details}")
+        check_same_config(existing["train_config"], cfg, out=out)
     classifier = None
     if cfg.classifier is not None:
         ckpt = load_checkpoint(cfg.classifier, map_location=device)

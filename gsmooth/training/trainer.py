@@ -231,13 +231,18 @@ def diverged_message(what: str, *, epoch: int, epochs: int, value, lr: float, ke
     )
 
 
-def _resume_config_diff(saved: dict, cfg: TrainConfig) -> dict:
-    defaults = {f.name: (f.default if f.default is not MISSING else f.default_factory()) for f in fields(TrainConfig)
+def check_same_config(saved: dict, cfg, *, out) -> None:
+    """Refuse (:class:`~gsmooth.errors.CheckpointError`) to resume ``out`` when the dataclass ``cfg`` differs from the
+    configuration ``saved`` in its checkpoint in anything but ``epochs``; options added after a checkpoint was written
+    count as their defaults. Used by :func:`train` and :func:`gsmooth.denoising.train.train_denoiser`."""
+    defaults = {f.name: (f.default if f.default is not MISSING else f.default_factory()) for f in fields(type(cfg))
                 if f.default is not MISSING or f.default_factory is not MISSING}
     mine = {k: v for k, v in cfg.__dict__.items() if k != "epochs"}
-    # options added after a checkpoint was written count as their defaults
     theirs = {k: saved.get(k, defaults.get(k)) for k in mine}
-    return {k: (theirs.get(k), mine.get(k)) for k in mine if theirs.get(k) != mine.get(k)}
+    diff = {k: (theirs.get(k), mine.get(k)) for k in mine if theirs.get(k) != mine.get(k)}
+    if diff:
+        details = "; ".join(f"{k}: expected {a!r} (in checkpoint), got {b!r}" for k, (a, b) in diff.items())
+        raise CheckpointError(f"cannot resume {out}: it was trained with a different configuration: {details}")
 
 
 def read_resumable(out, *, map_location="cpu"):
@@ -332,10 +337,7 @@ def train(
     if existing is not None:
         ckpt = existing
         saved = ckpt.extra.get("train_config", {})
-        diff = _resume_config_diff(saved, cfg)
-        if diff:
-            details = "; ".join(f"{k}: expected {a!r} (in checkpoint), got {b!r}" for k, (a, b) in diff.items())
-            raise CheckpointError(f"cannot resume {out}: it was trained with a different configuration: {details}")
+        check_same_config(saved, cfg, out=out)
         model.load_state_dict(ckpt.state_dict)
         if ckpt.optimizer_state is not None:
             opt.load_state_dict(ckpt.optimizer_state)
