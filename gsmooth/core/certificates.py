@@ -38,6 +38,9 @@ class Certificate:
         guarantee: what M* rests on: ``exact`` (resolvable or additive: M* = 1), ``sound`` (a proven
             bound on the surrogate path, :mod:`gsmooth.surrogate.path_bounds`), ``estimate`` (a grid maximum:
             not a proof), ``none`` (kind ``empirical``).
+        samples: noise draws used (selection + estimation): ``n0 + n`` for Cohen's fixed n; fewer
+            for a sequential certificate (:mod:`gsmooth.core.sequential`), where ``n`` is the maximum
+            and ``count`` is out of ``samples − n0`` estimation draws.
     """
 
     prediction: int
@@ -53,6 +56,7 @@ class Certificate:
     norm: str
     lipschitz: float = 1.0
     guarantee: str = "exact"
+    samples: int = 0
 
     @property
     def abstained(self) -> bool:
@@ -128,6 +132,9 @@ class IntervalCertificate:
             ``margin = R_max − requirement`` (≤ 0) says by how much.
         slice_requirements: per-slice requirements when they differ between slices (contrast:
             ``σΦ⁻¹(p_required)`` per slice; ``requirement`` is then their largest); empty otherwise.
+        samples: noise draws used over all slices (selection + estimation; 0 when skipped).
+        sequential: certified sequentially (:mod:`gsmooth.core.sequential`): ``n`` is then the
+            per-slice maximum and each slice's bound is at its stopping look's share of α/K.
     """
 
     prediction: int
@@ -162,6 +169,8 @@ class IntervalCertificate:
     guarantee: str = "exact"
     slice_mstar: tuple = ()
     lattice: float | None = None
+    samples: int = 0
+    sequential: bool = False
 
     @property
     def abstained(self) -> bool:

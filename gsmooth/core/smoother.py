@@ -30,7 +30,7 @@ from ..validation import Interval, check_device, check_input_shape, check_positi
 from .defaults import DEFAULT_TRANSFORM
 
 __all__ = [
-    "Smoother", "check_domain", "check_range_in_domain", "check_precision", "PRECISIONS", "PHASE_SELECTION",
+    "Smoother", "check_domain", "check_range_in_domain", "check_target_radii", "check_precision", "PRECISIONS", "PHASE_SELECTION",
     "PHASE_ESTIMATION", "PHASE_PREDICTION",
 ]
 
@@ -164,6 +164,24 @@ def check_domain(transform, noise, centers=None, *, what: str = "center") -> Non
                 + (" (use a one-sided noise such as exponential for a parameter that cannot go below "
                    f"{lo:g}, centred at or above {lo:g})" if math.isfinite(lo) and not noise.one_sided else "")
             )
+
+
+def check_target_radii(radii) -> tuple[float, ...]:
+    """Target radii of a sequential certificate, sorted: one positive finite number or a non-empty
+    sequence of them; else an :class:`~gsmooth.errors.InvalidParameterError`.
+
+    Example:
+        >>> check_target_radii([0.5, 0.25])
+        (0.25, 0.5)
+    """
+    values = [radii] if isinstance(radii, (int, float, np.floating, np.integer)) and not isinstance(radii, bool) else radii
+    try:
+        out = tuple(sorted(float(v) for v in values))
+    except (TypeError, ValueError):
+        out = ()
+    if not out or not all(math.isfinite(v) and v > 0 for v in out) or isinstance(radii, (str, bytes, bool)):
+        raise InvalidParameterError(f"radii expected positive finite target radii (a number or a list), got {radii!r}")
+    return out
 
 
 def check_range_in_domain(transform, low, high, *, owner: str) -> None:
@@ -663,10 +681,13 @@ class Smoother:
         )
 
     @torch.no_grad()
-    def _count(self, x, num, *, batch_size, seed, phase, keys, progress, centers=None, bar=None) -> torch.Tensor:
+    def _count(self, x, num, *, batch_size, seed, phase, keys, progress, centers=None, bar=None, streams=None) -> torch.Tensor:
         """The sampling loop behind :meth:`count`, CERTIFY, PREDICT and interval certificates;
         ``bar``: a progress bar to advance by the samples drawn (else ``progress`` opens one of its
-        own over ``B · num`` samples).
+        own over ``B · num`` samples). ``streams``: one :class:`~gsmooth.core.seeding.NoiseStream`
+        per image to continue (sequential certification draws its looks from the same streams, so
+        its draws are a prefix of a fixed-``n`` run's); default: fresh streams from ``seed``, ``keys``
+        and ``phase``.
 
         Always without autograd: votes need no gradient, and with it the forward pass of every
         batch would keep its activations for a backward pass that never comes (for a surrogate's
@@ -674,11 +695,8 @@ class Smoother:
         """
         b, k = x.shape[0], self.num_classes
         param_shape = self.transform.param_shape(tuple(x.shape[1:]))
-        generator = torch.Generator(device=self.device)
-        streams = [
-            NoiseStream(self.noise, param_shape, (seed, key, phase), device=self.device, dtype=x.dtype, generator=generator)
-            for key in keys
-        ]
+        if streams is None:
+            streams = self._streams(param_shape, seed, keys, phase, x.dtype)
         counts = torch.zeros(b * k, dtype=torch.int64, device=self.device)
         ones = torch.ones(min(batch_size, b * num), dtype=torch.int64, device=self.device)
         # on CUDA nothing in the loop reads a value back from the GPU (no bincount, whose output size
@@ -736,6 +754,14 @@ class Smoother:
             if was_training:
                 self.model.train()
         return counts.view(b, k).cpu()
+
+    def _streams(self, param_shape, seed, keys, phase, dtype) -> list:
+        """One :class:`~gsmooth.core.seeding.NoiseStream` per key (sharing one generator)."""
+        generator = torch.Generator(device=self.device)
+        return [
+            NoiseStream(self.noise, param_shape, (seed, key, phase), device=self.device, dtype=dtype, generator=generator)
+            for key in keys
+        ]
 
     # -- from a checkpoint -----------------------------------------------------------------------
     @classmethod
@@ -812,6 +838,7 @@ class Smoother:
         keys: Sequence[int] | None = None,
         progress: bool = False,
         center=None,
+        radii=None,
     ) -> Certificate | ResultBatch:
         """CERTIFY (Cohen et al. 2019, Alg. 1) for one image ``(C,H,W)`` or a batch ``(B,C,H,W)``.
 
@@ -838,6 +865,13 @@ class Smoother:
                 uncentred smoother (the same noise draws: a centre shifts them, nothing else).
                 For a transform whose θ's add under composition, ``g_c(x) = g_0(τ(c, x))``; see
                 :mod:`gsmooth.interval.engine` for what that buys.
+            radii: target radii (a number or a sequence of positive numbers): certify
+                *sequentially* (:mod:`gsmooth.core.sequential`): the ``n`` estimation draws become a
+                maximum, counted at looks 100, 200, 400, … with α split across the looks, and an
+                image stops as soon as its bound reaches the largest target it can reach (or surely
+                cannot reach the next one). The radius reported is the bound's radius at the look it
+                stopped at (≥ the targets reached; any radius, not only a target); ``samples`` says
+                how many draws were used. ``None`` (default): Cohen's fixed ``n``.
 
         Returns:
             a :class:`Certificate` for one image, or a :class:`ResultBatch` of them.
@@ -850,10 +884,103 @@ class Smoother:
         seed = self._check_seed(seed)
         keys = self._check_keys(keys, x.shape[0])
         centers = self._check_center(center, x.shape[0], self.transform.param_shape(tuple(x.shape[1:])), x.dtype)
+        targets = None if radii is None else check_target_radii(radii)
         self.transform.check_point_certificate()
-        out = self._certify_checked(x, n0=n0, n=n, alpha=alpha, batch_size=batch_size, seed=seed, keys=keys,
-                                    progress=progress, centers=centers)
+        if targets is None:
+            out = self._certify_checked(x, n0=n0, n=n, alpha=alpha, batch_size=batch_size, seed=seed, keys=keys,
+                                        progress=progress, centers=centers)
+        else:
+            out = self._certify_sequential(x, targets, n0=n0, n=n, alpha=alpha, batch_size=batch_size, seed=seed,
+                                           keys=keys, progress=progress, centers=centers)
         return out[0] if single else ResultBatch(out)
+
+    def _certify_sequential(self, x, targets, *, n0, n, alpha, batch_size, seed, keys, progress, centers=None) -> list:
+        """CERTIFY at target radii (checked arguments): :meth:`_sequential_select_and_bound` with an
+        image's level = how many targets its radius reaches."""
+        radius_cache: dict[tuple[int, float], float] = {}
+
+        def radius_at(j: int, p: float) -> float:
+            if not p > 0.5:
+                return 0.0
+            key = (int(j), float(p))
+            if key not in radius_cache:
+                radius_cache[key] = float(self.transform.certified_radius(x[j], float(p), self.noise)[0])
+            return radius_cache[key]
+
+        def level(idx, p):
+            return np.array([sum(radius_at(j, pj) >= t for t in targets) for j, pj in zip(idx, p)], dtype=np.int64)
+
+        c_hat, n_a, p_lower, drawn = self._sequential_select_and_bound(
+            x, n0=n0, n=n, alpha=alpha, batch_size=batch_size, seed=seed, keys=keys, progress=progress,
+            centers=centers, level=level,
+        )
+        return self._certificates(
+            c_hat, n_a, p_lower, n0=n0, n=n, alpha=alpha,
+            bound=lambda i, pl: self.transform.certified_radius(x[i], pl, self.noise), samples=n0 + drawn,
+        )
+
+    def _sequential_select_and_bound(self, x, *, n0, n, alpha, batch_size, seed, keys, progress, level,
+                                     centers=None, groups=None, plan=None):
+        """The sampling half of sequential CERTIFY (:mod:`gsmooth.core.sequential`) on a checked batch of
+        *units* (images, or an interval's image × slice pairs).
+
+        ĉ from ``n0`` selection draws; then the estimation draws at the looks of ``plan`` (default
+        :meth:`SequentialPlan.for_budget` (n, alpha)), all active units together at each look, from
+        streams continued across looks (a fixed-``n`` run's draws, cut short). ``level(idx, p)``
+        gives, for units ``idx`` (int array) and probabilities ``p``, how many of the unit's targets
+        p reaches; a unit stops when its lower bound's level equals its upper bound's. ``groups``
+        (one id per unit): units that must all succeed together (an interval's slices) — a group
+        whose selections disagree draws no estimation sample, and a group stops at its first unit
+        that surely reaches no target.
+
+        Returns:
+            ``(c_hat, n_a, p_lower, drawn)`` numpy arrays, one entry per unit: ``p_lower`` is the
+            bound of the last look the unit took (0 with no look), ``drawn`` its estimation draws.
+        """
+        from .sequential import SequentialPlan, sequential_bounds
+
+        b = x.shape[0]
+        plan = plan if plan is not None else SequentialPlan.for_budget(n, alpha)
+        groups = np.arange(b) if groups is None else np.asarray(groups)
+        bar = progress_bar(b * (n0 + n), unit="sample", desc="sampling") if progress else None
+        kw = dict(batch_size=batch_size, seed=seed, progress=False, bar=bar)
+        param_shape = self.transform.param_shape(tuple(x.shape[1:]))
+        n_a = np.zeros(b, dtype=np.int64)
+        drawn = np.zeros(b, dtype=np.int64)
+        p_lower = np.zeros(b, dtype=np.float64)
+        try:
+            counts0 = self._count(x, n0, phase=PHASE_SELECTION, keys=keys, centers=centers, **kw)
+            c_hat = counts0.argmax(dim=1).numpy()
+            active = np.ones(b, dtype=bool)
+            for g in np.unique(groups):  # slices selecting different classes: the image cannot be certified
+                members = groups == g
+                if np.unique(c_hat[members]).size > 1:
+                    active[members] = False
+            streams = self._streams(param_shape, seed, keys, PHASE_ESTIMATION, x.dtype)
+            previous = 0
+            for look, at in enumerate(plan.looks):
+                idx = np.nonzero(active)[0]
+                if idx.size == 0:
+                    break
+                sel = torch.as_tensor(idx, device=x.device)
+                counts = self._count(
+                    x[sel], at - previous, phase=PHASE_ESTIMATION, keys=[keys[j] for j in idx],
+                    centers=None if centers is None else centers[sel.to(centers.device)],
+                    streams=[streams[j] for j in idx], **kw,
+                ).numpy()
+                previous = at
+                n_a[idx] += counts[np.arange(idx.size), c_hat[idx]]
+                drawn[idx] = at
+                lower, upper = sequential_bounds(n_a[idx], at, look, plan)
+                p_lower[idx] = lower
+                low_level, high_level = level(idx, lower), level(idx, upper)
+                active[idx[low_level >= high_level]] = False
+                for g in np.unique(groups[idx[high_level <= 0]]):  # surely fails: its group with it
+                    active[groups == g] = False
+        finally:
+            if bar is not None:
+                bar.close()
+        return c_hat, n_a, p_lower, drawn
 
     def _select_and_bound(self, x, *, n0, n, alpha, batch_size, seed, keys, progress, centers=None):
         """The sampling half of CERTIFY on a checked ``(B,C,H,W)`` batch: ĉ from ``n0`` selection
@@ -886,9 +1013,10 @@ class Smoother:
             bound=lambda i, pl: self.transform.certified_radius(x[i], pl, self.noise),
         )
 
-    def _certificates(self, c_hat, n_a, p_lower, *, n0, n, alpha, bound) -> list:
+    def _certificates(self, c_hat, n_a, p_lower, *, n0, n, alpha, bound, samples=None) -> list:
         """One :class:`Certificate` per entry of the sampling results: ĉ with
-        ``(radius, M*, guarantee) = bound(i, p_lower_i)`` when ``p_lower_i > 1/2``, else an abstention."""
+        ``(radius, M*, guarantee) = bound(i, p_lower_i)`` when ``p_lower_i > 1/2``, else an abstention.
+        ``samples``: draws used per entry (default ``n0 + n``)."""
         out = []
         for i in range(len(p_lower)):
             pl = float(p_lower[i])
@@ -913,6 +1041,7 @@ class Smoother:
                     norm=self.norm,
                     lipschitz=float(m_star),
                     guarantee=guarantee,
+                    samples=int(n0 + n) if samples is None else int(samples[i]),
                 )
             )
         return out
@@ -931,6 +1060,7 @@ class Smoother:
         seed: int = 0,
         keys: Sequence[int] | None = None,
         progress: bool = False,
+        sequential: bool = False,
     ):
         """Certify the prediction for every transformation parameter in ``[low, high]``.
 
@@ -957,7 +1087,7 @@ class Smoother:
 
         return certify_interval(
             self, x, low=low, high=high, slices=slices, n0=n0, n=n, alpha=alpha, batch_size=batch_size,
-            seed=seed, keys=keys, progress=progress,
+            seed=seed, keys=keys, progress=progress, sequential=sequential,
         )
 
     def predict(

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 from scipy import stats
 
-__all__ = ["clopper_pearson_lower", "binomial_p_value"]
+__all__ = ["clopper_pearson_lower", "clopper_pearson_upper", "binomial_p_value"]
 
 
 def clopper_pearson_lower(count, n, alpha):
@@ -41,6 +41,25 @@ def clopper_pearson_lower(count, n, alpha):
     # p_lower would be carried into certificates and results files
     lower = np.where(np.isnan(lower), 0.0, np.clip(lower, 0.0, 1.0))
     return float(lower) if lower.ndim == 0 else lower
+
+
+def clopper_pearson_upper(count, n, alpha):
+    """One-sided (1 − α) Clopper–Pearson upper bound on a binomial proportion.
+
+    ``p_upper = Beta.ppf(1 − α; count + 1, n − count)`` and 1 when ``count == n`` (the mirror of
+    :func:`clopper_pearson_lower`: ``clopper_pearson_upper(c, n, α) == 1 − clopper_pearson_lower(n − c, n, α)``).
+    Sequential certification (:mod:`gsmooth.core.sequential`) uses it to stop sampling a test that
+    surely cannot reach its requirement.
+
+    Example:
+        >>> round(float(clopper_pearson_upper(0, 100, 0.05)), 6)
+        0.029513
+    """
+    count = np.asarray(count, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    upper = 1.0 - np.asarray(clopper_pearson_lower(n - count, n, alpha), dtype=np.float64)
+    upper = np.clip(upper, 0.0, 1.0)
+    return float(upper) if upper.ndim == 0 else upper
 
 
 def binomial_p_value(count_a: int, count_b: int) -> float:

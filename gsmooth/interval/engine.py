@@ -313,6 +313,7 @@ def certify_interval(
     seed: int = 0,
     keys: Sequence[int] | None = None,
     progress: bool = False,
+    sequential: bool = False,
 ) -> IntervalCertificate | ResultBatch:
     """Certify that ``smoother``'s prediction is constant for every parameter in ``[low, high]``.
 
@@ -329,6 +330,12 @@ def certify_interval(
             and for a surrogate over each image's path bounds (slices, path points).
         keys: one key per image naming its noise streams (slice k of image key uses
             :func:`slice_key` (key, k)); default 0..B−1.
+        sequential: certify sequentially (:mod:`gsmooth.core.sequential`): each slice's requirement
+            ``p_required,k`` is known before sampling, so its ``n`` estimation draws become a
+            maximum, counted at looks 100, 200, 400, … with α/K split across the looks; a slice stops
+            once its bound reaches ``p_required,k`` or surely cannot, and an image stops at its first
+            slice that surely fails (or before estimation when its slices select different classes).
+            The family-wise α is unchanged; ``samples`` reports the draws used.
 
     Returns:
         an :class:`IntervalCertificate`, or a :class:`gsmooth.ResultBatch` of them.
@@ -344,6 +351,8 @@ def certify_interval(
     n = check_positive_int("n", n)
     alpha = check_probability("alpha", alpha)
     batch_size = check_positive_int("batch_size", batch_size)
+    if not isinstance(sequential, (bool, np.bool_)):
+        raise InvalidParameterError(f"interval: sequential expected True or False, got {sequential!r}")
     seed = smoother._check_seed(seed)
     x, single = smoother._check_input(x)
     keys = smoother._check_keys(keys, x.shape[0])
@@ -413,12 +422,25 @@ def certify_interval(
                 transform.param_shape(tuple(x.shape[1:])), x.dtype,
             )
         skeys = [slice_key(keys[i], k) for i in images for k in range(k_total)]
-        c_hat, n_a, p_low = smoother._select_and_bound(xs, keys=skeys, centers=centers, **sample)
         m = np.concatenate([factors_of[i].mstar for i in images])
+        if sequential:
+            p_req = np.concatenate([
+                np.asarray(strategy.p_required(noise, np.asarray(slice_req), factors_of[i].mstar), dtype=np.float64)
+                for i in images
+            ])
+            c_hat, n_a, p_low, drawn = smoother._sequential_select_and_bound(
+                xs, keys=skeys, centers=centers, **sample,
+                level=lambda idx, p: (np.asarray(p) > p_req[idx]).astype(np.int64),
+                groups=np.repeat(np.arange(len(images)), k_total),
+            )
+            used = n0 + drawn
+        else:
+            c_hat, n_a, p_low = smoother._select_and_bound(xs, keys=skeys, centers=centers, **sample)
+            used = np.full(len(skeys), n0 + n, dtype=np.int64)
         g = [factors_of[i].guarantee for i in images for _ in range(k_total)]
         res = smoother._certificates(
             c_hat, n_a, p_low, n0=n0, n=n, alpha=slice_alpha,
-            bound=lambda j, p: (float(noise.radius(p)) / float(m[j]), float(m[j]), g[j]),
+            bound=lambda j, p: (float(noise.radius(p)) / float(m[j]), float(m[j]), g[j]), samples=used,
         )
         for j, i in enumerate(images):
             certs[i] = res[j * k_total : (j + 1) * k_total]
@@ -444,7 +466,7 @@ def certify_interval(
         units=units, one_sided=one_sided, centering=strategy.centering,
         centers=tuple(tuple(float(v) for v in c) for c in plan.centers),
         slice_requirements=slice_req if strategy.reports_slice_requirements else (),
-        guarantee=guarantee, lattice=float(lattice) if lattice else None,
+        guarantee=guarantee, lattice=float(lattice) if lattice else None, sequential=bool(sequential),
     )
     out = []
     for i in range(b):
@@ -477,6 +499,7 @@ def certify_interval(
             slice_predictions=preds,
             slice_radii=radii,
             slice_p_lower=tuple(float(c.p_lower) for c in cs),
+            samples=int(sum(c.samples for c in cs)),
             **shared,
         ))
     return out[0] if single else ResultBatch(out)
