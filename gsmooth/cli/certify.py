@@ -77,11 +77,42 @@ def add_parser(sub) -> None:
         help="refuse certificates whose M* is a grid estimate rather than a proven bound (surrogate transforms "
         "without a proven path speed bound, or with several parameters); exact transforms always pass",
     )
+    q = p.add_argument_group(
+        "sequential certification (n becomes a maximum; rows gain a samples column)",
+        "Each test's requirement is known before sampling, so its draws are counted at looks 100, 200, 400, ... "
+        "with alpha split across the looks (half at the last one) and stop once the answer is sure. The "
+        "statement and its alpha are unchanged (gsmooth.core.sequential).",
+    )
+    q.add_argument(
+        "--sequential", action="store_true",
+        help="with --range: stop each slice once its bound covers it or surely cannot, and an image at its first "
+        "slice that surely fails",
+    )
+    q.add_argument(
+        "--radii", type=_radii_arg, default=None, metavar="R[,R...]",
+        help="point certificates at target radii: stop each image once its radius reaches the largest target it "
+        "can reach (the radius reported is the bound's own, at least the targets reached)",
+    )
+    q.add_argument("--target", type=_radii_arg, default=None, metavar="R", help="one target radius (= --radii R)")
     add_sampling_args(p, n_default=100_000, certify=True, embedded=True)
     add_launch_args(p)
     p.add_argument("--out", metavar="TSV", help="results file (TSV; configuration in TSV.json); needed with --model; "
                    "without --model: gsmooth-certify-<transform>.tsv in the current folder")
     p.set_defaults(func=run)
+
+
+def _radii_arg(text: str) -> tuple[float, ...]:
+    """``R[,R...]``: positive finite target radii."""
+    import argparse
+    import math
+
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or not all(math.isfinite(v) and v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive numbers separated by commas (e.g. 0.25,0.5), got {text!r}")
+    return values
 
 
 def check_certifiable(setup) -> None:
@@ -103,10 +134,18 @@ def print_summary(args, setup, elapsed: float, s, *, lines: list[str]) -> None:
     data = setup.dataset_name + (" (the test images shipped in the package)" if setup.dataset_name == SAMPLE_DATASET else "")
     print(f"gsmooth certify: {s.n_points} images of {data}, {elapsed:.1f} s")
     print(f"  model      {args.model}")
-    print(f"  smoothing  {smoother.noise.describe()} on {smoother.transform.describe()}; n0={args.n0}, n={args.n}, "
+    seq = getattr(args, "sequential", False) or getattr(args, "radii", None) or getattr(args, "target", None)
+    n_text = f"n<={args.n} (sequential)" if seq else f"n={args.n}"
+    print(f"  smoothing  {smoother.noise.describe()} on {smoother.transform.describe()}; n0={args.n0}, {n_text}, "
           f"alpha={args.alpha:g}, seed={args.seed}")
     for line in lines:
         print(f"  {line}")
+    table = read_results(args.out).select(getattr(args, "_indices", ())) if seq else None
+    if table is not None and "samples" in table.extra and len(table):
+        used = table.extra["samples"].astype(float)
+        per_test = (args.n0 + args.n) * getattr(args, "_tests_per_image", 1)
+        print(f"  samples    {used.mean():,.0f} per image on average (max {used.max():,.0f}; fixed n would draw "
+              f"{per_test:,}: {per_test / max(used.mean(), 1.0):.1f}x fewer)")
     if getattr(args, "embedded", None) is not None:
         print(f"  note       embedded default: small model, {s.n_points} images, n={args.n} samples per test (papers: "
               f"n=100,000) -> smaller radii than a full run; pass --model CKPT for your own")
@@ -120,9 +159,30 @@ interrupted = results_interrupted
 
 def certify_config(args) -> CertifyConfig:
     """The run configuration of ``gsmooth certify``'s arguments (after the embedded defaults)."""
+    from ..errors import InvalidParameterError
+
+    radii = getattr(args, "radii", None)
+    target = getattr(args, "target", None)
+    sequential = bool(getattr(args, "sequential", False))
+    if radii is not None and target is not None:
+        raise InvalidParameterError(f"--target R is --radii R; expected one of them, got --radii {','.join(map(str, radii))} "
+                                    f"and --target {target[0]:g}")
+    if target is not None and len(target) != 1:
+        raise InvalidParameterError(f"--target expected one radius, got {len(target)} (use --radii for several)")
+    radii = radii if radii is not None else target
+    if radii is not None and args.range is not None:
+        raise InvalidParameterError(
+            "--radii/--target are targets of a point certificate; with --range each slice has its own requirement: "
+            "expected --sequential with --range, got --radii"
+        )
+    if sequential and args.range is None and radii is None:
+        raise InvalidParameterError(
+            "--sequential stops a test once its requirement is surely met or missed; expected --range LO:HI (interval "
+            "certificates) or --radii R[,R...] (point certificates at target radii), got neither"
+        )
     return CertifyConfig(
         **run_config_fields(args), n0=args.n0, alpha=args.alpha, range=args.range, slices=args.slices,
-        require_sound=args.require_sound,
+        require_sound=args.require_sound, sequential=sequential and args.range is not None, radii=radii,
     )
 
 
@@ -132,6 +192,8 @@ def run(args) -> int:
     check_results_out(config)  # before loading anything: the output may be written
     setup = setup_smoother(config)
     done = runner.certify(config, setup=setup, names=CLI_NAMES)
+    args._indices = done.indices
+    args._tests_per_image = done.slices ** len(done.pairs) if done.certificate == "interval" else 1
     smoother = setup.smoother
     transform = smoother.transform
     if done.certificate is None:  # additive pixel noise: Cohen's radius

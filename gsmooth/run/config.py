@@ -198,18 +198,49 @@ class CertifyConfig(RunConfig):
             default range, None for a radius around θ = 0.
         slices: slices per parameter of an interval certificate (None: the transform's default).
         require_sound: refuse certificates whose M* is a grid estimate.
+        sequential: interval certificates (``range``) certified sequentially
+            (:mod:`gsmooth.core.sequential`): ``n`` is then the per-slice maximum.
+        radii: target radii of a sequential point certificate (no ``range``): ``n`` is then the
+            per-image maximum; stored sorted. The rows gain a ``samples`` column with either.
     """
 
     n0: int = 100
     range: str | None = None
     slices: int | None = None
     require_sound: bool = False
+    sequential: bool = False
+    radii: tuple | None = None
 
-    _constraints = {"n0": [POSITIVE_INT], "slices": [POSITIVE_INT, _OPTIONAL], "require_sound": [_FLAG]}
+    _constraints = {
+        "n0": [POSITIVE_INT], "slices": [POSITIVE_INT, _OPTIONAL], "require_sound": [_FLAG], "sequential": [_FLAG],
+    }
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_range(type(self).__name__, self.range)
+        owner = type(self).__name__
+        if self.radii is not None:
+            from ..core.smoother import check_target_radii
+
+            try:
+                object.__setattr__(self, "radii", check_target_radii(self.radii))
+            except InvalidParameterError as exc:
+                raise InvalidParameterError(f"{owner}: {exc}") from None
+            if self.range is not None:
+                raise InvalidParameterError(
+                    f"{owner}: radii are targets of a point certificate; an interval certificate's slices have their "
+                    f"own requirement, so expected sequential=True with range {self.range!r}, got radii {list(self.radii)}"
+                )
+        if self.sequential and self.range is None and self.radii is None:
+            raise InvalidParameterError(
+                f"{owner}: a sequential point certificate stops at target radii; expected radii (or a range), got "
+                "sequential=True with neither"
+            )
+
+    @property
+    def is_sequential(self) -> bool:
+        """Whether the run certifies sequentially (rows then carry the draws used, ``samples``)."""
+        return bool(self.sequential or self.radii is not None)
 
 
 @dataclass(frozen=True, kw_only=True)

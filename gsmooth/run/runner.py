@@ -45,6 +45,7 @@ from typing import Any
 import torch
 
 from ..core.certificates import IntervalCertificate
+from ..core.sequential import FIRST_LOOK
 from ..errors import InvalidParameterError
 from . import distributed
 from .config import AttackConfig, CertifyConfig, PredictConfig, RunConfig, VerifyConfig
@@ -253,6 +254,17 @@ def _with_precision(columns, to_row, smoother):
         return columns, to_row
     precision = smoother.precision
     return [*columns, PRECISION_COLUMN], lambda result: {**to_row(result), PRECISION_COLUMN: precision}
+
+
+#: The column sequential certificates' rows gain: the noise draws used (selection + estimation, all slices).
+SAMPLES_COLUMN = "samples"
+
+
+def _with_samples(columns, to_row, sequential: bool):
+    """``(columns, to_row)`` with the :data:`SAMPLES_COLUMN` added for a sequential run."""
+    if not sequential:
+        return columns, to_row
+    return [*columns, SAMPLES_COLUMN], lambda result: {**to_row(result), SAMPLES_COLUMN: int(result.samples)}
 
 
 def input_paths(config: RunConfig, names: Mapping[str, str] | None = None) -> dict:
@@ -619,6 +631,8 @@ def certify(
     smoother = setup.smoother
     transform = smoother.transform
     results_config = base_config(config, setup, "certify") | {"n0": config.n0}
+    if config.is_sequential:  # recorded only when used: fixed-n results files resume as they always did
+        results_config |= {"sequential": True} | ({"radii": list(config.radii)} if config.radii is not None else {})
     common = {"progress": progress, "names": names, "log": log, "radius": True, "desc": "certify"}
 
     def point(group):
@@ -627,20 +641,22 @@ def certify(
         def compute(images, keys):
             return smoother.certify(
                 images, n0=config.n0, n=config.n, alpha=config.alpha, batch_size=config.batch_size, seed=config.seed,
-                keys=keys, progress=progress_inside,
+                keys=keys, progress=progress_inside, radii=config.radii,
             )
         return compute
 
     # Images share a forward batch while their sample counts are small compared to batch_size; with
-    # n >= batch_size each image is certified (and written) on its own.
-    group = max(1, config.batch_size // max(config.n, config.n0))
+    # n >= batch_size each image is certified (and written) on its own. Sequential runs pack images by
+    # their first look (most stop there), so small looks still fill a batch.
+    per_image = min(config.n, FIRST_LOOK) if config.is_sequential else config.n
+    group = max(1, config.batch_size // max(per_image, config.n0))
     if transform.param_dim is None:
         if config.range is not None or config.slices is not None:
             raise InvalidParameterError(
                 f"{n['range']}/{n['slices']} certify a transformation parameter; expected a transform with a parameter "
                 f"({n['transform']} brightness, gaussian_blur, …), got {setup.transform_name!r} (additive pixel noise)"
             )
-        columns, to_row = _with_precision(CERTIFY_COLUMNS, _row, smoother)
+        columns, to_row = _with_samples(*_with_precision(CERTIFY_COLUMNS, _row, smoother), config.is_sequential)
         return write_rows(
             config, setup, columns=columns, config=results_config, compute=point(group), to_row=to_row,
             group=group, **common,
@@ -674,7 +690,7 @@ def certify(
         range_text = format_range(low, high)
         results_config |= {"certificate": "interval", "range": range_text, "slices": slices}
         k_total = slices ** len(pairs)
-        group = max(1, config.batch_size // (max(config.n, config.n0) * k_total))
+        group = max(1, config.batch_size // (max(per_image, config.n0) * k_total))
         # every slice is sampled: an image with many slices is long even when n is small
         progress_inside = inner_progress(config, group * k_total * (config.n0 + config.n), progress=progress)
 
@@ -682,11 +698,12 @@ def certify(
             return smoother.certify_interval(
                 images, low=low, high=high, slices=slices, n0=config.n0, n=config.n, alpha=config.alpha,
                 batch_size=config.batch_size, seed=config.seed, keys=keys, progress=progress_inside,
+                sequential=config.sequential,
             )
 
-    columns, to_row = _with_precision(
+    columns, to_row = _with_samples(*_with_precision(
         CERTIFY_TRANSFORM_COLUMNS, lambda c: _transform_row(c, units=units, range_text=range_text), smoother
-    )
+    ), config.is_sequential)
     with collected_lipschitz_warnings() as notes:  # said once by the caller, not mid-progress-bar
         done = write_rows(
             config, setup, columns=columns, config=results_config, compute=compute, to_row=to_row, group=group,
