@@ -211,3 +211,75 @@ def test_sequential_argument_checks():
     for bad in ([], [0.1, -1.0], "0.5", [float("nan")], True):
         with pytest.raises(InvalidParameterError, match="radii expected positive finite"):
             smoother.certify(x, radii=bad)
+
+
+# --------------------------------------------------------------------------------------------
+# the command line
+# --------------------------------------------------------------------------------------------
+
+
+def _cli(capsys, *argv):
+    from gsmooth.cli import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_sequential_interval_rows_record_samples_and_resume(tmp_path, capsys):
+    from gsmooth.io.results import read_results
+    from toy_models import fashion_mnist_checkpoint
+
+    ckpt = fashion_mnist_checkpoint(tmp_path / "fm.pt")
+    out = tmp_path / "seq.tsv"
+    args = ["certify", "--model", ckpt, "--transform", "brightness", "--range", "-0.1:0.1", "--slices", "4",
+            "--sequential", "--n0", "20", "--n", "400", "--max", "3", "--no-progress", "--out", out]
+    code, stdout, _ = _cli(capsys, *args)
+    assert code == 0, stdout
+    table = read_results(out)
+    used = table.extra["samples"]
+    assert len(table) == 3 and ((used >= 4 * 20) & (used <= 4 * 420)).all()
+    assert "samples" in stdout and "n<=400 (sequential)" in stdout
+    # the same command resumes (nothing new); the fixed-n command is another configuration: refused
+    assert _cli(capsys, *args)[0] == 0
+    assert len(read_results(out)) == 3
+    code, _, err = _cli(capsys, *[a for a in args if a != "--sequential"])
+    assert code == 2 and "sequential" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--sequential"], "expected --range LO:HI"),
+        (["--radii", "0.1", "--target", "0.2"], "expected one of them"),
+        (["--radii", "0.1,-2"], "expected positive numbers"),
+        (["--target", "0.1,0.2"], "expected one radius"),
+        (["--transform", "brightness", "--range", "-0.1:0.1", "--radii", "0.1"], "expected --sequential with --range"),
+    ],
+)
+def test_cli_sequential_refuses_bad_combinations(tmp_path, capsys, extra, message):
+    from toy_models import fashion_mnist_checkpoint
+
+    ckpt = fashion_mnist_checkpoint(tmp_path / "fm.pt")
+    code, _, err = _cli(capsys, "certify", "--model", ckpt, *extra, "--max", "1", "--out", tmp_path / "x.tsv")
+    assert code == 2
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()[-1]) > 0
+    assert not (tmp_path / "x.tsv").exists()
+
+
+def test_cli_point_radii_same_certified_accuracy_fewer_samples(tmp_path, capsys):
+    from gsmooth.io.results import read_results
+    from toy_models import fashion_mnist_checkpoint
+
+    ckpt = fashion_mnist_checkpoint(tmp_path / "fm.pt")
+    common = ["certify", "--model", ckpt, "--n0", "20", "--n", "1000", "--max", "4", "--no-progress"]
+    assert _cli(capsys, *common, "--out", tmp_path / "fixed.tsv")[0] == 0
+    assert _cli(capsys, *common, "--target", "0.05", "--out", tmp_path / "seq.tsv")[0] == 0
+    fixed, seq = read_results(tmp_path / "fixed.tsv"), read_results(tmp_path / "seq.tsv")
+    assert (seq.extra["samples"] <= 1020).all() and "samples" not in fixed.extra
+    reached = lambda t: ((t.predict == t.label) & (t.radius >= 0.05)).tolist()  # noqa: E731
+    assert reached(seq) == reached(fixed)  # the same answer at the target (this seed)
+    assert seq.config["radii"] == [0.05] and seq.config["sequential"] is True

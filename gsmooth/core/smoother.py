@@ -198,6 +198,39 @@ def check_range_in_domain(transform, low, high, *, owner: str) -> None:
             )
 
 
+def _prefetched(items, enabled: bool):
+    """Iterate ``items`` (a generator), computing item i+1 on a worker thread while the caller works
+    on item i (enabled), else plainly. The worker runs in the caller's autograd / inference mode, and
+    only one thread advances the generator at a time, so the items are exactly the plain ones."""
+    if not enabled:
+        yield from items
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
+    done = object()
+
+    def advance():
+        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+            return next(items, done)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gsmooth-prefetch") as pool:
+        job = pool.submit(advance)
+        try:
+            while True:
+                item = job.result()
+                if item is done:
+                    return
+                job = pool.submit(advance)
+                yield item
+        finally:  # let the worker finish its item before closing the generator it advances
+            try:
+                job.result()
+            except BaseException:  # noqa: BLE001 - its error was the caller's to see, or is moot now
+                pass
+            items.close()
+
+
 class Smoother:
     """A base classifier turned into a certifiably robust smoothed classifier.
 
@@ -290,6 +323,8 @@ class Smoother:
             self.device = check_device(_model_device(model), what="Smoother: the model's device")
         #: the base model's forward precision (:data:`PRECISIONS`)
         self.precision = check_precision(precision, self.device, what="Smoother: precision")
+        #: draw the next batch's noise on a worker thread while the model runs the current one
+        self._prefetch = True
         if not isinstance(channels_last, bool):
             raise InvalidParameterError(f"Smoother: channels_last expected True or False, got {channels_last!r}")
         #: whether the model and its 4-D inputs use the channels-last memory format
@@ -710,7 +745,8 @@ class Smoother:
         was_training = getattr(self.model, "training", False)
         if isinstance(self.model, nn.Module):
             self.model.eval()
-        try:
+        def batches():
+            """The forward batches, in order: (images, θ's, flat vote offsets or None, owner, samples)."""
             i = 0
             while i < b:
                 xs, thetas, owners, sizes = [], [], [], []
@@ -732,17 +768,19 @@ class Smoother:
                         tb = tb + centers[owners[0]]
                     else:
                         tb = tb + torch.cat([centers[o].expand(s, *centers.shape[1:]) for o, s in zip(owners, sizes)])
+                offsets = None if len(owners) == 1 else torch.cat(
+                    [torch.full((s,), o * k, dtype=torch.int64, device=self.device) for o, s in zip(owners, sizes)]
+                )
+                yield xb, tb, offsets, owners[0], filled
+
+        try:
+            for xb, tb, offsets, owner, filled in _prefetched(batches(), self._prefetch):
                 logits = self._forward(self._transform_for_votes(xb, tb))
                 logits = self._check_logits(logits, xb.shape[0], finite=not defer)
                 if defer:
                     nonfinite += (~torch.isfinite(logits)).any(dim=1).sum()
                 pred = logits.argmax(dim=1)
-                if len(owners) == 1:
-                    flat = pred + owners[0] * k
-                else:
-                    flat = pred + torch.cat(
-                        [torch.full((s,), o * k, dtype=torch.int64, device=self.device) for o, s in zip(owners, sizes)]
-                    )
+                flat = pred + owner * k if offsets is None else pred + offsets
                 counts.index_add_(0, flat, ones[: flat.shape[0]])
                 if bar is not None:
                     bar.update(filled)
