@@ -10,7 +10,9 @@
 # small: small_cnn, 3 epochs (SGD lr 0.05, cosine), 100 test images, n0 100, n 10,000, alpha 0.001
 # full : resnet110 (Cohen's CIFAR model), 90 epochs, batch 400, SGD lr 0.1 step schedule (x0.1 every 30 epochs),
 #        500 test images (every 20th), n0 100, n 100,000, alpha 0.001  (Cohen et al.'s protocol)
-# Output: $OUT/<table>/  train_*.log, certify_*.tsv (+ .json), table.md (paper-shaped markdown), curve.png.
+# Output: $OUT/<table>/  train_*.log, certify_*.tsv (+ .json), table.md (paper-shaped markdown), curve.png;
+#         with SEQUENTIAL=1 (default) also certify_seq_*.tsv (sequential at the radii RADII, n a maximum) and
+#         sequential.md (experiments/sequential/compare.py: certified accuracy and draws per image, fixed vs sequential).
 # Everything resumes (train --resume, certify appends missing rows). Wall times in $OUT/<table>/times.tsv.
 set -euo pipefail
 table=${1:?usage: run.sh cohen|laplace}
@@ -34,7 +36,9 @@ CKPTS=${CKPT_DIR:-runs/additive_tables}/$table
 mkdir -p "$OUT" "$CKPTS"
 times="$OUT/times.tsv"
 [ -f "$times" ] || printf 'step\tseconds\n' > "$times"
-files=(); labels=()
+files=(); labels=(); pairs=()
+SEQUENTIAL=${SEQUENTIAL:-1}          # 1: also certify sequentially at the table's radii (RADII) -> certify_seq_*.tsv, sequential.md
+RADII=${RADII:-0.25,0.5,0.75,1,1.25,1.5}
 for s in $SIGMAS; do
   tag=$(echo "$s" | tr -d .)
   ckpt="$CKPTS/${DATASET}_${ARCH}_${noise}_$tag.pt"
@@ -47,6 +51,15 @@ for s in $SIGMAS; do
     --alpha 0.001 --batch "$BATCH" --seed 0 --skip "$SKIP" --max "$IMAGES" --device "$DEVICE" --no-progress \
     --out "$OUT/certify_$tag.tsv" 2>&1 | tee "$OUT/certify_$tag.log"
   files+=("$OUT/certify_$tag.tsv"); labels+=("$s")
+  if [ "$SEQUENTIAL" = 1 ]; then  # the same images at the table's radii, sequentially (n is then a maximum)
+    /usr/bin/time -a -o "$times" -f "certify sequential sigma=$s	%e" gsmooth certify --model "$ckpt" --n0 100 --n "$N" \
+      --radii "$RADII" --alpha 0.001 --batch "$BATCH" --seed 0 --skip "$SKIP" --max "$IMAGES" --device "$DEVICE" \
+      --no-progress --out "$OUT/certify_seq_$tag.tsv" 2>&1 | tee "$OUT/certify_seq_$tag.log"
+    pairs+=(--pair "$noise $s" "$OUT/certify_$tag.tsv" "$OUT/certify_seq_$tag.tsv")
+  fi
 done
+if [ "$SEQUENTIAL" = 1 ]; then
+  python "$(dirname "$0")/../sequential/compare.py" --radii "$RADII" "${pairs[@]}" | tee "$OUT/sequential.md"
+fi
 python "$(dirname "$0")/table.py" "$table" --dataset "$DATASET" --arch "$ARCH" --n "$N" --plot "$OUT/curve.png" \
   --sigmas "${labels[@]}" --files "${files[@]}" | tee "$OUT/table.md"

@@ -60,13 +60,16 @@ else
   IMAGES=${IMAGES:-100}; EPOCHS=${EPOCHS:-3}; MAX_TRAIN=${MAX_TRAIN:-60000}
   SUR_MODEL_EPOCHS=${SUR_MODEL_EPOCHS:-2}; SUR_MODEL_MAX_TRAIN=${SUR_MODEL_MAX_TRAIN:-20000}
   SUR_EPOCHS=${SUR_EPOCHS:-3}; SUR_MAX_TRAIN=${SUR_MAX_TRAIN:-20000}; SUR_TIME_LIMIT=${SUR_TIME_LIMIT:-150}
-  N0_EXACT=${N0_EXACT:-50}; N_EXACT=${N_EXACT:-500}; N0_SUR=${N0_SUR:-30}; N_SUR=${N_SUR:-250}
+  N0_EXACT=${N0_EXACT:-50}; N_EXACT=${N_EXACT:-10000}; N0_SUR=${N0_SUR:-30}; N_SUR=${N_SUR:-2000}
   PRED_N_EXACT=${PRED_N_EXACT:-1000}; PRED_N_SUR=${PRED_N_SUR:-200}
   ATK_EXACT=${ATK_EXACT:-"--grid 21 --steps 10 --restarts 3 --eot 8 --n 500"}
   ATK_SUR=${ATK_SUR:-"--grid 11 --steps 5 --restarts 2 --eot 4 --n 100 --candidates 2"}
   TRAIN_ARGS=${TRAIN_ARGS:-"--batch 128 --lr 0.05"}
 fi
 SUR_MAX_EVAL=${SUR_MAX_EVAL:-500}
+SEQUENTIAL=${SEQUENTIAL:-1}        # 1: certify --sequential (n per slice is then a maximum; rows record the draws used)
+FIXED=${FIXED:-0}                  # 1: also certify with a fixed n (the same n) -> certify_fixed.tsv, for the draws saved
+FIXED_N=${FIXED_N:-}               # the fixed run's n (default: the sequential n)
 LIP_IMAGES=${LIP_IMAGES:-10}
 BATCH=${BATCH:-1000}
 VANILLA=${VANILLA:-1}              # 0: skip the vanilla model and its attacks
@@ -133,8 +136,13 @@ print(x.sigma_ratio if '$LATENT_SIGMA' == '' else float('${LATENT_SIGMA:-0}') / 
   fi
   timed "$t" predict "$d/predict.log" gsmooth predict --model "$model" --n "$pn" --alpha "$ALPHA" --batch "$BATCH" \
     --max "$IMAGES" "${common[@]}" --out "$d/predict.tsv"
+  seq=(); [ "$SEQUENTIAL" = 1 ] && seq=(--sequential)
   timed "$t" certify "$d/certify.log" gsmooth certify --model "$model" --range "${slices[@]}" --n0 "$n0" --n "$n" \
-    --alpha "$ALPHA" --batch "$BATCH" --max "$IMAGES" "${common[@]}" --out "$d/certify.tsv"
+    "${seq[@]}" --alpha "$ALPHA" --batch "$BATCH" --max "$IMAGES" "${common[@]}" --out "$d/certify.tsv"
+  if [ "$FIXED" = 1 ]; then
+    timed "$t" certify_fixed "$d/certify_fixed.log" gsmooth certify --model "$model" --range "${slices[@]}" --n0 "$n0" \
+      --n "${FIXED_N:-$n}" --alpha "$ALPHA" --batch "$BATCH" --max "$IMAGES" "${common[@]}" --out "$d/certify_fixed.tsv"
+  fi
   # shellcheck disable=SC2086
   timed "$t" attack "$d/attack.log" gsmooth attack --model "$model" $atk --batch "$BATCH" --max "$IMAGES" \
     "${common[@]}" --out "$d/attack.tsv"

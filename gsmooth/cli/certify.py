@@ -73,6 +73,11 @@ def add_parser(sub) -> None:
     g.add_argument("--slices", type=positive_int, default=None,
                    help=f"slices per parameter (default: per transform, usually {DEFAULT_SLICES})")
     g.add_argument(
+        "--refine", type=_depth_arg, default=0, metavar="D",
+        help="adaptive slicing (one parameter): split a slice that is not covered into halves, up to D times; alpha "
+        "is allocated to the whole refinement tree in advance (family-wise alpha unchanged); rows gain a leaves column",
+    )
+    g.add_argument(
         "--require-sound", action="store_true",
         help="refuse certificates whose M* is a grid estimate rather than a proven bound (surrogate transforms "
         "without a proven path speed bound, or with several parameters); exact transforms always pass",
@@ -99,6 +104,19 @@ def add_parser(sub) -> None:
     p.add_argument("--out", metavar="TSV", help="results file (TSV; configuration in TSV.json); needed with --model; "
                    "without --model: gsmooth-certify-<transform>.tsv in the current folder")
     p.set_defaults(func=run)
+
+
+def _depth_arg(text: str) -> int:
+    """A refinement depth: an integer in [0, 8]."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 8:
+        raise argparse.ArgumentTypeError(f"expected an integer depth in [0, 8], got {text!r}")
+    return value
 
 
 def _radii_arg(text: str) -> tuple[float, ...]:
@@ -144,8 +162,9 @@ def print_summary(args, setup, elapsed: float, s, *, lines: list[str]) -> None:
     if table is not None and "samples" in table.extra and len(table):
         used = table.extra["samples"].astype(float)
         per_test = (args.n0 + args.n) * getattr(args, "_tests_per_image", 1)
+        tail = " without refinement" if getattr(args, "refine", 0) else ""
         print(f"  samples    {used.mean():,.0f} per image on average (max {used.max():,.0f}; fixed n would draw "
-              f"{per_test:,}: {per_test / max(used.mean(), 1.0):.1f}x fewer)")
+              f"{per_test:,}{tail}: {per_test / max(used.mean(), 1.0):.1f}x fewer)")
     if getattr(args, "embedded", None) is not None:
         print(f"  note       embedded default: small model, {s.n_points} images, n={args.n} samples per test (papers: "
               f"n=100,000) -> smaller radii than a full run; pass --model CKPT for your own")
@@ -175,6 +194,9 @@ def certify_config(args) -> CertifyConfig:
             "--radii/--target are targets of a point certificate; with --range each slice has its own requirement: "
             "expected --sequential with --range, got --radii"
         )
+    if args.refine and args.range is None:
+        raise InvalidParameterError(f"--refine splits the slices of an interval certificate; expected --range LO:HI with "
+                                    f"it, got --refine {args.refine} without --range")
     if sequential and args.range is None and radii is None:
         raise InvalidParameterError(
             "--sequential stops a test once its requirement is surely met or missed; expected --range LO:HI (interval "
@@ -183,6 +205,7 @@ def certify_config(args) -> CertifyConfig:
     return CertifyConfig(
         **run_config_fields(args), n0=args.n0, alpha=args.alpha, range=args.range, slices=args.slices,
         require_sound=args.require_sound, sequential=sequential and args.range is not None, radii=radii,
+        refine=args.refine,
     )
 
 
@@ -226,6 +249,14 @@ def run(args) -> int:
             f"family-wise alpha {args.alpha:g}: {k_total} slices at alpha/{k_total} = {args.alpha / k_total:.3g} each "
             f"(Bonferroni)",
         ]
+        if args.refine:
+            from ..interval.engine import refinement_alphas
+
+            levels = ", ".join(f"{a:.3g}" for a in refinement_alphas(args.alpha, k_total, args.refine))
+            lines[1] = (
+                f"family-wise alpha {args.alpha:g} over the refinement tree (depth <= {args.refine}, slices halved where "
+                f"not covered): one slice test at depth 0, 1, ... at alpha {levels}"
+            )
     if transform.kind == "surrogate":
         if transform.guarantee == "sound":
             lines.append(

@@ -135,6 +135,11 @@ class IntervalCertificate:
         samples: noise draws used over all slices (selection + estimation; 0 when skipped).
         sequential: certified sequentially (:mod:`gsmooth.core.sequential`): ``n`` is then the
             per-slice maximum and each slice's bound is at its stopping look's share of α/K.
+        refine: the largest refinement depth allowed (adaptive slicing; 0: the uniform slices);
+            depth_alphas: the level of one slice test at each depth (``slice_alpha`` is depth 0's);
+            leaves: with refine > 0, the final partition of the range, one
+            ``(low, high, depth, prediction, radius, requirement)`` per slice (prediction -1: not
+            covered); the image is certified iff every leaf is covered with one class.
     """
 
     prediction: int
@@ -171,6 +176,9 @@ class IntervalCertificate:
     lattice: float | None = None
     samples: int = 0
     sequential: bool = False
+    refine: int = 0
+    depth_alphas: tuple = ()
+    leaves: tuple = ()
 
     @property
     def abstained(self) -> bool:

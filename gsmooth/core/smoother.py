@@ -1099,6 +1099,7 @@ class Smoother:
         keys: Sequence[int] | None = None,
         progress: bool = False,
         sequential: bool = False,
+        refine: int = 0,
     ):
         """Certify the prediction for every transformation parameter in ``[low, high]``.
 
@@ -1125,7 +1126,7 @@ class Smoother:
 
         return certify_interval(
             self, x, low=low, high=high, slices=slices, n0=n0, n=n, alpha=alpha, batch_size=batch_size,
-            seed=seed, keys=keys, progress=progress, sequential=sequential,
+            seed=seed, keys=keys, progress=progress, sequential=sequential, refine=refine,
         )
 
     def predict(

@@ -314,6 +314,7 @@ def certify_interval(
     keys: Sequence[int] | None = None,
     progress: bool = False,
     sequential: bool = False,
+    refine: int = 0,
 ) -> IntervalCertificate | ResultBatch:
     """Certify that ``smoother``'s prediction is constant for every parameter in ``[low, high]``.
 
@@ -336,6 +337,13 @@ def certify_interval(
             once its bound reaches ``p_required,k`` or surely cannot, and an image stops at its first
             slice that surely fails (or before estimation when its slices select different classes).
             The family-wise α is unchanged; ``samples`` reports the draws used.
+        refine: adaptive slicing up to this depth (one parameter only; 0: the uniform K slices).
+            A slice that is not covered is split in two halves (depth 1), each of which has half
+            the requirement; a half that fails is split again, up to depth ``refine``. α is
+            allocated to the whole refinement tree before sampling (:func:`refinement_alphas`:
+            depth d gets a share ``w_d`` of α, split over its ``K·2^d`` possible slices), so the
+            family-wise α holds whichever slices end up tested; the image is certified iff the
+            certified leaves cover the range with one class. ``leaves`` reports them.
 
     Returns:
         an :class:`IntervalCertificate`, or a :class:`gsmooth.ResultBatch` of them.
@@ -380,7 +388,14 @@ def certify_interval(
     plan = slice_plan(low_a, high_a, slices, one_sided=one_sided, norm=noise.norm)
     strategy.check_plan(transform, noise, plan)
     k_total = plan.num_slices
-    slice_alpha = alpha / k_total
+    refine = _check_refine(refine, plan, transform)
+    depth_alphas = refinement_alphas(alpha, k_total, refine)  # the level of one slice test at each depth
+    slice_alpha = float(depth_alphas[0])
+    plans = [plan] + [
+        slice_plan(low_a, high_a, k_total * 2**dp, one_sided=one_sided, norm=noise.norm) for dp in range(1, refine + 1)
+    ]
+    for finer in plans[1:]:
+        strategy.check_plan(transform, noise, finer)
     b = x.shape[0]
     slice_req = tuple(float(r) for r in strategy.required_radii(transform, noise, plan))  # what R_k must exceed
     if len(slice_req) != k_total:
@@ -404,7 +419,7 @@ def certify_interval(
             )
         f = SliceFactors(m, f.guarantee, f.per_slice)
         factors.append(f)
-        if strategy.skip_hopeless and not all(best / float(mk) > r for mk, r in zip(m, slice_req)):
+        if strategy.skip_hopeless and not refine and not all(best / float(mk) > r for mk, r in zip(m, slice_req)):
             skipped[i] = best / float(m.max())  # even n/n could not cover some slice: draw none
         return f
 
@@ -431,7 +446,8 @@ def certify_interval(
             c_hat, n_a, p_low, drawn = smoother._sequential_select_and_bound(
                 xs, keys=skeys, centers=centers, **sample,
                 level=lambda idx, p: (np.asarray(p) > p_req[idx]).astype(np.int64),
-                groups=np.repeat(np.arange(len(images)), k_total),
+                # refinement: a failing slice does not fail its image (its halves may cover it)
+                groups=None if refine else np.repeat(np.arange(len(images)), k_total),
             )
             used = n0 + drawn
         else:
@@ -455,6 +471,15 @@ def certify_interval(
             factors_of[i] = image_factors(i)
         run([i for i in range(b) if i not in skipped])
 
+    leaves_of: dict[int, list] = {}
+    refined_samples: dict[int, int] = {}
+    if refine:
+        for i in range(b):
+            leaves_of[i], refined_samples[i] = _refine_image(
+                smoother, strategy, x[i], keys[i], certs[i], slice_req, plans, depth_alphas, factors,
+                n0=n0, n=n, batch_size=batch_size, seed=seed, sequential=sequential,
+            )
+
     guarantee = _weakest(f.guarantee for f in factors)
     requirement = max(slice_req)
     units = getattr(transform, "param_units", "") or ""
@@ -467,6 +492,7 @@ def certify_interval(
         centers=tuple(tuple(float(v) for v in c) for c in plan.centers),
         slice_requirements=slice_req if strategy.reports_slice_requirements else (),
         guarantee=guarantee, lattice=float(lattice) if lattice else None, sequential=bool(sequential),
+        refine=refine, depth_alphas=tuple(float(a) for a in depth_alphas) if refine else (),
     )
     out = []
     for i in range(b):
@@ -486,9 +512,19 @@ def certify_interval(
         margin = float(min(r - q for r, q in zip(radii, slice_req)))
         agree = preds[0] != ABSTAIN and all(p == preds[0] for p in preds)
         certified = agree and margin > 0.0
+        cls = preds[0]
+        leaves, extra_samples = (), 0
+        if refine:  # the final partition decides: every leaf covered, one class
+            tree = leaves_of[i]
+            leaves = tuple(leaf.record() for leaf in sorted(tree, key=lambda leaf: leaf.low))
+            leaf_classes = {leaf.prediction for leaf in tree}
+            margin = float(min(leaf.margin for leaf in tree))
+            cls = next(iter(leaf_classes)) if len(leaf_classes) == 1 else ABSTAIN
+            certified = cls != ABSTAIN and margin > 0.0
+            extra_samples = refined_samples[i]
         worst = int(np.argmin([c.p_lower for c in cs]))
         out.append(IntervalCertificate(
-            prediction=preds[0] if certified else ABSTAIN,
+            prediction=cls if certified else ABSTAIN,
             radius=extent if certified else 0.0,
             p_lower=float(cs[worst].p_lower),
             count=int(cs[worst].count),
@@ -499,7 +535,8 @@ def certify_interval(
             slice_predictions=preds,
             slice_radii=radii,
             slice_p_lower=tuple(float(c.p_lower) for c in cs),
-            samples=int(sum(c.samples for c in cs)),
+            samples=int(sum(c.samples for c in cs)) + extra_samples,
+            leaves=leaves,
             **shared,
         ))
     return out[0] if single else ResultBatch(out)
@@ -513,3 +550,157 @@ def _weakest(labels) -> str:
     labels = list(labels)
     rank = {g: i for i, g in enumerate(_GUARANTEES)}
     return max(labels, key=lambda g: rank.get(g, len(_GUARANTEES))) if labels else "exact"
+
+
+# --------------------------------------------------------------------------------------------
+# adaptive slicing
+# --------------------------------------------------------------------------------------------
+
+#: Mixed into the noise-stream keys of refined slices (distinct from every depth-0 slice's).
+_REFINE_TAG = 0x5EF1_AE
+
+
+def refinement_alphas(alpha: float, k: int, depth: int) -> np.ndarray:
+    """The level of one slice test at each depth 0..``depth`` of the refinement tree.
+
+    Depth d holds at most ``k·2^d`` slices and gets a share ``w_d`` of α: ``w_d = 2^-(d+1)`` for
+    d < depth and ``w_depth = 2^-depth`` (so Σ w_d = 1), split evenly over its slices. Every test
+    that could be run is counted, so by the union bound the family-wise α holds whatever slices the
+    data lead to. ``depth = 0`` is the uniform plan's α/K.
+
+    Example:
+        >>> refinement_alphas(0.01, 10, 0).tolist()
+        [0.001]
+        >>> [round(a, 8) for a in refinement_alphas(0.01, 10, 2)]
+        [0.0005, 0.000125, 0.0000625]
+    """
+    if depth == 0:
+        return np.array([float(alpha) / k])
+    w = np.array([2.0 ** -(d + 1) for d in range(depth)] + [2.0 ** -depth])
+    return np.array([float(alpha) * w[d] / (k * 2**d) for d in range(depth + 1)])
+
+
+def _check_refine(refine, plan: SlicePlan, transform) -> int:
+    if isinstance(refine, bool) or not isinstance(refine, Integral) or not 0 <= int(refine) <= 8:
+        raise InvalidParameterError(f"interval: refine expected an integer depth in [0, 8], got {refine!r}")
+    refine = int(refine)
+    if refine and len(plan.low) != 1:
+        raise InvalidParameterError(
+            f"interval: adaptive slicing (refine) splits slices of one parameter; expected a one-parameter range, got "
+            f"{len(plan.low)} parameters for transform {getattr(transform, 'name', transform)!r} (use more slices instead)"
+        )
+    if refine and plan.slices[0] == 1 and plan.low[0] == plan.high[0]:
+        return 0  # a degenerate range has nothing to split
+    return refine
+
+
+@dataclass
+class _Leaf:
+    """One tested slice of the refinement tree."""
+
+    depth: int
+    index: int
+    low: float
+    high: float
+    prediction: int
+    radius: float
+    requirement: float
+    samples: int
+    covered: bool
+
+    @property
+    def margin(self) -> float:
+        return float(self.radius - self.requirement)
+
+    def record(self) -> tuple:
+        """``(low, high, depth, prediction, radius, requirement)`` as reported in ``leaves``."""
+        return (float(self.low), float(self.high), int(self.depth), int(self.prediction), float(self.radius),
+                float(self.requirement))
+
+
+def _slice_bounds(plan: SlicePlan, j: int) -> tuple[float, float]:
+    """Slice ``j``'s ends (one parameter): ``low + j·w`` and ``low + (j + 1)·w``, the last one ``high``."""
+    lo, w = float(plan.low[0]), float(plan.widths[0])
+    return lo + j * w, (float(plan.high[0]) if j == plan.slices[0] - 1 else lo + (j + 1) * w)
+
+
+def _refine_image(smoother, strategy, x, key, certs, slice_req, plans, depth_alphas, factors, *, n0, n, batch_size,
+                  seed, sequential) -> tuple[list, int]:
+    """Split the failing slices of one image ``x`` ``(C, H, W)`` depth by depth: ``(final leaves,
+    draws of the refined tests)``."""
+    import dataclasses
+
+    transform, noise = smoother.transform, smoother.noise
+    leaves = []
+    for j, c in enumerate(certs):
+        lo, hi = _slice_bounds(plans[0], j)
+        covered = c.prediction != ABSTAIN and float(c.radius) > slice_req[j]
+        leaves.append(_Leaf(0, j, lo, hi, int(c.prediction) if covered else ABSTAIN, float(c.radius) if covered else 0.0,
+                            float(slice_req[j]), int(c.samples), covered))
+
+    refined_draws = 0
+
+    def classes(tree):
+        return {leaf.prediction for leaf in tree if leaf.covered}
+
+    for depth in range(1, len(plans)):
+        if len(classes(leaves)) > 1:
+            break  # two classes certified on parts of the range: it is not constant
+        failing = [leaf for leaf in leaves if not leaf.covered]
+        if not failing:
+            break
+        plan_d = plans[depth]
+        idx = sorted(2 * leaf.index + h for leaf in failing for h in (0, 1))
+        sub = dataclasses.replace(plan_d, centers=plan_d.centers[idx])
+        req = np.asarray(strategy.required_radii(transform, noise, plan_d), dtype=np.float64)[idx]
+        f = strategy.factors(transform, noise, x, sub)
+        m = np.asarray(f.mstar, dtype=np.float64).reshape(-1)
+        if m.shape != (len(idx),) or not (m > 0.0).all():
+            raise InvalidParameterError(
+                f"interval: expected {type(strategy).__name__}.factors to give {len(idx)} factors M* > 0, got {m.tolist()}"
+            )
+        factors.append(SliceFactors(m, f.guarantee, f.per_slice))
+        a = float(depth_alphas[depth])
+        best = best_slice_radius(noise, n, a)
+        hopeful = [t for t in range(len(idx)) if best / float(m[t]) > req[t]]
+        results: dict[int, object] = {}
+        if hopeful:
+            hsub = dataclasses.replace(plan_d, centers=plan_d.centers[[idx[t] for t in hopeful]])
+            if strategy.centering == "image":
+                xs = strategy.slice_images(transform, x.unsqueeze(0), hsub).to(smoother.device)
+                centers = None
+            else:
+                xs = x.unsqueeze(0).expand(len(hopeful), *x.shape)
+                centers = smoother._check_center(
+                    hsub.centers, xs.shape[0], transform.param_shape(tuple(x.shape)), x.dtype,
+                )
+            skeys = [derive_seed(int(key), depth, int(idx[t]), _REFINE_TAG) for t in hopeful]
+            mh = m[hopeful]
+            sample = dict(n0=n0, n=n, alpha=a, batch_size=batch_size, seed=seed, progress=False)
+            if sequential:
+                p_req = np.asarray(strategy.p_required(noise, req[hopeful], mh), dtype=np.float64)
+                c_hat, n_a, p_low, drawn = smoother._sequential_select_and_bound(
+                    xs, keys=skeys, centers=centers, **sample,
+                    level=lambda u, p: (np.asarray(p) > p_req[u]).astype(np.int64),
+                )
+                used = n0 + drawn
+            else:
+                c_hat, n_a, p_low = smoother._select_and_bound(xs, keys=skeys, centers=centers, **sample)
+                used = np.full(len(skeys), n0 + n, dtype=np.int64)
+            res = smoother._certificates(
+                c_hat, n_a, p_low, n0=n0, n=n, alpha=a,
+                bound=lambda u, p: (float(noise.radius(p)) / float(mh[u]), float(mh[u]), f.guarantee), samples=used,
+            )
+            results = {t: r for t, r in zip(hopeful, res)}
+        children = []
+        for t, j in enumerate(idx):
+            lo, hi = _slice_bounds(plan_d, j)
+            c = results.get(t)
+            covered = c is not None and c.prediction != ABSTAIN and float(c.radius) > req[t]
+            children.append(_Leaf(
+                depth, j, lo, hi, int(c.prediction) if covered else ABSTAIN, float(c.radius) if covered else 0.0,
+                float(req[t]), int(c.samples) if c is not None else 0, covered,
+            ))
+        refined_draws += sum(child.samples for child in children)
+        leaves = [leaf for leaf in leaves if leaf.covered] + children  # the failing slices, replaced by their halves
+    return leaves, refined_draws

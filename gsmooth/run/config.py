@@ -202,6 +202,8 @@ class CertifyConfig(RunConfig):
             (:mod:`gsmooth.core.sequential`): ``n`` is then the per-slice maximum.
         radii: target radii of a sequential point certificate (no ``range``): ``n`` is then the
             per-image maximum; stored sorted. The rows gain a ``samples`` column with either.
+        refine: adaptive slicing depth of an interval certificate (0: uniform slices); rows then
+            gain a ``leaves`` column (the final slices, ``lo:hi:class`` separated by ``;``).
     """
 
     n0: int = 100
@@ -210,9 +212,11 @@ class CertifyConfig(RunConfig):
     require_sound: bool = False
     sequential: bool = False
     radii: tuple | None = None
+    refine: int = 0
 
     _constraints = {
         "n0": [POSITIVE_INT], "slices": [POSITIVE_INT, _OPTIONAL], "require_sound": [_FLAG], "sequential": [_FLAG],
+        "refine": [NONNEG_INT],
     }
 
     def __post_init__(self) -> None:
@@ -231,6 +235,11 @@ class CertifyConfig(RunConfig):
                     f"{owner}: radii are targets of a point certificate; an interval certificate's slices have their "
                     f"own requirement, so expected sequential=True with range {self.range!r}, got radii {list(self.radii)}"
                 )
+        if self.refine and self.range is None:
+            raise InvalidParameterError(
+                f"{owner}: refine splits the slices of an interval certificate; expected a range with it, got refine="
+                f"{self.refine} and no range"
+            )
         if self.sequential and self.range is None and self.radii is None:
             raise InvalidParameterError(
                 f"{owner}: a sequential point certificate stops at target radii; expected radii (or a range), got "

@@ -260,6 +260,15 @@ def _with_precision(columns, to_row, smoother):
 SAMPLES_COLUMN = "samples"
 
 
+#: The column rows of adaptively sliced interval certificates gain: the final slices.
+LEAVES_COLUMN = "leaves"
+
+
+def _leaves_text(cert) -> str:
+    """``lo:hi:class`` per final slice, separated by ``;`` (class -1: not covered)."""
+    return ";".join(f"{lo:.6g}:{hi:.6g}:{pred}" for lo, hi, _, pred, _, _ in cert.leaves)
+
+
 def _with_samples(columns, to_row, sequential: bool):
     """``(columns, to_row)`` with the :data:`SAMPLES_COLUMN` added for a sequential run."""
     if not sequential:
@@ -633,6 +642,8 @@ def certify(
     results_config = base_config(config, setup, "certify") | {"n0": config.n0}
     if config.is_sequential:  # recorded only when used: fixed-n results files resume as they always did
         results_config |= {"sequential": True} | ({"radii": list(config.radii)} if config.radii is not None else {})
+    if config.refine:
+        results_config |= {"refine": config.refine}
     common = {"progress": progress, "names": names, "log": log, "radius": True, "desc": "certify"}
 
     def point(group):
@@ -698,12 +709,14 @@ def certify(
             return smoother.certify_interval(
                 images, low=low, high=high, slices=slices, n0=config.n0, n=config.n, alpha=config.alpha,
                 batch_size=config.batch_size, seed=config.seed, keys=keys, progress=progress_inside,
-                sequential=config.sequential,
+                sequential=config.sequential, refine=config.refine,
             )
 
     columns, to_row = _with_samples(*_with_precision(
         CERTIFY_TRANSFORM_COLUMNS, lambda c: _transform_row(c, units=units, range_text=range_text), smoother
     ), config.is_sequential)
+    if config.refine:
+        columns, to_row = [*columns, LEAVES_COLUMN], (lambda inner: lambda c: {**inner(c), LEAVES_COLUMN: _leaves_text(c)})(to_row)
     with collected_lipschitz_warnings() as notes:  # said once by the caller, not mid-progress-bar
         done = write_rows(
             config, setup, columns=columns, config=results_config, compute=compute, to_row=to_row, group=group,
