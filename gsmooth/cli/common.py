@@ -290,6 +290,7 @@ CLI_NAMES = {
     "device": "--device", "out": "--out", "model": "--model", "input": "--input", "start": "--start", "skip": "--skip",
     "max": "--max", "range": "--range", "slices": "--slices", "require_sound": "--require-sound",
     "transform": "--transform", "precision": "--precision", "denoiser": "--denoiser",
+    "radii": "--radii/--target", "sequential": "--sequential", "refine": "--refine",
 }
 
 

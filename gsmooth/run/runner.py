@@ -87,7 +87,8 @@ __all__ = [
 RUN_NAMES = {
     **OPTION_NAMES, "device": "device", "out": "out", "model": "model", "input": "input", "start": "start",
     "skip": "skip", "max": "max", "range": "range", "slices": "slices", "require_sound": "require_sound",
-    "transform": "transform", "precision": "precision",
+    "transform": "transform", "precision": "precision", "radii": "radii", "sequential": "sequential",
+    "refine": "refine",
 }
 
 #: The column rows gain when the base model runs at another precision than fp32 (fp32 rows are as
@@ -676,6 +677,12 @@ def certify(
     check_certifiable(setup, names=names)
     check_guarantee(config.require_sound, transform, names=names)
     pairs = resolve_range(config.range, setup, names=names)
+    if pairs is None and getattr(transform, "composes_additively", True) is False and config.radii is not None:
+        raise InvalidParameterError(
+            f"{n['radii']}: transform {setup.transform_name!r} is certified over a range (its parameters do "
+            f"not add under composition, so it has no radius around theta = 0 to target); expected {n['range']} with "
+            f"{n['sequential']}, got target radii {', '.join(f'{r:g}' for r in config.radii)}"
+        )
     if pairs is None and getattr(transform, "composes_additively", True) is False:
         # contrast: θ's do not add, so no radius around θ = 0 is a certificate; its range is
         pairs = resolve_range("default", setup, names=names)
