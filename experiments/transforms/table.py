@@ -137,13 +137,32 @@ def row_for(out: Path, name: str, times: dict) -> list[str] | None:
     paper = f"{PAPER_MNIST[name]:.1f} (MNIST)" if name in PAPER_MNIST else ""
     counts = [n_img, len(pred) if pred is not None else 0, len(atk) if atk is not None else 0]
     images = str(n_img) if len(set(counts)) == 1 else f"{counts[0]} cert / {counts[1]} pred / {counts[2]} atk"
-    samples = f"n0 {cfg.get('n0', '?')}, n {cfg.get('n', '?')}, K {slices}"
+    sequential = bool(cfg.get("sequential"))
+    samples = f"n0 {cfg.get('n0', '?')}, n {'≤ ' if sequential else ''}{cfg.get('n', '?')}, K {slices}"
+    draws = _draws_per_image(cert)
+    fixed = _read(d / "certify_fixed.tsv")
+    versus = "—"
+    if fixed is not None:
+        common = sorted(set(fixed.idx.tolist()) & set(cert.idx.tolist()))
+        f, c = fixed.select(common), cert.select(common)
+        fd, cd = _draws_per_image(f), _draws_per_image(c)
+        versus = (f"n {int(f.extra['n'][0]):,}: {_pct(float(f.correct.mean()))} vs {_pct(float(c.correct.mean()))}, "
+                  f"{fd:,.0f} vs {cd:,.0f} draws ({fd / cd:.1f}× fewer; {len(common)} images)")
     return [
         name, kind, sig, f"{rng} {units}".strip(), samples,
         f"{_train_clean(d / 'train.log')} / {_pct(smoothed_clean)}",
         f"{_pct(certified)} (abst. {_pct(abst)})", _pct(atk_van), _pct(atk_base), _pct(atk_sm), mstar or "1 (exact)",
-        _surrogate_psnr(d / "surrogate.log"), paper, images, ", ".join(parts),
+        _surrogate_psnr(d / "surrogate.log"), f"{draws:,.0f}", versus, paper, images, ", ".join(parts),
     ]
+
+
+def _draws_per_image(table) -> float:
+    """Mean noise draws per image: the ``samples`` column of a sequential run, else (n0 + n) × slices."""
+    if "samples" in table.extra:
+        return float(table.extra["samples"].astype(float).mean())
+    k = [math.prod(int(v) for v in str(s).split("x")) for s in table.extra.get("slices", ["1"] * len(table))]
+    n0, n = table.extra["n0"].astype(float), table.extra["n"].astype(float)
+    return float(((n0 + n) * k).mean())
 
 
 def main(argv: list[str]) -> int:
@@ -156,7 +175,8 @@ def main(argv: list[str]) -> int:
         "transform", "kind", "noise σ", "range (units)", "samples per slice", "clean acc % base / smoothed",
         "certified acc % (interval)", "attack acc % vanilla model", "attack acc % base", "attack acc % smoothed",
         "M* mean / max",
-        "surrogate PSNR", "GSmooth paper % (MNIST)", "images", "wall times",
+        "surrogate PSNR", "draws / image", "fixed n: certified % fixed vs this, draws", "GSmooth paper % (MNIST)",
+        "images", "wall times",
     ]
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" for _ in head) + "|")
