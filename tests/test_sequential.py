@@ -257,7 +257,7 @@ def test_cli_sequential_interval_rows_record_samples_and_resume(tmp_path, capsys
         (["--radii", "0.1", "--target", "0.2"], "expected one of them"),
         (["--radii", "0.1,-2"], "expected positive numbers"),
         (["--target", "0.1,0.2"], "expected one radius"),
-        (["--transform", "brightness", "--range", "-0.1:0.1", "--radii", "0.1"], "expected --sequential with --range"),
+        (["--transform", "brightness", "--range", "-0.1:0.1", "--radii", "0.1"], "expected --sequential, got --radii"),
     ],
 )
 def test_cli_sequential_refuses_bad_combinations(tmp_path, capsys, extra, message):

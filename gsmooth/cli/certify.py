@@ -190,9 +190,12 @@ def certify_config(args) -> CertifyConfig:
         raise InvalidParameterError(f"--target expected one radius, got {len(target)} (use --radii for several)")
     radii = radii if radii is not None else target
     if radii is not None and args.range is not None:
+        emb = getattr(args, "embedded", None)
+        where = (f"the embedded default for {emb.transform!r} certifies its default range (an interval certificate), "
+                 if emb is not None and emb.interval else "with --range ")
         raise InvalidParameterError(
-            "--radii/--target are targets of a point certificate; with --range each slice has its own requirement: "
-            "expected --sequential with --range, got --radii"
+            f"--radii/--target are targets of a point certificate; {where}each slice has its own requirement: "
+            "expected --sequential, got --radii"
         )
     if args.refine and args.range is None:
         raise InvalidParameterError(f"--refine splits the slices of an interval certificate; expected --range LO:HI with "
