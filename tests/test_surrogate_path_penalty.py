@@ -162,9 +162,9 @@ def test_the_penalty_is_recorded(pair_of_surrogates, tmp_path):
     assert len(penalised.training_info["history"]) == TINY["epochs"]
 
 
-def test_path_weight_zero_leaves_the_L1_part_as_it_was(pair_of_surrogates):
-    """θ' comes from a generator of its own: the first batch's L1 (same initial weights, same θ)
-    is the same whatever the weight, and a weight of 0 trains on L1 alone."""
+def test_the_weight_changes_the_step_only():
+    """The weight changes the step only: the first batch's L1 and penalty (same initial weights,
+    same θ and θ', the penalty measured before the step) are the same whatever the weight."""
     x = _images(16, seed=3)
     kw = dict(TINY, epochs=1)
     a = train_surrogate(Darken(), x, path_weight=0.0, **kw)
