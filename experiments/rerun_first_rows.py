@@ -491,8 +491,9 @@ def plan_mstar_file(rel: str, runs: Path, results: Path = RESULTS) -> Plan:
     else:
         return Plan(rel, script, skip=(
             f"{model.name} and {sur.name} not in git and not under {ckpts} (rebuild: bash "
-            f"experiments/transforms/train_for_bounds.sh {t}, ≈ 4 min, but its surrogate training stops "
-            "at a 150 s time limit, so a rebuild is not the same surrogate)"))
+            f"experiments/transforms/train_for_bounds.sh {t}, ≈ 4 min, but the stored surrogate's training "
+            "stopped at a 150 s time limit and used L1 alone, and the models were trained at sigma_xi 0.25, so "
+            "a rebuild is not the same surrogate)"))
 
     def run(tmp: Path, k: int) -> tuple[Path, None]:
         env = dict(os.environ)

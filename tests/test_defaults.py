@@ -193,7 +193,7 @@ def test_plugins_command_prints_each_transforms_defaults(third_party, capsys):
         d = defaults_of(name)
         assert lines[at + 1].split("defaults: ")[1] == (d.summary() if d else "none (pass --noise/--sigma/--range)")
     assert "defaults: laplace sigma=0.3, range -0.15:0.05, 3 slices" in out
-    assert "defaults: gaussian sigma=2.5 (surrogate, latent sigma=0.25), range 0:10, 10 slices" in out
+    assert "defaults: gaussian sigma=2.5 (surrogate, latent sigma=1), range 0:10, 10 slices" in out
 
 
 def test_registry_refuses_malformed_defaults():

@@ -829,8 +829,8 @@ def test_fuzz_train(assets, capsys, data):
 @given(data=st.data())
 def test_fuzz_surrogate_train(assets, capsys, data):
     names = ["--transform", "--transform-param", "--dataset", "--range", "--epochs", "--batch", "--lr", "--max-train",
-             "--max-eval", "--bins", "--width", "--encoder-width", "--latent-sigma", "--time-limit", "--seed",
-             "--device", "--data-dir", "--out"]
+             "--max-eval", "--bins", "--width", "--encoder-width", "--latent-sigma", "--path-weight", "--time-limit",
+             "--seed", "--device", "--data-dir", "--out"]
     with workspace(assets, data.draw) as ws:
         d = Draw(data.draw, names)
         argv = ["surrogate", "train"]
@@ -849,6 +849,7 @@ def test_fuzz_surrogate_train(assets, capsys, data):
         d.add(argv, "--width", *ints(["4"], huge=False))
         d.add(argv, "--encoder-width", *ints(["4"], huge=False))
         d.add(argv, "--latent-sigma", [None, "0", "0.1"], ["-1", "nan", "inf", "", "abc", "1e308"])
+        d.add(argv, "--path-weight", [None, "0", "2"], ["-1", "nan", "inf", "", "abc", "1e308", "-0.5"])
         d.add(argv, "--time-limit", *floats([None, "100"], huge=True))
         d.add(argv, "--seed", *ints([None, "2"], huge=True))
         d.add(argv, "--device", [None, "cpu"], DEVICE_BAD)
@@ -868,7 +869,8 @@ def test_fuzz_surrogate_train(assets, capsys, data):
 @given(data=st.data())
 def test_fuzz_surrogate_eval_and_lipschitz(assets, capsys, data, sub):
     names = ["--surrogate", "--dataset", "--split", "--range", "--device", "--data-dir"] + (
-        ["--max-eval", "--bins", "--latent-sigma", "--seed"] if sub == "eval"
+        ["--max-eval", "--bins", "--latent-sigma", "--seed", "--g-images", "--grid", "--sigma-theta", "--sigma-xi"]
+        if sub == "eval"
         else ["--max", "--start", "--grid", "--iters", "--sigma-ratio", "--method", "--no-fd-check"])
     with workspace(assets, data.draw) as ws:
         d = Draw(data.draw, names)
@@ -883,6 +885,10 @@ def test_fuzz_surrogate_eval_and_lipschitz(assets, capsys, data, sub):
             d.add(argv, "--bins", *ints(["1", "2"], huge=False))
             d.add(argv, "--latent-sigma", [None, "0", "0.1"], ["-1", "nan", "inf", "", "abc", "1e308"])
             d.add(argv, "--seed", *ints([None, "1"], huge=True))
+            d.add(argv, "--g-images", ["0", "1"], ["-1", "nan", "1.5", "", "abc"])
+            d.add(argv, "--grid", *ints([None, "2"], huge=False))
+            d.add(argv, "--sigma-theta", *floats([None, "2"], huge=True))
+            d.add(argv, "--sigma-xi", *floats([None, "0.5"], huge=True))
         else:
             d.add(argv, "--max", ["1"], BAD_INTS)
             d.add(argv, "--start", *ints([None, "3"], huge=True))

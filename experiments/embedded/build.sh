@@ -17,10 +17,12 @@ step() { echo "== $*" | tee -a "$log"; /usr/bin/time -f "   %e s" "$@" 2>&1 | te
 # additive Gaussian noise, sigma = 0.25 (Cohen et al.'s middle value), small CNN, 3 epochs on all 60k images
 step gsmooth train --clip-grad 0 --dataset fashion-mnist --arch small_cnn --noise gaussian --sigma 0.25 --epochs 3 --batch 128 \
   --lr 0.05 --seed 0 --no-progress --out "$RUNS/additive.pt"
-# rotational blur: a GSmooth surrogate (U-Net width 16, 3 epochs over 20k images, theta ~ U[0, 10] degrees) ...
+# rotational blur: a GSmooth surrogate (U-Net width 16, 3 epochs over 20k images, theta ~ U[0, 10] degrees,
+# L1 + the default --path-weight) ...
 step gsmooth surrogate train --transform rotational_blur --dataset fashion-mnist --epochs 3 --max-train 20000 \
   --max-eval 500 --seed 0 --no-progress --out "$RUNS/rotational_blur_surrogate.pt"
-# ... and a base model trained on its outputs under the default smoothing (sigma_theta 2.5 deg, sigma_xi 0.25)
+# ... and a base model trained on its outputs under the default smoothing (sigma_theta 2.5 deg, sigma_xi 1;
+# the packaged files were built before sigma_xi's default became 1 and record 0.25)
 step gsmooth train --clip-grad 0 --dataset fashion-mnist --arch small_cnn --transform rotational_blur \
   --surrogate "$RUNS/rotational_blur_surrogate.pt" --epochs 2 --max-train 20000 --batch 128 --lr 0.05 --seed 0 \
   --no-progress --out "$RUNS/rotational_blur.pt"

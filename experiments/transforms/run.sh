@@ -25,6 +25,8 @@
 #          OUT=experiments/results/transforms/fashion-mnist-latent1 CKPT_DIR=runs/transforms/fashion-mnist-latent1 \
 #          SUR_DIR=runs/transforms/fashion-mnist bash experiments/transforms/run.sh defocus_blur
 #                                                     (a larger latent sigma_xi and longer training, same surrogate)
+# Surrogate training length is --epochs x --max-train (machine-independent); SUR_TIME_LIMIT=SECONDS adds
+# `surrogate train --time-limit` (then the surrogate depends on the machine's speed; none by default).
 # Everything resumes: train --resume, certify/predict/attack resume their TSVs (the same command
 # appends the missing rows), surrogates are skipped when their file exists. Raising IMAGES later
 # extends the TSVs. Wall times of every step are appended to $OUT/times.tsv by /usr/bin/time.
@@ -36,7 +38,7 @@ DEVICE=${DEVICE:-cpu}
 OUT=${OUT:-experiments/results/transforms/$DATASET}
 CKPTS=${CKPT_DIR:-runs/transforms/$DATASET}
 SUR_DIR=${SUR_DIR:-$CKPTS}         # where surrogates are looked for / trained (share them between CKPT_DIRs)
-LATENT_SIGMA=${LATENT_SIGMA:-}     # empty: each transform's default latent sigma (0.25); else this sigma_xi
+LATENT_SIGMA=${LATENT_SIGMA:-}     # empty: each transform's default latent sigma (1); else this sigma_xi
 ALPHA=${ALPHA:-0.001}              # family-wise alpha of each interval certificate (alpha/K per slice)
 SEED=${SEED:-0}
 SLICES=${SLICES:-}                 # empty: the transform's default (10; translation 5 per axis = 25 boxes)
@@ -58,8 +60,9 @@ if [ "$SCALE" = full ]; then
 else
   ARCH=${ARCH:-small_cnn}
   IMAGES=${IMAGES:-100}; EPOCHS=${EPOCHS:-3}; MAX_TRAIN=${MAX_TRAIN:-60000}
-  SUR_MODEL_EPOCHS=${SUR_MODEL_EPOCHS:-2}; SUR_MODEL_MAX_TRAIN=${SUR_MODEL_MAX_TRAIN:-20000}
-  SUR_EPOCHS=${SUR_EPOCHS:-3}; SUR_MAX_TRAIN=${SUR_MAX_TRAIN:-20000}; SUR_TIME_LIMIT=${SUR_TIME_LIMIT:-150}
+  # surrogate-backed base models at sigma_xi = 1 need longer training (fashion-mnist-latent1: 6 epochs x 60k)
+  SUR_MODEL_EPOCHS=${SUR_MODEL_EPOCHS:-6}; SUR_MODEL_MAX_TRAIN=${SUR_MODEL_MAX_TRAIN:-60000}
+  SUR_EPOCHS=${SUR_EPOCHS:-3}; SUR_MAX_TRAIN=${SUR_MAX_TRAIN:-20000}; SUR_TIME_LIMIT=${SUR_TIME_LIMIT:-}
   N0_EXACT=${N0_EXACT:-50}; N_EXACT=${N_EXACT:-10000}; N0_SUR=${N0_SUR:-30}; N_SUR=${N_SUR:-2000}
   PRED_N_EXACT=${PRED_N_EXACT:-1000}; PRED_N_SUR=${PRED_N_SUR:-200}
   ATK_EXACT=${ATK_EXACT:-"--grid 21 --steps 10 --restarts 3 --eot 8 --n 500"}

@@ -6,7 +6,8 @@ Sub-commands:
   ``τ̃(θ, x) = H(F2(x) + F1(θ))`` on the training split (L1, Adam, fresh θ ~ U[range] per sample),
   print the per-epoch loss, evaluate on the test split and print the held-out table (L1 / PSNR per
   θ bin), and save a self-describing checkpoint with the table in it.
-- ``gsmooth surrogate eval --surrogate surrogate.pt``: the same held-out table for a saved surrogate.
+- ``gsmooth surrogate eval --surrogate surrogate.pt``: the same held-out table for a saved surrogate,
+  then held-out G (mean/max of the grid estimate over ``--g-images`` test images) and M*.
 - ``gsmooth surrogate lipschitz --surrogate surrogate.pt``: per test image, the grid estimate of
   G = max_α ‖∂F2(τ(α, x))/∂α − W_F1‖₂, M* = sqrt(1 + G²/r²) (r = σ_ξ/σ_θ) and the time it took.
 """
@@ -23,8 +24,10 @@ from ..data.datasets import list_datasets, load_dataset
 from ..errors import InvalidParameterError
 from ..core.ranges import parse_range
 from ..surrogate.lipschitz import LipschitzWarning
-from ..surrogate.train import check_continuable, read_training_state, saved_surrogate_progress, train_surrogate
-from ..surrogate.evaluate import evaluate_surrogate
+from ..surrogate.train import (
+    DEFAULT_PATH_WEIGHT, check_continuable, read_training_state, saved_surrogate_progress, train_surrogate,
+)
+from ..surrogate.evaluate import evaluate_surrogate, heldout_G
 from ..surrogate.io import load_surrogate, save_surrogate
 from ..surrogate.transform import SurrogateTransform
 from ..training.trainer import check_checkpoint_out, dataset_inputs
@@ -65,8 +68,9 @@ def add_parser(sub) -> None:
         "train",
         help="train a surrogate and print its held-out error table",
         description=(
-            "Train tau~(theta, x) = H(F2(x) + F1(theta)) to reproduce the transform (L1 loss, Adam, a fresh "
-            "theta ~ U[range] for every sample at every step) on the training split; then evaluate it on the "
+            "Train tau~(theta, x) = H(F2(x) + F1(theta)) to reproduce the transform (L1 loss plus --path-weight "
+            "times the path-deviation penalty, Adam, a fresh theta ~ U[range] for every sample at every step) on "
+            "the training split; then evaluate it on the "
             "test split (L1 and PSNR per theta bin) and save a self-describing checkpoint. The checkpoint "
             "(weights, Adam state, epoch) is rewritten after every epoch; --resume continues an interrupted run "
             "and gives the same surrogate as an uninterrupted one."
@@ -94,9 +98,15 @@ def add_parser(sub) -> None:
     t.add_argument("--encoder-width", type=positive_int, default=16, help="hidden width of the encoder F2")
     t.add_argument("--latent-sigma", type=nonneg_float, default=0.0,
                    help="latent noise xi while training (0: a surrogate of the transform itself)")
+    t.add_argument("--path-weight", type=nonneg_float, default=DEFAULT_PATH_WEIGHT, metavar="W",
+                   help="weight of the path-deviation penalty added to the L1 loss: on truly transformed images, "
+                   "||F2(tau(a,x)) - F2(tau(a',x)) - W(a - a')||^2 per latent coordinate over |a - a'|^2 (a, a' in "
+                   "range units), which keeps G, and so M*, small (0: L1 alone; see "
+                   "gsmooth.surrogate.train.path_penalty)")
     t.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
-                   help="stop after the batch during which this much training time has passed (in this call); the "
-                   "surrogate is evaluated and saved, and --resume later continues from that very batch")
+                   help="(no default: --epochs alone decides the training, the same surrogate on any machine) stop "
+                   "after the batch during which this much training time has passed (in this call); the surrogate "
+                   "is evaluated and saved, and --resume later continues from that very batch")
     t.add_argument("--seed", type=seed_int, default=0)
     t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
     t.add_argument("--data-dir", metavar="DIR", help="dataset root in torchvision's layout")
@@ -111,8 +121,13 @@ def add_parser(sub) -> None:
 
     e = ssub.add_parser(
         "eval",
-        help="print a saved surrogate's held-out error table",
-        description="Held-out L1 and PSNR of a saved surrogate against the true transform, per theta bin and overall.",
+        help="print a saved surrogate's held-out error table and held-out G / M*",
+        description=(
+            "Held-out L1 and PSNR of a saved surrogate against the true transform, per theta bin and overall; "
+            "then held-out G (the grid estimate of max over alpha in the range of ||dF2(tau(alpha, x))/dalpha - "
+            "W_F1||_2, per test image; mean and max over --g-images images) and the resulting "
+            "M* = sqrt(1 + G^2 sigma_theta^2 / sigma_xi^2)."
+        ),
         formatter_class=HelpFormatter,
     )
     _common_surrogate_args(e)
@@ -120,6 +135,13 @@ def add_parser(sub) -> None:
     e.add_argument("--bins", type=positive_int, default=5, help="theta bins")
     e.add_argument("--latent-sigma", type=nonneg_float, default=0.0, help="evaluate with latent noise xi ~ N(0, s^2)")
     e.add_argument("--seed", type=seed_int, default=0)
+    e.add_argument("--g-images", type=nonneg_int, default=10, metavar="N",
+                   help="test images for held-out G (0: no G)")
+    e.add_argument("--grid", type=positive_int, default=10, help="grid points per parameter for G")
+    e.add_argument("--sigma-theta", type=positive_float, default=None,
+                   help="sigma_theta of M* (default: the transform's defaults)")
+    e.add_argument("--sigma-xi", type=positive_float, default=None,
+                   help="sigma_xi of M* (default: the transform's defaults, latent_sigma)")
     e.set_defaults(func=run_eval)
 
     lp = ssub.add_parser(
@@ -170,7 +192,8 @@ def _describe(sur) -> str:
     return (
         f"surrogate of {sur.transform_name}({params}) on {rng}{units}; trained on {sur.dataset} "
         f"({info.get('train_images', '?')} images, {info.get('epochs_done', '?')} epoch(s), "
-        f"final train L1 {info['history'][-1]['l1']:.5f}); U-Net width {sur.width}, encoder width {sur.encoder_width}"
+        f"final train L1 {info['history'][-1]['l1']:.5f}, path weight {info.get('path_weight', 0.0):g}); "
+        f"U-Net width {sur.width}, encoder width {sur.encoder_width}"
         if info.get("history")
         else f"surrogate of {sur.transform_name}({params}) on {rng}{units} (dataset {sur.dataset})"
     )
@@ -219,7 +242,7 @@ def run_train(args) -> int:
     print(
         f"training a surrogate of {tr.describe()} on {args.dataset} "
         f"({min(len(train_ds), args.max_train or len(train_ds))} images, {args.epochs} epoch(s), batch {args.batch}, "
-        f"Adam lr {args.lr:g}, L1, device {device})",
+        f"Adam lr {args.lr:g}, L1 + {args.path_weight:g} x path penalty, device {device})",
         flush=True,
     )
     start = time.perf_counter()
@@ -236,6 +259,7 @@ def run_train(args) -> int:
         width=args.width,
         encoder_width=args.encoder_width,
         latent_sigma=args.latent_sigma,
+        path_weight=args.path_weight,
         dataset_name=args.dataset,
         time_limit=args.time_limit,
         progress=not args.no_progress,
@@ -285,7 +309,39 @@ def run_eval(args) -> int:
         latent_sigma=args.latent_sigma,
     )
     print(ev.format_table(sur.param_units))
+    if args.g_images:
+        hg = heldout_G(sur, ds, param_range=pairs, images=args.g_images, grid=args.grid, device=device)
+        rng = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in hg.param_range)
+        print(f"held-out G over {len(hg.values)} {ds_label(ds, args)} image(s) (grid of {hg.grid} point(s) per parameter "
+              f"in {rng}): mean {hg.mean:.5g}, max {hg.max:.5g}  (estimates: grid maxima; {hg.method})")
+        sigma_theta, sigma_xi = _mstar_sigmas(sur, args)
+        if sigma_theta is not None and sigma_xi is not None:
+            mean, top = hg.mstar(sigma_theta, sigma_xi)
+            print(f"M* = sqrt(1 + G^2 sigma_theta^2/sigma_xi^2) at sigma_theta {sigma_theta:g}, sigma_xi {sigma_xi:g}: "
+                  f"mean {mean:.5g}, max {top:.5g}")
+        else:
+            print("M*: not computed (the transform declares no default sigma/latent_sigma; pass --sigma-theta and "
+                  "--sigma-xi)")
     return 0
+
+
+def ds_label(ds, args) -> str:
+    """``fashion-mnist test`` for the output."""
+    return f"{getattr(ds, 'name', None) or args.dataset or ''} {args.split}".strip()
+
+
+def _mstar_sigmas(sur, args):
+    """(σ_θ, σ_ξ) for M*: the options, else the transform's defaults (None where neither)."""
+    from ..core.defaults import defaults_of
+    from ..errors import UnknownComponentError
+
+    try:
+        table = defaults_of(sur.transform_name)
+    except UnknownComponentError:
+        table = None
+    sigma_theta = args.sigma_theta if args.sigma_theta is not None else (table.sigma if table is not None else None)
+    sigma_xi = args.sigma_xi if args.sigma_xi is not None else (table.latent_sigma if table is not None else None)
+    return sigma_theta, sigma_xi
 
 
 def run_lipschitz(args) -> int:

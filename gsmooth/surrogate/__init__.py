@@ -13,7 +13,9 @@ GSmooth (Hao et al., ICML 2022) replaces a transformation that does not compose 
 - **ξ** ~ N(0, σ_ξ² I_m): noise on the latent; θ ~ N(0, σ_θ² I_d) is the parameter noise.
 
 The surrogate is trained to reproduce ``τ(θ, x)`` (L1 loss, Adam, a fresh θ ~ U[range] for every
-sample at every step). The smoothed classifier then classifies surrogate outputs, and
+sample at every step) plus ``path_weight`` times a path-deviation penalty
+(:func:`~gsmooth.surrogate.train.path_penalty`: how far ``F2(τ(α, x)) − F2(τ(α', x))`` is from
+``W(α − α')`` on truly transformed images), which keeps G, and so M*, small. The smoothed classifier then classifies surrogate outputs, and
 :mod:`gsmooth.surrogate.lipschitz` gives the radius ``Φ⁻¹(p_lower) / sqrt(σ_θ⁻² + G² σ_ξ⁻²)`` with
 ``G = max_α ‖∂F2(τ(α, x))/∂α − W‖₂`` over the certified range (a grid *estimate*). The
 certificate is of kind ``surrogate``: it holds for the smoothed classifier built on the surrogate,
@@ -67,9 +69,11 @@ Example:
 from __future__ import annotations
 
 from .model import SurrogateModel
-from .train import train_surrogate, read_training_state, saved_surrogate_progress
-from .evaluate import BinStats, SurrogateEvaluation, evaluate_surrogate
+from .train import DEFAULT_PATH_WEIGHT, path_penalty, train_surrogate, read_training_state, saved_surrogate_progress
+from .evaluate import BinStats, HeldoutG, SurrogateEvaluation, evaluate_surrogate, heldout_G
 from .io import FORMAT, VERSION, save_surrogate, load_surrogate
 from .transform import SurrogateTransform
 
-__all__ = ["FORMAT", "VERSION", "SurrogateModel", "BinStats", "SurrogateEvaluation", "train_surrogate", "read_training_state", "saved_surrogate_progress", "evaluate_surrogate", "save_surrogate", "load_surrogate", "SurrogateTransform"]
+__all__ = ["FORMAT", "VERSION", "SurrogateModel", "BinStats", "SurrogateEvaluation", "HeldoutG", "train_surrogate",
+           "path_penalty", "DEFAULT_PATH_WEIGHT", "read_training_state", "saved_surrogate_progress",
+           "evaluate_surrogate", "heldout_G", "save_surrogate", "load_surrogate", "SurrogateTransform"]

@@ -198,3 +198,91 @@ def evaluate_surrogate(
         latent_sigma=float(latent_sigma),
         seed=int(seed),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Held-out G (the path deviation behind M*)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class HeldoutG:
+    """:func:`~gsmooth.surrogate.lipschitz.estimate_G` on held-out images (see :func:`heldout_G`).
+
+    Attributes:
+        values: G of every image, ``(n,)`` float64 (each a grid maximum: an estimate).
+        indices: the images' indices in the dataset.
+        grid: grid points per parameter. param_range: the range the grid covers.
+    """
+
+    values: torch.Tensor
+    indices: tuple[int, ...]
+    grid: int
+    param_range: tuple
+    method: str = ""
+
+    @property
+    def mean(self) -> float:
+        return float(self.values.mean())
+
+    @property
+    def max(self) -> float:
+        return float(self.values.max())
+
+    def mstar(self, sigma_theta: float, sigma_xi: float) -> tuple[float, float]:
+        """(mean, max) over the images of ``M* = sqrt(1 + G²σ_θ²/σ_ξ²)``."""
+        from .lipschitz import lipschitz_factor_from_G
+
+        m = [lipschitz_factor_from_G(float(g), sigma_theta, sigma_xi) for g in self.values.tolist()]
+        return sum(m) / len(m), max(m)
+
+
+def heldout_G(
+    surrogate: SurrogateModel,
+    dataset,
+    *,
+    transform=None,
+    param_range=None,
+    images: int = 10,
+    grid: int = 10,
+    device=None,
+) -> HeldoutG:
+    """G = max over a grid of α in the range of ``‖∂F2(τ(α, x))/∂α − W‖₂`` on the first ``images``
+    held-out images (:func:`~gsmooth.surrogate.lipschitz.estimate_G`, autograd cross-checked by
+    finite differences): how far the surrogate's latent path is from the line F1 assumes, on images
+    it was not trained on. Each value is a grid estimate, not a bound.
+
+    Args:
+        surrogate: a trained :class:`SurrogateModel`. dataset: held-out images (as for
+            :func:`evaluate_surrogate`). transform: default: rebuilt from the surrogate's metadata.
+        param_range: default: the surrogate's training range. images: how many (≥ 1).
+        grid: grid points per parameter (≥ 1). device: default: the surrogate's.
+    """
+    import warnings
+
+    from .lipschitz import LipschitzWarning, estimate_G
+
+    validate_params("heldout_G", {"images": images, "grid": grid},
+                    {"images": [Interval(Integral, 1, None)], "grid": [Interval(Integral, 1, None)]})
+    tr = surrogate.true_transform() if transform is None else _resolve_transform(transform)
+    pairs = parse_range(param_range if param_range is not None else surrogate.param_range, surrogate.param_dim,
+                        broadcast=False, what="param_range")
+    param = next(surrogate.parameters())
+    dev = param.device if device is None else check_device(device, what="surrogate: device")
+    surrogate.to(dev).eval()
+    tr.to(dev)
+    data = _Images(dataset, images, "heldout_G")
+    if data.shape != tuple(surrogate.input_shape):
+        raise InputError(
+            f"heldout_G: expected images of shape {tuple(surrogate.input_shape)} (the surrogate's), got {data.shape}"
+        )
+    values, methods = [], set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LipschitzWarning)  # the larger of autograd and differences is kept
+        for i in range(len(data)):
+            x = data.batch(torch.tensor([i]), dev)[0]
+            est = estimate_G(surrogate, tr, x, param_range=pairs, grid=grid)
+            values.append(est.G)
+            methods.add(est.method)
+    return HeldoutG(values=torch.tensor(values, dtype=torch.float64), indices=tuple(range(len(data))), grid=int(grid),
+                    param_range=pairs, method="; ".join(sorted(methods)))

@@ -42,8 +42,17 @@ def _default_range(transform, name: str) -> tuple[tuple[float, float], ...]:
 #: may grow: it is not part of the configuration).
 RESUME_KEYS = (
     "transform", "transform_params", "param_range", "dataset", "train_images", "max_train", "input_shape",
-    "batch_size", "lr", "seed", "width", "encoder_width", "latent_sigma",
+    "batch_size", "lr", "seed", "width", "encoder_width", "latent_sigma", "path_weight",
 )
+
+#: Default weight of the path-deviation penalty (:func:`path_penalty`) in :func:`train_surrogate`;
+#: chosen from experiments/results/transforms/path_penalty.md (G drops a lot, held-out PSNR little).
+DEFAULT_PATH_WEIGHT = 1.0
+#: Floor of ``‖u‖²`` (u = (α − α')/width, in units of the range) in :func:`path_penalty`: pairs
+#: closer than 1 % of the range are scored as if they were 1 % apart.
+PATH_EPS = 1e-4
+#: What a checkpoint without a recorded ``path_weight`` (an older gsmooth) was trained with.
+LEGACY_PATH_WEIGHT = 0.0
 
 
 def read_training_state(path: PathLike, *, map_location="cpu") -> tuple[SurrogateModel, dict]:
@@ -78,6 +87,7 @@ def read_training_state(path: PathLike, *, map_location="cpu") -> tuple[Surrogat
         "width": arch.get("width"),
         "encoder_width": arch.get("encoder_width"),
         "latent_sigma": info.get("latent_sigma"),
+        "path_weight": info.get("path_weight", LEGACY_PATH_WEIGHT),
     }
     return model, {"config": config, "epoch": len(history) if complete else 0, "position": None, "optimizer": None,
                    "legacy": True}
@@ -113,6 +123,71 @@ def saved_surrogate_progress(path: PathLike) -> Optional[dict]:
         return None
 
 
+def _range_widths(pairs, device=None, dtype=torch.float32) -> torch.Tensor:
+    """Width ``hi − lo`` of every parameter's range, ``(d,)``; 1 for a degenerate range."""
+    w = torch.tensor([float(hi) - float(lo) for lo, hi in pairs], dtype=torch.float64)
+    return torch.where(w > 0, w, torch.ones_like(w)).to(device=device, dtype=dtype)
+
+
+def path_penalty(
+    surrogate: SurrogateModel,
+    transform,
+    x: torch.Tensor,
+    alpha: torch.Tensor,
+    alpha_prime: torch.Tensor,
+    *,
+    param_range,
+    eps: float = PATH_EPS,
+    transformed: Optional[torch.Tensor] = None,
+    transformed_prime: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """How far the surrogate's latent path ``α ↦ F2(τ(α, x))`` is from the straight line ``F2(x) + Wα``
+    that F1 assumes: the mean over the batch of
+
+        ‖F2(τ(α, x)) − F2(τ(α', x)) − W(α − α')‖² / m  /  max(‖u‖², eps),   u = (α − α') / width
+
+    (m = C·H·W latent coordinates, ``width`` the range's width per parameter, 1 for a degenerate
+    one). By the mean value theorem the numerator is ``‖∫ (J(s) − W) ds‖²`` along the segment, so
+    the ratio is the squared mean Jacobian deviation on [α', α] — the quantity whose maximum is
+    :func:`~gsmooth.surrogate.lipschitz.estimate_G`'s G — expressed per latent coordinate (RMS) and
+    per range width: ``(G·width)²/m`` when the deviation is constant along the path, so one weight
+    suits transforms whose parameters have different units.
+
+    Why this finite-difference form and not the Jacobian (``torch.func.jvp``): the difference is
+    exactly the path shift Δ that the certificate bounds (``F2(τ(α, x)) − F2(τ(c, x)) − W(α − c)``,
+    gsmooth.surrogate.path_bounds), it holds for differences of any length (not only the local
+    slope), and it costs two forward passes of F2 and one more call of τ per batch with first-order
+    gradients only; the Jacobian of τ in θ needs forward-mode autograd that ``grid_sample`` (rotation,
+    zoom, motion and rotational blur) lacks, so it would be reverse-over-reverse with a
+    second-order backward through F2 and τ at every step.
+
+    Args:
+        surrogate: a :class:`SurrogateModel` (``encode`` = F2, ``W`` = F1's matrix ``(m, d)``).
+        transform: the true τ, ``(B, C, H, W), (B, d) → (B, C, H, W)``.
+        x: images ``(B, C, H, W)``.
+        alpha, alpha_prime: parameters ``(B, d)`` (or ``(B,)`` for d = 1), inside ``param_range``.
+        param_range: d pairs ``(lo, hi)`` (their widths normalise α − α').
+        eps: floor of ``‖u‖²``.
+        transformed, transformed_prime: ``τ(α, x)`` and ``τ(α', x)`` when already computed
+            (training reuses its target); computed without gradient otherwise.
+
+    Returns:
+        a scalar tensor (differentiable in the surrogate's F2 and W; ≥ 0; exactly 0 when F2 is
+        affine along the path with slope W).
+    """
+    pairs = parse_range(param_range, surrogate.param_dim, broadcast=False, what="param_range")
+    b = x.shape[0]
+    a = alpha.reshape(b, -1).to(device=x.device, dtype=x.dtype)
+    a2 = alpha_prime.reshape(b, -1).to(device=x.device, dtype=x.dtype)
+    with torch.no_grad():
+        t1 = transform(x, a) if transformed is None else transformed
+        t2 = transform(x, a2) if transformed_prime is None else transformed_prime
+    z = surrogate.encode(torch.cat([t1, t2], dim=0)).flatten(1)
+    dz = z[:b] - z[b:] - (a - a2) @ surrogate.W.t()
+    u2 = ((a - a2) / _range_widths(pairs, x.device, x.dtype)).pow(2).sum(dim=1)
+    return (dz.pow(2).mean(dim=1) / u2.clamp_min(float(eps))).mean()
+
+
 def train_surrogate(
     transform,
     dataset,
@@ -127,6 +202,7 @@ def train_surrogate(
     width: int = 16,
     encoder_width: int = 16,
     latent_sigma: float = 0.0,
+    path_weight: float = DEFAULT_PATH_WEIGHT,
     dataset_name: Optional[str] = None,
     time_limit: Optional[float] = None,
     progress: bool = False,
@@ -134,10 +210,16 @@ def train_surrogate(
     checkpoint: Optional[PathLike] = None,
     resume: bool = False,
 ) -> SurrogateModel:
-    """Train a surrogate ``H(F2(x) + F1(θ))`` of ``transform`` with L1 loss and Adam.
+    """Train a surrogate ``H(F2(x) + F1(θ))`` of ``transform`` with Adam on
+    ``L1(τ̃(θ, x), τ(θ, x)) + path_weight · path_penalty``.
 
     Every sample of every step gets a fresh ``θ ~ U[param_range]`` (independently per parameter);
-    the target ``τ(θ, x)`` is computed on the fly by the true transform.
+    the target ``τ(θ, x)`` is computed on the fly by the true transform. The path penalty
+    (:func:`path_penalty`) pairs that θ with a second ``θ' ~ U[param_range]`` per sample (drawn
+    from a generator of its own per batch, so the L1 part sees the same θ, ξ and batches for every
+    ``path_weight``) and penalises how far ``F2(τ(θ, x)) − F2(τ(θ', x))`` is from ``W(θ − θ')``:
+    the deviation G that makes M* = sqrt(1 + G²σ_θ²/σ_ξ²) large. It is measured (and logged per
+    epoch as ``history[i]["path"]``) also when ``path_weight = 0``.
 
     Args:
         transform: a :class:`gsmooth.Transform` with ``param_dim ≥ 1`` or a registered name.
@@ -154,9 +236,11 @@ def train_surrogate(
         width, encoder_width: sizes of H and F2 (see :class:`SurrogateModel`).
         latent_sigma: std of latent noise ξ added while training (0: a surrogate of τ itself; > 0
             also teaches H to denoise the latent, which the smoothed classifier's samples carry).
+        path_weight: weight (≥ 0) of the path-deviation penalty; 0 trains on L1 alone (what
+            gsmooth did before it existed). Default :data:`DEFAULT_PATH_WEIGHT`.
         dataset_name: recorded in the checkpoint (default: ``dataset.name`` if it has one).
-        time_limit: stop after the batch during which this many seconds of training have passed
-            in this call (the last epoch in ``history`` is then partial: see its ``samples``).
+        time_limit: (default None: train all ``epochs``, the same surrogate on any machine) stop
+            after the batch during which this many seconds of training have passed in this call (the last epoch in ``history`` is then partial: see its ``samples``).
             With ``checkpoint``, the position inside that epoch is saved, so ``resume=True``
             continues exactly there.
         progress: tqdm bar over batches. log: called with one line per epoch.
@@ -179,13 +263,15 @@ def train_surrogate(
     """
     validate_params(
         "train_surrogate",
-        {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "latent_sigma": latent_sigma},
+        {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "latent_sigma": latent_sigma,
+         "path_weight": path_weight},
         {
             "epochs": [Interval(Integral, 1, None)],
             "batch_size": [Interval(Integral, 1, None)],
             "lr": [Interval(Real, 0, None, closed="neither")],
             "seed": [Interval(Integral, 0, None)],
             "latent_sigma": [Interval(Real, 0, None)],
+            "path_weight": [Interval(Real, 0, None)],
         },
     )
     if max_train is not None:
@@ -226,6 +312,7 @@ def train_surrogate(
         "width": width,
         "encoder_width": encoder_width,
         "latent_sigma": float(latent_sigma),
+        "path_weight": float(path_weight),
     }
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
@@ -240,6 +327,7 @@ def train_surrogate(
     if existing is not None:
         saved_model, state = existing
         theirs = dict(state["config"])
+        theirs.setdefault("path_weight", LEGACY_PATH_WEIGHT)  # written before the penalty existed: L1 alone
         legacy = bool(state.get("legacy"))  # an older file: compare what its metadata records
         diff = {k: (theirs.get(k), config.get(k)) for k in RESUME_KEYS
                 if not (legacy and theirs.get(k) is None) and not _plain_eq(theirs.get(k), config.get(k))}
@@ -278,7 +366,8 @@ def train_surrogate(
             "batch_size": batch_size,
             "lr": lr,
             "optimizer": "adam",
-            "loss": "l1",
+            "loss": "l1+path" if path_weight > 0 else "l1",
+            "path_weight": float(path_weight),
             "seed": seed,
             "max_train": max_train,
             "train_images": n,
@@ -317,11 +406,12 @@ def train_surrogate(
             gen = torch.Generator().manual_seed(derive_seed(seed, epoch))
             perm = torch.randperm(n, generator=gen)
             model.train()
-            total, count, first, t0 = 0.0, 0, 0, time.perf_counter()
+            total, path_total, count, first, t0 = 0.0, 0.0, 0, 0, time.perf_counter()
             if position is not None and int(position["epoch"]) == epoch:
                 # continue a time-limited epoch where it stopped: same permutation, same generator state
                 gen.set_state(position["generator"])
                 total, count, first = float(position["total"]), int(position["count"]), int(position["offset"])
+                path_total = float(position.get("path_total", 0.0))
                 t0 -= float(position.get("seconds", 0.0))
                 if history and history[-1].get("epoch") == epoch:
                     history.pop()  # its partial row is completed below
@@ -340,10 +430,23 @@ def train_surrogate(
                 if not math.isfinite(value):  # checked before the step: no NaN reaches the weights
                     raise TrainingDivergedError(_diverged(
                         "the L1 loss", value, epoch=epoch, epochs=epochs, lr=lr, kept=kept, out=checkpoint))
+                # the penalty's θ' from a generator of its own (per batch: resumable by offset), so
+                # the L1 part's θ, ξ and batches do not depend on path_weight
+                pgen = torch.Generator().manual_seed(derive_seed(seed, epoch, s, _PATH_STREAM))
+                theta2 = _sample_uniform(pairs, len(idx), pgen).to(device=device, dtype=xb.dtype)
+                with torch.set_grad_enabled(path_weight > 0):
+                    penalty = path_penalty(model, tr, xb, theta, theta2, param_range=pairs, transformed=target)
+                path_value = penalty.item()
+                if not math.isfinite(path_value):
+                    raise TrainingDivergedError(_diverged(
+                        "the path penalty", path_value, epoch=epoch, epochs=epochs, lr=lr, kept=kept, out=checkpoint))
+                if path_weight > 0:
+                    loss = loss + float(path_weight) * penalty
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 total += value * len(idx)
+                path_total += path_value * len(idx)
                 count += len(idx)
                 if bar is not None:
                     bar.update(1)
@@ -352,9 +455,11 @@ def train_surrogate(
                     position = {
                         "epoch": epoch, "offset": s + batch_size, "generator": gen.get_state(),
                         "total": total, "count": count, "seconds": time.perf_counter() - t0,
+                        "path_total": path_total,
                     }
                     break
-            row = {"epoch": epoch, "l1": total / count, "seconds": time.perf_counter() - t0, "samples": count}
+            row = {"epoch": epoch, "l1": total / count, "path": path_total / count,
+                   "seconds": time.perf_counter() - t0, "samples": count}
             history.append(row)
             if not out_of_time:
                 done = epoch
@@ -362,7 +467,8 @@ def train_surrogate(
             kept = _held(done, epochs, position, n) if checkpoint is not None else None
             if log is not None:
                 part = f", partial: {count}/{n}" if count < n else ""
-                log(f"epoch {epoch}/{epochs}  train L1 {row['l1']:.5f}  ({row['seconds']:.1f} s, {count} images{part})"
+                log(f"epoch {epoch}/{epochs}  train L1 {row['l1']:.5f}  path {row['path']:.5f} (weight {path_weight:g})  "
+                    f"({row['seconds']:.1f} s, {count} images{part})"
                     + (f"  -> {checkpoint}" if checkpoint is not None else ""))
             if out_of_time:
                 if log is not None:
@@ -378,6 +484,10 @@ def train_surrogate(
             bar.close()
     fill_metadata(seconds_before + time.perf_counter() - start)
     return model.eval()
+
+
+#: Tag mixed into the seed of the path penalty's θ' generator.
+_PATH_STREAM = 0x9A7E
 
 
 def _plain_eq(a, b) -> bool:

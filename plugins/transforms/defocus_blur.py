@@ -245,7 +245,7 @@ class DefocusBlur(gsmooth.Transform):
     param_units = "pixels (disk radius)"
     #: Default noise, σ, range and slices (see :mod:`gsmooth.core.defaults` for the table and the sources).
     defaults = gsmooth.TransformDefaults(
-        noise="gaussian", sigma=1.25, range=((0.0, 5.0),), latent_sigma=0.25, surrogate=True,
+        noise="gaussian", sigma=1.25, range=((0.0, 5.0),), latent_sigma=1.0, surrogate=True,
         source="5 px (GSmooth, P); σ (O)", range_label="≤ 5",
     )
     identity_at_zero = True

@@ -117,7 +117,7 @@ class MotionBlur(gsmooth.Transform):
     param_units = "pixels (path length)"
     #: Default noise, σ, range and slices (see :mod:`gsmooth.core.defaults` for the table and the sources).
     defaults = gsmooth.TransformDefaults(
-        noise="gaussian", sigma=1.25, range=((0.0, 5.0),), latent_sigma=0.25, surrogate=True,
+        noise="gaussian", sigma=1.25, range=((0.0, 5.0),), latent_sigma=1.0, surrogate=True,
         source="range and σ (O): the paper gives no certified range; 0–5 px covers CIFAR-10-C severities 1–2",
         range_label="≤ 5 px",
     )

@@ -72,7 +72,7 @@ class Rotation(gsmooth.Transform):
     param_units = "degrees"
     #: Default noise, σ, range and slices (see :mod:`gsmooth.core.defaults` for the table and the sources).
     defaults = gsmooth.TransformDefaults(
-        noise="gaussian", sigma=5.0, range=((-10.0, 10.0),), latent_sigma=0.25, surrogate=True,
+        noise="gaussian", sigma=5.0, range=((-10.0, 10.0),), latent_sigma=1.0, surrogate=True,
         source="±10° (TSS/GSmooth, P); σ (O)", range_label="±10°",
     )
     identity_at_zero = True

@@ -85,7 +85,7 @@ class RotationalBlur(gsmooth.Transform):
     param_units = "degrees"
     #: Default noise, σ, range and slices (see :mod:`gsmooth.core.defaults` for the table and the sources).
     defaults = gsmooth.TransformDefaults(
-        noise="gaussian", sigma=2.5, range=((0.0, 10.0),), latent_sigma=0.25, surrogate=True,
+        noise="gaussian", sigma=2.5, range=((0.0, 10.0),), latent_sigma=1.0, surrogate=True,
         source="10° (GSmooth, P); σ (O)", range_label="≤ 10°",
     )
     identity_at_zero = True

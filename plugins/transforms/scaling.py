@@ -73,7 +73,7 @@ class Scaling(gsmooth.Transform):
     param_units = "relative scale change (s = 1 + θ)"
     #: Default noise, σ, range and slices (see :mod:`gsmooth.core.defaults` for the table and the sources).
     defaults = gsmooth.TransformDefaults(
-        noise="gaussian", sigma=0.15, range=((-0.3, 0.3),), latent_sigma=0.25, surrogate=True,
+        noise="gaussian", sigma=0.15, range=((-0.3, 0.3),), latent_sigma=1.0, surrogate=True,
         source="±30 % (TSS, P); σ (O)", range_label="±30 %",
     )
     identity_at_zero = True

@@ -88,7 +88,7 @@ class ZoomBlur(gsmooth.Transform):
     param_units = "zoom extent z (factors 1 … 1 + z)"
     #: Default noise, σ, range and slices (see :mod:`gsmooth.core.defaults` for the table and the sources).
     defaults = gsmooth.TransformDefaults(
-        noise="gaussian", sigma=0.125, range=((0.0, 0.5),), latent_sigma=0.25, surrogate=True,
+        noise="gaussian", sigma=0.125, range=((0.0, 0.5),), latent_sigma=1.0, surrogate=True,
         source="0.5 (GSmooth, P); σ (O)", range_label="≤ 0.5",
     )
     identity_at_zero = True
