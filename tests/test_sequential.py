@@ -283,3 +283,33 @@ def test_cli_point_radii_same_certified_accuracy_fewer_samples(tmp_path, capsys)
     reached = lambda t: ((t.predict == t.label) & (t.radius >= 0.05)).tolist()  # noqa: E731
     assert reached(seq) == reached(fixed)  # the same answer at the target (this seed)
     assert seq.config["radii"] == [0.05] and seq.config["sequential"] is True
+
+
+def test_embedded_defaults_accept_sequential_only_for_intervals():
+    from gsmooth.embedded import EmbeddedDefault, embedded_default
+
+    entry = {"transform": "rotational_blur", "model": "m.pt", "n0": 20, "n": 1000, "max_images": 4, "interval": True,
+             "sequential": True}
+    assert EmbeddedDefault.from_dict(entry).sequential is True
+    with pytest.raises(InvalidParameterError, match="sequential only with interval true"):
+        EmbeddedDefault.from_dict({**entry, "interval": False})
+    with pytest.raises(InvalidParameterError, match="expected sequential true or false"):
+        EmbeddedDefault.from_dict({**entry, "sequential": "yes"})
+    assert embedded_default("additive").sequential is False
+
+
+def test_embedded_interval_default_certifies_sequentially(tmp_path, capsys, monkeypatch):
+    """Without --model the embedded rotational-blur default certifies its range sequentially when its entry says so."""
+    import dataclasses
+
+    from gsmooth import embedded
+    from gsmooth.io.results import read_results
+
+    emb = embedded.embedded_default("rotational_blur")
+    patched = dataclasses.replace(emb, sequential=True, max_images=1, n=200)
+    monkeypatch.setattr(embedded, "embedded_default", lambda name: patched if name == "rotational_blur" else emb)
+    out = tmp_path / "rb.tsv"
+    code, stdout, _ = _cli(capsys, "certify", "--transform", "rotational_blur", "--no-progress", "--out", out)
+    assert code == 0 and "(sequential)" in stdout
+    table = read_results(out)
+    assert table.config["sequential"] is True and "samples" in table.extra

@@ -228,6 +228,8 @@ def apply_embedded_default(args, command: str):
         args.max = emb.max_images
     if emb.interval and getattr(args, "range", "") is None:
         args.range = "default"
+        if emb.sequential and hasattr(args, "sequential"):
+            args.sequential = True
     if getattr(args, "out", "") is None:
         args.out = f"gsmooth-{command}-{emb.transform}.tsv"
     return emb

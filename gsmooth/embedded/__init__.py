@@ -64,6 +64,8 @@ class EmbeddedDefault:
         n0, n: selection / estimation samples per test (per slice for interval certificates).
         max_images: how many images of the embedded slice are certified.
         interval: certify the transform's default range (K slices) instead of a radius at θ = 0.
+        sequential: certify the interval sequentially (``--sequential``: ``n`` is then the
+            per-slice maximum, and most slices stop long before it).
     """
 
     transform: str
@@ -72,6 +74,7 @@ class EmbeddedDefault:
     n: int
     max_images: int
     interval: bool = False
+    sequential: bool = False
 
     @property
     def model_path(self) -> Path:
@@ -83,15 +86,19 @@ class EmbeddedDefault:
         names = [f.name for f in fields(cls)]
         if not isinstance(entry, dict) or not set(names[:5]) <= set(entry) <= set(names):
             got = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
-            raise InvalidParameterError(f"{where}: expected an entry with keys {names} (interval optional), got {got}")
+            raise InvalidParameterError(f"{where}: expected an entry with keys {names} (interval, sequential optional), got {got}")
         for key in ("transform", "model"):
             if not isinstance(entry[key], str) or not entry[key]:
                 raise InvalidParameterError(f"{where}: expected {key} a non-empty string, got {entry[key]!r}")
         for key in ("n0", "n", "max_images"):
             if type(entry[key]) is not int or entry[key] < 1:
                 raise InvalidParameterError(f"{where}: expected {key} a positive integer, got {entry[key]!r}")
-        if not isinstance(entry.get("interval", False), bool):
-            raise InvalidParameterError(f"{where}: expected interval true or false, got {entry['interval']!r}")
+        for key in ("interval", "sequential"):
+            if not isinstance(entry.get(key, False), bool):
+                raise InvalidParameterError(f"{where}: expected {key} true or false, got {entry[key]!r}")
+        if entry.get("sequential", False) and not entry.get("interval", False):
+            raise InvalidParameterError(f"{where}: expected sequential only with interval true (its slices have known "
+                                        f"requirements), got sequential true for a point certificate")
         return cls(**entry)
 
 
