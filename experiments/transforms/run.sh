@@ -121,7 +121,7 @@ for t in $list; do
         "${common[@]}" --resume --out "$sur"
     fi
     if [ ! -s "$d/lipschitz.log" ]; then  # M* on a few test images before certifying (diagnostic, cheap)
-      ratio=$(python -c "from gsmooth.core.defaults import defaults_for as d; x = d('$t'); \
+      ratio=$(python -c "from gsmooth.core.defaults import defaults_of as d; x = d('$t'); \
 print(x.sigma_ratio if '$LATENT_SIGMA' == '' else float('${LATENT_SIGMA:-0}') / x.sigma)")
       timed "$t" lipschitz "$d/lipschitz.log" gsmooth surrogate lipschitz --surrogate "$sur" --max "$LIP_IMAGES" \
         --sigma-ratio "$ratio" --device "$DEVICE" "${data[@]}"
