@@ -404,7 +404,6 @@ def certify_interval(
             f"got {len(slice_req)}"
         )
     best = best_slice_radius(noise, n, slice_alpha)
-    sample = dict(n0=n0, n=n, alpha=slice_alpha, batch_size=batch_size, seed=seed, progress=progress)
 
     factors: list[SliceFactors] = []
     skipped: dict[int, float] = {}  # image -> best possible slice radius, for images not sampled
@@ -438,25 +437,15 @@ def certify_interval(
             )
         skeys = [slice_key(keys[i], k) for i in images for k in range(k_total)]
         m = np.concatenate([factors_of[i].mstar for i in images])
-        if sequential:
-            p_req = np.concatenate([
-                np.asarray(strategy.p_required(noise, np.asarray(slice_req), factors_of[i].mstar), dtype=np.float64)
-                for i in images
-            ])
-            c_hat, n_a, p_low, drawn = smoother._sequential_select_and_bound(
-                xs, keys=skeys, centers=centers, **sample,
-                level=lambda idx, p: (np.asarray(p) > p_req[idx]).astype(np.int64),
-                # refinement: a failing slice does not fail its image (its halves may cover it)
-                groups=None if refine else np.repeat(np.arange(len(images)), k_total),
-            )
-            used = n0 + drawn
-        else:
-            c_hat, n_a, p_low = smoother._select_and_bound(xs, keys=skeys, centers=centers, **sample)
-            used = np.full(len(skeys), n0 + n, dtype=np.int64)
-        g = [factors_of[i].guarantee for i in images for _ in range(k_total)]
-        res = smoother._certificates(
-            c_hat, n_a, p_low, n0=n0, n=n, alpha=slice_alpha,
-            bound=lambda j, p: (float(noise.radius(p)) / float(m[j]), float(m[j]), g[j]), samples=used,
+        p_req = np.concatenate([
+            np.asarray(strategy.p_required(noise, np.asarray(slice_req), factors_of[i].mstar), dtype=np.float64)
+            for i in images
+        ]) if sequential else None
+        res = _sample_slices(
+            smoother, xs, centers, skeys, m, [factors_of[i].guarantee for i in images for _ in range(k_total)],
+            p_req, n0=n0, n=n, alpha=slice_alpha, batch_size=batch_size, seed=seed, progress=progress,
+            # refinement: a failing slice does not fail its image (its halves may cover it)
+            groups=None if refine else np.repeat(np.arange(len(images)), k_total),
         )
         for j, i in enumerate(images):
             certs[i] = res[j * k_total : (j + 1) * k_total]
@@ -550,6 +539,28 @@ def _weakest(labels) -> str:
     labels = list(labels)
     rank = {g: i for i, g in enumerate(_GUARANTEES)}
     return max(labels, key=lambda g: rank.get(g, len(_GUARANTEES))) if labels else "exact"
+
+
+def _sample_slices(smoother, xs, centers, keys, mstar, guarantees, p_req, *, n0, n, alpha, batch_size, seed, progress,
+                   groups) -> list:
+    """One slice certificate per row of ``xs`` (slice images, or the image with ``centers``): Cohen's
+    fixed ``n`` when ``p_req`` is None, else sequential against ``p_req`` (stopping a group at its
+    first slice that surely fails); radius ``noise.radius(p_lower) / mstar``."""
+    noise = smoother.noise
+    sample = dict(n0=n0, n=n, alpha=alpha, batch_size=batch_size, seed=seed, progress=progress)
+    if p_req is not None:
+        c_hat, n_a, p_low, drawn = smoother._sequential_select_and_bound(
+            xs, keys=keys, centers=centers, **sample,
+            level=lambda idx, p: (np.asarray(p) > p_req[idx]).astype(np.int64), groups=groups,
+        )
+        used = n0 + drawn
+    else:
+        c_hat, n_a, p_low = smoother._select_and_bound(xs, keys=keys, centers=centers, **sample)
+        used = np.full(len(keys), n0 + n, dtype=np.int64)
+    return smoother._certificates(
+        c_hat, n_a, p_low, n0=n0, n=n, alpha=alpha,
+        bound=lambda j, p: (float(noise.radius(p)) / float(mstar[j]), float(mstar[j]), guarantees[j]), samples=used,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -676,20 +687,10 @@ def _refine_image(smoother, strategy, x, key, certs, slice_req, plans, depth_alp
                 )
             skeys = [derive_seed(int(key), depth, int(idx[t]), _REFINE_TAG) for t in hopeful]
             mh = m[hopeful]
-            sample = dict(n0=n0, n=n, alpha=a, batch_size=batch_size, seed=seed, progress=False)
-            if sequential:
-                p_req = np.asarray(strategy.p_required(noise, req[hopeful], mh), dtype=np.float64)
-                c_hat, n_a, p_low, drawn = smoother._sequential_select_and_bound(
-                    xs, keys=skeys, centers=centers, **sample,
-                    level=lambda u, p: (np.asarray(p) > p_req[u]).astype(np.int64),
-                )
-                used = n0 + drawn
-            else:
-                c_hat, n_a, p_low = smoother._select_and_bound(xs, keys=skeys, centers=centers, **sample)
-                used = np.full(len(skeys), n0 + n, dtype=np.int64)
-            res = smoother._certificates(
-                c_hat, n_a, p_low, n0=n0, n=n, alpha=a,
-                bound=lambda u, p: (float(noise.radius(p)) / float(mh[u]), float(mh[u]), f.guarantee), samples=used,
+            p_req = np.asarray(strategy.p_required(noise, req[hopeful], mh), dtype=np.float64) if sequential else None
+            res = _sample_slices(
+                smoother, xs, centers, skeys, mh, [f.guarantee] * len(hopeful), p_req, n0=n0, n=n, alpha=a,
+                batch_size=batch_size, seed=seed, progress=False, groups=None,
             )
             results = {t: r for t, r in zip(hopeful, res)}
         children = []
