@@ -56,7 +56,7 @@ def test_look_alphas_sum_to_alpha(looks):
     assert a.shape == (looks,)
     assert (a > 0).all()
     assert a.sum() == pytest.approx(0.003, rel=1e-12)
-    assert a[-1] == pytest.approx(0.003 if looks == 1 else 0.0015)
+    assert a[-1] == pytest.approx(0.003 if looks == 1 else 0.0027)  # 90 % at the last look
 
 
 @pytest.mark.parametrize("bad", [dict(n=0), dict(n=10, first=0), dict(n=10, growth=1.0), dict(n=2.5)])
@@ -79,10 +79,10 @@ def test_clopper_pearson_upper_mirrors_lower_and_covers():
 def test_sequential_bounds_at_the_last_look_are_the_final_bound():
     plan = SequentialPlan.for_budget(400, 0.01)
     lower, upper = sequential_bounds(np.array([390]), 400, len(plan.looks) - 1, plan)
-    assert lower[0] == upper[0] == pytest.approx(clopper_pearson_lower(390, 400, 0.005))
+    assert lower[0] == upper[0] == pytest.approx(clopper_pearson_lower(390, 400, 0.009))
     lower, upper = sequential_bounds(np.array([100]), 100, 0, plan)
-    # all 100 successes: the best final bound is 400/400 at alpha/2
-    assert upper[0] == pytest.approx(min(1.0, clopper_pearson_lower(400, 400, 0.005)))
+    # all 100 successes: the best final bound is 400/400 at the last look's 0.9 alpha
+    assert upper[0] == pytest.approx(min(1.0, clopper_pearson_lower(400, 400, 0.009)))
     assert lower[0] == pytest.approx(clopper_pearson_lower(100, 100, plan.alphas[0]))
 
 
@@ -168,7 +168,7 @@ def test_draws_are_a_prefix_of_the_fixed_n_run():
     fixed = smoother.certify(x, n0=30, n=1000, alpha=0.01, batch_size=300, seed=3)
     assert (drawn == 1000).all()
     assert n_a.tolist() == fixed.count.tolist()
-    assert np.allclose(p_low, clopper_pearson_lower(n_a, 1000, 0.005))  # the last look's share: alpha/2
+    assert np.allclose(p_low, clopper_pearson_lower(n_a, 1000, 0.009))  # the last look's share: 0.9 alpha
     assert len(calls) == 2 * (len(look_schedule(1000)))
 
 

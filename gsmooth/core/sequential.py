@@ -11,7 +11,7 @@ The rule (a fixed look schedule with α split across the looks)
 The estimation draws are counted at fixed looks ``n_1 < n_2 < … < n_L = n`` (:func:`look_schedule`:
 100, 200, 400, … doubling, then ``n``; the same for every image, chosen before sampling). At look l
 the one-sided Clopper–Pearson bound is taken at level ``α_l`` with ``Σ_l α_l = α``
-(:func:`look_alphas`: half of α at the last look, the other half split evenly over the earlier
+(:func:`look_alphas`: 90 % of α at the last look, the other 10 % split evenly over the earlier
 ones). By the union bound,
 
     P( p_A < p_lower,l for some look l ) ≤ Σ_l α_l = α,
@@ -19,8 +19,13 @@ ones). By the union bound,
 so *every* look's bound holds at once with probability ≥ 1 − α, and whichever look the sampling
 stops at — a data-dependent choice — its bound is a valid (1 − α) bound. That is all a certificate
 needs: the statement of CERTIFY (and, with α/K per slice, the family-wise α of an interval
-certificate) is unchanged. The cost is the level: at a look the bound is at ``α_l`` (≥ α/(2(L−1)),
-α/2 at the last one) instead of α; the radius lost is small (Φ⁻¹ grows like √(log 1/α)).
+certificate) is unchanged. The cost is the level: at a look the bound is at ``α_l`` (α/(10(L−1))
+at an early look, 0.9 α at the last one) instead of α. At the last look that changes nothing
+measurable (tests that run to ``n`` certify as a fixed-``n`` run would); early looks only serve
+tests far from their requirement, where a smaller α costs little (their bound is
+``α_l^{1/n_l}`` for all-successes). Measured on the Cohen table (σ = 0.25, 100 images, targets
+0.25 … 1.5): a final share of 0.9 matches the fixed-n certified accuracy at every radius with 4 %
+more draws than a share of 0.5, which lost 2 points at the radius nearest the sample capacity.
 
 When to stop is any function of the data (it only chooses the look): a test stops
 
@@ -89,22 +94,32 @@ def look_schedule(n: int, *, first: int = FIRST_LOOK, growth: float = 2.0) -> tu
     return tuple(looks)
 
 
-def look_alphas(alpha: float, num_looks: int) -> np.ndarray:
-    """How α is split over ``num_looks`` looks: ``α`` for one look; else ``α/2`` at the last look and
-    ``α / (2 (L − 1))`` at each earlier one. The levels sum to α (the union bound of the module docs).
+#: The share of a test's α spent at its last look (:func:`look_alphas`).
+FINAL_SHARE = 0.9
+
+
+def look_alphas(alpha: float, num_looks: int, final_share: float | None = None) -> np.ndarray:
+    """How α is split over ``num_looks`` looks: ``α`` for one look; else ``final_share · α`` (default
+    :data:`FINAL_SHARE`, 90 %) at the last look and the rest split evenly over the earlier ones. The
+    levels sum to α (the union bound of the module docs).
 
     Example:
-        >>> look_alphas(0.01, 3).tolist()
+        >>> [round(a, 6) for a in look_alphas(0.01, 3)]
+        [0.0005, 0.0005, 0.009]
+        >>> [round(a, 6) for a in look_alphas(0.01, 3, final_share=0.5)]
         [0.0025, 0.0025, 0.005]
         >>> float(look_alphas(0.01, 1)[0])
         0.01
     """
+    final_share = FINAL_SHARE if final_share is None else final_share
     if num_looks < 1:
         raise InvalidParameterError(f"look_alphas: expected at least one look, got {num_looks!r}")
+    if not 0.0 < float(final_share) < 1.0:
+        raise InvalidParameterError(f"look_alphas: final_share expected a number in (0, 1), got {final_share!r}")
     if num_looks == 1:
         return np.array([float(alpha)])
-    early = float(alpha) / (2.0 * (num_looks - 1))
-    return np.array([early] * (num_looks - 1) + [float(alpha) / 2.0])
+    early = float(alpha) * (1.0 - final_share) / (num_looks - 1)
+    return np.array([early] * (num_looks - 1) + [float(alpha) * final_share])
 
 
 @dataclass(frozen=True)

@@ -277,7 +277,7 @@ class SurrogateTransform(Transform):
         if not self.__dict__.get("_decoder_channels_last", False):
             decoder.to(memory_format=torch.channels_last)
             object.__setattr__(self, "_decoder_channels_last", True)
-        return self.surrogate.decode(z.contiguous(memory_format=torch.channels_last))
+        return self.surrogate.decode(z.contiguous(memory_format=torch.channels_last)).contiguous()
 
     # -- M* ----------------------------------------------------------------------------------------
     def _true(self) -> Transform:
