@@ -59,7 +59,7 @@ import numpy as np
 from ..errors import InvalidParameterError
 from .stats import clopper_pearson_lower, clopper_pearson_upper
 
-__all__ = ["look_schedule", "look_alphas", "SequentialPlan", "sequential_bounds", "FIRST_LOOK"]
+__all__ = ["look_schedule", "look_alphas", "SequentialPlan", "sequential_bounds", "describe_rule", "FIRST_LOOK", "FINAL_SHARE"]
 
 #: The first look of :func:`look_schedule` (a multiple of the noise streams' block size).
 FIRST_LOOK = 100
@@ -151,6 +151,18 @@ class SequentialPlan:
     @property
     def final_alpha(self) -> float:
         return float(self.alphas[-1])
+
+
+def describe_rule() -> str:
+    """The sequential rule in one line (recorded in results files: a file certified under another
+    rule is another configuration and does not resume).
+
+    Example:
+        >>> describe_rule()
+        'looks at 100, 200, 400, ... then n; 0.9 of alpha at the last look, the rest split evenly'
+    """
+    return (f"looks at {FIRST_LOOK}, {2 * FIRST_LOOK}, {4 * FIRST_LOOK}, ... then n; {FINAL_SHARE:g} of alpha at the "
+            "last look, the rest split evenly")
 
 
 def sequential_bounds(count, drawn, look: int, plan: SequentialPlan):

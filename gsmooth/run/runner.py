@@ -642,7 +642,11 @@ def certify(
     transform = smoother.transform
     results_config = base_config(config, setup, "certify") | {"n0": config.n0}
     if config.is_sequential:  # recorded only when used: fixed-n results files resume as they always did
-        results_config |= {"sequential": True} | ({"radii": list(config.radii)} if config.radii is not None else {})
+        from ..core.sequential import describe_rule
+
+        results_config |= {"sequential": True, "sequential_rule": describe_rule()} | (
+            {"radii": list(config.radii)} if config.radii is not None else {}
+        )
     if config.refine:
         results_config |= {"refine": config.refine}
     common = {"progress": progress, "names": names, "log": log, "radius": True, "desc": "certify"}
