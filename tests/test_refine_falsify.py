@@ -163,7 +163,8 @@ def _scenario(where: str, k: int, low=-0.3, high=0.3):
 
 
 @pytest.mark.parametrize("where, k, depth, sequential", [
-    ("end", 1, 3, False), ("end", 2, 2, True), ("edge", 3, 1, False), ("inside", 2, 2, False),
+    pytest.param("end", 1, 3, False, marks=pytest.mark.slow), ("end", 2, 2, True),
+    pytest.param("edge", 3, 1, False, marks=pytest.mark.slow), ("inside", 2, 2, False),
 ])
 def test_gaussian_false_certificates_stay_below_alpha(where, k, depth, sequential):
     alpha = 0.3
@@ -179,7 +180,7 @@ def test_gaussian_false_certificates_stay_below_alpha(where, k, depth, sequentia
         assert rate <= _tolerance(tight, trials), (rate, tight)
 
 
-@pytest.mark.parametrize("k, depth, sequential", [(1, 2, False), (2, 3, True)])
+@pytest.mark.parametrize("k, depth, sequential", [(1, 2, False), pytest.param(2, 3, True, marks=pytest.mark.slow)])
 def test_one_sided_exponential_false_certificates_stay_below_alpha(k, depth, sequential):
     """θ ~ Exp(λ): slices certify increases from their lower ends; a* at the range end makes the
     last slice of every depth exactly at its requirement (its true radius a* − c equals its width)."""
@@ -195,7 +196,7 @@ def test_one_sided_exponential_false_certificates_stay_below_alpha(k, depth, seq
     assert certs[0].centers[0][0] == pytest.approx(low)
 
 
-@pytest.mark.parametrize("where, sequential", [("end", False), ("edge", True)])
+@pytest.mark.parametrize("where, sequential", [("end", False), pytest.param("edge", True, marks=pytest.mark.slow)])
 def test_three_classes_false_certificates_stay_below_alpha(where, sequential):
     """Class 1 in the middle: a certificate of class 1 over a range touching the 1/2 boundary."""
     alpha, k, depth = 0.3, 2, 2

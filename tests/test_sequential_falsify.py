@@ -116,7 +116,10 @@ def _point_run(case: dict, *, alpha: float, batch_size: int = 1000, trials: int 
     return certs, p_true, r_true
 
 
-@pytest.mark.parametrize("name", sorted(POINT_CASES))
+@pytest.mark.parametrize("name", [
+    name if name in ("three_classes_several_targets", "laplace") else pytest.param(name, marks=pytest.mark.slow)
+    for name in sorted(POINT_CASES)
+])
 def test_point_false_certificates_within_alpha_overall_and_per_look(name):
     case, alpha = POINT_CASES[name], 0.1
     certs, p_true, r_true = _point_run(case, alpha=alpha)
@@ -151,7 +154,9 @@ def test_point_at_one_half_every_certificate_is_false_and_rare():
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("k, low, band, n, n0", [(5, -0.2, 10.0, 3200, 20), (3, -0.1, 0.05, 1234, 5)])
+@pytest.mark.parametrize("k, low, band, n, n0", [
+    pytest.param(5, -0.2, 10.0, 3200, 20, marks=pytest.mark.slow), (3, -0.1, 0.05, 1234, 5),
+])
 def test_interval_each_slice_within_alpha_over_k(k, low, band, n, n0):
     """Brightness, f = MeanBands(0.7, 0.7 + band), range [low, 0.2]: the last slice's p_A equals its
     requirement and g turns at the range end. Each slice's bound is false (p_lower above its true
