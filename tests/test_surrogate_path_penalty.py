@@ -106,9 +106,13 @@ def test_penalty_is_the_normalised_slope_deviation_otherwise():
     a = torch.tensor([[0.0], [0.5], [2.0], [1.0]])
     a2 = torch.tensor([[1.0], [1.5], [0.0], [0.1]])
     pen = path_penalty(sur, tr, x[:4], a, a2, param_range=pairs)
-    expected = 2.0 ** 2 * float(v.pow(2).sum()) / M
+    with torch.no_grad():  # the latent's variance over the batch's images, the penalty's unit
+        spread = float(sur.encode(tr(x[:4], a)).flatten(1).var(dim=0, unbiased=False).mean())
+    expected = 2.0 ** 2 * float(v.pow(2).sum()) / M / spread
     assert pen.item() == pytest.approx(expected, rel=1e-5)
-    # a pair closer than the floor is scored as if it were sqrt(eps) range widths apart
+    # a pair closer than the floor is scored as if it were sqrt(eps) range widths apart (a batch
+    # of one: no spread to divide by)
+    expected = 2.0 ** 2 * float(v.pow(2).sum()) / M
     close = path_penalty(sur, tr, x[:1], torch.tensor([[1.0]]), torch.tensor([[1.0 + 1e-3]]), param_range=pairs)
     u2 = (1e-3 / 2.0) ** 2
     assert close.item() == pytest.approx(expected * u2 / PATH_EPS, rel=1e-3)
@@ -298,3 +302,30 @@ def test_cli_train_records_the_weight_and_eval_prints_heldout_G(capsys, tmp_path
     assert "sigma_theta 5, sigma_xi 1:" in mline and f"mean {mean:.5g}, max {top:.5g}" in mline
     code, stdout, _ = _run(capsys, "surrogate", "eval", "--surrogate", out, "--max-eval", "4", "--g-images", "0")
     assert code == 0 and "held-out G" not in stdout and "overall" in stdout
+
+
+def test_penalty_does_not_reward_shrinking_the_latent():
+    """Scaling the latent (F2 and W by c, H by 1/c: the same surrogate) leaves the penalty unchanged;
+    unnormalised it would fall by c², and training would shrink the latent under the noise σ_ξ."""
+    sur, tr, x = SurrogateModel(input_shape=SHAPE, param_dim=1, width=4, encoder_width=4), Darken(), _images(8)
+    a, a2 = _pairs(8, ((0.0, 1.0),), seed=2)
+    base = path_penalty(sur, tr, x, a, a2, param_range=((0.0, 1.0),)).item()
+
+    class Scaled(torch.nn.Module):
+        def __init__(self, inner, c):
+            super().__init__()
+            self.inner, self.c = inner, c
+
+        @property
+        def W(self):
+            return self.inner.W * self.c
+
+        @property
+        def param_dim(self):
+            return self.inner.param_dim
+
+        def encode(self, t):
+            return self.inner.encode(t) * self.c
+
+    for c in (0.1, 10.0):
+        assert path_penalty(Scaled(sur, c), tr, x, a, a2, param_range=((0.0, 1.0),)).item() == pytest.approx(base, rel=1e-4)

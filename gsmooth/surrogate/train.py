@@ -147,7 +147,12 @@ def path_penalty(
         ‖F2(τ(α, x)) − F2(τ(α', x)) − W(α − α')‖² / m  /  max(‖u‖², eps),   u = (α − α') / width
 
     (m = C·H·W latent coordinates, ``width`` the range's width per parameter, 1 for a degenerate
-    one). By the mean value theorem the numerator is ``‖∫ (J(s) − W) ds‖²`` along the segment, so
+    one), divided by the latent's variance across the batch's images (mean over coordinates of
+    ``Var_i F2(τ(α, x_i))``; not for a batch of one). The division makes the penalty invariant to the
+    latent's scale: without it the cheapest way to a small penalty is a small latent, whose images
+    the latent noise σ_ξ then hides from the classifier (measured on rotation: latent spread 0.27 →
+    0.06, the base model's accuracy under σ_ξ = 1 32 %); the trade-off between M* and what the
+    noise hides is σ_ξ's to set, the penalty only straightens the path. By the mean value theorem the numerator is ``‖∫ (J(s) − W) ds‖²`` along the segment, so
     the ratio is the squared mean Jacobian deviation on [α', α] — the quantity whose maximum is
     :func:`~gsmooth.surrogate.lipschitz.estimate_G`'s G — expressed per latent coordinate (RMS) and
     per range width: ``(G·width)²/m`` when the deviation is constant along the path, so one weight
@@ -185,7 +190,15 @@ def path_penalty(
     z = surrogate.encode(torch.cat([t1, t2], dim=0)).flatten(1)
     dz = z[:b] - z[b:] - (a - a2) @ surrogate.W.t()
     u2 = ((a - a2) / _range_widths(pairs, x.device, x.dtype)).pow(2).sum(dim=1)
-    return (dz.pow(2).mean(dim=1) / u2.clamp_min(float(eps))).mean()
+    deviation = (dz.pow(2).mean(dim=1) / u2.clamp_min(float(eps))).mean()
+    if b < 2:
+        return deviation
+    # relative to the latent's own spread over the batch's images: scaling F2 (and W) by c scales
+    # the deviation by c², and the latent noise sigma_xi then hides c times more of the images, so
+    # an unnormalised penalty is minimised by shrinking the latent (measured: a rotation surrogate's
+    # latent spread fell from 0.27 to 0.06 and its base model to 32 % accuracy under sigma_xi = 1)
+    spread = z[:b].var(dim=0, unbiased=False).mean()
+    return deviation / (spread + 1e-12)
 
 
 def train_surrogate(
