@@ -3,6 +3,11 @@
 ``--channels-last`` / ``--compile`` existed (commit 1b35b2a), so the default (fp32, no channels_last,
 no compile) is proven to leave every row and sidecar as it was.
 
+``certify_surrogate`` was rewritten when the embedded rotational-blur model was rebuilt (issue 11): by
+the code of commit 3702433 (before the sequential certificates, the prefetching loop, the surrogate's
+encode-once and channels-last decoder) with the new embedded files copied in; the current code writes
+the same rows, so those speedups are shown to change no vote.
+
 Regenerate (only on purpose, from a tree whose rows are the reference)::
 
     OMP_NUM_THREADS=1 PYTHONPATH=.:.pp python tests/precision_reference.py tests/data/precision_reference

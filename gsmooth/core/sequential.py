@@ -104,9 +104,9 @@ def look_alphas(alpha: float, num_looks: int, final_share: float | None = None) 
     levels sum to α (the union bound of the module docs).
 
     Example:
-        >>> [round(a, 6) for a in look_alphas(0.01, 3)]
+        >>> [float(round(a, 6)) for a in look_alphas(0.01, 3)]
         [0.0005, 0.0005, 0.009]
-        >>> [round(a, 6) for a in look_alphas(0.01, 3, final_share=0.5)]
+        >>> [float(round(a, 6)) for a in look_alphas(0.01, 3, final_share=0.5)]
         [0.0025, 0.0025, 0.005]
         >>> float(look_alphas(0.01, 1)[0])
         0.01

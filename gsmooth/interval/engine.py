@@ -582,8 +582,8 @@ def refinement_alphas(alpha: float, k: int, depth: int) -> np.ndarray:
     Example:
         >>> refinement_alphas(0.01, 10, 0).tolist()
         [0.001]
-        >>> [round(a, 8) for a in refinement_alphas(0.01, 10, 2)]
-        [0.0005, 0.000125, 0.0000625]
+        >>> [float(round(a, 8)) for a in refinement_alphas(0.01, 10, 2)]
+        [0.0005, 0.000125, 6.25e-05]
     """
     if depth == 0:
         return np.array([float(alpha) / k])
