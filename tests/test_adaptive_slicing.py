@@ -14,7 +14,7 @@ import gsmooth
 from gsmooth.errors import InvalidParameterError
 from gsmooth.interval import engine
 from gsmooth.interval.engine import refinement_alphas
-from test_sequential import MeanThreshold
+from toy_models import MeanThreshold
 
 
 def _tolerance(rate: float, trials: int) -> float:

@@ -26,25 +26,14 @@ import gsmooth
 from gsmooth.errors import ModelOutputError
 from gsmooth.interval import engine
 from gsmooth.interval.engine import best_slice_radius, refinement_alphas
-from test_sequential import MeanThreshold
+from toy_models import MeanBands as MeanBins  # 3 classes: 0 below t1, 1 up to t2, 2 above
+from toy_models import MeanThreshold
 
 TRIALS = 400
 
 
 def _tolerance(rate: float, trials: int) -> float:
     return rate + 3.0 * math.sqrt(rate * (1.0 - rate) / trials)
-
-
-class MeanBins(nn.Module):
-    """3 classes: 0 iff mean < t1, 1 iff t1 <= mean < t2, 2 iff mean >= t2."""
-
-    def __init__(self, t1: float, t2: float):
-        super().__init__()
-        self.t1, self.t2 = float(t1), float(t2)
-
-    def forward(self, x):
-        m = x.flatten(1).mean(1)
-        return torch.stack([self.t1 - m, torch.minimum(m - self.t1, self.t2 - m), m - self.t2], 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -251,8 +240,8 @@ def _range_end_rate(sequential=False, noise="gaussian", k=2, depth=2, alpha=0.3)
 
 
 def test_mutant_children_requirement_too_small_is_caught(monkeypatch):
-    _mutate(monkeypatch, "_refine_image", "noise, plan_d), dtype=np.float64)[idx]",
-            "noise, plan_d), dtype=np.float64)[idx] / 2")
+    _mutate(monkeypatch, "_refine_image", "req = depth_req[depth][idx]",
+            "req = depth_req[depth][idx] / 2")
     rate, tight, _ = _range_end_rate()
     assert rate > _tolerance(tight, TRIALS), (rate, tight)
 
@@ -263,8 +252,8 @@ def test_mutant_children_requirement_not_halved_loses_the_refinement(monkeypatch
     x = torch.full((1, 1, 1, 1), 0.1)
     good = smoother.certify_interval(x, low=-0.6, high=0.6, slices=2, n0=50, n=500, refine=1)
     assert good.prediction[0] == 0
-    _mutate(monkeypatch, "_refine_image", "noise, plan_d), dtype=np.float64)[idx]",
-            "noise, plan_d), dtype=np.float64)[idx] * 2")
+    _mutate(monkeypatch, "_refine_image", "req = depth_req[depth][idx]",
+            "req = depth_req[depth][idx] * 2")
     bad = smoother.certify_interval(x, low=-0.6, high=0.6, slices=2, n0=50, n=500, refine=1)
     assert bad.prediction[0] == -1
 

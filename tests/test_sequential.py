@@ -11,26 +11,13 @@ import numpy as np
 import pytest
 import torch
 from scipy import stats
-from torch import nn
 
 import gsmooth
 from gsmooth.core import sequential
 from gsmooth.core.sequential import SequentialPlan, look_alphas, look_schedule, sequential_bounds
 from gsmooth.core.stats import clopper_pearson_lower, clopper_pearson_upper
 from gsmooth.errors import InvalidParameterError
-
-
-class MeanThreshold(nn.Module):
-    """Class 0 iff the image's mean pixel is below ``t``: under additive Gaussian noise on one pixel
-    (or Gaussian brightness noise) its smoothed probabilities are Φ of a distance, in closed form."""
-
-    def __init__(self, t: float):
-        super().__init__()
-        self.t = float(t)
-
-    def forward(self, x):
-        m = x.flatten(1).mean(1)
-        return torch.stack([self.t - m, m - self.t], 1)
+from toy_models import MeanThreshold
 
 
 def _tolerance(rate: float, trials: int) -> float:

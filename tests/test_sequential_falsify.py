@@ -15,25 +15,14 @@ import numpy as np
 import pytest
 import torch
 from scipy import stats
-from torch import nn
 
 import gsmooth
 from gsmooth.core.sequential import SequentialPlan
 from gsmooth.core.stats import clopper_pearson_lower
 
+from toy_models import MeanBands
+
 TRIALS = 2000
-
-
-class MeanBands(nn.Module):
-    """Three classes by the mean pixel s: 0 if s < t1, 1 if t1 ≤ s < t2, 2 if s ≥ t2."""
-
-    def __init__(self, t1: float, t2: float):
-        super().__init__()
-        self.t1, self.t2 = float(t1), float(t2)
-
-    def forward(self, x):
-        s = x.flatten(1).mean(1)
-        return torch.stack([self.t1 - s, torch.minimum(s - self.t1, self.t2 - s), s - self.t2], 1)
 
 
 def _tolerance(rate: float, trials: int) -> float:

@@ -22,6 +22,31 @@ class Bands(nn.Module):
         return -((m - self.c) ** 2) * 2000
 
 
+class MeanThreshold(nn.Module):
+    """Class 0 iff the image's mean pixel is below ``t``: under additive Gaussian noise on one pixel
+    (or Gaussian brightness noise) its smoothed probabilities are Φ of a distance, in closed form."""
+
+    def __init__(self, t: float):
+        super().__init__()
+        self.t = float(t)
+
+    def forward(self, x):
+        m = x.flatten(1).mean(1)
+        return torch.stack([self.t - m, m - self.t], 1)
+
+
+class MeanBands(nn.Module):
+    """Three classes by the mean pixel s: 0 if s < t1, 1 if t1 ≤ s < t2, 2 if s ≥ t2."""
+
+    def __init__(self, t1: float, t2: float):
+        super().__init__()
+        self.t1, self.t2 = float(t1), float(t2)
+
+    def forward(self, x):
+        s = x.flatten(1).mean(1)
+        return torch.stack([self.t1 - s, torch.minimum(s - self.t1, self.t2 - s), s - self.t2], 1)
+
+
 class NoiseCategorical(nn.Module):
     """A class drawn from a *known* distribution by the noise itself: with z = x0 + θ and θ ~ N(0, σ²)
     per pixel, ``u = Φ((z − x0)_0 / σ)`` is uniform on (0, 1) and the class is the bucket of u in the

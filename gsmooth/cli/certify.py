@@ -85,7 +85,7 @@ def add_parser(sub) -> None:
     q = p.add_argument_group(
         "sequential certification (n becomes a maximum; rows gain a samples column)",
         "Each test's requirement is known before sampling, so its draws are counted at looks 100, 200, 400, ... "
-        "with alpha split across the looks (half at the last one) and stop once the answer is sure. The "
+        "with alpha split across the looks (90 % at the last one) and stop once the answer is sure. The "
         "statement and its alpha are unchanged (gsmooth.core.sequential).",
     )
     q.add_argument(
@@ -107,30 +107,33 @@ def add_parser(sub) -> None:
 
 
 def _depth_arg(text: str) -> int:
-    """A refinement depth: an integer in [0, 8]."""
+    """A refinement depth: an integer in [0, MAX_REFINE]."""
     import argparse
+
+    from ..interval.engine import MAX_REFINE
 
     try:
         value = int(text)
     except ValueError:
         value = -1
-    if not 0 <= value <= 8:
-        raise argparse.ArgumentTypeError(f"expected an integer depth in [0, 8], got {text!r}")
+    if not 0 <= value <= MAX_REFINE:
+        raise argparse.ArgumentTypeError(f"expected an integer depth in [0, {MAX_REFINE}], got {text!r}")
     return value
 
 
 def _radii_arg(text: str) -> tuple[float, ...]:
-    """``R[,R...]``: positive finite target radii."""
+    """``R[,R...]``: positive finite target radii (checked by :func:`gsmooth.core.smoother.check_target_radii`)."""
     import argparse
-    import math
+
+    from ..core.smoother import check_target_radii
+    from ..errors import InvalidParameterError
 
     try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        values = ()
-    if not values or not all(math.isfinite(v) and v > 0 for v in values):
-        raise argparse.ArgumentTypeError(f"expected positive numbers separated by commas (e.g. 0.25,0.5), got {text!r}")
-    return values
+        return check_target_radii([float(v) for v in text.split(",")])
+    except (ValueError, InvalidParameterError):
+        raise argparse.ArgumentTypeError(
+            f"expected positive numbers separated by commas (e.g. 0.25,0.5), got {text!r}"
+        ) from None
 
 
 def check_certifiable(setup) -> None:

@@ -57,8 +57,7 @@ def clopper_pearson_upper(count, n, alpha):
     """
     count = np.asarray(count, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
-    upper = 1.0 - np.asarray(clopper_pearson_lower(n - count, n, alpha), dtype=np.float64)
-    upper = np.clip(upper, 0.0, 1.0)
+    upper = 1.0 - np.asarray(clopper_pearson_lower(n - count, n, alpha), dtype=np.float64)  # already in [0, 1]
     return float(upper) if upper.ndim == 0 else upper
 
 

@@ -463,9 +463,13 @@ def certify_interval(
     leaves_of: dict[int, list] = {}
     refined_samples: dict[int, int] = {}
     if refine:
+        # what a slice of each finer plan must reach: the same for every image, computed once
+        depth_req = [np.asarray(slice_req, dtype=np.float64)] + [
+            np.asarray(strategy.required_radii(transform, noise, finer), dtype=np.float64) for finer in plans[1:]
+        ]
         for i in range(b):
             leaves_of[i], refined_samples[i] = _refine_image(
-                smoother, strategy, x[i], keys[i], certs[i], slice_req, plans, depth_alphas, factors,
+                smoother, strategy, x[i], keys[i], certs[i], depth_req, plans, depth_alphas, factors,
                 n0=n0, n=n, batch_size=batch_size, seed=seed, sequential=sequential,
             )
 
@@ -591,9 +595,13 @@ def refinement_alphas(alpha: float, k: int, depth: int) -> np.ndarray:
     return np.array([float(alpha) * w[d] / (k * 2**d) for d in range(depth + 1)])
 
 
+#: The deepest refinement allowed (K·2^8 slices at the last depth).
+MAX_REFINE = 8
+
+
 def _check_refine(refine, plan: SlicePlan, transform) -> int:
-    if isinstance(refine, bool) or not isinstance(refine, Integral) or not 0 <= int(refine) <= 8:
-        raise InvalidParameterError(f"interval: refine expected an integer depth in [0, 8], got {refine!r}")
+    if isinstance(refine, bool) or not isinstance(refine, Integral) or not 0 <= int(refine) <= MAX_REFINE:
+        raise InvalidParameterError(f"interval: refine expected an integer depth in [0, {MAX_REFINE}], got {refine!r}")
     refine = int(refine)
     if refine and len(plan.low) != 1:
         raise InvalidParameterError(
@@ -635,7 +643,7 @@ def _slice_bounds(plan: SlicePlan, j: int) -> tuple[float, float]:
     return lo + j * w, (float(plan.high[0]) if j == plan.slices[0] - 1 else lo + (j + 1) * w)
 
 
-def _refine_image(smoother, strategy, x, key, certs, slice_req, plans, depth_alphas, factors, *, n0, n, batch_size,
+def _refine_image(smoother, strategy, x, key, certs, depth_req, plans, depth_alphas, factors, *, n0, n, batch_size,
                   seed, sequential) -> tuple[list, int]:
     """Split the failing slices of one image ``x`` ``(C, H, W)`` depth by depth: ``(final leaves,
     draws of the refined tests)``."""
@@ -645,9 +653,9 @@ def _refine_image(smoother, strategy, x, key, certs, slice_req, plans, depth_alp
     leaves = []
     for j, c in enumerate(certs):
         lo, hi = _slice_bounds(plans[0], j)
-        covered = c.prediction != ABSTAIN and float(c.radius) > slice_req[j]
+        covered = c.prediction != ABSTAIN and float(c.radius) > depth_req[0][j]
         leaves.append(_Leaf(0, j, lo, hi, int(c.prediction) if covered else ABSTAIN, float(c.radius) if covered else 0.0,
-                            float(slice_req[j]), int(c.samples), covered))
+                            float(depth_req[0][j]), int(c.samples), covered))
 
     refined_draws = 0
 
@@ -663,7 +671,7 @@ def _refine_image(smoother, strategy, x, key, certs, slice_req, plans, depth_alp
         plan_d = plans[depth]
         idx = sorted(2 * leaf.index + h for leaf in failing for h in (0, 1))
         sub = dataclasses.replace(plan_d, centers=plan_d.centers[idx])
-        req = np.asarray(strategy.required_radii(transform, noise, plan_d), dtype=np.float64)[idx]
+        req = depth_req[depth][idx]
         f = strategy.factors(transform, noise, x, sub)
         m = np.asarray(f.mstar, dtype=np.float64).reshape(-1)
         if m.shape != (len(idx),) or not (m > 0.0).all():

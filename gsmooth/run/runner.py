@@ -270,6 +270,13 @@ def _leaves_text(cert) -> str:
     return ";".join(f"{lo:.6g}:{hi:.6g}:{pred}" for lo, hi, _, pred, _, _ in cert.leaves)
 
 
+def _with_leaves(columns, to_row, refined: bool):
+    """``(columns, to_row)`` with the :data:`LEAVES_COLUMN` added for an adaptively sliced run."""
+    if not refined:
+        return columns, to_row
+    return [*columns, LEAVES_COLUMN], lambda result: {**to_row(result), LEAVES_COLUMN: _leaves_text(result)}
+
+
 def _with_samples(columns, to_row, sequential: bool):
     """``(columns, to_row)`` with the :data:`SAMPLES_COLUMN` added for a sequential run."""
     if not sequential:
@@ -726,8 +733,7 @@ def certify(
     columns, to_row = _with_samples(*_with_precision(
         CERTIFY_TRANSFORM_COLUMNS, lambda c: _transform_row(c, units=units, range_text=range_text), smoother
     ), config.is_sequential)
-    if config.refine:
-        columns, to_row = [*columns, LEAVES_COLUMN], (lambda inner: lambda c: {**inner(c), LEAVES_COLUMN: _leaves_text(c)})(to_row)
+    columns, to_row = _with_leaves(columns, to_row, bool(config.refine))
     with collected_lipschitz_warnings() as notes:  # said once by the caller, not mid-progress-bar
         done = write_rows(
             config, setup, columns=columns, config=results_config, compute=compute, to_row=to_row, group=group,

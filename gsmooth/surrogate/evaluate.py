@@ -105,6 +105,24 @@ def _psnr(mse: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def _held_out_setup(surrogate, dataset, transform, param_range, device, count, owner: str):
+    """What a held-out measurement needs: ``(true transform, range pairs, device, images)``, the
+    surrogate in eval mode on the device, the images checked against its input shape."""
+    tr = surrogate.true_transform() if transform is None else _resolve_transform(transform)
+    pairs = parse_range(param_range if param_range is not None else surrogate.param_range, surrogate.param_dim,
+                        broadcast=False, what="param_range")
+    param = next(surrogate.parameters())
+    dev = param.device if device is None else check_device(device, what="surrogate: device")
+    surrogate.to(dev).eval()
+    tr.to(dev)
+    images = _Images(dataset, count, owner)
+    if images.shape != tuple(surrogate.input_shape):
+        raise InputError(
+            f"{owner}: expected images of shape {tuple(surrogate.input_shape)} (the surrogate's), got {images.shape}"
+        )
+    return tr, pairs, dev, images
+
+
 def evaluate_surrogate(
     surrogate: SurrogateModel,
     dataset,
@@ -147,19 +165,9 @@ def evaluate_surrogate(
     )
     if max_eval is not None:
         validate_params("evaluate_surrogate", {"max_eval": max_eval}, {"max_eval": [Interval(Integral, 1, None)]})
-    tr = surrogate.true_transform() if transform is None else _resolve_transform(transform)
     d = surrogate.param_dim
-    pairs = parse_range(param_range if param_range is not None else surrogate.param_range, d, broadcast=False,
-                        what="param_range")
-    param = next(surrogate.parameters())
-    dev = param.device if device is None else check_device(device, what="surrogate: device")
-    surrogate.to(dev).eval()
-    tr.to(dev)
-    images = _Images(dataset, max_eval, "evaluate_surrogate")
-    if images.shape != tuple(surrogate.input_shape):
-        raise InputError(
-            f"evaluate_surrogate: expected images of shape {tuple(surrogate.input_shape)} (the surrogate's), got {images.shape}"
-        )
+    tr, pairs, dev, images = _held_out_setup(surrogate, dataset, transform, param_range, device, max_eval,
+                                             "evaluate_surrogate")
     n = len(images)
     lo0, hi0 = pairs[0]
     edges = torch.linspace(lo0, hi0, bins + 1, dtype=torch.float64)
@@ -264,18 +272,7 @@ def heldout_G(
 
     validate_params("heldout_G", {"images": images, "grid": grid},
                     {"images": [Interval(Integral, 1, None)], "grid": [Interval(Integral, 1, None)]})
-    tr = surrogate.true_transform() if transform is None else _resolve_transform(transform)
-    pairs = parse_range(param_range if param_range is not None else surrogate.param_range, surrogate.param_dim,
-                        broadcast=False, what="param_range")
-    param = next(surrogate.parameters())
-    dev = param.device if device is None else check_device(device, what="surrogate: device")
-    surrogate.to(dev).eval()
-    tr.to(dev)
-    data = _Images(dataset, images, "heldout_G")
-    if data.shape != tuple(surrogate.input_shape):
-        raise InputError(
-            f"heldout_G: expected images of shape {tuple(surrogate.input_shape)} (the surrogate's), got {data.shape}"
-        )
+    tr, pairs, dev, data = _held_out_setup(surrogate, dataset, transform, param_range, device, images, "heldout_G")
     values, methods = [], set()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LipschitzWarning)  # the larger of autograd and differences is kept
