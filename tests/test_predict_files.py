@@ -346,3 +346,51 @@ def test_dataset_mode_options(gray_ckpt, tmp_path, capsys):
     code, out, err = run_cli(capsys, "predict", "--model", gray_ckpt, "--certify", *FAST, "--out", tmp_path / "r.tsv")
     assert code == 2 and "--certify expected --input" in err and "gsmooth certify" in err
     assert not (tmp_path / "r.tsv").exists()
+
+
+def test_certify_at_target_radii_equals_the_smoother_and_draws_fewer(confident_ckpt, tmp_path, capsys):
+    """--radii on your files: the lines are Smoother.certify(radii=…)'s, with the draws used; a confident
+    model reaches a small target long before --n, so it draws far fewer than n0 + n."""
+    x = np.random.default_rng(2).random((4, 1, SIZE, SIZE)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    args = ["predict", "--model", confident_ckpt, "--input", tmp_path / "x.npy", "--certify", "--n0", "20",
+            "--seed", "3", "--n", "2000", "--alpha", "0.01", "--batch", "64", "--no-progress"]
+    for flags, radii in ((["--radii", "0.1,0.05"], [0.05, 0.1]), (["--target", "0.1"], [0.1])):
+        code, out, _ = run_cli(capsys, *args, *flags)
+        assert code == 0
+        expected = _smoother(confident_ckpt).certify(
+            torch.from_numpy(x), n0=20, n=2000, alpha=0.01, batch_size=64, seed=3, radii=radii
+        )
+        lines = json_lines(out)
+        assert [list(r) for r in lines] == [[*CERTIFY_KEYS, "samples", "radii"]] * 4
+        assert [r["radius"] for r in lines] == pytest.approx(list(expected.radius), rel=1e-12)
+        assert [r["samples"] for r in lines] == [int(s) for s in expected.samples]
+        for r in lines:
+            assert r["radii"] == radii and r["radius"] >= max(radii) and r["samples"] < 20 + 2000
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        (["--radii", "0.1"], "--radii expected --certify"),
+        (["--target", "0.1"], "--target expected --certify"),
+        (["--certify", "--radii", "0.1", "--target", "0.2"], "expected one of them"),
+    ],
+)
+def test_target_radii_refusals_are_one_line(confident_ckpt, folder, tmp_path, capsys, flags, expected):
+    out_file = tmp_path / "never.jsonl"
+    code, out, err = run_cli(capsys, "predict", "--model", confident_ckpt, "--input", folder, *flags, *FAST, "--out", out_file)
+    assert code == 2 and expected in err and len(err.strip().splitlines()) == 1
+    assert not out_file.exists()
+
+
+def test_malformed_radii_exit_2_naming_the_value(confident_ckpt, folder, capsys):
+    with pytest.raises(SystemExit) as exc:  # argparse: usage, then its one error line
+        main(["predict", "--model", str(confident_ckpt), "--input", str(folder), "--certify", "--radii", "0,-1", *FAST])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "expected positive numbers" in err.strip().splitlines()[-1] and "'0,-1'" in err
+
+
+def test_radii_without_input_is_refused(confident_ckpt, tmp_path, capsys):
+    code, _, err = run_cli(capsys, "predict", "--model", confident_ckpt, "--radii", "0.1", *FAST, "--out", tmp_path / "r.tsv")
+    assert code == 2 and "--radii expected --input" in err and len(err.strip().splitlines()) == 1

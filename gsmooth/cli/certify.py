@@ -27,8 +27,10 @@ from .common import (
     results_interrupted,
     parse_range_arg,
     positive_int,
+    radii_arg,
     run_config_fields,
     setup_smoother,
+    target_radii,
 )
 from ..run.config import CertifyConfig
 
@@ -94,11 +96,11 @@ def add_parser(sub) -> None:
         "slice that surely fails",
     )
     q.add_argument(
-        "--radii", type=_radii_arg, default=None, metavar="R[,R...]",
+        "--radii", type=radii_arg, default=None, metavar="R[,R...]",
         help="point certificates at target radii: stop each image once its radius reaches the largest target it "
         "can reach (the radius reported is the bound's own, at least the targets reached)",
     )
-    q.add_argument("--target", type=_radii_arg, default=None, metavar="R", help="one target radius (= --radii R)")
+    q.add_argument("--target", type=radii_arg, default=None, metavar="R", help="one target radius (= --radii R)")
     add_sampling_args(p, n_default=100_000, certify=True, embedded=True)
     add_launch_args(p)
     p.add_argument("--out", metavar="TSV", help="results file (TSV; configuration in TSV.json); needed with --model; "
@@ -119,21 +121,6 @@ def _depth_arg(text: str) -> int:
     if not 0 <= value <= MAX_REFINE:
         raise argparse.ArgumentTypeError(f"expected an integer depth in [0, {MAX_REFINE}], got {text!r}")
     return value
-
-
-def _radii_arg(text: str) -> tuple[float, ...]:
-    """``R[,R...]``: positive finite target radii (checked by :func:`gsmooth.core.smoother.check_target_radii`)."""
-    import argparse
-
-    from ..core.smoother import check_target_radii
-    from ..errors import InvalidParameterError
-
-    try:
-        return check_target_radii([float(v) for v in text.split(",")])
-    except (ValueError, InvalidParameterError):
-        raise argparse.ArgumentTypeError(
-            f"expected positive numbers separated by commas (e.g. 0.25,0.5), got {text!r}"
-        ) from None
 
 
 def check_certifiable(setup) -> None:
@@ -183,15 +170,8 @@ def certify_config(args) -> CertifyConfig:
     """The run configuration of ``gsmooth certify``'s arguments (after the embedded defaults)."""
     from ..errors import InvalidParameterError
 
-    radii = getattr(args, "radii", None)
-    target = getattr(args, "target", None)
+    radii = target_radii(args)
     sequential = bool(getattr(args, "sequential", False))
-    if radii is not None and target is not None:
-        raise InvalidParameterError(f"--target R is --radii R; expected one of them, got --radii {','.join(map(str, radii))} "
-                                    f"and --target {target[0]:g}")
-    if target is not None and len(target) != 1:
-        raise InvalidParameterError(f"--target expected one radius, got {len(target)} (use --radii for several)")
-    radii = radii if radii is not None else target
     if radii is not None and args.range is not None:
         emb = getattr(args, "embedded", None)
         where = (f"the embedded default for {emb.transform!r} certifies its default range (an interval certificate), "

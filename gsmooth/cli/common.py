@@ -367,3 +367,28 @@ class HelpFormatter(argparse.HelpFormatter):
         ):
             return text
         return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
+
+
+def radii_arg(text: str) -> tuple[float, ...]:
+    """``R[,R...]``: positive finite target radii (checked by :func:`gsmooth.core.smoother.check_target_radii`)."""
+    import argparse
+
+    from ..core.smoother import check_target_radii
+
+    try:
+        return check_target_radii([float(v) for v in text.split(",")])
+    except (ValueError, InvalidParameterError):
+        raise argparse.ArgumentTypeError(
+            f"expected positive numbers separated by commas (e.g. 0.25,0.5), got {text!r}"
+        ) from None
+
+
+def target_radii(args) -> tuple[float, ...] | None:
+    """The target radii of ``--radii R[,R...]`` or ``--target R`` (one of them), or None."""
+    radii, target = getattr(args, "radii", None), getattr(args, "target", None)
+    if radii is not None and target is not None:
+        raise InvalidParameterError(f"--target R is --radii R; expected one of them, got --radii {','.join(map(str, radii))} "
+                                    f"and --target {target[0]:g}")
+    if target is not None and len(target) != 1:
+        raise InvalidParameterError(f"--target expected one radius, got {len(target)} (use --radii for several)")
+    return radii if radii is not None else target

@@ -18,7 +18,7 @@ from .common import (
     check_results_out,
     results_interrupted,
     input_paths,
-    positive_int, run_config_fields, setup_smoother,
+    positive_int, radii_arg, run_config_fields, setup_smoother, target_radii,
 )
 from ..run import runner
 from ..run.runner import inner_progress
@@ -68,6 +68,12 @@ def add_parser(sub) -> None:
     g.add_argument("--certify", action="store_true", help="with --input: certify each image (class, radius, p_lower) instead of PREDICT")
     g.add_argument("--n0", type=positive_int, default=None, help=f"with --certify: samples to select the top class (default: {DEFAULT_N0})")
     g.add_argument("--resize", action="store_true", help="with --input: resize images of another size to the model's (bilinear)")
+    g.add_argument(
+        "--radii", type=radii_arg, default=None, metavar="R[,R...]",
+        help="with --certify: target radii; stop each image once its radius reaches the largest target it can reach "
+        "(--n is then the maximum; lines gain 'samples', the draws used)",
+    )
+    g.add_argument("--target", type=radii_arg, default=None, metavar="R", help="with --certify: one target radius (= --radii R)")
     add_launch_args(p)
     p.add_argument(
         "--out", metavar="FILE",
@@ -90,7 +96,12 @@ def interrupted(args) -> str:
 def run(args) -> int:
     if args.input is not None:
         return run_files(args)
-    file_only = [flag for flag, given in (("--certify", args.certify), ("--resize", args.resize), ("--n0", args.n0 is not None)) if given]
+    file_only = [
+        flag for flag, given in (
+            ("--certify", args.certify), ("--resize", args.resize), ("--n0", args.n0 is not None),
+            ("--radii", args.radii is not None), ("--target", args.target is not None),
+        ) if given
+    ]
     if file_only:
         raise InvalidParameterError(
             f"{', '.join(file_only)} expected --input (your image files), got none; on a dataset use `gsmooth certify`"
@@ -112,6 +123,7 @@ def predict_config(args) -> PredictConfig:
     fields = run_config_fields(args) | {"split": args.split or DEFAULT_SPLIT}
     return PredictConfig(
         **fields, alpha=args.alpha, input=args.input, certify=args.certify, n0=args.n0, resize=args.resize,
+        radii=target_radii(args),
     )
 
 
@@ -151,6 +163,13 @@ def _check_file_mode_args(args) -> None:
         )
     if args.n0 is not None and not args.certify:
         raise InvalidParameterError(f"--n0 expected --certify (PREDICT uses --n only), got --n0 {args.n0} without it")
+    radii = target_radii(args)
+    if radii is not None and not args.certify:
+        flag = "--target" if args.target is not None else "--radii"
+        raise InvalidParameterError(
+            f"{flag} expected --certify (target radii of a certificate; PREDICT has none), got {flag} "
+            f"{','.join(f'{r:g}' for r in radii)} without it"
+        )
 
 
 def class_names(ckpt) -> tuple[str, ...] | None:
@@ -241,9 +260,14 @@ def run_files(args) -> int:
     if config.certify:
         def compute(images, keys):
             return smoother.certify(images, n0=n0, n=config.n, alpha=config.alpha, batch_size=config.batch_size,
-                                    seed=config.seed, keys=keys, progress=progress_inside)
+                                    seed=config.seed, keys=keys, progress=progress_inside, radii=config.radii)
 
-        to_line, verb = certificate_line, "certified"
+        verb = "certified"
+        if config.radii is None:
+            to_line = certificate_line
+        else:  # sequential: the draws used (n is the maximum)
+            def to_line(name, cert, names):
+                return {**certificate_line(name, cert, names), "samples": int(cert.samples), "radii": list(config.radii)}
     else:
         def compute(images, keys):
             return smoother.predict(images, n=config.n, alpha=config.alpha, batch_size=config.batch_size,

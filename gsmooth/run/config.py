@@ -262,6 +262,8 @@ class PredictConfig(RunConfig):
         certify: with ``input``, CERTIFY each file instead of PREDICT.
         n0: with ``certify``, samples to select the top class (None: 100).
         resize: with ``input``, resize images of another size to the model's.
+        radii: with ``certify``, target radii of a sequential point certificate (as
+            :class:`CertifyConfig`'s): ``n`` is then the per-image maximum, lines gain ``samples``.
     """
 
     n: int = 10_000
@@ -269,8 +271,25 @@ class PredictConfig(RunConfig):
     certify: bool = False
     n0: int | None = None
     resize: bool = False
+    radii: tuple | None = None
 
     _constraints = {"n0": [POSITIVE_INT, _OPTIONAL], "certify": [_FLAG], "resize": [_FLAG]}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.radii is not None:
+            from ..core.smoother import check_target_radii
+
+            owner = type(self).__name__
+            try:
+                object.__setattr__(self, "radii", check_target_radii(self.radii))
+            except InvalidParameterError as exc:
+                raise InvalidParameterError(f"{owner}: {exc}") from None
+            if not (self.certify and self.input is not None):
+                raise InvalidParameterError(
+                    f"{owner}: radii are targets of a point certificate of your files; expected certify=True with an "
+                    f"input, got radii {list(self.radii)} with certify={self.certify}, input={self.input!r}"
+                )
 
 
 @dataclass(frozen=True, kw_only=True)
