@@ -70,6 +70,7 @@ else
   TRAIN_ARGS=${TRAIN_ARGS:-"--batch 128 --lr 0.05"}
 fi
 SUR_MAX_EVAL=${SUR_MAX_EVAL:-500}
+PATH_WEIGHT=${PATH_WEIGHT:-}       # empty: `surrogate train`'s default path-penalty weight (1); else this weight
 SEQUENTIAL=${SEQUENTIAL:-1}        # 1: certify --sequential (n per slice is then a maximum; rows record the draws used)
 FIXED=${FIXED:-0}                  # 1: also certify with a fixed n (the same n) -> certify_fixed.tsv, for the draws saved
 FIXED_N=${FIXED_N:-}               # the fixed run's n (default: the sequential n)
@@ -116,6 +117,7 @@ for t in $list; do
     # complete = evaluated (the per-epoch checkpoint of an interrupted run has no held-out table yet)
     if ! python -c "import sys; from gsmooth.surrogate.train import saved_surrogate_progress as p; s = p('$sur'); sys.exit(0 if s and s['heldout'] else 1)"; then
       limit=(); [ -n "$SUR_TIME_LIMIT" ] && limit=(--time-limit "$SUR_TIME_LIMIT")
+      [ -n "$PATH_WEIGHT" ] && limit+=(--path-weight "$PATH_WEIGHT")
       timed "$t" surrogate "$d/surrogate.log" gsmooth surrogate train --transform "$t" --dataset "$DATASET" \
         --epochs "$SUR_EPOCHS" --max-train "$SUR_MAX_TRAIN" "${limit[@]}" --max-eval "$SUR_MAX_EVAL" \
         "${common[@]}" --resume --out "$sur"
