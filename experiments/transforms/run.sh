@@ -117,9 +117,9 @@ for t in $list; do
     # complete = evaluated (the per-epoch checkpoint of an interrupted run has no held-out table yet)
     if ! python -c "import sys; from gsmooth.surrogate.train import saved_surrogate_progress as p; s = p('$sur'); sys.exit(0 if s and s['heldout'] else 1)"; then
       limit=(); [ -n "$SUR_TIME_LIMIT" ] && limit=(--time-limit "$SUR_TIME_LIMIT")
-      [ -n "$PATH_WEIGHT" ] && limit+=(--path-weight "$PATH_WEIGHT")
+      weight=(); [ -n "$PATH_WEIGHT" ] && weight=(--path-weight "$PATH_WEIGHT")
       timed "$t" surrogate "$d/surrogate.log" gsmooth surrogate train --transform "$t" --dataset "$DATASET" \
-        --epochs "$SUR_EPOCHS" --max-train "$SUR_MAX_TRAIN" "${limit[@]}" --max-eval "$SUR_MAX_EVAL" \
+        --epochs "$SUR_EPOCHS" --max-train "$SUR_MAX_TRAIN" "${limit[@]}" "${weight[@]}" --max-eval "$SUR_MAX_EVAL" \
         "${common[@]}" --resume --out "$sur"
     fi
     if [ ! -s "$d/lipschitz.log" ]; then  # M* on a few test images before certifying (diagnostic, cheap)

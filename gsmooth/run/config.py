@@ -188,6 +188,16 @@ def _check_range(owner: str, text) -> None:
         raise InvalidParameterError(f"{owner}: {exc}") from None
 
 
+def _checked_radii(owner: str, radii) -> tuple:
+    """Target radii sorted and checked (:func:`gsmooth.core.smoother.check_target_radii`), errors naming ``owner``."""
+    from ..core.smoother import check_target_radii
+
+    try:
+        return check_target_radii(radii)
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(f"{owner}: {exc}") from None
+
+
 @dataclass(frozen=True, kw_only=True)
 class CertifyConfig(RunConfig):
     """A ``gsmooth certify`` run: CERTIFY every selected image (see :class:`RunConfig` for the shared fields).
@@ -224,12 +234,7 @@ class CertifyConfig(RunConfig):
         _check_range(type(self).__name__, self.range)
         owner = type(self).__name__
         if self.radii is not None:
-            from ..core.smoother import check_target_radii
-
-            try:
-                object.__setattr__(self, "radii", check_target_radii(self.radii))
-            except InvalidParameterError as exc:
-                raise InvalidParameterError(f"{owner}: {exc}") from None
+            object.__setattr__(self, "radii", _checked_radii(owner, self.radii))
             if self.range is not None:
                 raise InvalidParameterError(
                     f"{owner}: radii are targets of a point certificate; an interval certificate's slices have their "
@@ -278,13 +283,8 @@ class PredictConfig(RunConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.radii is not None:
-            from ..core.smoother import check_target_radii
-
             owner = type(self).__name__
-            try:
-                object.__setattr__(self, "radii", check_target_radii(self.radii))
-            except InvalidParameterError as exc:
-                raise InvalidParameterError(f"{owner}: {exc}") from None
+            object.__setattr__(self, "radii", _checked_radii(owner, self.radii))
             if not (self.certify and self.input is not None):
                 raise InvalidParameterError(
                     f"{owner}: radii are targets of a point certificate of your files; expected certify=True with an "
